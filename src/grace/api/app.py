@@ -1,0 +1,79 @@
+"""The ASGI application: routes, error bodies and the lifespan that runs ``Grace``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+
+from grace.api.rest import build_router
+from grace.errors import GraceError
+
+if TYPE_CHECKING:
+    from grace.app import Grace
+
+log = logging.getLogger("grace.api")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def grace_error(request: Request, exc: Exception) -> ORJSONResponse:
+        assert isinstance(exc, GraceError)
+        return ORJSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.http_status
+        )
+
+    async def invalid(request: Request, exc: Exception) -> ORJSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = []
+        code = "bad_request"
+        for err in exc.errors()[:5]:
+            if err.get("type") == "json_invalid":
+                code = "bad_json"
+                problems.append("body is not valid JSON")
+                continue
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+        return ORJSONResponse(
+            {"error": {"code": code, "message": "; ".join(problems)}}, status_code=422
+        )
+
+    async def crashed(request: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("request %s %s failed", request.method, request.url.path)
+        return ORJSONResponse(
+            {"error": {"code": "internal", "message": "internal error"}}, status_code=500
+        )
+
+    app.add_exception_handler(GraceError, grace_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, crashed)
+
+
+def mount(grace: Grace, app: FastAPI) -> None:
+    """Add Grace's routes and error bodies to an existing FastAPI app (library use).
+
+    The host app's lifespan must run ``async with grace:``.
+    """
+    app.include_router(build_router(grace))
+    install_error_handlers(app)
+
+
+def create_app(grace: Grace) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with grace:
+            yield
+
+    app = FastAPI(
+        title="Grace",
+        version="1",
+        summary="Two-way notifications between background systems and the chat.",
+        lifespan=lifespan,
+    )
+    mount(grace, app)
+    app.state.grace = grace
+    return app

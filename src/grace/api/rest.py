@@ -1,0 +1,226 @@
+"""REST: history, unread count, read state, publishing for backend services, the protocol schema.
+
+Every error body is ``{"error": {"code": ..., "message": ...}}`` with the protocol's codes.
+"""
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+
+from grace.api.sse import last_event_id, sse_response
+from grace.api.ws import _since, notification_stream
+from grace.auth import Identity, origin_allowed
+from grace.errors import BadRequest, Forbidden, Unauthenticated
+from grace.notifications.model import Severity
+from grace.protocol import protocol_schema
+
+if TYPE_CHECKING:
+    from grace.app import Grace
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class NotificationFrame(BaseModel):
+    type: str
+    id: str
+    seq: int
+    title: str
+    message: str
+    badge: str
+    severity: Severity
+    timestamp: str
+    data: dict[str, Any]
+    actions: list[dict[str, str]]
+    read: bool
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationFrame]
+    seq: int = Field(description="latest seq of the user's log")
+    first_seq: int = Field(description="oldest seq still retained")
+    unread: int
+    epoch: str
+    has_more: bool
+
+
+class UnreadCount(BaseModel):
+    unread: int
+    seq: int
+    epoch: str
+
+
+class MarkReadBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] | None = None
+    up_to_seq: Annotated[int, Field(ge=0)] | None = None
+    all: bool = False
+
+
+class MarkReadResult(BaseModel):
+    marked: int
+    unread: int
+
+
+class PublishBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: Annotated[str, Field(min_length=1, max_length=128)]
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    message: Annotated[str, Field(min_length=1, max_length=4000)]
+    badge: Annotated[str, Field(max_length=16)] | None = None
+    severity: Severity | None = None
+    title: Annotated[str, Field(max_length=200)] | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Session(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Annotated[str, Field(min_length=1, max_length=8192)]
+
+
+class Health(BaseModel):
+    status: str
+    epoch: str
+    connections: int
+
+
+def build_router(grace: "Grace") -> APIRouter:
+    errors: dict[int | str, dict[str, Any]] = {
+        "4XX": {"model": ErrorBody, "description": "The request was refused; see error.code"},
+    }
+    router = APIRouter(responses=errors)
+
+    def identity(request: Request, user_id: str | None = None) -> Identity:
+        cookie = request.cookies.get(grace.cookie_name)
+        authorization = request.headers.get("authorization")
+        if (
+            cookie
+            and not authorization
+            and not origin_allowed(
+                request.headers.get("origin"),
+                request.headers.get("host"),
+                grace.settings.allowed_origins,
+            )
+        ):
+            raise Forbidden("origin not allowed")
+        found = grace.identify(authorization, cookie, user_id)
+        if found is None:
+            raise Unauthenticated("send 'Authorization: Bearer <token>'")
+        return found
+
+    Caller = Annotated[Identity, Depends(identity)]
+
+    def admin(caller: Caller) -> Identity:
+        if not caller.admin:
+            raise Forbidden("this endpoint needs an admin token (grace token --admin)")
+        return caller
+
+    @router.websocket("/api/notifications/stream")
+    async def stream(websocket: WebSocket) -> None:
+        await notification_stream(grace, websocket)
+
+    @router.get(
+        "/api/notifications/sse",
+        response_class=Response,
+        responses={200: {"content": {"text/event-stream": {}}}},
+        summary="Notification stream as Server-Sent Events",
+    )
+    async def sse(
+        request: Request, caller: Caller, since: Annotated[int | None, Query(ge=0)] = None
+    ) -> EventSourceResponse:
+        header = last_event_id(request)
+        return sse_response(grace, caller, _since(header) if header else since)
+
+    @router.get("/api/notifications", response_model=NotificationPage, summary="History")
+    async def history(
+        caller: Caller,
+        since: Annotated[
+            int | None, Query(ge=0, description="oldest first, after this seq")
+        ] = None,
+        before: Annotated[
+            int | None, Query(ge=1, description="newest first, below this seq")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        if since is not None and before is not None:
+            raise BadRequest("give 'since' or 'before', not both")
+        user = caller.user_id
+        if since is not None:
+            items = await grace.store.read_since(user, since, limit + 1)
+        else:
+            items = await grace.store.read_latest(user, limit + 1, before)
+        head = await grace.store.head(user)
+        return {
+            "items": [n.frame() for n in items[:limit]],
+            "seq": head.seq,
+            "first_seq": head.first_seq,
+            "unread": head.unread,
+            "epoch": grace.store.epoch,
+            "has_more": len(items) > limit,
+        }
+
+    @router.get("/api/notifications/unread", response_model=UnreadCount)
+    async def unread(caller: Caller) -> dict[str, Any]:
+        head = await grace.store.head(caller.user_id)
+        return {"unread": head.unread, "seq": head.seq, "epoch": grace.store.epoch}
+
+    @router.post("/api/notifications/read", response_model=MarkReadResult)
+    async def mark_read(caller: Caller, body: MarkReadBody) -> dict[str, Any]:
+        frame = await grace.mark_read(
+            caller.user_id, ids=body.ids, up_to_seq=body.up_to_seq, everything=body.all
+        )
+        return {"marked": frame["marked"], "unread": frame["unread"]}
+
+    @router.post(
+        "/api/notifications/publish",
+        response_model=NotificationFrame,
+        status_code=201,
+        summary="Notify a user (backend services; admin token)",
+    )
+    async def publish(body: PublishBody, caller: Annotated[Identity, Depends(admin)]) -> Any:
+        stored = await grace.notify_user(
+            body.user_id,
+            body.type,
+            body.message,
+            body.badge,
+            body.data,
+            body.severity,
+            body.title,
+        )
+        return stored.frame()
+
+    @router.post("/api/session", status_code=204, summary="Exchange a token for a session cookie")
+    async def session(body: Session, request: Request) -> Response:
+        grace.tokens.verify(body.token)
+        response = Response(status_code=204)
+        response.set_cookie(
+            grace.cookie_name,
+            body.token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            max_age=grace.settings.token_ttl_seconds,
+        )
+        return response
+
+    @router.get("/api/protocol", summary="Protocol v1 as JSON Schema")
+    async def protocol() -> dict[str, Any]:
+        return protocol_schema()
+
+    @router.get("/api/health", response_model=Health)
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "epoch": grace.store.epoch,
+            "connections": grace.hub.connection_count(),
+        }
+
+    return router

@@ -1,0 +1,173 @@
+"""WebSocket ``/api/notifications/stream``: protocol v1 (see ``grace.protocol``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from grace.api.session import TokenBucket, greet
+from grace.auth import Identity, origin_allowed
+from grace.commands import CommandContext
+from grace.errors import BadRequest, Conflict, GraceError, RateLimited, TooLarge, Unauthenticated
+from grace.hub.outbox import Outbox
+from grace.protocol import CloseCode, Hello, encode, error_frame, parse_command, ref_of
+
+if TYPE_CHECKING:
+    from grace.app import Grace
+
+log = logging.getLogger("grace.ws")
+
+
+def _since(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw or "")
+    except ValueError:
+        raise BadRequest("'since' must be a non-negative integer") from None
+    if value < 0:
+        raise BadRequest("'since' must be a non-negative integer")
+    return value
+
+
+def _payload(message: MutableMapping[str, Any]) -> str | bytes | None:
+    text = message.get("text")
+    return text if text is not None else message.get("bytes")
+
+
+class StreamSession:
+    def __init__(self, grace: Grace, websocket: WebSocket) -> None:
+        self.grace = grace
+        self.ws = websocket
+        s = grace.settings
+        self.outbox = Outbox(s.queue_max_frames, self._overflowed)
+        self.bucket = TokenBucket(s.command_rate, s.command_burst)
+        self.writer: asyncio.Task[None] | None = None
+        self.closing: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        ws, settings = self.ws, self.grace.settings
+        await ws.accept()
+        if not origin_allowed(
+            ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins
+        ):
+            await ws.close(CloseCode.FORBIDDEN, "origin not allowed")
+            return
+        try:
+            identity, since = await self._authenticate()
+        except GraceError as exc:
+            with contextlib.suppress(Exception):
+                await ws.send_text(encode(error_frame(exc)))
+                await ws.close(CloseCode.UNAUTHENTICATED, exc.message[:120])
+            return
+        except WebSocketDisconnect:
+            return
+        ctx = CommandContext(identity=identity, channel="ws", outbox=self.outbox)
+        try:
+            async for batch in greet(self.grace, identity, self.outbox, since):
+                await ws.send_text("\n".join(text for _, text in batch))
+            self.writer = asyncio.get_running_loop().create_task(self._write())
+            await self._read(ctx)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the client went away mid-send
+        finally:
+            self.grace.hub.detach(identity.user_id, self.outbox)
+            self.outbox.close()
+            if self.writer is not None:
+                with contextlib.suppress(BaseException):
+                    await self.writer
+            if self.closing is not None:
+                with contextlib.suppress(BaseException):
+                    await self.closing
+
+    async def _authenticate(self) -> tuple[Identity, int | None]:
+        ws = self.ws
+        identity = self.grace.identify(
+            ws.headers.get("authorization"),
+            ws.cookies.get(self.grace.cookie_name),
+            ws.query_params.get("user_id"),
+        )
+        if identity is not None:
+            return identity, _since(ws.query_params.get("since"))
+        try:
+            async with asyncio.timeout(self.grace.settings.hello_timeout):
+                message = await ws.receive()
+        except TimeoutError:
+            raise Unauthenticated("no hello frame received in time") from None
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        raw = _payload(message) or ""
+        command = parse_command(raw, max_bytes=self.grace.settings.max_command_bytes)
+        if not isinstance(command, Hello):
+            raise Unauthenticated("the first frame must be hello with a token")
+        if not command.token:
+            raise Unauthenticated("hello needs a token")
+        return self.grace.tokens.verify(command.token), command.since
+
+    async def _read(self, ctx: CommandContext) -> None:
+        ws = self.ws
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = _payload(message)
+            if raw is None:
+                continue
+            reply = await self._handle(ctx, raw)
+            self.outbox.push(0, encode(reply))
+
+    async def _handle(self, ctx: CommandContext, raw: str | bytes) -> dict[str, Any]:
+        settings = self.grace.settings
+        try:
+            if not self.bucket.take():
+                raise RateLimited(
+                    f"too many commands: at most {settings.command_rate:g} per second"
+                )
+            command = parse_command(raw, max_bytes=settings.max_command_bytes)
+        except TooLarge as exc:
+            return error_frame(exc)
+        except GraceError as exc:
+            return error_frame(exc, ref_of(raw))
+        if isinstance(command, Hello):
+            return error_frame(Conflict("already authenticated"), command.id)
+        try:
+            return await self.grace.commands.dispatch(ctx, command)
+        except GraceError as exc:
+            return error_frame(exc, command.id)
+        except Exception:
+            log.exception("command %s failed", command.type)  # type: ignore[attr-defined]
+            return error_frame(GraceError("internal error"), command.id)
+
+    async def _write(self) -> None:
+        ws, outbox = self.ws, self.outbox
+        try:
+            while True:
+                batch = await outbox.next_batch()
+                if not batch:
+                    break
+                await ws.send_text("\n".join(text for _, text in batch))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+        if not outbox.overflowed and ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close(CloseCode.GOING_AWAY, "server going away")
+
+    def _overflowed(self) -> None:
+        """The client let its queue fill: cut it off; it resumes from its last seq."""
+        log.info("closing a slow consumer (queue of %d frames full)", self.outbox.capacity)
+        if self.writer is not None:
+            self.writer.cancel()
+        self.closing = asyncio.get_running_loop().create_task(self._close_slow())
+
+    async def _close_slow(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your last seq")
+
+
+async def notification_stream(grace: Grace, websocket: WebSocket) -> None:
+    await StreamSession(grace, websocket).run()

@@ -1,0 +1,181 @@
+"""The application object: wires the parts together and owns their lifecycles.
+
+``async with Grace(settings) as grace:`` opens the store, binds the bus to the notifier and makes
+the module-level helpers (``grace.notify_user``, ``grace.event_bus``) point at this instance;
+leaving the block drains pending events, closes every connection and closes the store. There is
+no other global state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from grace import helpers
+from grace.auth import COOKIE_NAME, Identity, TokenAuthority, bearer, load_or_create_secret
+from grace.commands import CommandRouter, register_core
+from grace.config import Settings
+from grace.errors import BadRequest
+from grace.events import EventBus
+from grace.hub.backplane import Backplane, LocalBackplane
+from grace.hub.hub import Hub
+from grace.hub.outbox import Outbox
+from grace.notifications.model import Action, Notification, Severity
+from grace.notifications.notifier import Notifier, check_user_id
+from grace.notifications.rules import Rules, default_rules
+from grace.notifications.types import TypeRegistry, default_types
+from grace.protocol import encode
+from grace.store import NotificationStore, open_store
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger("grace")
+
+
+class Grace:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        types: TypeRegistry | None = None,
+        rules: Rules | None = None,
+        store: NotificationStore | None = None,
+        backplane: Backplane | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.event_bus = EventBus()
+        self.types = types or default_types()
+        self.rules = rules or default_rules()
+        self.store = store or open_store(self.settings)
+        self.hub = Hub()
+        self.backplane = backplane or LocalBackplane(self.hub)
+        self.notifier = Notifier(
+            self.store, self.backplane, self.types, self.rules, self.settings.default_recipients
+        )
+        self.commands = CommandRouter()
+        register_core(self.commands, self)
+        self._tokens: TokenAuthority | None = None
+        self._unsubscribe: list[Any] = []
+        self.started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self._tokens = TokenAuthority(
+            s.secret or load_or_create_secret(s.data_dir), s.token_ttl_seconds
+        )
+        await self.store.open()
+        await self.backplane.start()
+        for event_type in self.rules.event_types():
+            self._unsubscribe.append(
+                self.event_bus.subscribe(event_type, self.notifier.handle_event)
+            )
+        if s.no_auth:
+            log.warning("authentication is OFF (--no-auth): any local client may act as any user")
+        helpers.bind(self)
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        helpers.unbind(self)
+        await self.event_bus.drain()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self.hub.close_all()
+        await self.backplane.stop()
+        await self.store.close()
+
+    async def __aenter__(self) -> Grace:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def tokens(self) -> TokenAuthority:
+        if self._tokens is None:
+            raise RuntimeError("Grace is not started")
+        return self._tokens
+
+    def identify(
+        self, authorization: str | None, cookie: str | None, query_user: str | None
+    ) -> Identity | None:
+        """Who the request is, from its token; ``None`` when it carries no credentials.
+
+        Raises ``Unauthenticated`` for a bad or expired token.
+        """
+        token = bearer(authorization) or cookie
+        if token:
+            return self.tokens.verify(token)
+        if self.settings.no_auth and query_user:
+            return Identity(check_user_id(query_user), admin=True)
+        return None
+
+    cookie_name = COOKIE_NAME
+
+    # -- the calls applications make ----------------------------------------------------------
+
+    async def notify_user(
+        self,
+        user_id: str,
+        notification_type: str,
+        message: str,
+        badge: str | None = None,
+        data: dict[str, Any] | None = None,
+        severity: Severity | str | None = None,
+        title: str | None = None,
+        actions: Sequence[Action] | None = None,
+    ) -> Notification:
+        """Store a notification in ``user_id``'s log, then push it to every open chat."""
+        return await self.notifier.notify_user(
+            user_id, notification_type, message, badge, data, severity, title, actions
+        )
+
+    async def mark_read(
+        self,
+        user_id: str,
+        *,
+        ids: Sequence[str] | None = None,
+        up_to_seq: int | None = None,
+        everything: bool = False,
+        exclude: Outbox | None = None,
+    ) -> dict[str, Any]:
+        """Mark the user's notifications read and tell the user's other open chats."""
+        if not ids and up_to_seq is None and not everything:
+            raise BadRequest("mark_read needs 'ids', 'up_to_seq' or 'all': true")
+        result = await self.store.mark_read(
+            user_id, ids=ids, up_to_seq=up_to_seq, everything=everything
+        )
+        frame = {
+            "type": "read",
+            "ids": list(ids or ()),
+            "up_to_seq": up_to_seq,
+            "all": everything,
+            "marked": result.marked,
+            "unread": result.unread,
+        }
+        self.hub.send_control(user_id, encode(frame), exclude=exclude)
+        return frame
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def asgi(self) -> FastAPI:
+        """A FastAPI app serving this instance, which it starts and stops with its lifespan."""
+        from grace.api.app import create_app
+
+        return create_app(self)

@@ -1,0 +1,103 @@
+"""Identity: signed tokens whose subject is the user, and the browser-origin check.
+
+Guarantees: a user's identity only ever comes from a token this server signed (or, in
+``--no-auth`` development mode on loopback, from ``?user_id=``); an expired, malformed or foreign
+token raises ``Unauthenticated`` with a message that says which; the signing secret is created
+once in the data directory with owner-only permissions and reused across restarts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jwt
+
+from grace.errors import Unauthenticated
+from grace.notifications.notifier import check_user_id
+
+ALGORITHM = "HS256"
+ISSUER = "grace"
+COOKIE_NAME = "grace_session"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user_id: str
+    admin: bool = False
+
+
+class TokenAuthority:
+    def __init__(self, secret: str, default_ttl: int) -> None:
+        if len(secret) < 32:
+            raise ValueError("the signing secret must be at least 32 characters")
+        self._secret = secret
+        self._ttl = default_ttl
+
+    def issue(self, user_id: str, *, admin: bool = False, ttl: int | None = None) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": check_user_id(user_id),
+            "iss": ISSUER,
+            "iat": now,
+            "exp": now + (self._ttl if ttl is None else ttl),
+        }
+        if admin:
+            claims["adm"] = True
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Identity:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["sub", "exp", "iat"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token expired") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("invalid token") from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise Unauthenticated("invalid token")
+        return Identity(subject, admin=claims.get("adm") is True)
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    return secret
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+    return value.strip()
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """No Origin (not a browser) or the page's own origin, or one on the allow-list."""
+    if origin is None:
+        return True
+    if "*" in allowed or origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    return bool(host) and parts.netloc == host

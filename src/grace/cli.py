@@ -1,0 +1,278 @@
+"""``grace``: serve, token, notify, tail. The only place besides ``Settings.from_env`` that reads
+the process environment (through it) and the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from grace.auth import TokenAuthority, load_or_create_secret
+from grace.config import Settings
+from grace.errors import ConfigError
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _settings(args: argparse.Namespace, **more: Any) -> Settings:
+    return Settings.from_env(
+        data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None, **more
+    )
+
+
+def _authority(settings: Settings) -> TokenAuthority:
+    return TokenAuthority(
+        settings.secret or load_or_create_secret(settings.data_dir), settings.token_ttl_seconds
+    )
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from grace.api.app import create_app
+    from grace.api.server import base_url, listen, make_server
+    from grace.app import Grace
+
+    settings = _settings(
+        args,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        no_auth=True if args.no_auth else None,
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        sock = listen(settings.host, settings.port)
+    except OSError as exc:
+        print(
+            f"grace: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    port = sock.getsockname()[1]
+    grace = Grace(settings)
+    app = create_app(grace)
+    url = base_url(settings.host, port)
+
+    @asynccontextmanager
+    async def announce(_: Any) -> AsyncIterator[None]:
+        async with grace:
+            token = grace.tokens.issue(args.user)
+            print(f"Grace is running at {url}/?token={token}", flush=True)
+            print(f"  user: {args.user}   token: {token}", flush=True)
+            print(f"  data: {settings.data_dir.resolve()}   (Ctrl-C stops)", flush=True)
+            yield
+
+    app.router.lifespan_context = announce
+    make_server(app, settings).run(sockets=[sock])
+    return 0
+
+
+# -- token ----------------------------------------------------------------------------------
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(_authority(settings).issue(args.user, admin=args.admin, ttl=args.ttl))
+    return 0
+
+
+# -- notify ---------------------------------------------------------------------------------
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    import httpx
+
+    try:
+        data = json.loads(args.data) if args.data else {}
+    except json.JSONDecodeError as exc:
+        print(f"grace: --data is not valid JSON: {exc.msg}", file=sys.stderr)
+        return 2
+    token = args.token or _authority(_settings(args)).issue("grace-cli", admin=True, ttl=300)
+    body: dict[str, Any] = {"user_id": args.user, "type": args.type, "message": args.message}
+    if data:
+        body["data"] = data
+    if args.badge:
+        body["badge"] = args.badge
+    try:
+        response = httpx.post(
+            f"{args.url.rstrip('/')}/api/notifications/publish",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        print(f"grace: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    if response.status_code != 201:
+        error = _error_of(response)
+        print(f"grace: the server refused: {error}", file=sys.stderr)
+        return 1
+    frame = response.json()
+    print(f"sent #{frame['seq']} to {args.user}: {frame['badge']} {frame['message']}")
+    return 0
+
+
+def _error_of(response: Any) -> str:
+    try:
+        err = response.json()["error"]
+        return f"{err['code']}: {err['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+
+
+# -- tail -----------------------------------------------------------------------------------
+
+
+def format_frame(frame: dict[str, Any]) -> str:
+    try:
+        moment = datetime.fromisoformat(frame["timestamp"].replace("Z", "+00:00")).astimezone()
+        when = moment.strftime("%H:%M:%S")
+    except (KeyError, ValueError, AttributeError):
+        when = "--:--:--"
+    return f"#{frame.get('seq')} {when} {frame.get('badge', '')} {frame.get('message', '')}"
+
+
+async def tail(url: str, token: str, since: int | None, as_json: bool, limit: int | None) -> int:
+    import websockets
+
+    ws_url = url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    ws_url += "/api/notifications/stream"
+    last = since
+    epoch: str | None = None
+    seen = 0
+    delay = 0.5
+    while True:
+        try:
+            async with websockets.connect(ws_url, max_size=None) as ws:
+                await ws.send(json.dumps({"type": "hello", "token": token, "since": last}))
+                delay = 0.5
+                async for message in ws:
+                    for line in str(message).split("\n"):
+                        frame = json.loads(line)
+                        kind = frame.get("type")
+                        if kind == "welcome":
+                            if epoch is not None and frame["epoch"] != epoch:
+                                last = None  # the server's log was replaced
+                            epoch = frame["epoch"]
+                            if last is None:
+                                last = frame["seq"]
+                            print(
+                                f"connected as {frame['user_id']} (seq {frame['seq']}, "
+                                f"{frame['unread']} unread)",
+                                file=sys.stderr,
+                                flush=True,
+                            )
+                        elif kind == "error":
+                            print(f"grace: {frame['code']}: {frame['message']}", file=sys.stderr)
+                            if frame["code"] == "unauthenticated":
+                                return 1
+                        elif "seq" in frame and "message" in frame:
+                            last = frame["seq"]
+                            print(
+                                json.dumps(frame, ensure_ascii=False)
+                                if as_json
+                                else format_frame(frame),
+                                flush=True,
+                            )
+                            seen += 1
+                            if limit is not None and seen >= limit:
+                                return 0
+        except (OSError, websockets.WebSocketException) as exc:
+            code = getattr(getattr(exc, "rcvd", None), "code", None)
+            if code == 4401:
+                print("grace: the server refused the token", file=sys.stderr)
+                return 1
+            print(
+                f"disconnected ({exc.__class__.__name__}); reconnecting in {delay:.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+        await asyncio.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 15.0)
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    token = args.token or _authority(_settings(args)).issue(args.user)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(tail(args.url, token, args.since, args.json, args.count))
+    return 0
+
+
+# -- entry point ----------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grace", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def data_dir(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data-dir", help="data directory (default: $GRACE_DATA_DIR or .grace)")
+
+    s = sub.add_parser("serve", help="run the Grace server")
+    s.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.add_argument("--user", default="user", help="user whose login token is printed")
+    s.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="development only: identity from ?user_id=, loopback only",
+    )
+    data_dir(s)
+    s.set_defaults(fn=cmd_serve)
+
+    t = sub.add_parser("token", help="mint a token for a user")
+    t.add_argument("user")
+    t.add_argument("--admin", action="store_true", help="may publish to any user")
+    t.add_argument("--ttl", type=int, help="lifetime in seconds")
+    data_dir(t)
+    t.set_defaults(fn=cmd_token)
+
+    n = sub.add_parser("notify", help="send a notification through a running server")
+    n.add_argument("user")
+    n.add_argument("type")
+    n.add_argument("message")
+    n.add_argument("--badge")
+    n.add_argument("--data", help="JSON object")
+    n.add_argument("--url", default=DEFAULT_URL)
+    n.add_argument("--token", help="admin token (default: minted from the data directory)")
+    data_dir(n)
+    n.set_defaults(fn=cmd_notify)
+
+    f = sub.add_parser("tail", help="follow a user's notifications live")
+    f.add_argument("user")
+    f.add_argument("--since", type=int, help="replay after this seq")
+    f.add_argument("--json", action="store_true", help="print raw frames")
+    f.add_argument("--count", type=int, help="exit after this many notifications")
+    f.add_argument("--url", default=DEFAULT_URL)
+    f.add_argument("--token", help="the user's token (default: minted from the data directory)")
+    data_dir(f)
+    f.set_defaults(fn=cmd_tail)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result: int = args.fn(args)
+    except ConfigError as exc:
+        print(f"grace: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

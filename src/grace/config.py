@@ -1,0 +1,126 @@
+"""Frozen settings. The environment is read in exactly one place: ``Settings.from_env``.
+
+Every other module receives a ``Settings`` (or the values it needs) as an argument.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from grace.errors import ConfigError
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Grace can be told. Defaults give the embedded, single-process set-up."""
+
+    data_dir: Path = Path(".grace")
+    #: ``sqlite:///path`` (default: ``grace.db`` in ``data_dir``).
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    #: HS256 signing secret; generated into ``data_dir/secret.key`` when unset.
+    secret: str | None = None
+    token_ttl_seconds: int = 30 * 24 * 3600
+    #: Development only: identity from ``?user_id=``; refused on a non-loopback host.
+    no_auth: bool = False
+    #: Browser origins allowed besides the server's own; ``*`` allows any.
+    allowed_origins: tuple[str, ...] = ()
+    #: Users that receive bus events which name no ``user_id``.
+    default_recipients: tuple[str, ...] = ()
+    #: Retention of each user's log: keep at most this many, none older than this.
+    retention_count: int = 10_000
+    retention_days: float = 30.0
+    #: SQLite ``synchronous`` pragma: FULL survives power loss, NORMAL only process crashes.
+    sqlite_synchronous: str = "FULL"
+    #: Per-connection outbound queue; a client that lets it fill is closed with 4008.
+    queue_max_frames: int = 2_000
+    #: Largest client frame handled as a command (bigger: ``too_large`` error, socket stays open).
+    max_command_bytes: int = 64 * 1024
+    #: Largest WebSocket message accepted at all (bigger: close 1009).
+    max_message_bytes: int = 1024 * 1024
+    #: Commands per second per connection, and the burst allowed above that.
+    command_rate: float = 20.0
+    command_burst: int = 60
+    #: Seconds a connection may take to send ``hello`` when the request did not identify it.
+    hello_timeout: float = 10.0
+    #: SSE keep-alive comment interval.
+    sse_ping_seconds: float = 15.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.no_auth and not is_loopback(self.host):
+            raise ConfigError(
+                f"--no-auth is for local development and refuses to bind {self.host!r}; "
+                "bind 127.0.0.1 or use tokens"
+            )
+        if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if self.retention_count < 1:
+            raise ConfigError("retention_count must be at least 1")
+        if self.queue_max_frames < 1:
+            raise ConfigError("queue_max_frames must be at least 1")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'grace.db'}"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``GRACE_*`` variables; explicit ``overrides`` (CLI flags) win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+
+        def text(name: str, key: str) -> None:
+            if (raw := env.get(name)) not in (None, ""):
+                values[key] = raw
+
+        def number(name: str, key: str, kind: type[int] | type[float]) -> None:
+            if (raw := env.get(name)) not in (None, ""):
+                try:
+                    values[key] = kind(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+        def listing(name: str, key: str) -> None:
+            if (raw := env.get(name)) not in (None, ""):
+                values[key] = tuple(p.strip() for p in raw.split(",") if p.strip())
+
+        if (raw := env.get("GRACE_DATA_DIR")) not in (None, ""):
+            values["data_dir"] = Path(raw)
+        text("GRACE_DATABASE_URL", "database_url")
+        text("GRACE_HOST", "host")
+        number("GRACE_PORT", "port", int)
+        text("GRACE_LOG_LEVEL", "log_level")
+        text("GRACE_SECRET", "secret")
+        number("GRACE_TOKEN_TTL", "token_ttl_seconds", int)
+        listing("GRACE_ALLOWED_ORIGINS", "allowed_origins")
+        listing("GRACE_DEFAULT_RECIPIENTS", "default_recipients")
+        number("GRACE_RETENTION_COUNT", "retention_count", int)
+        number("GRACE_RETENTION_DAYS", "retention_days", float)
+        text("GRACE_SQLITE_SYNCHRONOUS", "sqlite_synchronous")
+        number("GRACE_QUEUE_MAX_FRAMES", "queue_max_frames", int)
+        if env.get("GRACE_NO_AUTH", "").lower() in {"1", "true", "yes"}:
+            values["no_auth"] = True
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

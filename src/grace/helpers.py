@@ -1,0 +1,87 @@
+"""Module-level helpers with the original design's call shapes, bound to the running ``Grace``.
+
+``Grace.start`` binds its instance here and ``Grace.stop`` unbinds it; calling a helper with no
+running instance raises a ``RuntimeError`` that says so. Code that holds a ``Grace`` should call
+its methods directly; these exist so that ``await notify_user(user_id=..., ...)`` and
+``event_bus.subscribe(...)`` work as written, even at import time of a module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grace.app import Grace
+    from grace.events import Event, EventType, Handler
+    from grace.notifications.model import Notification
+
+_bound: list[Grace] = []
+#: Subscriptions made through ``event_bus`` at import time, before any application runs; each
+#: application applies them when it binds.
+_module_subscriptions: list[tuple[EventType | None, Handler]] = []
+
+
+def bind(app: Grace) -> None:
+    _bound.append(app)
+    for event_type, handler in _module_subscriptions:
+        app.event_bus.subscribe(event_type, handler)
+
+
+def unbind(app: Grace) -> None:
+    if app in _bound:
+        _bound.remove(app)
+
+
+def current() -> Grace:
+    if not _bound:
+        raise RuntimeError(
+            "no running Grace application: start one (`async with Grace(settings)` or "
+            "`grace serve`) before calling notify_user / event_bus"
+        )
+    return _bound[-1]
+
+
+async def notify_user(
+    user_id: str,
+    notification_type: str,
+    message: str,
+    badge: str | None = None,
+    data: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Notification:
+    return await current().notify_user(
+        user_id=user_id,
+        notification_type=notification_type,
+        message=message,
+        badge=badge,
+        data=data,
+        **extra,
+    )
+
+
+class _BusProxy:
+    """``event_bus`` as a module attribute: forwards to the running application's bus."""
+
+    def subscribe(self, event_type: EventType | None, handler: Handler) -> Callable[[], None]:
+        """Subscribe on the running application, and on every application started later."""
+        entry = (event_type, handler)
+        _module_subscriptions.append(entry)
+        removers = [app.event_bus.subscribe(event_type, handler) for app in _bound]
+
+        def unsubscribe() -> None:
+            if entry in _module_subscriptions:
+                _module_subscriptions.remove(entry)
+            for remove in removers:
+                remove()
+
+        return unsubscribe
+
+    async def publish(self, event: Event) -> None:
+        await current().event_bus.publish(event)
+
+    def publish_nowait(self, event: Event) -> None:
+        current().event_bus.publish_nowait(event)
+
+
+event_bus = _BusProxy()

@@ -1,0 +1,51 @@
+"""The hub: which connections each user has open, and delivery to all of them.
+
+Guarantees: ``deliver`` is synchronous and O(connections of that user); it hands the same frame
+text to every outbox, so a notification is serialized once however many tabs are open; a user
+never receives a frame delivered for another user.
+"""
+
+from __future__ import annotations
+
+from grace.hub.outbox import Outbox
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._users: dict[str, set[Outbox]] = {}
+
+    def attach(self, user_id: str, outbox: Outbox) -> None:
+        self._users.setdefault(user_id, set()).add(outbox)
+
+    def detach(self, user_id: str, outbox: Outbox) -> None:
+        boxes = self._users.get(user_id)
+        if boxes is None:
+            return
+        boxes.discard(outbox)
+        if not boxes:
+            del self._users[user_id]
+
+    def deliver(self, user_id: str, seq: int, text: str) -> None:
+        boxes = self._users.get(user_id)
+        if boxes:
+            for box in tuple(boxes):
+                box.push(seq, text)
+
+    def send_control(self, user_id: str, text: str, exclude: Outbox | None = None) -> None:
+        """A control frame (no seq) to every connection of ``user_id`` but ``exclude``."""
+        for box in tuple(self._users.get(user_id, ())):
+            if box is not exclude:
+                box.push(0, text)
+
+    def connection_count(self, user_id: str | None = None) -> int:
+        if user_id is not None:
+            return len(self._users.get(user_id, ()))
+        return sum(len(b) for b in self._users.values())
+
+    def online_users(self) -> list[str]:
+        return list(self._users)
+
+    def close_all(self) -> None:
+        for boxes in list(self._users.values()):
+            for box in list(boxes):
+                box.close()

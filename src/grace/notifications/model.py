@@ -1,0 +1,82 @@
+"""What a notification is: a draft (before the store numbers it) and the stored notification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A button on a notification card. ``id`` tells the client which command it sends."""
+
+    id: str
+    label: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "label": self.label}
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A notification that has no place in the log yet."""
+
+    user_id: str
+    type: str
+    message: str
+    badge: str
+    severity: Severity
+    title: str
+    data: dict[str, Any] = field(default_factory=dict)
+    actions: tuple[Action, ...] = ()
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A notification as stored in a user's log: ``seq`` is its place there."""
+
+    id: str
+    user_id: str
+    seq: int
+    type: str
+    message: str
+    badge: str
+    severity: Severity
+    title: str
+    timestamp: str
+    data: dict[str, Any]
+    actions: tuple[Action, ...]
+    read: bool = False
+
+    def frame(self) -> dict[str, Any]:
+        """The protocol v1 notification frame (a superset of the original design's frame)."""
+        return {
+            "type": self.type,
+            "id": self.id,
+            "seq": self.seq,
+            "title": self.title,
+            "message": self.message,
+            "badge": self.badge,
+            "severity": self.severity.value,
+            "timestamp": self.timestamp,
+            "data": self.data,
+            "actions": [a.as_dict() for a in self.actions],
+            "read": self.read,
+        }
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with millisecond precision and a ``Z``: ``2024-01-15T10:35:00.000Z``."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )

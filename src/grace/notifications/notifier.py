@@ -1,0 +1,134 @@
+"""The notifier: builds notifications, appends them to the durable log, then fans them out.
+
+Guarantees: ``notify_user`` returns the stored notification only after it is durable; fan-out
+happens in the store's commit callback, so every user's notifications reach the hub in ``seq``
+order and exactly once; each notification is serialized once, whatever the number of
+connections. Bus events are turned into notifications by ``Rules``; an event no rule matches is
+ignored, and one with no recipient is logged, never guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from grace.errors import BadRequest
+from grace.events import Event, EventBus
+from grace.hub.backplane import Backplane
+from grace.notifications.model import Action, Draft, Notification, Severity
+from grace.notifications.rules import Rules, recipients
+from grace.notifications.types import TypeRegistry
+from grace.protocol import encode
+from grace.store.base import NotificationStore
+
+log = logging.getLogger("grace.notifier")
+
+MAX_MESSAGE = 4000
+MAX_USER_ID = 128
+
+
+def check_user_id(user_id: object) -> str:
+    if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_USER_ID:
+        raise BadRequest(f"user_id must be a non-empty string of at most {MAX_USER_ID} characters")
+    if not user_id.isprintable():
+        raise BadRequest("user_id must be printable text")
+    return user_id
+
+
+class Notifier:
+    def __init__(
+        self,
+        store: NotificationStore,
+        backplane: Backplane,
+        types: TypeRegistry,
+        rules: Rules,
+        default_recipients: tuple[str, ...] = (),
+    ) -> None:
+        self.store = store
+        self.backplane = backplane
+        self.types = types
+        self.rules = rules
+        self.default_recipients = default_recipients
+        store.add_commit_listener(self._fan_out)
+
+    def draft(
+        self,
+        user_id: str,
+        notification_type: str,
+        message: str,
+        badge: str | None = None,
+        data: dict[str, Any] | None = None,
+        severity: Severity | str | None = None,
+        title: str | None = None,
+        actions: Sequence[Action] | None = None,
+    ) -> Draft:
+        kind = self.types.get(notification_type)
+        if not isinstance(message, str) or not message.strip():
+            raise BadRequest("message must be non-empty text")
+        if len(message) > MAX_MESSAGE:
+            raise BadRequest(f"message must be at most {MAX_MESSAGE} characters")
+        if data is not None and not isinstance(data, dict):
+            raise BadRequest("data must be an object")
+        try:
+            level = Severity(severity) if severity is not None else kind.severity
+        except ValueError:
+            raise BadRequest("severity must be one of info, success, warning, error") from None
+        return Draft(
+            user_id=check_user_id(user_id),
+            type=kind.name,
+            message=message,
+            badge=badge or kind.badge,
+            severity=level,
+            title=title or kind.title,
+            data=dict(data or {}),
+            actions=tuple(actions) if actions is not None else kind.actions,
+        )
+
+    async def notify_user(
+        self,
+        user_id: str,
+        notification_type: str,
+        message: str,
+        badge: str | None = None,
+        data: dict[str, Any] | None = None,
+        severity: Severity | str | None = None,
+        title: str | None = None,
+        actions: Sequence[Action] | None = None,
+    ) -> Notification:
+        draft = self.draft(
+            user_id, notification_type, message, badge, data, severity, title, actions
+        )
+        (stored,) = await self.store.append([draft])
+        return stored
+
+    async def notify_many(self, drafts: Sequence[Draft]) -> list[Notification]:
+        return await self.store.append(list(drafts))
+
+    async def handle_event(self, event: Event) -> None:
+        spec = self.rules.match(event)
+        if spec is None:
+            return
+        users = recipients(event, self.default_recipients)
+        if not users:
+            log.warning(
+                "event %s from %s names no user_id and no default recipients are configured; "
+                "no notification sent",
+                event.event_type,
+                event.source,
+            )
+            return
+        drafts = [
+            self.draft(u, spec.type, spec.message, spec.badge, spec.data, spec.severity)
+            for u in users
+        ]
+        await self.store.append(drafts)
+
+    def subscribe_to(self, bus: EventBus) -> None:
+        for event_type in self.rules.event_types():
+            bus.subscribe(event_type, self.handle_event)
+
+    def _fan_out(self, committed: Sequence[Notification]) -> None:
+        publish = self.backplane.publish
+        for n in committed:
+            publish(n.user_id, n.seq, encode(n.frame()))

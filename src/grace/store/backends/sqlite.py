@@ -1,0 +1,454 @@
+"""Embedded engine: the notification log in one SQLite file (WAL), for a single server process.
+
+One writer thread owns the write connection and the per-user ``seq`` counters; every write runs
+there, so ``seq`` assignment needs no locks. Appends that arrive while a transaction is being
+written wait and go into the next one together (group commit): one fsync per batch, not per
+notification. Reads run on a small pool of read-only connections, concurrently with writes.
+A lock file keeps a second process from opening the same database, which would break ``seq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import orjson
+
+from grace.errors import ConfigError
+from grace.notifications.model import Action, Draft, Notification, Severity, iso_utc
+from grace.store.base import CommitListener, LogHead, MarkReadResult
+
+log = logging.getLogger("grace.store.sqlite")
+T = TypeVar("T")
+
+#: Most drafts written in one transaction; a larger burst takes several.
+MAX_BATCH = 4096
+PRUNE_EVERY_SECONDS = 300.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS user_log (
+    user_id TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notifications (
+    user_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    message TEXT NOT NULL,
+    badge TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    created REAL NOT NULL,
+    data BLOB NOT NULL,
+    actions BLOB NOT NULL,
+    read INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS notifications_id ON notifications (id);
+CREATE INDEX IF NOT EXISTS notifications_created ON notifications (created);
+CREATE INDEX IF NOT EXISTS notifications_unread ON notifications (user_id) WHERE read = 0;
+"""
+
+_COLUMNS = "id, user_id, seq, type, message, badge, severity, title, timestamp, data, actions, read"
+
+
+def _row(row: tuple[Any, ...]) -> Notification:
+    return Notification(
+        id=row[0],
+        user_id=row[1],
+        seq=row[2],
+        type=row[3],
+        message=row[4],
+        badge=row[5],
+        severity=Severity(row[6]),
+        title=row[7],
+        timestamp=row[8],
+        data=orjson.loads(row[9]),
+        actions=tuple(Action(a["id"], a["label"]) for a in orjson.loads(row[10])),
+        read=bool(row[11]),
+    )
+
+
+class SQLiteDatabase:
+    """A SQLite file with one writer thread and a pool of reader threads."""
+
+    def __init__(self, path: Path, synchronous: str = "FULL", readers: int = 2) -> None:
+        self.path = path
+        self._synchronous = synchronous.upper()
+        self._reader_count = readers
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._lock_file: IO[str] | None = None
+        self.write_conn: sqlite3.Connection | None = None
+
+    async def open(self, schema: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = Path(f"{self.path}.lock").open("w")  # noqa: SIM115, ASYNC230 - held while open
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise ConfigError(
+                f"another Grace process is using {self.path}; the embedded SQLite engine serves "
+                "one process (use PostgreSQL and Redis to run several)"
+            ) from None
+        self._lock_file = lock
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="grace-sqlite-writer")
+        self._readers = ThreadPoolExecutor(
+            self._reader_count, thread_name_prefix="grace-sqlite-reader"
+        )
+        await self.write(lambda conn: conn.executescript(schema))
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        if self.write_conn is None:
+            self.write_conn = self._connect()
+        return self.write_conn
+
+    def _reader_conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._conns_lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the writer thread; ``fn`` owns the transaction it opens."""
+        assert self._writer is not None, "database is not open"
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, lambda: fn(self._writer_conn())
+        )
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        assert self._readers is not None, "database is not open"
+        return await asyncio.get_running_loop().run_in_executor(
+            self._readers, lambda: fn(self._reader_conn())
+        )
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self.write(lambda conn: conn.close())
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            self._readers = None
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+
+def transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+class SQLiteStore:
+    """``NotificationStore`` on SQLite."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "FULL",
+        retention_count: int = 10_000,
+        retention_days: float = 30.0,
+    ) -> None:
+        self.db = SQLiteDatabase(path, synchronous)
+        self.epoch = ""
+        self._retention_count = retention_count
+        self._retention_seconds = retention_days * 86400.0
+        self._listeners: list[CommitListener] = []
+        self._pending: list[tuple[Sequence[Draft], asyncio.Future[list[Notification]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
+        # Owned by the writer thread only.
+        self._seq: dict[str, int] = {}
+        self._dirty: set[str] | None = None  # None: every user needs pruning
+
+    async def open(self) -> None:
+        await self.db.open(SCHEMA)
+        self.epoch = await self.db.write(self._load_epoch)
+        await self.prune()
+        self._pruner = asyncio.get_running_loop().create_task(self._prune_periodically())
+
+    @staticmethod
+    def _load_epoch(conn: sqlite3.Connection) -> str:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        if row:
+            return str(row[0])
+        epoch = uuid.uuid4().hex[:16]
+        conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '1')")
+        return epoch
+
+    async def close(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            await asyncio.gather(self._pruner, return_exceptions=True)
+            self._pruner = None
+        while self._flusher is not None and not self._flusher.done():
+            await self._flusher
+        await self.db.close()
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    # -- appends (group commit) ---------------------------------------------------------------
+
+    async def append(self, drafts: Sequence[Draft]) -> list[Notification]:
+        if not drafts:
+            return []
+        future: asyncio.Future[list[Notification]] = asyncio.get_running_loop().create_future()
+        self._pending.append((drafts, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch: list[tuple[Sequence[Draft], asyncio.Future[list[Notification]]]] = []
+            size = 0
+            while self._pending and (not batch or size + len(self._pending[0][0]) <= MAX_BATCH):
+                item = self._pending.pop(0)
+                batch.append(item)
+                size += len(item[0])
+            drafts = [d for group, _ in batch for d in group]
+            try:
+                stored = await self.db.write(partial(self._write, drafts=drafts))
+            except Exception as exc:
+                log.exception("appending %d notifications failed", len(drafts))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for listener in self._listeners:
+                try:
+                    listener(stored)
+                except Exception:
+                    log.exception("commit listener failed")
+            start = 0
+            for group, future in batch:
+                if not future.done():
+                    future.set_result(stored[start : start + len(group)])
+                start += len(group)
+
+    def _write(self, conn: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Notification]:
+        seqs = self._seq
+        touched: dict[str, int] = {}
+        rows: list[tuple[Any, ...]] = []
+        out: list[Notification] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for d in drafts:
+                last = seqs.get(d.user_id)
+                if last is None:
+                    found = conn.execute(
+                        "SELECT last_seq FROM user_log WHERE user_id = ?", (d.user_id,)
+                    ).fetchone()
+                    last = found[0] if found else 0
+                seq = last + 1
+                seqs[d.user_id] = touched[d.user_id] = seq
+                nid = uuid.uuid4().hex
+                ts = iso_utc(d.created)
+                actions = [a.as_dict() for a in d.actions]
+                rows.append(
+                    (
+                        d.user_id,
+                        seq,
+                        nid,
+                        d.type,
+                        d.title,
+                        d.message,
+                        d.badge,
+                        d.severity.value,
+                        ts,
+                        d.created.timestamp(),
+                        orjson.dumps(d.data),
+                        orjson.dumps(actions),
+                    )
+                )
+                out.append(
+                    Notification(
+                        nid,
+                        d.user_id,
+                        seq,
+                        d.type,
+                        d.message,
+                        d.badge,
+                        d.severity,
+                        d.title,
+                        ts,
+                        d.data,
+                        d.actions,
+                    )
+                )
+            conn.executemany(
+                "INSERT INTO notifications (user_id, seq, id, type, title, message, badge, "
+                "severity, timestamp, created, data, actions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            conn.executemany(
+                "INSERT INTO user_log (user_id, last_seq) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq",
+                touched.items(),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for user_id in touched:
+                seqs.pop(user_id, None)
+            raise
+        if self._dirty is not None:
+            self._dirty.update(touched)
+        return out
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def read_since(self, user_id: str, since: int, limit: int) -> list[Notification]:
+        def run(conn: sqlite3.Connection) -> list[Notification]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM notifications WHERE user_id = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (user_id, since, limit),
+            ).fetchall()
+            return [_row(r) for r in rows]
+
+        return await self.db.read(run)
+
+    async def read_latest(
+        self, user_id: str, limit: int, before: int | None = None
+    ) -> list[Notification]:
+        def run(conn: sqlite3.Connection) -> list[Notification]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM notifications WHERE user_id = ? AND seq < ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (user_id, before if before is not None else 2**62, limit),
+            ).fetchall()
+            return [_row(r) for r in rows]
+
+        return await self.db.read(run)
+
+    async def head(self, user_id: str) -> LogHead:
+        def run(conn: sqlite3.Connection) -> LogHead:
+            found = conn.execute(
+                "SELECT last_seq FROM user_log WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            last = found[0] if found else 0
+            first = conn.execute(
+                "SELECT MIN(seq) FROM notifications WHERE user_id = ?", (user_id,)
+            ).fetchone()[0]
+            unread = conn.execute(
+                "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read = 0", (user_id,)
+            ).fetchone()[0]
+            return LogHead(
+                seq=last, first_seq=first if first is not None else last + 1, unread=unread
+            )
+
+        return await self.db.read(run)
+
+    # -- read state and retention -------------------------------------------------------------
+
+    async def mark_read(
+        self,
+        user_id: str,
+        *,
+        ids: Sequence[str] | None = None,
+        up_to_seq: int | None = None,
+        everything: bool = False,
+    ) -> MarkReadResult:
+        def run(conn: sqlite3.Connection) -> MarkReadResult:
+            def body(conn: sqlite3.Connection) -> MarkReadResult:
+                marked = 0
+                base = "UPDATE notifications SET read = 1 WHERE user_id = ? AND read = 0"
+                if everything:
+                    marked += conn.execute(base, (user_id,)).rowcount
+                if up_to_seq is not None:
+                    marked += conn.execute(f"{base} AND seq <= ?", (user_id, up_to_seq)).rowcount
+                if ids:
+                    unique = list(dict.fromkeys(ids))
+                    marks = ",".join("?" * len(unique))
+                    marked += conn.execute(
+                        f"{base} AND id IN ({marks})", (user_id, *unique)
+                    ).rowcount
+                unread = conn.execute(
+                    "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read = 0",
+                    (user_id,),
+                ).fetchone()[0]
+                return MarkReadResult(marked=marked, unread=unread)
+
+            return transaction(conn, body)
+
+        return await self.db.write(run)
+
+    async def prune(self) -> int:
+        return await self.db.write(self._prune)
+
+    def _prune(self, conn: sqlite3.Connection) -> int:
+        def body(conn: sqlite3.Connection) -> int:
+            removed = conn.execute(
+                "DELETE FROM notifications WHERE created < ?",
+                (time.time() - self._retention_seconds,),
+            ).rowcount
+            keep = self._retention_count
+            if self._dirty is None:
+                users = conn.execute(
+                    "SELECT user_id, last_seq FROM user_log WHERE last_seq > ?", (keep,)
+                ).fetchall()
+            else:
+                users = [(u, self._seq[u]) for u in self._dirty if self._seq.get(u, 0) > keep]
+            for user_id, last in users:
+                removed += conn.execute(
+                    "DELETE FROM notifications WHERE user_id = ? AND seq <= ?",
+                    (user_id, last - keep),
+                ).rowcount
+            return removed
+
+        removed = transaction(conn, body)
+        self._dirty = set()
+        if removed:
+            log.info("retention removed %d notifications", removed)
+        return removed
+
+    async def _prune_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY_SECONDS)
+            try:
+                await self.prune()
+            except Exception:
+                log.exception("retention pass failed")
