@@ -138,7 +138,12 @@ class Client:
         ref = f"c{self._next_id}"
         await self.send({**frame, "id": ref})
         deadline = time.monotonic() + timeout
-        while True:
-            reply = await self.recv(max(0.01, deadline - time.monotonic()))
-            if reply.get("ref") == ref:
-                return reply
+        skipped: list[Frame] = []
+        try:
+            while True:
+                reply = await self.recv(max(0.01, deadline - time.monotonic()))
+                if reply.get("ref") == ref:
+                    return reply
+                skipped.append(reply)
+        finally:
+            self.buffer[:0] = skipped  # frames that arrived meanwhile stay readable, in order

@@ -14,8 +14,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from grace import helpers
+from grace.approvals.commands import register_approval_commands
+from grace.approvals.gateway import ActionGateway
+from grace.approvals.model import Policy
+from grace.approvals.rules import add_approval_rules
 from grace.auth import COOKIE_NAME, Identity, TokenAuthority, bearer, load_or_create_secret
-from grace.commands import CommandRouter, register_core
+from grace.commands import CommandContext, CommandRouter, register_core
 from grace.config import Settings
 from grace.errors import BadRequest
 from grace.events import EventBus
@@ -26,8 +30,14 @@ from grace.notifications.model import Action, Notification, Severity
 from grace.notifications.notifier import Notifier, check_user_id
 from grace.notifications.rules import Rules, default_rules
 from grace.notifications.types import TypeRegistry, default_types
-from grace.protocol import encode
-from grace.store import NotificationStore, open_store
+from grace.protocol import Status, encode
+from grace.status import StatusBoard, approval_status, task_status
+from grace.store import Stores, open_stores
+from grace.tasks.commands import register_task_commands
+from grace.tasks.model import TaskRecord
+from grace.tasks.rules import add_task_rules
+from grace.tasks.runner import TaskRunner
+from grace.tasks.types import TaskFn, TaskTypes
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -42,21 +52,48 @@ class Grace:
         *,
         types: TypeRegistry | None = None,
         rules: Rules | None = None,
-        store: NotificationStore | None = None,
+        stores: Stores | None = None,
         backplane: Backplane | None = None,
     ) -> None:
-        self.settings = settings or Settings()
+        s = self.settings = settings or Settings()
         self.event_bus = EventBus()
         self.types = types or default_types()
         self.rules = rules or default_rules()
-        self.store = store or open_store(self.settings)
+        add_task_rules(self.rules)
+        add_approval_rules(self.rules)
+        self.stores = stores or open_stores(s)
+        self.store = self.stores.notifications
         self.hub = Hub()
         self.backplane = backplane or LocalBackplane(self.hub)
         self.notifier = Notifier(
             self.store, self.backplane, self.types, self.rules, self.settings.default_recipients
         )
+        task_types = TaskTypes()
+        task_types.load_config(s.tasks_config)
+        self.tasks = TaskRunner(
+            self.stores.tasks,
+            self.event_bus,
+            task_types,
+            concurrency=s.task_concurrency,
+            cancel_grace=s.cancel_grace_seconds,
+        )
+        self.action_gateway = ActionGateway(
+            self.stores.approvals,
+            self.event_bus,
+            Policy.from_config(s.approvals_config, approver=s.default_user),
+        )
+        self.status_board = StatusBoard()
+        self.status_board.add("tasks", task_status(self.tasks))
+        self.status_board.add("approvals", approval_status(self.action_gateway))
         self.commands = CommandRouter()
         register_core(self.commands, self)
+        register_task_commands(self.commands, self.tasks)
+        register_approval_commands(self.commands, self.action_gateway)
+
+        async def status(ctx: CommandContext, cmd: Status) -> dict[str, Any]:
+            return await self.status_board.status(ctx.identity)
+
+        self.commands.register("status", status)
         self._tokens: TokenAuthority | None = None
         self._unsubscribe: list[Any] = []
         self.started = False
@@ -74,6 +111,8 @@ class Grace:
             self._unsubscribe.append(
                 self.event_bus.subscribe(event_type, self.notifier.handle_event)
             )
+        await self.tasks.start()
+        await self.action_gateway.start()
         if s.no_auth:
             log.warning("authentication is OFF (--no-auth): any local client may act as any user")
         helpers.bind(self)
@@ -84,6 +123,8 @@ class Grace:
             return
         self.started = False
         helpers.unbind(self)
+        await self.tasks.stop()
+        await self.action_gateway.stop()
         await self.event_bus.drain()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -145,6 +186,26 @@ class Grace:
         return await self.notifier.notify_user(
             user_id, notification_type, message, badge, data, severity, title, actions
         )
+
+    async def start_background_task(
+        self,
+        task_type: str,
+        user_id: str | None = None,
+        task_fn: TaskFn | None = None,
+        task_id: str | None = None,
+        params: dict[str, Any] | None = None,
+        title: str | None = None,
+    ) -> str:
+        """Run work in the background and report on it to ``user_id``; returns the task id."""
+        record: TaskRecord = await self.tasks.start_task(
+            user_id=user_id or self.settings.default_user,
+            task_type=task_type,
+            task_fn=task_fn,
+            task_id=task_id,
+            params=params,
+            title=title,
+        )
+        return record.task_id
 
     async def mark_read(
         self,

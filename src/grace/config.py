@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,9 +64,18 @@ class Settings:
     hello_timeout: float = 10.0
     #: SSE keep-alive comment interval.
     sse_ping_seconds: float = 15.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The user the seed's calls mean when they name none (approvals, ``grace serve``'s token).
+    default_user: str = "user"
+    #: Background tasks that may run at once; the rest wait ``queued``.
+    task_concurrency: int = 4
+    #: Seconds a task has to stop after cancel (then it is killed / its coroutine cancelled).
+    cancel_grace_seconds: float = 5.0
+    #: ``grace.toml`` as parsed: ``[tasks.NAME]`` and ``[approvals]`` tables.
+    file: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.data_dir, Path):
+            object.__setattr__(self, "data_dir", Path(self.data_dir))
         if self.no_auth and not is_loopback(self.host):
             raise ConfigError(
                 f"--no-auth is for local development and refuses to bind {self.host!r}; "
@@ -75,8 +85,18 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.retention_count < 1:
             raise ConfigError("retention_count must be at least 1")
+        if self.task_concurrency < 1:
+            raise ConfigError("task_concurrency must be at least 1")
         if self.queue_max_frames < 1:
             raise ConfigError("queue_max_frames must be at least 1")
+
+    @property
+    def tasks_config(self) -> Mapping[str, Any]:
+        return dict(self.file.get("tasks", {}))
+
+    @property
+    def approvals_config(self) -> Mapping[str, Any]:
+        return dict(self.file.get("approvals", {}))
 
     @property
     def resolved_database_url(self) -> str:
@@ -120,7 +140,39 @@ class Settings:
         number("GRACE_RETENTION_DAYS", "retention_days", float)
         text("GRACE_SQLITE_SYNCHRONOUS", "sqlite_synchronous")
         number("GRACE_QUEUE_MAX_FRAMES", "queue_max_frames", int)
+        text("GRACE_DEFAULT_USER", "default_user")
+        number("GRACE_TASK_CONCURRENCY", "task_concurrency", int)
         if env.get("GRACE_NO_AUTH", "").lower() in {"1", "true", "yes"}:
             values["no_auth"] = True
+        config_file = overrides.pop("config_file", None) or env.get("GRACE_CONFIG") or None
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values["file"] = load_config_file(
+            Path(config_file) if config_file else None, values.get("data_dir", Path(".grace"))
+        )
         return cls(**values)
+
+
+KNOWN_SECTIONS = frozenset({"tasks", "approvals"})
+
+
+def load_config_file(path: Path | None, data_dir: Path) -> dict[str, Any]:
+    """``grace.toml``: the given path, else ``DATA_DIR/grace.toml``, else ``./grace.toml``;
+    none at all is an empty configuration. An explicitly given file must exist."""
+    if path is None:
+        path = next((p for p in (data_dir / "grace.toml", Path("grace.toml")) if p.is_file()), None)
+        if path is None:
+            return {}
+    try:
+        with path.open("rb") as fh:
+            parsed = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = set(parsed) - KNOWN_SECTIONS
+    if unknown:
+        raise ConfigError(
+            f"config file {path} has unknown sections: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(KNOWN_SECTIONS))})"
+        )
+    return parsed

@@ -60,6 +60,30 @@ async def notify_user(
     )
 
 
+async def start_background_task(
+    task_type: str,
+    user_id: str | None = None,
+    task_fn: Any = None,
+    task_id: str | None = None,
+    params: dict[str, Any] | None = None,
+    **extra: Any,
+) -> str:
+    return await current().start_background_task(
+        task_type=task_type, user_id=user_id, task_fn=task_fn, task_id=task_id, params=params,
+        **extra,
+    )  # fmt: skip
+
+
+class _GatewayProxy:
+    """``action_gateway`` as a module attribute: the running application's gateway."""
+
+    async def request_action(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return await current().action_gateway.request_action(*args, **kwargs)
+
+
+action_gateway = _GatewayProxy()
+
+
 class _BusProxy:
     """``event_bus`` as a module attribute: forwards to the running application's bus."""
 

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 
 from grace.api.rest import build_router
+from grace.api.rest_control import build_control_router
 from grace.errors import GraceError
 
 if TYPE_CHECKING:
@@ -21,13 +22,13 @@ log = logging.getLogger("grace.api")
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def grace_error(request: Request, exc: Exception) -> ORJSONResponse:
+    async def grace_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GraceError)
-        return ORJSONResponse(
+        return JSONResponse(
             {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.http_status
         )
 
-    async def invalid(request: Request, exc: Exception) -> ORJSONResponse:
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = []
         code = "bad_request"
@@ -38,13 +39,13 @@ def install_error_handlers(app: FastAPI) -> None:
                 continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
-        return ORJSONResponse(
+        return JSONResponse(
             {"error": {"code": code, "message": "; ".join(problems)}}, status_code=422
         )
 
-    async def crashed(request: Request, exc: Exception) -> ORJSONResponse:
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request %s %s failed", request.method, request.url.path)
-        return ORJSONResponse(
+        return JSONResponse(
             {"error": {"code": "internal", "message": "internal error"}}, status_code=500
         )
 
@@ -59,6 +60,7 @@ def mount(grace: Grace, app: FastAPI) -> None:
     The host app's lifespan must run ``async with grace:``.
     """
     app.include_router(build_router(grace))
+    app.include_router(build_control_router(grace))
     install_error_handlers(app)
 
 

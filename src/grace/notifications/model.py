@@ -80,3 +80,8 @@ def iso_utc(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+def iso_utc_ts(seconds: float) -> str:
+    """``iso_utc`` of a Unix timestamp."""
+    return iso_utc(datetime.fromtimestamp(seconds, UTC))

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from grace.approvals.store import ApprovalStore
 from grace.config import Settings
 from grace.errors import ConfigError
 from grace.store.base import LogHead, MarkReadResult, NotificationStore
+from grace.tasks.store import TaskStore
 
-__all__ = ["LogHead", "MarkReadResult", "NotificationStore", "open_store"]
+__all__ = ["LogHead", "MarkReadResult", "NotificationStore", "Stores", "open_stores"]
 
 
-def open_store(settings: Settings) -> NotificationStore:
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """One engine's stores. ``notifications`` opens and closes the shared connection; the others
+    are opened after it and must not be used after it closes."""
+
+    notifications: NotificationStore
+    tasks: TaskStore
+    approvals: ApprovalStore
+
+
+def open_stores(settings: Settings) -> Stores:
     url = settings.resolved_database_url
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -20,11 +34,14 @@ def open_store(settings: Settings) -> NotificationStore:
         from pathlib import Path
 
         from grace.store.backends.sqlite import SQLiteStore
+        from grace.store.backends.sqlite_approvals import SQLiteApprovalStore
+        from grace.store.backends.sqlite_tasks import SQLiteTaskStore
 
-        return SQLiteStore(
+        log = SQLiteStore(
             Path(rest[1:] if rest.startswith("/") else rest),
             synchronous=settings.sqlite_synchronous,
             retention_count=settings.retention_count,
             retention_days=settings.retention_days,
         )
+        return Stores(log, SQLiteTaskStore(log.db), SQLiteApprovalStore(log.db))
     raise ConfigError(f"unsupported database URL scheme {scheme!r}; supported: sqlite")

@@ -1,0 +1,195 @@
+"""Embedded engine: approvals and the append-only audit log in the shared SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from grace.approvals.model import Approval, ApprovalState, AuditEntry
+from grace.store.backends.sqlite import SQLiteDatabase
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS approvals (
+    approval_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    action_type TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    params BLOB NOT NULL,
+    trace_id TEXT,
+    message TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    decided_at REAL,
+    decided_by TEXT,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS approvals_user ON approvals (user_id, created_at);
+CREATE INDEX IF NOT EXISTS approvals_pending ON approvals (expires_at) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    subject TEXT,
+    approval_id TEXT,
+    action_type TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    params BLOB NOT NULL,
+    trace_id TEXT,
+    channel TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_subject ON audit_log (subject, id);
+CREATE INDEX IF NOT EXISTS audit_approval ON audit_log (approval_id, id);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+_COLUMNS = (
+    "approval_id, user_id, action_type, agent, params, trace_id, message, state, created_at, "
+    "expires_at, decided_at, decided_by, reason"
+)
+
+
+def _row(r: tuple[Any, ...]) -> Approval:
+    return Approval(
+        approval_id=r[0], user_id=r[1], action_type=r[2], agent=r[3], params=orjson.loads(r[4]),
+        trace_id=r[5], message=r[6], state=ApprovalState(r[7]), created_at=r[8],
+        expires_at=r[9], decided_at=r[10], decided_by=r[11], reason=r[12],
+    )  # fmt: skip
+
+
+class SQLiteApprovalStore:
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self.db = db
+
+    async def open(self) -> None:
+        await self.db.write(lambda conn: conn.executescript(SCHEMA))
+
+    async def create(self, a: Approval) -> None:
+        values = (
+            a.approval_id, a.user_id, a.action_type, a.agent, orjson.dumps(a.params), a.trace_id,
+            a.message, a.state.value, a.created_at, a.expires_at, a.decided_at, a.decided_by,
+            a.reason,
+        )  # fmt: skip
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO approvals ({_COLUMNS}) VALUES ({','.join('?' * 13)})", values
+            )
+
+        await self.db.write(run)
+
+    async def get(self, approval_id: str) -> Approval | None:
+        def run(conn: sqlite3.Connection) -> Approval | None:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM approvals WHERE approval_id = ?", (approval_id,)
+            ).fetchone()
+            return _row(row) if row else None
+
+        return await self.db.read(run)
+
+    async def list_approvals(
+        self, user_id: str | None, state: ApprovalState | None = None, limit: int = 100
+    ) -> list[Approval]:
+        where, args = ["1 = 1"], []
+        if user_id is not None:
+            where.append("user_id = ?")
+            args.append(user_id)
+        if state is not None:
+            where.append("state = ?")
+            args.append(state.value)
+
+        def run(conn: sqlite3.Connection) -> list[Approval]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM approvals WHERE {' AND '.join(where)} "
+                "ORDER BY created_at DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+            return [_row(r) for r in rows]
+
+        return await self.db.read(run)
+
+    async def decide(self, decided: Approval) -> tuple[Approval, bool]:
+        def run(conn: sqlite3.Connection) -> tuple[Approval, bool]:
+            changed = conn.execute(
+                "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, reason = ? "
+                "WHERE approval_id = ? AND state = 'pending'",
+                (decided.state.value, decided.decided_at, decided.decided_by, decided.reason,
+                 decided.approval_id),
+            ).rowcount  # fmt: skip
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM approvals WHERE approval_id = ?", (decided.approval_id,)
+            ).fetchone()
+            return _row(row), changed == 1
+
+        return await self.db.write(run)
+
+    async def due(self, now: float) -> list[Approval]:
+        def run(conn: sqlite3.Connection) -> list[Approval]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM approvals WHERE state = 'pending' AND expires_at <= ?",
+                (now,),
+            ).fetchall()
+            return [_row(r) for r in rows]
+
+        return await self.db.read(run)
+
+    async def next_expiry(self) -> float | None:
+        def run(conn: sqlite3.Connection) -> float | None:
+            value = conn.execute(
+                "SELECT MIN(expires_at) FROM approvals WHERE state = 'pending'"
+            ).fetchone()[0]
+            return float(value) if value is not None else None
+
+        return await self.db.read(run)
+
+    async def audit(self, e: AuditEntry) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO audit_log (at, event, actor, subject, approval_id, action_type, "
+                "agent, params, trace_id, channel, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (e.at, e.event, e.actor, self._subject_of(conn, e), e.approval_id, e.action_type,
+                 e.agent, orjson.dumps(e.params), e.trace_id, e.channel, e.detail),
+            )  # fmt: skip
+
+        await self.db.write(run)
+
+    @staticmethod
+    def _subject_of(conn: sqlite3.Connection, e: AuditEntry) -> str | None:
+        if e.approval_id is None:
+            return None
+        row = conn.execute(
+            "SELECT user_id FROM approvals WHERE approval_id = ?", (e.approval_id,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    async def read_audit(
+        self, user_id: str | None, approval_id: str | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
+        where, args = ["1 = 1"], []
+        if user_id is not None:
+            where.append("subject = ?")
+            args.append(user_id)
+        if approval_id is not None:
+            where.append("approval_id = ?")
+            args.append(approval_id)
+
+        def run(conn: sqlite3.Connection) -> list[AuditEntry]:
+            rows = conn.execute(
+                "SELECT at, event, actor, action_type, agent, approval_id, params, trace_id, "
+                f"channel, detail FROM audit_log WHERE {' AND '.join(where)} "
+                "ORDER BY id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+            return [
+                AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]), r[7], r[8], r[9])
+                for r in rows
+            ]
+
+        return await self.db.read(run)

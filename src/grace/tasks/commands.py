@@ -1,0 +1,46 @@
+"""Task control over the protocol (``list_tasks``, ``cancel_task``, …), for every channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grace.commands import CommandContext, CommandRouter
+from grace.protocol import CancelTask, ListTasks, PauseTask, ResumeTask, StartTask, TaskLogs
+from grace.tasks.runner import TaskRunner
+
+
+def task_list_frame(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    active = sum(1 for t in tasks if t["state"] in {"queued", "running", "paused", "cancelling"})
+    return {"type": "task_list", "tasks": tasks, "active": active}
+
+
+def register_task_commands(router: CommandRouter, runner: TaskRunner) -> None:
+    async def list_tasks(ctx: CommandContext, cmd: ListTasks) -> dict[str, Any]:
+        records = await runner.list_tasks(ctx.identity, include_finished=cmd.include_finished)
+        return task_list_frame([r.info() for r in records])
+
+    async def cancel(ctx: CommandContext, cmd: CancelTask) -> dict[str, Any]:
+        return {"type": "task", "task": (await runner.cancel(cmd.task_id, ctx.identity)).info()}
+
+    async def pause(ctx: CommandContext, cmd: PauseTask) -> dict[str, Any]:
+        return {"type": "task", "task": (await runner.pause(cmd.task_id, ctx.identity)).info()}
+
+    async def resume(ctx: CommandContext, cmd: ResumeTask) -> dict[str, Any]:
+        return {"type": "task", "task": (await runner.resume(cmd.task_id, ctx.identity)).info()}
+
+    async def logs(ctx: CommandContext, cmd: TaskLogs) -> dict[str, Any]:
+        lines = await runner.logs(cmd.task_id, ctx.identity, cmd.limit)
+        return {"type": "task_logs", "task_id": cmd.task_id, "lines": lines}
+
+    async def start(ctx: CommandContext, cmd: StartTask) -> dict[str, Any]:
+        record = await runner.start_task(
+            user_id=ctx.identity.user_id, task_type=cmd.task_type, params=cmd.params
+        )
+        return {"type": "task", "task": record.info()}
+
+    router.register("list_tasks", list_tasks)
+    router.register("cancel_task", cancel)
+    router.register("pause_task", pause)
+    router.register("resume_task", resume)
+    router.register("task_logs", logs)
+    router.register("start_task", start)

@@ -1,0 +1,158 @@
+"""The approval gateway: the seed's approval flow, decisions, expiry, authorization, audit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from grace import action_gateway
+from grace.config import Settings
+from tests.support import Client, Running, serve
+
+
+async def test_seed_approval_flow_user_approves_and_the_waiting_caller_proceeds(
+    server: Running,
+) -> None:
+    async with Client.connect(server, "user") as c:
+        await c.welcome()
+        caller = asyncio.create_task(
+            action_gateway.request_action(
+                action_type="modify_file", agent="learning_supervisor",
+                params={"file_path": "config.yaml"}, trace_id="auto_learn_123", wait=10,
+            )
+        )  # fmt: skip
+        (card,) = await c.notifications(1)
+        assert card["type"] == "approval_needed" and card["badge"] == "⚠️"
+        assert card["message"] == "Learning supervisor wants to modify config.yaml"
+        assert [a["id"] for a in card["actions"]] == ["view_details", "approve", "reject"]
+        assert [a["label"] for a in card["actions"]] == ["View Details", "Approve", "Reject"]
+        assert card["data"]["trace_id"] == "auto_learn_123"
+        assert card["data"]["params"] == {"file_path": "config.yaml"}
+        approval_id = card["data"]["approval_id"]
+        assert not caller.done()
+
+        reply = await c.command({"type": "approve", "approval_id": approval_id})
+        assert reply["type"] == "approval" and reply["decided"] is True
+        assert reply["approval"]["state"] == "approved"
+        assert reply["approval"]["decided_by"] == "user"
+        result = await asyncio.wait_for(caller, 5)
+        assert result["approved"] is True and result["status"] == "approved"
+        (announced,) = await c.notifications(1)
+        assert announced["type"] == "action_approved"
+        assert announced["message"] == "Action approved: modify_file"
+        assert announced["data"]["approval_id"] == approval_id
+
+        # the first decision wins; a later one gets the stored outcome
+        late = await c.command({"type": "reject", "approval_id": approval_id, "reason": "no"})
+        assert late["decided"] is False and late["approval"]["state"] == "approved"
+
+    async with server.http() as http:
+        audit = (await http.get("/api/audit", headers=server.auth("user"))).json()["entries"]
+    events = [e["event"] for e in audit if e["approval_id"] == approval_id]
+    assert events == ["decision_ignored", "approved", "requested"]  # newest first
+    approved = next(e for e in audit if e["event"] == "approved")
+    assert approved["actor"] == "user" and approved["channel"] == "ws"
+    assert approved["trace_id"] == "auto_learn_123"
+    assert approved["params"] == {"file_path": "config.yaml"}
+
+
+async def test_without_wait_the_caller_gets_pending_at_once_as_the_seed_expects(
+    server: Running,
+) -> None:
+    result = await server.grace.action_gateway.request_action(
+        action_type="deploy_service", agent="mission_control", trace_id="t1"
+    )
+    assert result["approved"] is False and result["status"] == "pending"
+    assert result["approval_id"]
+
+
+async def test_rejection_with_reason_over_rest(server: Running) -> None:
+    async with Client.connect(server, "user") as c:
+        await c.welcome()
+        result = await server.grace.action_gateway.request_action(
+            "delete_branch", "self_heal", {"name": "main"}
+        )
+        (card,) = await c.notifications(1)
+        approval_id = result["approval_id"]
+        assert card["data"]["approval_id"] == approval_id
+        async with server.http() as http:
+            response = await http.post(
+                f"/api/approvals/{approval_id}/reject",
+                json={"reason": "not on main"},
+                headers=server.auth("user"),
+            )
+            assert response.status_code == 200
+            assert response.json()["approval"]["state"] == "rejected"
+            assert response.json()["approval"]["reason"] == "not on main"
+        (announced,) = await c.notifications(1)
+    assert announced["type"] == "action_rejected"
+    assert announced["message"] == "Action rejected: delete_branch (not on main)"
+
+
+async def test_unanswered_approvals_expire_as_rejections(server: Running) -> None:
+    async with Client.connect(server, "user") as c:
+        await c.welcome()
+        result = await server.grace.action_gateway.request_action(
+            "restart_service", "guardian", {"service": "api"}, expires_in=0.3, wait=5
+        )
+        assert result["approved"] is False and result["status"] == "expired"
+        types = [f["type"] for f in await c.notifications(2)]
+        assert types == ["approval_needed", "approval_expired"]
+        late = await c.command({"type": "approve", "approval_id": result["approval_id"]})
+        assert late["decided"] is False and late["approval"]["state"] == "expired"
+
+
+async def test_only_the_approvals_user_or_an_admin_may_decide(server: Running) -> None:
+    result = await server.grace.action_gateway.request_action(
+        "modify_file", "learning_supervisor", {"file_path": "a.txt"}, user_id="ann"
+    )
+    approval_id = result["approval_id"]
+    async with Client.connect(server, "bob") as bob:
+        await bob.welcome()
+        for kind in ("approve", "reject"):
+            reply = await bob.command({"type": kind, "approval_id": approval_id})
+            assert (reply["type"], reply["code"]) == ("error", "forbidden")
+        missing = await bob.command({"type": "approve", "approval_id": "appr_nope"})
+        assert missing["code"] == "not_found"
+    async with server.http() as http:
+        mine = await http.get("/api/approvals?state=pending", headers=server.auth("bob"))
+        assert mine.json()["approvals"] == []
+        seen = await http.get(f"/api/approvals/{approval_id}", headers=server.auth("bob"))
+        assert seen.status_code == 403
+        admin = await http.post(
+            f"/api/approvals/{approval_id}/approve", headers=server.auth("root", admin=True)
+        )
+        assert admin.json()["approval"]["state"] == "approved"
+        assert admin.json()["approval"]["decided_by"] == "root"
+
+
+async def test_policy_allows_and_denies_without_asking(settings: Settings) -> None:
+    file = {"approvals": {"default": "ask", "actions": {"read_*": "allow", "drop_db": "deny"}}}
+    async with serve(settings.with_(file=file)) as srv:
+        gateway = srv.grace.action_gateway
+        allowed = await gateway.request_action("read_file", "learning", {"path": "x"})
+        denied = await gateway.request_action("drop_db", "self_heal")
+        assert (allowed["approved"], allowed["status"]) == (True, "allowed")
+        assert (denied["approved"], denied["status"]) == (False, "denied")
+        async with srv.http() as http:
+            audit = await http.get("/api/audit", headers=srv.auth("root", admin=True))
+        events = [(e["action_type"], e["event"]) for e in audit.json()["entries"]]
+        assert ("read_file", "allowed") in events and ("drop_db", "denied") in events
+
+
+async def test_status_reports_tasks_and_waiting_approvals(server: Running) -> None:
+    gate = asyncio.Event()
+
+    async def deploy() -> None:
+        await gate.wait()
+
+    await server.grace.start_background_task("deployment", "user", deploy, "deploy_1")
+    await server.grace.action_gateway.request_action("modify_file", "learning_supervisor")
+    async with Client.connect(server, "user") as c:
+        await c.welcome()
+        status = await c.command({"type": "status"})
+    gate.set()
+    assert status["type"] == "status"
+    assert [t["task_id"] for t in status["tasks"]["running"]] == ["deploy_1"]
+    assert len(status["approvals"]["pending"]) == 1
+    assert "running 1 task: Deployment" in status["summary"]
+    assert "1 approval is waiting for you: modify_file" in status["summary"]
