@@ -20,6 +20,7 @@ from grace.approvals.model import Policy
 from grace.approvals.rules import add_approval_rules
 from grace.auth import COOKIE_NAME, Identity, TokenAuthority, bearer, load_or_create_secret
 from grace.commands import CommandContext, CommandRouter, register_core
+from grace.component import Component
 from grace.config import Settings
 from grace.errors import BadRequest
 from grace.events import EventBus
@@ -94,9 +95,15 @@ class Grace:
             return await self.status_board.status(ctx.identity)
 
         self.commands.register("status", status)
+        self.components: list[Component] = []
         self._tokens: TokenAuthority | None = None
         self._unsubscribe: list[Any] = []
         self.started = False
+
+    def add_component(self, component: Component) -> None:
+        if self.started:
+            raise RuntimeError("add components before the application starts")
+        self.components.append(component)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -113,6 +120,8 @@ class Grace:
             )
         await self.tasks.start()
         await self.action_gateway.start()
+        for component in self.components:
+            await component.start()
         if s.no_auth:
             log.warning("authentication is OFF (--no-auth): any local client may act as any user")
         helpers.bind(self)
@@ -123,6 +132,8 @@ class Grace:
             return
         self.started = False
         helpers.unbind(self)
+        for component in reversed(self.components):
+            await component.stop()
         await self.tasks.stop()
         await self.action_gateway.stop()
         await self.event_bus.drain()

@@ -98,6 +98,10 @@ class Settings:
     def approvals_config(self) -> Mapping[str, Any]:
         return dict(self.file.get("approvals", {}))
 
+    def section(self, name: str) -> Mapping[str, Any]:
+        """A ``grace.toml`` section (``learning``, ``guardian``, ``selfheal``, ``missions``)."""
+        return dict(self.file.get(name, {}))
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'grace.db'}"
@@ -152,7 +156,7 @@ class Settings:
         return cls(**values)
 
 
-KNOWN_SECTIONS = frozenset({"tasks", "approvals"})
+KNOWN_SECTIONS = frozenset({"tasks", "approvals", "learning", "guardian", "selfheal", "missions"})
 
 
 def load_config_file(path: Path | None, data_dir: Path) -> dict[str, Any]:

@@ -61,6 +61,10 @@ def mount(grace: Grace, app: FastAPI) -> None:
     """
     app.include_router(build_router(grace))
     app.include_router(build_control_router(grace))
+    for component in grace.components:
+        router = component.routes()
+        if router is not None:
+            app.include_router(router)
     install_error_handlers(app)
 
 
