@@ -16,10 +16,13 @@ async def test_seed_approval_flow_user_approves_and_the_waiting_caller_proceeds(
         await c.welcome()
         caller = asyncio.create_task(
             action_gateway.request_action(
-                action_type="modify_file", agent="learning_supervisor",
-                params={"file_path": "config.yaml"}, trace_id="auto_learn_123", wait=10,
+                action_type="modify_file",
+                agent="learning_supervisor",
+                params={"file_path": "config.yaml"},
+                trace_id="auto_learn_123",
+                wait=10,
             )
-        )  # fmt: skip
+        )
         (card,) = await c.notifications(1)
         assert card["type"] == "approval_needed" and card["badge"] == "⚠️"
         assert card["message"] == "Learning supervisor wants to modify config.yaml"

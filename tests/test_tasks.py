@@ -38,9 +38,11 @@ async def test_background_deployment_flow_of_the_seed(server: Running) -> None:
     async with Client.connect(server, "user") as c:
         await c.welcome()
         task_id = await start_background_task(
-            task_id="task_deploy_123", task_type="deployment", task_fn=deploy_backend,
+            task_id="task_deploy_123",
+            task_type="deployment",
+            task_fn=deploy_backend,
             user_id="user",
-        )  # fmt: skip
+        )
         assert task_id == "task_deploy_123"
         (started,) = await notifications_until(c, "task_started")
         assert started["badge"] == "🚀"

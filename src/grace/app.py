@@ -55,6 +55,7 @@ class Grace:
         rules: Rules | None = None,
         stores: Stores | None = None,
         backplane: Backplane | None = None,
+        systems: bool = True,
     ) -> None:
         s = self.settings = settings or Settings()
         self.event_bus = EventBus()
@@ -96,6 +97,9 @@ class Grace:
 
         self.commands.register("status", status)
         self.components: list[Component] = []
+        self.started = False
+        if systems:
+            install_systems(self)
         self._tokens: TokenAuthority | None = None
         self._unsubscribe: list[Any] = []
         self.started = False
@@ -251,3 +255,12 @@ class Grace:
         from grace.api.app import create_app
 
         return create_app(self)
+
+
+def install_systems(grace: Grace) -> None:
+    """The reference background systems: self-heal and mission control."""
+    from grace.missions.component import install as install_missions
+    from grace.selfheal.component import install as install_selfheal
+
+    healer = install_selfheal(grace)
+    install_missions(grace, healer)

@@ -51,8 +51,11 @@ def task_status(runner: TaskRunner) -> Provider:
     async def provider(caller: Identity) -> tuple[dict[str, Any], str | None]:
         tasks = await runner.list_tasks(caller)
         by_state: dict[str, list[dict[str, Any]]] = {
-            "running": [], "paused": [], "queued": [], "recent": [],
-        }  # fmt: skip
+            "running": [],
+            "paused": [],
+            "queued": [],
+            "recent": [],
+        }
         for t in tasks:
             if t.state in (TaskState.RUNNING, TaskState.CANCELLING):
                 by_state["running"].append(t.info())
@@ -67,9 +70,10 @@ def task_status(runner: TaskRunner) -> Provider:
         if running:
             described = [
                 f"{t['title']} ({round((t['progress'] or 0) * 100)}%)"
-                if t["progress"] is not None else t["title"]
+                if t["progress"] is not None
+                else t["title"]
                 for t in running
-            ]  # fmt: skip
+            ]
             noun = "task" if len(running) == 1 else "tasks"
             parts.append(f"running {len(running)} {noun}: {_names(described)}")
         if by_state["paused"]:

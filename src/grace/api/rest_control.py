@@ -141,9 +141,11 @@ def build_control_router(grace: "Grace") -> APIRouter:
     @router.post("/api/tasks", response_model=TaskInfo, status_code=201, tags=["tasks"])
     async def start_task(caller: Caller, body: StartTaskBody) -> dict[str, Any]:
         record = await runner.start_task(
-            user_id=caller.user_id, task_type=body.task_type, params=body.params,
+            user_id=caller.user_id,
+            task_type=body.task_type,
+            params=body.params,
             task_id=body.task_id,
-        )  # fmt: skip
+        )
         return record.info()
 
     @router.get("/api/tasks/{task_id}", response_model=TaskInfo, tags=["tasks"])
@@ -178,9 +180,14 @@ def build_control_router(grace: "Grace") -> APIRouter:
         body: RequestActionBody, caller: Annotated[Identity, Depends(admin)]
     ) -> dict[str, Any]:
         return await gateway.request_action(
-            body.action_type, body.agent, body.params, body.trace_id, user_id=body.user_id,
-            message=body.message, expires_in=body.expires_in,
-        )  # fmt: skip
+            body.action_type,
+            body.agent,
+            body.params,
+            body.trace_id,
+            user_id=body.user_id,
+            message=body.message,
+            expires_in=body.expires_in,
+        )
 
     @router.get("/api/approvals/{approval_id}", response_model=ApprovalInfo, tags=["approvals"])
     async def get_approval(approval_id: str, caller: Caller) -> dict[str, Any]:

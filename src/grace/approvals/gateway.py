@@ -182,10 +182,17 @@ class ActionGateway:
         else:
             stored, changed = await self.store.decide(approval.decide(to, caller.user_id, reason))
         entry = AuditEntry(
-            time.time(), to.value if changed else "decision_ignored", caller.user_id,
-            stored.action_type, stored.agent, stored.approval_id, stored.params, stored.trace_id,
-            channel, None if changed else f"already {stored.state.value}",
-        )  # fmt: skip
+            time.time(),
+            to.value if changed else "decision_ignored",
+            caller.user_id,
+            stored.action_type,
+            stored.agent,
+            stored.approval_id,
+            stored.params,
+            stored.trace_id,
+            channel,
+            None if changed else f"already {stored.state.value}",
+        )
         await self.store.audit(entry)
         if changed:
             await self._settled(stored)
@@ -223,10 +230,17 @@ class ActionGateway:
             if changed:
                 await self.store.audit(
                     AuditEntry(
-                        time.time(), "expired", "grace", stored.action_type, stored.agent,
-                        stored.approval_id, stored.params, stored.trace_id, "expiry",
+                        time.time(),
+                        "expired",
+                        "grace",
+                        stored.action_type,
+                        stored.agent,
+                        stored.approval_id,
+                        stored.params,
+                        stored.trace_id,
+                        "expiry",
                     )
-                )  # fmt: skip
+                )
                 await self._settled(stored)
                 expired.append(stored)
         return expired

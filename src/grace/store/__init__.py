@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from grace.approvals.store import ApprovalStore
 from grace.config import Settings
 from grace.errors import ConfigError
+from grace.missions.model import MissionStore
+from grace.selfheal.model import AttemptStore
 from grace.store.base import LogHead, MarkReadResult, NotificationStore
 from grace.tasks.store import TaskStore
 
@@ -21,6 +23,8 @@ class Stores:
     notifications: NotificationStore
     tasks: TaskStore
     approvals: ApprovalStore
+    healing: AttemptStore
+    missions: MissionStore
 
 
 def open_stores(settings: Settings) -> Stores:
@@ -35,6 +39,8 @@ def open_stores(settings: Settings) -> Stores:
 
         from grace.store.backends.sqlite import SQLiteStore
         from grace.store.backends.sqlite_approvals import SQLiteApprovalStore
+        from grace.store.backends.sqlite_healing import SQLiteAttemptStore
+        from grace.store.backends.sqlite_missions import SQLiteMissionStore
         from grace.store.backends.sqlite_tasks import SQLiteTaskStore
 
         log = SQLiteStore(
@@ -43,5 +49,11 @@ def open_stores(settings: Settings) -> Stores:
             retention_count=settings.retention_count,
             retention_days=settings.retention_days,
         )
-        return Stores(log, SQLiteTaskStore(log.db), SQLiteApprovalStore(log.db))
+        return Stores(
+            log,
+            SQLiteTaskStore(log.db),
+            SQLiteApprovalStore(log.db),
+            SQLiteAttemptStore(log.db),
+            SQLiteMissionStore(log.db),
+        )
     raise ConfigError(f"unsupported database URL scheme {scheme!r}; supported: sqlite")

@@ -11,8 +11,19 @@ from typing import Any
 from grace.events import Event, EventType
 from grace.notifications.rules import Rules, Spec
 
-_KEEP = ("task_id", "task_type", "title", "state", "progress", "note", "duration_seconds",
-         "running_for", "result", "error", "parent")  # fmt: skip
+_KEEP = (
+    "task_id",
+    "task_type",
+    "title",
+    "state",
+    "progress",
+    "note",
+    "duration_seconds",
+    "running_for",
+    "result",
+    "error",
+    "parent",
+)
 
 
 def _data(event: Event) -> dict[str, Any]:
@@ -28,8 +39,9 @@ def task_rule(event: Event) -> Spec | None:
     if kind is EventType.TASK_COMPLETED:
         return Spec("task_completed", f"{title} completed successfully", data=_data(event))
     if kind is EventType.TASK_FAILED:
-        return Spec("task_failed", f"{title} failed: {d.get('error') or 'unknown error'}",
-                    data=_data(event))  # fmt: skip
+        return Spec(
+            "task_failed", f"{title} failed: {d.get('error') or 'unknown error'}", data=_data(event)
+        )
     if kind is EventType.TASK_CANCELLED:
         return Spec("task_cancelled", f"Task {task_id} has been cancelled", data=_data(event))
     if kind is EventType.TASK_PAUSED:
@@ -37,9 +49,11 @@ def task_rule(event: Event) -> Spec | None:
     if kind is EventType.TASK_RESUMED:
         return Spec("task_resumed", f"Task {task_id} resumed", data=_data(event))
     if kind is EventType.TASK_INTERRUPTED:
-        return Spec("task_interrupted",
-                    f"Task {task_id} was interrupted: {d.get('error') or 'the server stopped'}",
-                    data=_data(event))  # fmt: skip
+        return Spec(
+            "task_interrupted",
+            f"Task {task_id} was interrupted: {d.get('error') or 'the server stopped'}",
+            data=_data(event),
+        )
     if kind is EventType.TASK_PROGRESS:
         percent = round(float(d.get("progress") or 0.0) * 100)
         note = d.get("note")
@@ -50,8 +64,13 @@ def task_rule(event: Event) -> Spec | None:
 
 def add_task_rules(rules: Rules) -> None:
     for kind in (
-        EventType.TASK_STARTED, EventType.TASK_COMPLETED, EventType.TASK_FAILED,
-        EventType.TASK_CANCELLED, EventType.TASK_PAUSED, EventType.TASK_RESUMED,
-        EventType.TASK_INTERRUPTED, EventType.TASK_PROGRESS,
-    ):  # fmt: skip
+        EventType.TASK_STARTED,
+        EventType.TASK_COMPLETED,
+        EventType.TASK_FAILED,
+        EventType.TASK_CANCELLED,
+        EventType.TASK_PAUSED,
+        EventType.TASK_RESUMED,
+        EventType.TASK_INTERRUPTED,
+        EventType.TASK_PROGRESS,
+    ):
         rules.add(kind, task_rule)

@@ -122,9 +122,13 @@ class TaskRunner:
         if task_id in self._live or await self.store.get(task_id) is not None:
             raise Conflict(f"a task with id {task_id} already exists")
         record = TaskRecord(
-            task_id, user_id, task_type, params=params, title=title or spec.title or "",
+            task_id,
+            user_id,
+            task_type,
+            params=params,
+            title=title or spec.title or "",
             parent=parent,
-        )  # fmt: skip
+        )
         await self.store.save(record)
         live = _Live(record, spec)
         self._live[task_id] = live
@@ -261,9 +265,10 @@ class TaskRunner:
             await self._fail(live, str(exc) or exc.__class__.__name__)
         else:
             await self._finish(
-                live, live.record.move(TaskState.SUCCEEDED, result=_jsonable(result)),
+                live,
+                live.record.move(TaskState.SUCCEEDED, result=_jsonable(result)),
                 EventType.TASK_COMPLETED,
-            )  # fmt: skip
+            )
 
     async def _execute(self, live: _Live) -> Any:
         spec, record = live.spec, live.record
@@ -275,11 +280,15 @@ class TaskRunner:
         assert spec.fn is not None
         loop = asyncio.get_running_loop()
         ctx = TaskContext(
-            record.task_id, record.user_id, record.params, live.control, loop,
+            record.task_id,
+            record.user_id,
+            record.params,
+            live.control,
+            loop,
             on_progress=lambda f, n: self._on_progress(live, f, n),
             on_log=lambda line: self._on_log(live, line),
             on_paused=lambda: self._paused(live),
-        )  # fmt: skip
+        )
         args = (ctx,) if inspect.signature(spec.fn).parameters else ()
         try:
             async with asyncio.timeout(spec.timeout):

@@ -58,10 +58,20 @@ _COLUMNS = (
 
 def _row(r: tuple[Any, ...]) -> Approval:
     return Approval(
-        approval_id=r[0], user_id=r[1], action_type=r[2], agent=r[3], params=orjson.loads(r[4]),
-        trace_id=r[5], message=r[6], state=ApprovalState(r[7]), created_at=r[8],
-        expires_at=r[9], decided_at=r[10], decided_by=r[11], reason=r[12],
-    )  # fmt: skip
+        approval_id=r[0],
+        user_id=r[1],
+        action_type=r[2],
+        agent=r[3],
+        params=orjson.loads(r[4]),
+        trace_id=r[5],
+        message=r[6],
+        state=ApprovalState(r[7]),
+        created_at=r[8],
+        expires_at=r[9],
+        decided_at=r[10],
+        decided_by=r[11],
+        reason=r[12],
+    )
 
 
 class SQLiteApprovalStore:
@@ -73,10 +83,20 @@ class SQLiteApprovalStore:
 
     async def create(self, a: Approval) -> None:
         values = (
-            a.approval_id, a.user_id, a.action_type, a.agent, orjson.dumps(a.params), a.trace_id,
-            a.message, a.state.value, a.created_at, a.expires_at, a.decided_at, a.decided_by,
+            a.approval_id,
+            a.user_id,
+            a.action_type,
+            a.agent,
+            orjson.dumps(a.params),
+            a.trace_id,
+            a.message,
+            a.state.value,
+            a.created_at,
+            a.expires_at,
+            a.decided_at,
+            a.decided_by,
             a.reason,
-        )  # fmt: skip
+        )
 
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -120,9 +140,14 @@ class SQLiteApprovalStore:
             changed = conn.execute(
                 "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, reason = ? "
                 "WHERE approval_id = ? AND state = 'pending'",
-                (decided.state.value, decided.decided_at, decided.decided_by, decided.reason,
-                 decided.approval_id),
-            ).rowcount  # fmt: skip
+                (
+                    decided.state.value,
+                    decided.decided_at,
+                    decided.decided_by,
+                    decided.reason,
+                    decided.approval_id,
+                ),
+            ).rowcount
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM approvals WHERE approval_id = ?", (decided.approval_id,)
             ).fetchone()
@@ -154,9 +179,20 @@ class SQLiteApprovalStore:
             conn.execute(
                 "INSERT INTO audit_log (at, event, actor, subject, approval_id, action_type, "
                 "agent, params, trace_id, channel, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (e.at, e.event, e.actor, self._subject_of(conn, e), e.approval_id, e.action_type,
-                 e.agent, orjson.dumps(e.params), e.trace_id, e.channel, e.detail),
-            )  # fmt: skip
+                (
+                    e.at,
+                    e.event,
+                    e.actor,
+                    self._subject_of(conn, e),
+                    e.approval_id,
+                    e.action_type,
+                    e.agent,
+                    orjson.dumps(e.params),
+                    e.trace_id,
+                    e.channel,
+                    e.detail,
+                ),
+            )
 
         await self.db.write(run)
 

@@ -70,11 +70,22 @@ def _row(row: tuple[Any, ...]) -> TaskRecord:
 
 def _values(t: TaskRecord) -> tuple[Any, ...]:
     return (
-        t.task_id, t.user_id, t.task_type, t.state.value, orjson.dumps(t.params), t.title,
-        t.progress, t.note, t.created_at, t.started_at, t.finished_at,
-        orjson.dumps(t.result) if t.result is not None else None, t.error,
-        int(t.pause_requested), t.parent,
-    )  # fmt: skip
+        t.task_id,
+        t.user_id,
+        t.task_type,
+        t.state.value,
+        orjson.dumps(t.params),
+        t.title,
+        t.progress,
+        t.note,
+        t.created_at,
+        t.started_at,
+        t.finished_at,
+        orjson.dumps(t.result) if t.result is not None else None,
+        t.error,
+        int(t.pause_requested),
+        t.parent,
+    )
 
 
 class SQLiteTaskStore:

@@ -1,0 +1,98 @@
+"""Mission control: ordered steps, completion, failure, control."""
+
+from __future__ import annotations
+
+from grace.config import Settings
+from grace.missions.model import MissionState
+from tests.support import Client, Frame, serve
+
+FILE = {
+    "tasks": {
+        "build": {"command": "echo built"},
+        "ship": {"command": "echo shipped {version}"},
+        "broken": {"command": "echo no disk; exit 1"},
+        "slow": {"command": "sleep 30"},
+    },
+    "missions": {
+        "release": {
+            "steps": [{"task_type": "build"}, {"task_type": "ship", "params": {"version": "2.1"}}]
+        },
+        "doomed": {
+            "steps": [{"task_type": "build"}, {"task_type": "broken"}, {"task_type": "ship"}]
+        },
+        "long": {"steps": [{"task_type": "slow"}, {"task_type": "build"}]},
+    },
+}
+
+
+async def mission_frames(c: Client, until: str) -> list[Frame]:
+    got: list[Frame] = []
+    while True:
+        (frame,) = await c.notifications(1, 15)
+        got.append(frame)
+        if frame["type"] == until:
+            return got
+
+
+async def test_two_step_mission_completes_in_order(settings: Settings) -> None:
+    async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
+        await c.welcome()
+        async with srv.http() as http:
+            started = await http.post(
+                "/api/missions",
+                json={"name": "release", "mission_id": "mission_123"},
+                headers=srv.auth("user"),
+            )
+        assert started.status_code == 201
+        frames = await mission_frames(c, "mission_completed")
+    assert [(f["type"], f.get("data", {}).get("task_id")) for f in frames] == [
+        ("mission_started", None),
+        ("task_started", "mission_123.step1"),
+        ("task_completed", "mission_123.step1"),
+        ("task_started", "mission_123.step2"),
+        ("task_completed", "mission_123.step2"),
+        ("mission_completed", None),
+    ]
+    assert frames[-1]["message"] == "Mission mission_123 completed" and frames[-1]["badge"] == "✅"
+
+
+async def test_a_failing_step_fails_the_mission_and_later_steps_never_run(
+    settings: Settings,
+) -> None:
+    async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
+        await c.welcome()
+        mission = await srv.grace.components[1].start_mission("user", "doomed", mission_id="m2")  # type: ignore[attr-defined]
+        frames = await mission_frames(c, "mission_failed")
+        final = await srv.grace.components[1].wait(mission.mission_id)  # type: ignore[attr-defined]
+    assert (
+        frames[-1]["message"] == "Mission m2 failed: step 2 (broken) failed: exit code 1: no disk"
+    )
+    assert frames[-1]["badge"] == "❌"
+    assert final.state is MissionState.FAILED and len(final.task_ids) == 2
+
+
+async def test_missions_are_listed_paused_resumed_and_cancelled(settings: Settings) -> None:
+    async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
+        await c.welcome()
+        auth = srv.auth("user")
+        async with srv.http() as http:
+            await http.post(
+                "/api/missions", json={"name": "long", "mission_id": "m3"}, headers=auth
+            )
+            await mission_frames(c, "task_started")
+            listing = (await http.get("/api/missions", headers=auth)).json()
+            assert [m["mission_id"] for m in listing["missions"]] == ["m3"]
+            assert listing["missions"][0]["state"] == "running"
+            paused = await http.post("/api/missions/m3/pause", headers=auth)
+            assert paused.json()["state"] == "paused"
+            await mission_frames(c, "task_paused")
+            resumed = await http.post("/api/missions/m3/resume", headers=auth)
+            assert resumed.json()["state"] == "running"
+            cancelled = await http.post("/api/missions/m3/cancel", headers=auth)
+            assert cancelled.json()["state"] == "cancelled"
+            frames = await mission_frames(c, "task_cancelled")
+            other = await http.get("/api/missions/m3", headers=srv.auth("bob"))
+            assert other.status_code == 403
+            unknown = await http.post("/api/missions", json={"name": "nope"}, headers=auth)
+            assert unknown.status_code == 404
+    assert any(f["message"] == "Mission m3 cancelled" for f in frames)
