@@ -69,9 +69,13 @@ async def start_background_task(
     **extra: Any,
 ) -> str:
     return await current().start_background_task(
-        task_type=task_type, user_id=user_id, task_fn=task_fn, task_id=task_id, params=params,
+        task_type=task_type,
+        user_id=user_id,
+        task_fn=task_fn,
+        task_id=task_id,
+        params=params,
         **extra,
-    )  # fmt: skip
+    )
 
 
 class _GatewayProxy:
