@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from grace.api.rest import build_router
 from grace.api.rest_control import build_control_router
+from grace.api.web import mount_web
 from grace.errors import GraceError
 
 if TYPE_CHECKING:
@@ -81,5 +82,6 @@ def create_app(grace: Grace) -> FastAPI:
         lifespan=lifespan,
     )
     mount(grace, app)
+    mount_web(app)
     app.state.grace = grace
     return app

@@ -1,0 +1,213 @@
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ChatPanel, localTime } from './ChatPanel';
+import type { ClientOptions } from './client';
+import { FakeWebSocket, MemoryStorage, emptyHistory, fakeFetch, note } from './test/fakes';
+import { useNotifications } from './useNotifications';
+
+let http: ReturnType<typeof fakeFetch>;
+let options: ClientOptions;
+let n = 0;
+
+beforeEach(() => {
+  FakeWebSocket.reset();
+  http = fakeFetch({ 'GET /api/notifications': emptyHistory });
+  // a fresh base URL per test gives a fresh shared session
+  options = {
+    baseUrl: `http://grace${++n}.test`,
+    WebSocketImpl: FakeWebSocket as unknown as typeof WebSocket,
+    EventSourceImpl: null,
+    fetchImpl: (...args) => http.impl(...args),
+    storage: new MemoryStorage(),
+  };
+});
+afterEach(cleanup);
+
+function connect(replay = [] as ReturnType<typeof note>[], unread = 0) {
+  act(() => FakeWebSocket.last.greet('alice', 0, [], 'e1', unread));
+  if (replay.length) act(() => FakeWebSocket.last.receive(...replay));
+}
+
+describe('useNotifications', () => {
+  function Probe({ label }: { label: string }) {
+    const { notifications, connected, unread } = useNotifications(options);
+    return (
+      <p data-testid={label}>
+        {connected ? 'on' : 'off'}:{notifications.map((x) => x.seq).join(',')}:{unread}
+      </p>
+    );
+  }
+
+  it('shares one connection between components; the last unmount closes it', async () => {
+    const a = render(<Probe label="a" />);
+    const b = render(<Probe label="b" />);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    connect([note(1), note(2)]);
+    expect(screen.getByTestId('a').textContent).toBe('on:1,2:2');
+    expect(screen.getByTestId('b').textContent).toBe('on:1,2:2');
+    a.unmount();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(FakeWebSocket.last.closed).toBeNull();
+    b.unmount();
+    await waitFor(() => expect(FakeWebSocket.last.closed).not.toBeNull());
+  });
+});
+
+describe('ChatPanel', () => {
+  it('shows notification cards as the seed draws them, styled by severity', () => {
+    render(<ChatPanel {...options} />);
+    connect([
+      note(1, { badge: '🚀', message: 'Deployment task started: task_123', severity: 'info', type: 'task_started' }),
+      note(2, { badge: '❌', message: 'Database connection failed', severity: 'error', type: 'error_detected' }),
+    ]);
+    const cards = screen.getAllByTestId('notification');
+    expect(cards).toHaveLength(2);
+    expect(cards[0].textContent).toContain('🚀 Grace Notification');
+    expect(cards[0].textContent).toContain('Deployment task started: task_123');
+    expect(within(cards[0]).getByText(localTime(note(1).timestamp))).toBeTruthy();
+    expect(cards[1].className).toContain('sev-error');
+    expect(screen.getByTestId('connection').textContent).toBe('Connected');
+    expect(screen.getByTestId('unread-count').textContent).toBe('2');
+    expect(screen.getByTestId('live-region').textContent).toContain('Database connection failed');
+  });
+
+  it('formats the local time like "10:35 AM"', () => {
+    expect(localTime('2026-01-15T10:35:00')).toMatch(/^10:35\s?AM$/);
+  });
+
+  it('approves from the card and shows the outcome in place', async () => {
+    render(<ChatPanel {...options} />);
+    connect([
+      note(1, {
+        type: 'approval_needed',
+        badge: '⚠️',
+        severity: 'warning',
+        message: 'Learning supervisor wants to modify config.yaml',
+        data: { approval_id: 'ap1', action_type: 'modify_file', agent: 'learning_supervisor' },
+        actions: [
+          { id: 'view_details', label: 'View Details' },
+          { id: 'approve', label: 'Approve' },
+          { id: 'reject', label: 'Reject' },
+        ],
+      }),
+    ]);
+    const card = screen.getByTestId('notification');
+    expect(within(card).getByText('View Details')).toBeTruthy();
+    expect(within(card).getByText('learning_supervisor')).toBeTruthy();
+    fireEvent.click(within(card).getByRole('button', { name: 'Approve' }));
+    await waitFor(() => expect(FakeWebSocket.last.lastSent('approve')).toBeDefined());
+    const cmd = FakeWebSocket.last.lastSent('approve');
+    expect(cmd.approval_id).toBe('ap1');
+    act(() =>
+      FakeWebSocket.last.receive({
+        type: 'approval',
+        ref: cmd.id,
+        approval: { approval_id: 'ap1', action_type: 'modify_file', state: 'approved', decided_by: 'alice' },
+      }),
+    );
+    expect(within(card).getByTestId('approval-outcome').textContent).toContain('Approved by alice');
+    expect(within(card).queryByRole('button', { name: 'Approve' })).toBeNull();
+  });
+
+  it('shows a decision made in another tab, and a failed decision as an error', async () => {
+    render(<ChatPanel {...options} />);
+    const ask = (seq: number, id: string) =>
+      note(seq, { type: 'approval_needed', message: `approve ${id}?`, data: { approval_id: id } });
+    connect([ask(1, 'ap1'), ask(2, 'ap2')]);
+    act(() =>
+      FakeWebSocket.last.receive(
+        note(3, { type: 'action_rejected', message: 'Rejected', data: { approval_id: 'ap1', state: 'rejected' } }),
+      ),
+    );
+    const [first, second] = screen.getAllByTestId('notification');
+    expect(within(first).getByTestId('approval-outcome').textContent).toContain('Rejected');
+    fireEvent.click(within(second).getByRole('button', { name: 'Reject' }));
+    await waitFor(() => expect(FakeWebSocket.last.lastSent('reject')).toBeDefined());
+    const cmd = FakeWebSocket.last.lastSent('reject');
+    act(() =>
+      FakeWebSocket.last.receive({ type: 'error', code: 'forbidden', message: 'not your approval', ref: cmd.id }),
+    );
+    expect((await within(second).findByRole('alert')).textContent).toBe('Could not reject: not your approval');
+  });
+
+  it('lists tasks with status, progress and running time, and cancels from the card', async () => {
+    render(<ChatPanel {...options} />);
+    connect();
+    fireEvent.click(screen.getByRole('button', { name: 'Tasks' }));
+    await waitFor(() => expect(FakeWebSocket.last.lastSent('list_tasks')).toBeDefined());
+    act(() =>
+      FakeWebSocket.last.receive({
+        type: 'task_list',
+        ref: FakeWebSocket.last.lastSent('list_tasks').id,
+        active: 1,
+        tasks: [
+          { task_id: 'task_deploy_123', task_type: 'deployment', state: 'running', progress: 0.4, running_for: '5m 23s' },
+          { task_id: 'task_backup_789', task_type: 'backup', state: 'paused', progress: null },
+        ],
+      }),
+    );
+    const card = screen.getByTestId('task-list');
+    expect(card.textContent).toContain('Background Tasks (2 active)');
+    expect(card.textContent).toContain('Status: Running (5m 23s)');
+    expect(within(card).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('40');
+    expect(within(card).getByRole('button', { name: 'Resume task_backup_789' })).toBeTruthy();
+    fireEvent.click(within(card).getByRole('button', { name: 'Cancel task_deploy_123' }));
+    await waitFor(() => expect(FakeWebSocket.last.lastSent('cancel_task')).toMatchObject({ task_id: 'task_deploy_123' }));
+    // the task's notifications update the card
+    act(() =>
+      FakeWebSocket.last.receive(
+        note(1, { type: 'task_cancelled', message: 'Task task_deploy_123 has been cancelled', data: { task_id: 'task_deploy_123', state: 'cancelled' } }),
+      ),
+    );
+    expect(within(card).getByText(/Status: Cancelled/)).toBeTruthy();
+  });
+
+  it('sends chat sentences to /api/unified/chat and explains when it is not available', async () => {
+    render(<ChatPanel {...options} />);
+    connect();
+    const input = screen.getByLabelText('Message Grace');
+    fireEvent.change(input, { target: { value: 'show background tasks' } });
+    fireEvent.submit(input.closest('form')!);
+    expect(await screen.findByTestId('message-user')).toBeTruthy();
+    const reply = await screen.findByTestId('message-grace');
+    expect(reply.textContent).toContain('not available on this server yet');
+    expect(http.calls.find((c) => c.url.endsWith('/api/unified/chat'))?.body).toEqual({ text: 'show background tasks' });
+  });
+
+  it('shows the reply of the unified chat', async () => {
+    http = fakeFetch({
+      'GET /api/notifications': emptyHistory,
+      'POST /api/unified/chat': () => ({ status: 200, body: { text: 'Background Tasks (0 active)', data: {} } }),
+    });
+    render(<ChatPanel {...options} />);
+    connect();
+    const input = screen.getByLabelText('Message Grace');
+    fireEvent.change(input, { target: { value: 'show background tasks' } });
+    fireEvent.submit(input.closest('form')!);
+    expect((await screen.findByTestId('message-grace')).textContent).toContain('Background Tasks (0 active)');
+  });
+
+  it('says how to sign in when the server refuses the session', () => {
+    render(<ChatPanel {...options} />);
+    act(() => {
+      FakeWebSocket.last.open();
+      FakeWebSocket.last.serverClose(4401, 'token expired');
+    });
+    expect(screen.getByRole('alert').textContent).toContain('Not signed in (token expired)');
+    expect(screen.getByTestId('connection').textContent).toBe('Offline');
+  });
+
+  it('restores the thread from history and merges the live stream without duplicates', async () => {
+    http = fakeFetch({
+      'GET /api/notifications': () => ({
+        status: 200,
+        body: { items: [note(2), note(1)], seq: 2, first_seq: 1, unread: 2, epoch: 'e1', has_more: false },
+      }),
+    });
+    render(<ChatPanel {...options} />);
+    await waitFor(() => expect(screen.getAllByTestId('notification')).toHaveLength(2));
+    act(() => FakeWebSocket.last.greet('alice', 2, [], 'e1', 2));
+    act(() => FakeWebSocket.last.receive(note(2), note(3)));
+    expect(screen.getAllByTestId('notification').map((c) => c.getAttribute('data-seq'))).toEqual(['1', '2', '3']);
+  });
+});

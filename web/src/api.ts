@@ -1,0 +1,125 @@
+/** REST calls to Grace: history, session login, read state, tasks, approvals, the unified chat. */
+import type { ApprovalInfo, NotificationFrame, TaskInfo } from './protocol';
+
+/** A failure with a stable code: the server's error code, or a client code (timeout, network…). */
+export class GraceError extends Error {
+  readonly code: string;
+  readonly status: number | undefined;
+  constructor(code: string, message: string, status?: number) {
+    super(message);
+    this.name = 'GraceError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export interface RestOptions {
+  baseUrl: string;
+  token?: string | null;
+  fetchImpl?: typeof fetch;
+}
+
+export async function rest<T>(
+  opts: RestOptions,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+  const doFetch = opts.fetchImpl ?? globalThis.fetch.bind(globalThis);
+  let response: Response;
+  try {
+    response = await doFetch(opts.baseUrl + path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new GraceError('network', 'Grace cannot be reached; check that the server is running.');
+  }
+  if (response.status === 204) return undefined as T;
+  let payload: unknown = undefined;
+  try {
+    payload = await response.json();
+  } catch {
+    payload = undefined;
+  }
+  if (!response.ok) {
+    const err = (payload as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    if (err && typeof err.code === 'string') {
+      throw new GraceError(err.code, String(err.message ?? err.code), response.status);
+    }
+    if (response.status === 404) {
+      throw new GraceError('unavailable', 'This feature is not available on this server yet.', 404);
+    }
+    throw new GraceError('internal', `The server answered HTTP ${response.status}.`, response.status);
+  }
+  return payload as T;
+}
+
+export interface HistoryPage {
+  items: NotificationFrame[];
+  seq: number;
+  first_seq: number;
+  unread: number;
+  epoch: string;
+  has_more: boolean;
+}
+
+/** The latest `limit` notifications (or those below `before`), oldest first. */
+export async function fetchHistory(
+  opts: RestOptions,
+  { limit = 100, before }: { limit?: number; before?: number } = {},
+): Promise<HistoryPage> {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (before !== undefined) q.set('before', String(before));
+  const page = await rest<HistoryPage>(opts, 'GET', `/api/notifications?${q.toString()}`);
+  return { ...page, items: [...page.items].sort((a, b) => a.seq - b.seq) };
+}
+
+/** Exchange a login token for the HttpOnly session cookie. */
+export async function startSession(opts: RestOptions, token: string): Promise<void> {
+  await rest<void>({ ...opts, token: null }, 'POST', '/api/session', { token });
+}
+
+export async function fetchApproval(opts: RestOptions, approvalId: string): Promise<ApprovalInfo> {
+  const body = await rest<ApprovalInfo | { approval: ApprovalInfo }>(
+    opts,
+    'GET',
+    `/api/approvals/${encodeURIComponent(approvalId)}`,
+  );
+  return 'approval' in body ? body.approval : body;
+}
+
+export function normalizeTasks(body: unknown): { tasks: TaskInfo[]; active: number } {
+  const tasks: TaskInfo[] = Array.isArray(body)
+    ? (body as TaskInfo[])
+    : ((body as { tasks?: TaskInfo[] }).tasks ?? []);
+  const active = tasks.filter((t) => ['queued', 'running', 'paused', 'cancelling'].includes(t.state)).length;
+  return { tasks, active };
+}
+
+export interface ChatAnswer {
+  text: string;
+  data?: Record<string, unknown>;
+}
+
+export async function sendChat(opts: RestOptions, text: string): Promise<ChatAnswer> {
+  return rest<ChatAnswer>(opts, 'POST', '/api/unified/chat', { text });
+}
+
+/** The subject of a JWT, read without verifying it: only to key this browser's local state. */
+export function tokenSubject(token: string): string | null {
+  const part = token.split('.')[1];
+  if (!part) return null;
+  try {
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
+    const claims = JSON.parse(json) as { sub?: unknown };
+    return typeof claims.sub === 'string' ? claims.sub : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,40 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { GraceError, startSession, tokenSubject } from './api';
+import { ChatPanel } from './ChatPanel';
+import { LAST_USER_KEY } from './client';
+import './styles.css';
+
+/**
+ * Log in from the link `grace serve` prints (`/?token=…`): the token is removed from the address
+ * bar at once, then exchanged for the HttpOnly session cookie.
+ */
+export async function loginFromUrl(): Promise<string | null> {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get('token');
+  if (!token) return null;
+  url.searchParams.delete('token');
+  window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+  try {
+    await startSession({ baseUrl: window.location.origin }, token);
+  } catch (err) {
+    const e = err as GraceError;
+    return `This login link did not work (${e.message}). Ask for a new one with \`grace token USER\`.`;
+  }
+  const user = tokenSubject(token);
+  if (user) localStorage.setItem(LAST_USER_KEY, user);
+  return null;
+}
+
+async function start() {
+  const loginError = await loginFromUrl();
+  const root = document.getElementById('root');
+  if (!root) throw new Error('index.html has no #root');
+  createRoot(root).render(
+    <StrictMode>
+      <ChatPanel loginError={loginError} />
+    </StrictMode>,
+  );
+}
+
+void start();
