@@ -258,9 +258,11 @@ class Grace:
 
 
 def install_systems(grace: Grace) -> None:
-    """The reference background systems: self-heal and mission control."""
+    """The reference background systems: self-heal, mission control and the unified chat."""
+    from grace.chat.component import install as install_chat
     from grace.missions.component import install as install_missions
     from grace.selfheal.component import install as install_selfheal
 
     healer = install_selfheal(grace)
     install_missions(grace, healer)
+    install_chat(grace)

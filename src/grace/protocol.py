@@ -71,9 +71,13 @@ Ref = str | int
 
 
 class Command(BaseModel):
-    """Base of every client frame: ``type`` plus an optional correlation ``id``."""
+    """Base of every client frame: ``type`` plus an optional correlation ``id``.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict: a field of the wrong JSON type is refused, never coerced (``"all": "yes"`` must not
+    mark everything read, ``"seq": "10"`` is not a number).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     id: Annotated[str, Field(max_length=128)] | int | None = None
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from grace.api.rest import build_router
 from grace.api.rest_control import build_control_router
 from grace.api.web import mount_web
-from grace.errors import GraceError
+from grace.errors import BadJSON, GraceError
 
 if TYPE_CHECKING:
     from grace.app import Grace
@@ -41,7 +41,8 @@ def install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
         return JSONResponse(
-            {"error": {"code": code, "message": "; ".join(problems)}}, status_code=422
+            {"error": {"code": code, "message": "; ".join(problems)}},
+            status_code=BadJSON.http_status if code == "bad_json" else 422,
         )
 
     async def crashed(request: Request, exc: Exception) -> JSONResponse:

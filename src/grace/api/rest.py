@@ -59,7 +59,8 @@ class UnreadCount(BaseModel):
 
 
 class MarkReadBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a value of the wrong JSON type is refused, never coerced ("all": "yes")
+    model_config = ConfigDict(extra="forbid", strict=True)
     ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] | None = None
     up_to_seq: Annotated[int, Field(ge=0)] | None = None
     all: bool = False
@@ -71,12 +72,12 @@ class MarkReadResult(BaseModel):
 
 
 class PublishBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     user_id: Annotated[str, Field(min_length=1, max_length=128)]
     type: Annotated[str, Field(min_length=1, max_length=64)]
     message: Annotated[str, Field(min_length=1, max_length=4000)]
     badge: Annotated[str, Field(max_length=16)] | None = None
-    severity: Severity | None = None
+    severity: Annotated[Severity, Field(strict=False)] | None = None
     title: Annotated[str, Field(max_length=200)] | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 

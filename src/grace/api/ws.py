@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("grace.ws")
 
+#: How long a slow consumer's close frame may wait for the client to read before the session
+#: stops waiting (its queue is already dropped; the socket is then left to the server to shut).
+SLOW_CLOSE_SECONDS = 10.0
+
 
 def _since(raw: str | None) -> int | None:
     if raw in (None, ""):
@@ -48,6 +52,7 @@ class StreamSession:
         self.outbox = Outbox(s.queue_max_frames, self._overflowed)
         self.bucket = TokenBucket(s.command_rate, s.command_burst)
         self.writer: asyncio.Task[None] | None = None
+        self.serving: asyncio.Task[None] | None = None
         self.closing: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -68,14 +73,17 @@ class StreamSession:
         except WebSocketDisconnect:
             return
         ctx = CommandContext(identity=identity, channel="ws", outbox=self.outbox)
+        # Greeting and reading run in their own task, which a slow-consumer cut-off cancels: a
+        # stalled client may never read the close frame nor send anything again.
+        self.serving = asyncio.get_running_loop().create_task(self._serve(ctx, since))
         try:
-            async for batch in greet(self.grace, identity, self.outbox, since):
-                await ws.send_text("\n".join(text for _, text in batch))
-            self.writer = asyncio.get_running_loop().create_task(self._write())
-            await self._read(ctx)
+            await asyncio.wait({self.serving})
+            if not self.serving.cancelled():
+                self.serving.result()
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass  # the client went away mid-send
         finally:
+            self.serving.cancel()
             self.grace.hub.detach(identity.user_id, self.outbox)
             self.outbox.close()
             if self.writer is not None:
@@ -84,6 +92,12 @@ class StreamSession:
             if self.closing is not None:
                 with contextlib.suppress(BaseException):
                     await self.closing
+
+    async def _serve(self, ctx: CommandContext, since: int | None) -> None:
+        async for batch in greet(self.grace, ctx.identity, self.outbox, since):
+            await self.ws.send_text("\n".join(text for _, text in batch))
+        self.writer = asyncio.get_running_loop().create_task(self._write())
+        await self._read(ctx)
 
     async def _authenticate(self) -> tuple[Identity, int | None]:
         ws = self.ws
@@ -102,6 +116,8 @@ class StreamSession:
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
         raw = _payload(message) or ""
+        if isinstance(raw, bytes):
+            raise BadRequest("binary messages are not part of the protocol; send JSON text")
         command = parse_command(raw, max_bytes=self.grace.settings.max_command_bytes)
         if not isinstance(command, Hello):
             raise Unauthenticated("the first frame must be hello with a token")
@@ -128,6 +144,8 @@ class StreamSession:
                 raise RateLimited(
                     f"too many commands: at most {settings.command_rate:g} per second"
                 )
+            if isinstance(raw, bytes):
+                raise BadRequest("binary messages are not part of the protocol; send JSON text")
             command = parse_command(raw, max_bytes=settings.max_command_bytes)
         except TooLarge as exc:
             return error_frame(exc)
@@ -165,8 +183,16 @@ class StreamSession:
         self.closing = asyncio.get_running_loop().create_task(self._close_slow())
 
     async def _close_slow(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your last seq")
+        try:
+            async with asyncio.timeout(SLOW_CLOSE_SECONDS):
+                await self.ws.close(
+                    CloseCode.SLOW_CONSUMER, "slow consumer: resume from your last seq"
+                )
+        except Exception:
+            pass  # the client is gone, or still not reading
+        finally:
+            if self.serving is not None:
+                self.serving.cancel()
 
 
 async def notification_stream(grace: Grace, websocket: WebSocket) -> None:

@@ -2,7 +2,9 @@
 
 Guarantees: ``deliver`` is synchronous and O(connections of that user); it hands the same frame
 text to every outbox, so a notification is serialized once however many tabs are open; a user
-never receives a frame delivered for another user.
+never receives a frame delivered for another user. An outbox that is closed (a slow consumer whose
+queue overflowed) is dropped at once, so a stalled connection holds no memory in the hub while
+its socket is being shut.
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ class Hub:
         if boxes:
             for box in tuple(boxes):
                 box.push(seq, text)
+                if box.closed:
+                    self.detach(user_id, box)
 
     def send_control(self, user_id: str, text: str, exclude: Outbox | None = None) -> None:
         """A control frame (no seq) to every connection of ``user_id`` but ``exclude``."""
         for box in tuple(self._users.get(user_id, ())):
             if box is not exclude:
                 box.push(0, text)
+                if box.closed:
+                    self.detach(user_id, box)
 
     def connection_count(self, user_id: str | None = None) -> int:
         if user_id is not None:

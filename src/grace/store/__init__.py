@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grace.approvals.store import ApprovalStore
+from grace.chat.history import ChatHistory
 from grace.config import Settings
 from grace.errors import ConfigError
 from grace.missions.model import MissionStore
@@ -25,6 +26,7 @@ class Stores:
     approvals: ApprovalStore
     healing: AttemptStore
     missions: MissionStore
+    chat: ChatHistory
 
 
 def open_stores(settings: Settings) -> Stores:
@@ -39,6 +41,7 @@ def open_stores(settings: Settings) -> Stores:
 
         from grace.store.backends.sqlite import SQLiteStore
         from grace.store.backends.sqlite_approvals import SQLiteApprovalStore
+        from grace.store.backends.sqlite_chat import SQLiteChatHistory
         from grace.store.backends.sqlite_healing import SQLiteAttemptStore
         from grace.store.backends.sqlite_missions import SQLiteMissionStore
         from grace.store.backends.sqlite_tasks import SQLiteTaskStore
@@ -55,5 +58,6 @@ def open_stores(settings: Settings) -> Stores:
             SQLiteApprovalStore(log.db),
             SQLiteAttemptStore(log.db),
             SQLiteMissionStore(log.db),
+            SQLiteChatHistory(log.db),
         )
     raise ConfigError(f"unsupported database URL scheme {scheme!r}; supported: sqlite")

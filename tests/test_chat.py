@@ -1,0 +1,131 @@
+"""`/api/unified/chat` and the `chat` command, against live state."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from grace import Grace, TaskContext
+from grace.auth import Identity
+from grace.chat.component import UnifiedChat
+from grace.config import Settings
+from grace.tasks.model import TaskState
+from tests.support import Client, serve
+
+FILE = {
+    "tasks": {
+        "deployment": {"command": "echo pushing image; echo Deployed v2.1"},
+        "backup": {"command": "sleep 30"},
+    }
+}
+
+
+async def say(srv: Any, text: str, user: str = "user") -> dict[str, Any]:
+    async with srv.http() as http:
+        response = await http.post("/api/unified/chat", json={"text": text}, headers=srv.auth(user))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_the_seed_background_deployment_conversation(settings: Settings) -> None:
+    async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
+        await c.welcome()
+        reply = await say(srv, "Run deployment in the background")
+        task_id = reply["data"]["task"]["task_id"]
+        assert reply["text"] == (
+            f"Starting deployment as background task {task_id}.\n"
+            "I'll notify you when it's complete."
+        )
+        kinds = [f["type"] for f in await c.notifications(2)]
+        assert kinds == ["task_started", "task_completed"]
+        logs = await say(srv, "Show deployment logs")
+    assert logs["intent"] == "task_logs"
+    assert logs["text"].endswith("pushing image\nDeployed v2.1")
+
+
+async def test_show_background_tasks_cancel_and_nothing_for_other_users(settings: Settings) -> None:
+    async with serve(settings.with_(file=FILE)) as srv:
+        await srv.grace.start_background_task("backup", "user", task_id="task_backup_789")
+        listing = await say(srv, "Show background tasks")
+        assert listing["text"].startswith("Background Tasks (1 active):")
+        assert "⏳ task_backup_789 - Backup" in listing["text"] or (
+            "🔄 task_backup_789 - Backup" in listing["text"]
+        )
+        assert "Status: " in listing["text"]
+        theirs = await say(srv, "Show background tasks", user="mallory")
+        assert theirs["text"] == "No background tasks right now."
+        stolen = await say(srv, "cancel task task_backup_789", user="mallory")
+        assert "belongs to another user" in stolen["text"]
+        reply = await say(srv, "Cancel task task_backup_789")
+        assert reply["text"] == "Cancelling task task_backup_789 (Backup)."
+        final = await srv.grace.tasks.wait("task_backup_789", 10)
+        assert final.state is TaskState.CANCELLED
+
+
+async def test_unknown_and_negated_sentences_do_nothing(settings: Settings) -> None:
+    async with serve(settings.with_(file=FILE)) as srv:
+        await srv.grace.start_background_task("backup", "user", task_id="keep_me")
+        for sentence in ("don't cancel task keep_me", "I wonder how backups work", "cancel"):
+            reply = await say(srv, sentence)
+            assert reply["intent"] in ("declined", None), sentence
+        unknown = await say(srv, "tell me a joke")
+        assert unknown["text"].startswith("I'm not sure what you mean. I can:")
+        record = await srv.grace.tasks.get("keep_me", Identity("user"))
+        assert record.state.active
+
+
+async def test_status_approval_and_history_with_card_state(server: Any) -> None:
+    result = await server.grace.action_gateway.request_action(
+        "modify_file", "learning_supervisor", {"file_path": "config.yaml"}
+    )
+    status = await say(server, "What's Grace doing?")
+    assert "1 approval is waiting for you: modify_file" in status["text"]
+    approved = await say(server, "approve it")
+    assert approved["text"] == (
+        f"Approved modify_file ({result['approval_id']}): "
+        "Learning supervisor wants to modify config.yaml."
+    )
+    again = await say(server, f"approve {result['approval_id']}")
+    assert again["text"].startswith("That was already approved")
+    async with server.http() as http:
+        thread = (await http.get("/api/unified/chat/history", headers=server.auth("user"))).json()[
+            "items"
+        ]
+    said = [(i["role"], i["text"]) for i in thread if i["kind"] == "message"]
+    assert said[0] == ("user", "What's Grace doing?")
+    assert ("user", "approve it") in said and len(said) == 6
+    card = next(i for i in thread if i["kind"] == "notification"
+                and i["notification"]["type"] == "approval_needed")  # fmt: skip
+    assert card["approval_state"] == "approved"
+
+
+async def test_chat_over_the_websocket(server: Any) -> None:
+    async with Client.connect(server, "user") as c:
+        await c.welcome()
+        reply = await c.command({"type": "chat", "text": "show healing attempts"})
+    assert reply["type"] == "chat_reply" and reply["intent"] == "healing"
+    assert reply["text"] == "No self-healing attempts yet."
+
+
+async def test_an_llm_hook_maps_free_sentences_to_the_same_commands(settings: Settings) -> None:
+    async def interpreter(text: str, caller: Identity) -> dict[str, Any] | None:
+        if "what's cooking" in text.lower():
+            return {"type": "status"}
+        if "nuke" in text.lower():
+            return {"type": "cancel_task", "task_id": "someone_elses"}
+        return None
+
+    async def forever(ctx: TaskContext) -> None:
+        await asyncio.Event().wait()
+
+    grace = Grace(settings)
+    chat = next(c for c in grace.components if isinstance(c, UnifiedChat))
+    chat.interpreter = interpreter
+    async with serve(settings, grace) as srv:
+        await srv.grace.start_background_task("x", "bob", forever, "someone_elses")
+        cooking = await say(srv, "so, what's cooking?")
+        assert cooking["intent"] == "status"
+        assert cooking["text"].startswith("No background tasks are running.")
+        nuke = await say(srv, "nuke it all")
+        assert "belongs to another user" in nuke["text"]
+        assert (await srv.grace.tasks.get("someone_elses", Identity("bob"))).state.active

@@ -1,0 +1,99 @@
+"""The sentence table: many phrasings per intent, and sentences that must not act."""
+
+from __future__ import annotations
+
+import pytest
+
+from grace.chat.intents import Intent, parse
+
+TABLE: list[tuple[str, Intent | None]] = [
+    # the seed's own phrases
+    ("Show background tasks", Intent("list_tasks")),
+    ("List active tasks", Intent("list_tasks")),
+    ("Cancel task task_backup_789", Intent("cancel_task", {"id": "task_backup_789"})),
+    ("Pause learning", Intent("pause_learning")),
+    ("Pause learning for now", Intent("pause_learning")),
+    ("Resume learning", Intent("resume_learning")),
+    ("What's Grace doing?", Intent("status")),
+    ("Show healing attempts", Intent("healing")),
+    ("List active missions", Intent("missions")),
+    ("Run deployment in the background", Intent("run_task", {"what": "deployment"})),
+    ("Deploy backend in the background", Intent("run_task", {"what": "deploy", "rest": "backend"})),
+    ("Show deployment logs", Intent("task_logs", {"what": "deployment"})),
+    # list tasks, other ways
+    ("show me the running tasks", Intent("list_tasks")),
+    ("Could you please list all background jobs?", Intent("list_tasks")),
+    ("what's running?", Intent("list_tasks")),
+    ("What is running", Intent("list_tasks")),
+    ("which tasks are running", Intent("list_tasks")),
+    ("any jobs running?", Intent("list_tasks")),
+    ("SHOW BACKGROUND TASKS!!", Intent("list_tasks")),
+    ("Grace, show my tasks please", Intent("list_tasks")),
+    # cancel, synonyms
+    ("stop task task_1", Intent("cancel_task", {"id": "task_1"})),
+    ("kill task_9", Intent("cancel_task", {"id": "task_9"})),
+    ("abort the job deploy_123", Intent("cancel_task", {"id": "deploy_123"})),
+    ("Please terminate task backup.nightly", Intent("cancel_task", {"id": "backup.nightly"})),
+    ("cancel the task", Intent("cancel_task")),
+    # pause / resume a task
+    ("pause task task_7", Intent("pause_task", {"id": "task_7"})),
+    ("hold the job task_7", Intent("pause_task", {"id": "task_7"})),
+    ("resume task task_7", Intent("resume_task", {"id": "task_7"})),
+    ("continue task_7", Intent("resume_task", {"id": "task_7"})),
+    # learning
+    ("stop learning", Intent("pause_learning")),
+    ("Grace, pause the learning jobs please", Intent("pause_learning")),
+    ("halt all learning", Intent("pause_learning")),
+    ("start learning again", Intent("resume_learning")),
+    ("unpause learning", Intent("resume_learning")),
+    ("continue the learning jobs", Intent("resume_learning")),
+    # status
+    ("what are you doing?", Intent("status")),
+    ("what is grace up to", Intent("status")),
+    ("status", Intent("status")),
+    ("what's going on?", Intent("status")),
+    ("how are things going", Intent("status")),
+    # healing and missions
+    ("show the self-healing history", Intent("healing")),
+    ("list recent healing attempts", Intent("healing")),
+    ("what did self-heal do?", Intent("healing")),
+    ("show missions", Intent("missions")),
+    ("which missions are running?", Intent("missions")),
+    # running work
+    ("start a backup in the background", Intent("run_task", {"what": "backup"})),
+    ("kick off the sync job in the background", Intent("run_task", {"what": "sync"})),
+    ("show me the logs for task deploy_123", Intent("task_logs", {"id": "deploy_123"})),
+    # approvals
+    ("approve it", Intent("approve")),
+    ("yes, approve appr_abc123", Intent("approve", {"id": "appr_abc123"})),
+    ("Approve the request", Intent("approve")),
+    ("reject appr_123", Intent("reject", {"id": "appr_123"})),
+    ("deny that", Intent("reject")),
+    ("help", Intent("help")),
+    ("What can you do?", Intent("help")),
+    # must NOT act
+    ("don't cancel task task_1", Intent("declined", {"intent": "cancel_task"})),
+    ("do not pause learning", Intent("declined", {"intent": "pause_learning"})),
+    ("never approve appr_1", Intent("declined", {"intent": "approve"})),
+    ("I wonder how deployments work", None),
+    ("tell me a joke", None),
+    ("the task was cancelled yesterday", None),
+    ("cancel", None),
+    ("learning is fun", None),
+    ("", None),
+    ("why did the deployment fail", None),
+]
+
+
+@pytest.mark.parametrize(("sentence", "expected"), TABLE, ids=[s or "<empty>" for s, _ in TABLE])
+def test_sentence_table(sentence: str, expected: Intent | None) -> None:
+    assert parse(sentence) == expected
+
+
+def test_every_intent_has_several_phrasings() -> None:
+    counts: dict[str, int] = {}
+    for _, intent in TABLE:
+        if intent is not None:
+            counts[intent.name] = counts.get(intent.name, 0) + 1
+    thin = {name: n for name, n in counts.items() if n < 2 and name not in {"task_logs"}}
+    assert not thin, f"intents with a single phrasing: {thin}"

@@ -1,0 +1,222 @@
+"""The ``grace`` command line, run as real processes: serve, token, notify, tail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websockets
+
+from tests.support import Client
+
+GRACE = [sys.executable, "-m", "grace.cli"]
+#: The children see no GRACE_* settings from the environment running the tests.
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("GRACE_")}
+RUNNING = re.compile(r"Grace is running at (http://127\.0\.0\.1:(\d+))/\?token=(\S+)")
+
+
+@dataclass
+class Proc:
+    proc: asyncio.subprocess.Process
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+
+    async def line(self, pattern: str, stream: str = "out", timeout: float = 20) -> re.Match[str]:
+        """Wait for a line matching ``pattern`` (lines already read count too)."""
+        lines = self.out if stream == "out" else self.err
+        reader = self.proc.stdout if stream == "out" else self.proc.stderr
+        assert reader is not None
+        seen = 0
+        async with asyncio.timeout(timeout):
+            while True:
+                for text in lines[seen:]:
+                    if found := re.search(pattern, text):
+                        return found
+                seen = len(lines)
+                raw = await reader.readline()
+                if not raw:
+                    raise AssertionError(f"process ended before printing {pattern!r}: {lines}")
+                lines.append(raw.decode().rstrip("\n"))
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 15)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+@asynccontextmanager
+async def grace(*args: str) -> AsyncIterator[Proc]:
+    proc = await asyncio.create_subprocess_exec(
+        *GRACE,
+        *args,
+        env=ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    running = Proc(proc)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def run(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *GRACE,
+        *args,
+        env=ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@dataclass
+class Served:
+    proc: Proc
+    url: str
+    port: int
+    token: str
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/api/notifications/stream"
+
+
+@asynccontextmanager
+async def serve(data_dir: Path, port: int = 0) -> AsyncIterator[Served]:
+    async with grace(
+        "serve", "--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning"
+    ) as proc:
+        found = await proc.line(RUNNING.pattern)
+        yield Served(proc, found[1], int(found[2]), found[3])
+
+
+@asynccontextmanager
+async def ws_client(served: Served, token: str) -> AsyncIterator[Client]:
+    async with websockets.connect(served.ws_url) as ws:
+        client = Client(ws)
+        await client.send({"type": "hello", "token": token})
+        yield client
+
+
+async def test_serve_prints_a_url_and_a_token_the_server_accepts(tmp_path: Path) -> None:
+    async with serve(tmp_path / "d") as served, ws_client(served, served.token) as c:
+        welcome, _, _ = await c.welcome()
+        assert welcome["user_id"] == "user"
+        assert (await c.command({"type": "ping"}))["type"] == "pong"
+    assert (tmp_path / "d" / "grace.db").exists()
+
+
+async def test_token_mints_a_token_the_running_server_accepts(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    async with serve(tmp_path / "d") as served:
+        code, out, err = await run("token", "ann", "--data-dir", data)
+        assert code == 0, err
+        async with ws_client(served, out.strip()) as c:
+            welcome, _, _ = await c.welcome()
+        assert welcome["user_id"] == "ann"
+
+
+async def test_notify_delivers_to_a_connected_client(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    async with serve(tmp_path / "d") as served:
+        _, token, _ = await run("token", "ann", "--data-dir", data)
+        async with ws_client(served, token.strip()) as c:
+            await c.welcome()
+            code, out, err = await run(
+                "notify", "ann", "task_completed", "Deployment completed successfully",
+                "--data", '{"task_id": "t1"}', "--url", served.url, "--data-dir", data,
+            )  # fmt: skip
+            assert code == 0, err
+            assert "sent #1 to ann" in out
+            (frame,) = await c.notifications(1)
+        assert frame["message"] == "Deployment completed successfully"
+        assert frame["badge"] == "✅" and frame["data"] == {"task_id": "t1"}
+        code, _, err = await run(
+            "notify", "ann", "Bad Type", "x", "--url", served.url, "--data-dir", data
+        )
+        assert code == 1 and "bad_request" in err
+
+
+async def test_tail_prints_the_notifications(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    async with serve(tmp_path / "d") as served:
+        common = ("--url", served.url, "--data-dir", data)
+        async with grace("tail", "ann", "--count", "2", "--json", *common) as tail:
+            await tail.line("connected as ann", stream="err")
+            for message in ("first", "second"):
+                code, _, err = await run("notify", "ann", "test", message, *common)
+                assert code == 0, err
+            assert await asyncio.wait_for(tail.proc.wait(), 20) == 0
+            await tail.line("second")
+        frames = [json.loads(line) for line in tail.out]
+        assert [(f["seq"], f["message"]) for f in frames] == [(1, "first"), (2, "second")]
+
+
+async def test_tail_resumes_across_a_server_restart_without_loss_or_duplicates(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "d"
+    data = str(data_dir)
+    async with serve(data_dir) as first:
+        port = first.port
+        common = ("--url", first.url, "--data-dir", data)
+        tail_cm = grace("tail", "ann", "--count", "4", "--json", *common)
+        tail = await tail_cm.__aenter__()
+        try:
+            await tail.line("connected as ann", stream="err")
+            assert (await run("notify", "ann", "test", "before restart", *common))[0] == 0
+            await tail.line("before restart")
+        except BaseException:
+            await tail_cm.__aexit__(None, None, None)
+            raise
+    try:
+        # the server is down: tail notices and keeps retrying
+        await tail.line("disconnected|reconnecting", stream="err")
+        async with serve(data_dir, port) as second:
+            assert second.url == first.url
+            for message in ("while away 1", "while away 2", "after restart"):
+                code, _, err = await run("notify", "ann", "test", message, *common)
+                assert code == 0, err
+            assert await asyncio.wait_for(tail.proc.wait(), 30) == 0
+            await tail.line("after restart")
+            assert tail.proc.stderr is not None
+            tail.err += (await tail.proc.stderr.read()).decode().splitlines()
+    finally:
+        with suppress(Exception):
+            await tail_cm.__aexit__(None, None, None)
+    frames = [json.loads(line) for line in tail.out]
+    assert [(f["seq"], f["message"]) for f in frames] == [
+        (1, "before restart"),
+        (2, "while away 1"),
+        (3, "while away 2"),
+        (4, "after restart"),
+    ]
+    assert sum("connected as ann" in line for line in tail.err) >= 2
+
+
+async def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    async with serve(tmp_path / "d"):
+        code, out, err = await run("serve", "--port", "0", "--data-dir", str(tmp_path / "d"))
+    assert code != 0
+    assert "another Grace process is using" in err
+    assert "Grace is running" not in out

@@ -1,0 +1,232 @@
+"""The embedded store: seq, group commit, retention, read state, one process per database file."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grace.errors import ConfigError
+from grace.notifications.model import Draft, Notification, Severity
+from grace.store.backends.sqlite import SQLiteStore
+
+
+def draft(user: str, message: str = "m", *, age: timedelta | None = None) -> Draft:
+    created = datetime.now(UTC) - (age or timedelta(0))
+    return Draft(user, "test", message, "🧪", Severity.INFO, "Grace Notification", created=created)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "grace.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = SQLiteStore(db_path, synchronous="NORMAL")
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def count_transactions(store: SQLiteStore) -> list[int]:
+    """Wrap the store's transaction writer; returns the list of batch sizes written."""
+    batches: list[int] = []
+    write = store._write
+
+    def counting(conn: Any, drafts: Sequence[Draft]) -> list[Notification]:
+        batches.append(len(drafts))
+        return write(conn, drafts=drafts)
+
+    store._write = counting  # type: ignore[method-assign]
+    return batches
+
+
+async def test_seq_strictly_increases_without_holes_under_concurrent_appends(
+    store: SQLiteStore,
+) -> None:
+    users = [f"u{i}" for i in range(5)]
+    committed: list[Notification] = []
+    store.add_commit_listener(committed.extend)
+
+    async def writer(user: str, n: int) -> list[Notification]:
+        out: list[Notification] = []
+        for i in range(n):
+            if i % 3 == 0:
+                out.extend(await store.append([draft(user, f"{i}a"), draft(user, f"{i}b")]))
+            else:
+                out.extend(await store.append([draft(user, str(i))]))
+        return out
+
+    results = await asyncio.gather(*(writer(u, 40) for u in users for _ in range(4)))
+    for user in users:
+        rows = await store.read_since(user, 0, 10_000)
+        expected = len([n for r in results for n in r if n.user_id == user])
+        assert [n.seq for n in rows] == list(range(1, expected + 1))
+        assert {n.user_id for n in rows} == {user}
+        # each caller saw its own appends in increasing seq order
+        for result in results:
+            mine = [n.seq for n in result if n.user_id == user]
+            assert mine == sorted(mine)
+        # commit listeners saw the user's log in seq order, exactly once
+        assert [n.seq for n in committed if n.user_id == user] == list(range(1, expected + 1))
+    assert len({n.id for r in results for n in r}) == sum(len(r) for r in results)
+
+
+async def test_a_burst_of_concurrent_appends_is_written_in_few_transactions(
+    store: SQLiteStore,
+) -> None:
+    batches = count_transactions(store)
+    n = 500
+    stored = await asyncio.gather(*(store.append([draft(f"u{i % 7}", str(i))]) for i in range(n)))
+    assert sum(batches) == n and len(stored) == n
+    assert len(batches) <= 5, f"{n} appends took {len(batches)} transactions"
+    heads = [await store.head(f"u{i}") for i in range(7)]
+    assert sum(h.seq for h in heads) == n
+
+
+async def test_retention_by_count_keeps_the_newest(db_path: Path) -> None:
+    store = SQLiteStore(db_path, synchronous="NORMAL", retention_count=3)
+    await store.open()
+    try:
+        for i in range(10):
+            await store.append([draft("ann", f"n{i}")])
+        await store.append([draft("bob", "only")])
+        removed = await store.prune()
+        assert removed == 7
+        assert [n.message for n in await store.read_since("ann", 0, 100)] == ["n7", "n8", "n9"]
+        assert [n.message for n in await store.read_since("bob", 0, 100)] == ["only"]
+        head = await store.head("ann")
+        assert (head.seq, head.first_seq, head.unread) == (10, 8, 3)
+        assert (await store.append([draft("ann")]))[0].seq == 11
+    finally:
+        await store.close()
+
+
+async def test_retention_by_age_removes_old_entries_and_seq_is_not_reused(db_path: Path) -> None:
+    store = SQLiteStore(db_path, synchronous="NORMAL", retention_days=1)
+    await store.open()
+    try:
+        await store.append([draft("ann", "old", age=timedelta(days=2)) for _ in range(3)])
+        await store.append([draft("ann", "fresh")])
+        assert await store.prune() == 3
+        assert [(n.seq, n.message) for n in await store.read_since("ann", 0, 10)] == [(4, "fresh")]
+        await store.append([draft("cat", "old", age=timedelta(days=3))])
+        assert await store.prune() == 1
+        head = await store.head("cat")
+        assert (head.seq, head.first_seq) == (1, 2)  # nothing retained, seq remembered
+        assert (await store.append([draft("cat")]))[0].seq == 2
+    finally:
+        await store.close()
+
+
+async def test_seq_is_never_reused_after_pruning_and_restart(db_path: Path) -> None:
+    store = SQLiteStore(db_path, synchronous="NORMAL", retention_count=2)
+    await store.open()
+    for i in range(6):
+        await store.append([draft("ann", str(i))])
+    await store.prune()
+    epoch = store.epoch
+    await store.close()
+
+    store = SQLiteStore(db_path, synchronous="NORMAL", retention_count=2)
+    await store.open()
+    try:
+        assert store.epoch == epoch
+        assert [n.seq for n in await store.read_since("ann", 0, 10)] == [5, 6]
+        assert (await store.append([draft("ann")]))[0].seq == 7
+        assert (await store.append([draft("new")]))[0].seq == 1
+    finally:
+        await store.close()
+
+
+async def test_mark_read_by_ids_up_to_seq_and_all_touches_only_the_callers_rows(
+    store: SQLiteStore,
+) -> None:
+    ann = await store.append([draft("ann", str(i)) for i in range(6)])
+    bob = await store.append([draft("bob", str(i)) for i in range(3)])
+
+    # ids of another user's notifications mark nothing
+    result = await store.mark_read("ann", ids=[n.id for n in bob])
+    assert (result.marked, result.unread) == (0, 6)
+    assert (await store.head("bob")).unread == 3
+
+    result = await store.mark_read("ann", ids=[ann[0].id, ann[0].id, bob[0].id])
+    assert (result.marked, result.unread) == (1, 5)
+    result = await store.mark_read("ann", up_to_seq=3)
+    assert (result.marked, result.unread) == (2, 3)
+    assert [n.read for n in await store.read_since("ann", 0, 10)] == [True] * 3 + [False] * 3
+    assert (await store.head("bob")).unread == 3
+
+    result = await store.mark_read("ann", everything=True)
+    assert (result.marked, result.unread) == (3, 0)
+    assert (await store.head("bob")).unread == 3
+    assert not any(n.read for n in await store.read_since("bob", 0, 10))
+
+
+async def test_reads_return_only_the_users_rows_newest_first_for_latest(
+    store: SQLiteStore,
+) -> None:
+    await store.append([draft("ann", str(i)) for i in range(5)])
+    await store.append([draft("bob", "b")])
+    assert [n.seq for n in await store.read_latest("ann", 2)] == [5, 4]
+    assert [n.seq for n in await store.read_latest("ann", 10, before=3)] == [2, 1]
+    assert [n.seq for n in await store.read_since("ann", 3, 10)] == [4, 5]
+    assert [n.message for n in await store.read_latest("bob", 10)] == ["b"]
+    assert await store.read_since("nobody", 0, 10) == []
+
+
+async def test_a_second_instance_on_the_same_file_is_refused(
+    store: SQLiteStore, db_path: Path
+) -> None:
+    second = SQLiteStore(db_path)
+    with pytest.raises(ConfigError, match="another Grace process is using"):
+        await second.open()
+
+
+async def test_a_second_process_on_the_same_file_is_refused(
+    store: SQLiteStore, db_path: Path
+) -> None:
+    script = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from pathlib import Path
+        from grace.errors import ConfigError
+        from grace.store.backends.sqlite import SQLiteStore
+        try:
+            asyncio.run(SQLiteStore(Path({str(db_path)!r})).open())
+        except ConfigError as exc:
+            print(exc)
+            sys.exit(3)
+        """
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 3, err.decode()
+    assert "another Grace process is using" in out.decode()
+    # the first instance is unaffected
+    assert (await store.append([draft("ann")]))[0].seq == 1
+
+
+async def test_the_file_is_free_again_after_close(db_path: Path) -> None:
+    first = SQLiteStore(db_path)
+    await first.open()
+    await first.append([draft("ann")])
+    await first.close()
+    second = SQLiteStore(db_path)
+    await second.open()
+    try:
+        assert (await second.head("ann")).seq == 1
+    finally:
+        await second.close()
