@@ -10,15 +10,18 @@ import json
 import logging
 import random
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grace.auth import TokenAuthority, load_or_create_secret
 from grace.config import Settings
 from grace.errors import ConfigError
+
+if TYPE_CHECKING:
+    from grace.app import Grace
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -39,17 +42,37 @@ def _authority(settings: Settings) -> TokenAuthority:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from grace.api.app import create_app
-    from grace.api.server import base_url, listen, make_server
-    from grace.app import Grace
-
     settings = _settings(
         args,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         no_auth=True if args.no_auth else None,
+        config_file=args.config,
     )
+    return run_server(settings, args.user)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from grace.demo import demo_settings, install_demo
+
+    base = Settings.from_env(
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        data_dir=Path(args.data_dir or ".grace-demo"),
+    )
+    return run_server(demo_settings(base), args.user, lambda g: install_demo(g, args.pace))
+
+
+def run_server(
+    settings: Settings, user: str, prepare: Callable[[Grace], object] | None = None
+) -> int:
+    """Serve until interrupted; prints the URL (with a login token for ``user``) once ready."""
+    from grace.api.app import create_app
+    from grace.api.server import base_url, listen, make_server
+    from grace.app import Grace
+
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -63,15 +86,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     port = sock.getsockname()[1]
     grace = Grace(settings)
+    if prepare is not None:
+        prepare(grace)
     app = create_app(grace)
     url = base_url(settings.host, port)
 
     @asynccontextmanager
     async def announce(_: Any) -> AsyncIterator[None]:
         async with grace:
-            token = grace.tokens.issue(args.user)
+            token = grace.tokens.issue(user)
             print(f"Grace is running at {url}/?token={token}", flush=True)
-            print(f"  user: {args.user}   token: {token}", flush=True)
+            print(f"  open that URL to chat as {user!r}; token: {token}", flush=True)
             print(f"  data: {settings.data_dir.resolve()}   (Ctrl-C stops)", flush=True)
             yield
 
@@ -226,6 +251,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     s.add_argument("--user", default="user", help="user whose login token is printed")
+    s.add_argument("--config", help="grace.toml (default: DATA_DIR/grace.toml or ./grace.toml)")
     s.add_argument(
         "--no-auth",
         action="store_true",
@@ -233,6 +259,15 @@ def parser() -> argparse.ArgumentParser:
     )
     data_dir(s)
     s.set_defaults(fn=cmd_serve)
+
+    d = sub.add_parser("demo", help="run Grace with every system and a scripted scenario")
+    d.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    d.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
+    d.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    d.add_argument("--user", default="user", help="who watches the demo")
+    d.add_argument("--data-dir", help="data directory (default .grace-demo)")
+    d.add_argument("--pace", type=float, default=1.0, help="scene pacing factor (0.1: 10x faster)")
+    d.set_defaults(fn=cmd_demo)
 
     t = sub.add_parser("token", help="mint a token for a user")
     t.add_argument("user")

@@ -9,15 +9,29 @@ its socket is being shut.
 
 from __future__ import annotations
 
+import asyncio
+
 from grace.hub.outbox import Outbox
 
 
 class Hub:
     def __init__(self) -> None:
         self._users: dict[str, set[Outbox]] = {}
+        self._online: dict[str, list[asyncio.Future[None]]] = {}
 
     def attach(self, user_id: str, outbox: Outbox) -> None:
         self._users.setdefault(user_id, set()).add(outbox)
+        for waiter in self._online.pop(user_id, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_online(self, user_id: str) -> None:
+        """Return once ``user_id`` has at least one open connection."""
+        if user_id in self._users:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._online.setdefault(user_id, []).append(waiter)
+        await waiter
 
     def detach(self, user_id: str, outbox: Outbox) -> None:
         boxes = self._users.get(user_id)

@@ -1,0 +1,143 @@
+"""``grace demo``: every system wired, and a scripted scenario a newcomer can watch in the chat.
+
+Once the demo user opens the chat, Grace: starts a deployment that fails and is rolled back by
+self-heal (❌ → 🔧 → ✅ "Healing complete: Rolled back to version v2.0.5"); ingests a document
+(🧠); asks for approval to modify config.yaml (⚠️ with Approve / Reject); raises a guardian alert
+for a health check whose service is down; and runs a two-step mission. Everything is real: shell
+tasks, the rollback command, the health check's TCP connection, the knowledge index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter
+
+from grace.config import Settings
+
+if TYPE_CHECKING:
+    from grace.app import Grace
+
+log = logging.getLogger("grace.demo")
+PY = sys.executable
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound and released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_settings(base: Settings) -> Settings:
+    """The demo's grace.toml, in code: task types, the rollback playbook, a mission, a check."""
+    file: dict[str, Any] = {
+        "tasks": {
+            "deployment": {
+                "command": "echo Connecting to cluster...; sleep 2; "
+                "echo Connection timeout; exit 1",
+                "rollback": "echo Restoring previous release...; sleep 1; "
+                "echo Rolled back to version v2.0.5",
+                "title": "Deployment",
+            },
+            "build": {"command": "echo Compiling...; sleep 2; echo Build ok", "title": "Build"},
+            "smoke_test": {
+                "command": "for i in 1 2 3; do echo check $i passed; sleep 1; done",
+                "title": "Smoke test",
+            },
+            "backup": {
+                "command": "for i in $(seq 1 120); do echo copied chunk $i; sleep 1; done",
+                "title": "Backup",
+            },
+        },
+        "selfheal": {
+            "playbooks": [
+                {"name": "rollback_deployment", "task_type": "deployment", "strategy": "rollback"}
+            ]
+        },
+        "missions": {"release": {"steps": [{"task_type": "build"}, {"task_type": "smoke_test"}]}},
+        "guardian": {
+            "interval": 5,
+            "notify": [base.default_user],
+            "checks": [{"name": "payments-api", "tcp": f"127.0.0.1:{_closed_port()}"}],
+        },
+        **{k: v for k, v in base.file.items() if k not in ("tasks", "selfheal", "missions")},
+    }
+    return replace(base, file=file)
+
+
+class DemoScenario:
+    name = "demo"
+
+    def __init__(self, grace: Grace, pace: float = 1.0) -> None:
+        self.grace = grace
+        self.pace = pace
+        self._job: asyncio.Task[None] | None = None
+
+    async def _pause(self, seconds: float) -> None:
+        """Narrative pacing between the scenario's scenes."""
+        await asyncio.sleep(seconds * self.pace)
+
+    async def start(self) -> None:
+        self._job = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            await asyncio.gather(self._job, return_exceptions=True)
+
+    def routes(self) -> APIRouter | None:
+        return None
+
+    async def _run(self) -> None:
+        grace, user = self.grace, self.grace.settings.default_user
+        await grace.hub.wait_online(user)  # start when someone is watching
+        await self._pause(2)
+        try:
+            await grace.notify_user(user, "test", "Welcome to the Grace demo 👋 — watch this chat.")
+            await grace.start_background_task("deployment", user, task_id="deploy_456")
+            await self._pause(8)
+            await self._learn(user)
+            await self._pause(3)
+            await grace.action_gateway.request_action(
+                action_type="modify_file",
+                agent="learning_supervisor",
+                params={"file_path": "config.yaml", "change": "raise chunk_size to 1200"},
+                trace_id="auto_learn_123",
+                user_id=user,
+            )
+            await self._pause(3)
+            missions = next((c for c in grace.components if c.name == "missions"), None)
+            if missions is not None:
+                await missions.start_mission(user, "release", mission_id="mission_123")  # type: ignore[attr-defined]
+            await self._pause(8)
+            await grace.start_background_task("backup", user, task_id="task_backup_789")
+            await grace.notify_user(
+                user, "test",
+                "Try typing: “Show background tasks”, “Pause task task_backup_789”, "
+                "“What's Grace doing?”, “Show healing attempts”, “List active missions”.",
+            )  # fmt: skip
+        except Exception:
+            log.exception("the demo scenario stopped")
+
+    async def _learn(self, user: str) -> None:
+        learning = next((c for c in self.grace.components if c.name == "learning"), None)
+        if learning is None:
+            return
+        sample = resources.files("grace").joinpath("demo_data/CRM_API_Spec.md")
+        with contextlib.suppress(Exception):
+            await learning.submit(Path(str(sample)), user)  # type: ignore[attr-defined]
+
+
+def install_demo(grace: Grace, pace: float = 1.0) -> DemoScenario:
+    scenario = DemoScenario(grace, pace)
+    grace.add_component(scenario)
+    return scenario
