@@ -184,11 +184,12 @@ async def test_module_level_helpers_work_and_import_time_subscriptions_apply(
 ) -> None:
     seen: list[str] = []
 
-    # as a module would at import time, before any application runs: the seed's handler shape
-    async def handle_governance_event(event: Event) -> None:
+    # as a module would at import time, before any application runs: the seed's handler,
+    # synchronous, calling notify_user without await
+    def handle_governance_event(event: Event) -> None:
         seen.append(event.data["action"])
         if event.data.get("action") == "deploy_check":
-            await grace.notify_user(
+            grace.notify_user(
                 user_id=event.data.get("user_id"),
                 notification_type="approval_needed",
                 message=f"Approval needed: {event.data.get('action_type')}",

@@ -18,13 +18,16 @@ import asyncio
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+from grace.errors import GraceError
 
 log = logging.getLogger("grace.events")
+T = TypeVar("T")
 
 
 class EventType(StrEnum):
@@ -64,7 +67,7 @@ _ALL = "*"
 class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending: set[asyncio.Task[Any]] = set()
 
     def subscribe(self, event_type: EventType | None, handler: Handler) -> Callable[[], None]:
         """Call ``handler`` for every event of ``event_type`` (``None``: every event).
@@ -103,9 +106,23 @@ class EventBus:
 
     def publish_nowait(self, event: Event) -> None:
         """Publish from synchronous code running in the event loop's thread."""
-        task = asyncio.get_running_loop().create_task(self.publish(event))
+        self.track(self.publish(event))
+
+    def track(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run ``work`` now in the background; ``drain`` waits for it; a failure is logged."""
+        task = asyncio.get_running_loop().create_task(work)
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._pending.discard(task)
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        if isinstance(exc, GraceError):
+            log.warning("background work refused: %s", exc.message)
+        else:
+            log.error("background work failed", exc_info=exc)
 
     async def drain(self) -> None:
         while self._pending:

@@ -4,10 +4,16 @@
 running instance raises a ``RuntimeError`` that says so. Code that holds a ``Grace`` should call
 its methods directly; these exist so that ``await notify_user(user_id=..., ...)`` and
 ``event_bus.subscribe(...)`` work as written, even at import time of a module.
+
+``notify_user`` starts its work at once and returns the task doing it: ``await notify_user(...)``
+gives the stored notification, and a synchronous bus handler that calls it without ``await`` (as
+the original design's governance handler does) still notifies; the application's ``stop`` waits
+for such calls to finish.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,17 +26,22 @@ _bound: list[Grace] = []
 #: Subscriptions made through ``event_bus`` at import time, before any application runs; each
 #: application applies them when it binds.
 _module_subscriptions: list[tuple[EventType | None, Handler]] = []
+#: What each bound application subscribed from that list, to undo on unbind.
+_applied: dict[int, list[tuple[tuple[EventType | None, Handler], Callable[[], None]]]] = {}
 
 
 def bind(app: Grace) -> None:
     _bound.append(app)
-    for event_type, handler in _module_subscriptions:
-        app.event_bus.subscribe(event_type, handler)
+    _applied[id(app)] = [
+        (entry, app.event_bus.subscribe(*entry)) for entry in _module_subscriptions
+    ]
 
 
 def unbind(app: Grace) -> None:
     if app in _bound:
         _bound.remove(app)
+    for _, remove in _applied.pop(id(app), []):
+        remove()
 
 
 def current() -> Grace:
@@ -42,21 +53,24 @@ def current() -> Grace:
     return _bound[-1]
 
 
-async def notify_user(
+def notify_user(
     user_id: str,
     notification_type: str,
     message: str,
     badge: str | None = None,
     data: dict[str, Any] | None = None,
     **extra: Any,
-) -> Notification:
-    return await current().notify_user(
-        user_id=user_id,
-        notification_type=notification_type,
-        message=message,
-        badge=badge,
-        data=data,
-        **extra,
+) -> asyncio.Task[Notification]:
+    app = current()
+    return app.event_bus.track(
+        app.notify_user(
+            user_id=user_id,
+            notification_type=notification_type,
+            message=message,
+            badge=badge,
+            data=data,
+            **extra,
+        )
     )
 
 
@@ -95,13 +109,16 @@ class _BusProxy:
         """Subscribe on the running application, and on every application started later."""
         entry = (event_type, handler)
         _module_subscriptions.append(entry)
-        removers = [app.event_bus.subscribe(event_type, handler) for app in _bound]
+        for app in _bound:
+            _applied.setdefault(id(app), []).append((entry, app.event_bus.subscribe(*entry)))
 
         def unsubscribe() -> None:
             if entry in _module_subscriptions:
                 _module_subscriptions.remove(entry)
-            for remove in removers:
-                remove()
+            for applied in _applied.values():
+                for item in [a for a in applied if a[0] is entry]:
+                    item[1]()
+                    applied.remove(item)
 
         return unsubscribe
 

@@ -190,8 +190,9 @@ COMMANDS: dict[str, type[Command]] = {
 
 def parse_command(raw: str | bytes, *, max_bytes: int) -> Command:
     """Parse one client frame, raising a ``GraceError`` whose message is safe to show."""
-    if len(raw) > max_bytes:
-        raise TooLarge(f"frame is {len(raw)} bytes; the limit is {max_bytes}")
+    size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+    if size > max_bytes:
+        raise TooLarge(f"frame is {size} bytes; the limit is {max_bytes}")
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
