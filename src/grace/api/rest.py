@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
+from grace.api.deps import caller_dependency, require_admin
 from grace.api.sse import last_event_id, sse_response
 from grace.api.ws import _since, notification_stream
-from grace.auth import Identity, origin_allowed
-from grace.errors import BadRequest, Forbidden, Unauthenticated
+from grace.auth import Identity
+from grace.errors import BadRequest
 from grace.notifications.model import Severity
 from grace.protocol import protocol_schema
 
@@ -99,30 +100,10 @@ def build_router(grace: "Grace") -> APIRouter:
     }
     router = APIRouter(responses=errors)
 
-    def identity(request: Request, user_id: str | None = None) -> Identity:
-        cookie = request.cookies.get(grace.cookie_name)
-        authorization = request.headers.get("authorization")
-        if (
-            cookie
-            and not authorization
-            and not origin_allowed(
-                request.headers.get("origin"),
-                request.headers.get("host"),
-                grace.settings.allowed_origins,
-            )
-        ):
-            raise Forbidden("origin not allowed")
-        found = grace.identify(authorization, cookie, user_id)
-        if found is None:
-            raise Unauthenticated("send 'Authorization: Bearer <token>'")
-        return found
-
-    Caller = Annotated[Identity, Depends(identity)]
+    Caller = Annotated[Identity, Depends(caller_dependency(grace))]
 
     def admin(caller: Caller) -> Identity:
-        if not caller.admin:
-            raise Forbidden("this endpoint needs an admin token (grace token --admin)")
-        return caller
+        return require_admin(caller)
 
     @router.websocket("/api/notifications/stream")
     async def stream(websocket: WebSocket) -> None:
