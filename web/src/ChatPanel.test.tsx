@@ -1,5 +1,5 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChatPanel, localTime } from './ChatPanel';
 import type { ClientOptions } from './client';
 import { FakeWebSocket, MemoryStorage, emptyHistory, fakeFetch, note } from './test/fakes';
@@ -21,7 +21,11 @@ beforeEach(() => {
     storage: new MemoryStorage(),
   };
 });
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+  delete (document as { hidden?: boolean }).hidden;
+});
 
 function connect(replay = [] as ReturnType<typeof note>[], unread = 0) {
   act(() => FakeWebSocket.last.greet('alice', 0, [], 'e1', unread));
@@ -209,5 +213,53 @@ describe('ChatPanel', () => {
     act(() => FakeWebSocket.last.greet('alice', 2, [], 'e1', 2));
     act(() => FakeWebSocket.last.receive(note(2), note(3)));
     expect(screen.getAllByTestId('notification').map((c) => c.getAttribute('data-seq'))).toEqual(['1', '2', '3']);
+  });
+
+  it('raises a desktop notification for live ones while the tab is hidden, once allowed on a click', async () => {
+    const shown: { title: string; body?: string }[] = [];
+    class FakeNotification {
+      static permission: NotificationPermission = 'default';
+      static requestPermission = vi.fn(async () => {
+        FakeNotification.permission = 'granted';
+        return 'granted' as const;
+      });
+      constructor(title: string, opts?: NotificationOptions) {
+        shown.push({ title, body: opts?.body });
+      }
+    }
+    vi.stubGlobal('Notification', FakeNotification);
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    render(<ChatPanel {...options} />);
+    connect();
+    fireEvent.click(screen.getByRole('button', { name: 'Enable desktop alerts' }));
+    await waitFor(() => expect(screen.queryByRole('button', { name: 'Enable desktop alerts' })).toBeNull());
+    expect(FakeNotification.requestPermission).toHaveBeenCalledOnce();
+    act(() => FakeWebSocket.last.receive(note(1, { message: 'Deployment finished' })));
+    expect(shown).toEqual([{ title: '✅ Grace Notification', body: 'Deployment finished' }]);
+  });
+
+  it('restores the conversation the server keeps', async () => {
+    http = fakeFetch({
+      'GET /api/notifications': () => ({
+        status: 200,
+        body: { items: [note(1, { timestamp: '2026-01-15T10:35:01.000Z' })], seq: 1, first_seq: 1, unread: 1, epoch: 'e1', has_more: false },
+      }),
+      'GET /api/unified/chat/history': () => ({
+        status: 200,
+        body: {
+          items: [
+            { kind: 'message', role: 'user', text: 'show background tasks', data: {}, timestamp: '2026-01-15T10:35:00.000Z' },
+            { kind: 'notification', timestamp: '2026-01-15T10:35:01.000Z' },
+            { kind: 'message', role: 'grace', text: 'No background tasks.', data: {}, timestamp: '2026-01-15T10:35:02.000Z' },
+          ],
+        },
+      }),
+    });
+    render(<ChatPanel {...options} />);
+    const reply = await screen.findByTestId('message-grace');
+    expect(reply.textContent).toContain('No background tasks.');
+    const thread = screen.getByTestId('thread');
+    const order = [...thread.querySelectorAll('[data-testid]')].map((e) => e.getAttribute('data-testid'));
+    expect(order).toEqual(['message-user', 'notification', 'message-grace']);
   });
 });

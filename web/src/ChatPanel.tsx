@@ -272,8 +272,8 @@ function MessageView({ m, g }: { m: ChatMessage; g: G }) {
   return (
     <div className={`bubble ${m.kind}${m.error ? ' error' : ''}`} data-testid={`message-${m.kind}`}>
       <span className="who">{m.kind === 'user' ? 'You' : 'Grace'}</span>
-      <p className="text">{m.text}</p>
-      {tasks && <TaskListCard g={g} />}
+      {/* a task list reply is shown as the live task card rather than as its text */}
+      {tasks ? <TaskListCard g={g} /> : <p className="text">{m.text}</p>}
       <time className="time" dateTime={new Date(m.at).toISOString()}>
         {localTime(m.at)}
       </time>

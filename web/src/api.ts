@@ -123,3 +123,17 @@ export function tokenSubject(token: string): string | null {
     return null;
   }
 }
+
+export interface ThreadItem {
+  kind: 'message' | 'notification';
+  role?: 'user' | 'grace';
+  text?: string;
+  data?: Record<string, unknown>;
+  timestamp: string;
+}
+
+/** The person's messages and Grace's replies kept by the server (the unified chat's history). */
+export async function fetchChatHistory(opts: RestOptions, limit = 100): Promise<ThreadItem[]> {
+  const body = await rest<{ items: ThreadItem[] }>(opts, 'GET', `/api/unified/chat/history?limit=${limit}`);
+  return body.items.filter((i) => i.kind === 'message');
+}

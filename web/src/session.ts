@@ -3,7 +3,7 @@
  * notification thread, unread count, connection state, approval outcomes, tasks and the chat
  * messages. Components `retain` it; the last `release` closes the connection.
  */
-import { fetchApproval, fetchHistory, GraceError, normalizeTasks, sendChat } from './api';
+import { fetchApproval, fetchChatHistory, fetchHistory, GraceError, normalizeTasks, sendChat } from './api';
 import { GraceClient, LAST_USER_KEY, type ClientOptions, type ConnectionState, type Transport } from './client';
 import type { ApprovalInfo, ApprovalState, ControlFrame, NotificationFrame, TaskInfo } from './protocol';
 
@@ -225,11 +225,36 @@ export class GraceSession {
       );
       this.update({ notifications, unread: page.unread, historyError: null, hasMore: page.has_more });
       void this.refreshApprovals(page.items);
+      void this.loadChatHistory();
     } catch (err) {
       const e = err as GraceError;
       if (e.code === 'unauthenticated') return; // the connection reports it
       this.update({ historyError: `History could not be loaded: ${e.message}` });
     }
+  }
+
+  /**
+   * The conversation as the server keeps it, when it keeps one (the unified chat); otherwise the
+   * messages stay those kept in this browser.
+   */
+  private async loadChatHistory(): Promise<void> {
+    let items;
+    try {
+      items = await fetchChatHistory(this.client.restOptions);
+    } catch {
+      return;
+    }
+    const fromServer: ChatMessage[] = items.map((item, i) => ({
+      kind: item.role === 'user' ? 'user' : 'grace',
+      id: `s${item.timestamp}-${i}`,
+      text: item.text ?? '',
+      at: Date.parse(item.timestamp),
+      data: item.data,
+    }));
+    // the server's conversation wins; keep what only this page has (task cards, failed sends)
+    const local = this.snap.messages.filter((m) => m.kind === 'tasks' || m.error || !fromServer.length);
+    const messages = [...fromServer, ...local].sort((a, b) => a.at - b.at).slice(-MAX_MESSAGES);
+    this.update({ messages });
   }
 
   /** Ask the server for the current state of approval cards still pending in the thread. */
