@@ -1,0 +1,38 @@
+"""``grace demo``: the scripted scenario a newcomer watches, run for real (quickly)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import websockets
+
+from tests.support import Client
+from tests.test_cli import RUNNING, grace
+
+EXPECTED = {
+    "Deployment failed: exit code 1: Connection timeout",
+    "Auto-healing deployment failure (rollback strategy)",
+    "Healing complete: Rolled back to version v2.0.5",
+    "Learning supervisor wants to modify config.yaml",
+    "Mission mission_123 completed",
+}
+
+
+async def test_demo_plays_its_scenario_once_someone_watches(tmp_path: Path) -> None:
+    async with grace(
+        "demo", "--port", "0", "--data-dir", str(tmp_path), "--pace", "0.05",
+        "--log-level", "warning",
+    ) as proc:  # fmt: skip
+        found = await proc.line(RUNNING.pattern)
+        ws_url = found[1].replace("http://", "ws://") + "/api/notifications/stream"
+        async with websockets.connect(ws_url) as ws:
+            client = Client(ws)
+            await client.send({"type": "hello", "token": found[3]})
+            await client.welcome()
+            messages: list[str] = []
+            while not set(messages) >= EXPECTED:
+                (frame,) = await client.notifications(1, timeout=30)
+                messages.append(frame["message"])
+    assert messages.index("Deployment failed: exit code 1: Connection timeout") < messages.index(
+        "Healing complete: Rolled back to version v2.0.5"
+    )
