@@ -1,6 +1,6 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ChatPanel, localTime } from './ChatPanel';
+import { ChatPanel, collapseProgress, localTime } from './ChatPanel';
 import type { ClientOptions } from './client';
 import { FakeWebSocket, MemoryStorage, emptyHistory, fakeFetch, note } from './test/fakes';
 import { useNotifications } from './useNotifications';
@@ -261,5 +261,24 @@ describe('ChatPanel', () => {
     const thread = screen.getByTestId('thread');
     const order = [...thread.querySelectorAll('[data-testid]')].map((e) => e.getAttribute('data-testid'));
     expect(order).toEqual(['message-user', 'notification', 'message-grace']);
+  });
+
+  it('keeps only the latest progress card of a running task, and none once it ended', () => {
+    const progress = (seq: number, task: string, p: number) =>
+      note(seq, { type: 'task_progress', message: `${task}: ${p * 100}%`, data: { task_id: task, progress: p } });
+    const list = [
+      note(1, { type: 'task_started', data: { task_id: 'a' } }),
+      progress(2, 'a', 0.1),
+      progress(3, 'b', 0.1),
+      progress(4, 'a', 0.5),
+      progress(5, 'b', 0.7),
+      note(6, { type: 'task_completed', data: { task_id: 'b' } }),
+    ];
+    expect(collapseProgress(list).map((n) => n.seq)).toEqual([1, 4, 6]);
+    render(<ChatPanel {...options} />);
+    connect(list);
+    const cards = screen.getAllByTestId('notification');
+    expect(cards.map((c) => c.getAttribute('data-seq'))).toEqual(['1', '4', '6']);
+    expect(within(cards[1]).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('50');
   });
 });

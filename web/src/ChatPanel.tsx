@@ -54,7 +54,12 @@ export function ChatPanel({ loginError = null, ...options }: ChatPanelProps) {
 
   const entries = useMemo<Entry[]>(() => {
     const list: Entry[] = [
-      ...g.notifications.map((n, i) => ({ kind: 'notification' as const, at: Date.parse(n.timestamp), order: i, n })),
+      ...collapseProgress(g.notifications).map((n, i) => ({
+        kind: 'notification' as const,
+        at: Date.parse(n.timestamp),
+        order: i,
+        n,
+      })),
       ...g.messages.map((m, i) => ({ kind: 'message' as const, at: m.at, order: i, m })),
     ];
     return list.sort((a, b) => a.at - b.at || (a.kind === b.kind ? a.order - b.order : a.kind === 'notification' ? -1 : 1));
@@ -142,6 +147,28 @@ export function ChatPanel({ loginError = null, ...options }: ChatPanelProps) {
       <ChatInput onSend={g.chat} />
     </main>
   );
+}
+
+const TASK_END = new Set(['task_completed', 'task_failed', 'task_cancelled', 'task_interrupted']);
+
+/**
+ * A running task reports progress about once a second: the thread keeps only its latest progress
+ * card, and none once the task has ended.
+ */
+export function collapseProgress(notifications: NotificationFrame[]): NotificationFrame[] {
+  const latest = new Map<string, number>();
+  const ended = new Set<string>();
+  for (const n of notifications) {
+    const task = typeof n.data.task_id === 'string' ? n.data.task_id : null;
+    if (!task) continue;
+    if (n.type === 'task_progress') latest.set(task, n.seq);
+    if (TASK_END.has(n.type)) ended.add(task);
+  }
+  return notifications.filter((n) => {
+    if (n.type !== 'task_progress') return true;
+    const task = typeof n.data.task_id === 'string' ? n.data.task_id : null;
+    return task === null || (latest.get(task) === n.seq && !ended.has(task));
+  });
 }
 
 function connectionError(code: string, message: string): string {
