@@ -296,6 +296,9 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--token", help="the user's token (default: minted from the data directory)")
     data_dir(f)
     f.set_defaults(fn=cmd_tail)
+    from grace.learning.cli import add_learn_command
+
+    add_learn_command(sub)
     return p
 
 

@@ -1,0 +1,6 @@
+"""Learning supervisor: ingests documents into a searchable knowledge store (see
+``docs/learning.md``). ``install(grace)`` wires it into an application."""
+
+from grace.learning.supervisor import LearningConfig, LearningSupervisor, install
+
+__all__ = ["LearningConfig", "LearningSupervisor", "install"]

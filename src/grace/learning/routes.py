@@ -1,0 +1,108 @@
+"""REST for learning and the knowledge store.
+
+``POST /api/learning/documents`` (multipart, one or more ``files``) makes one learning job per
+file and answers their task ids; ``GET /api/learning`` is the gate, the waiting queue and recent
+jobs; ``GET /api/learning/jobs/{task_id}`` follows one job (``waiting`` until it starts, then its
+task's state and progress); ``POST /api/learning/pause`` and ``/resume``;
+``GET /api/knowledge/search?q=&limit=`` finds passages; ``GET /api/knowledge/documents`` lists
+what was learned. A caller sees their own jobs and documents (an admin everyone's).
+"""
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+
+from grace.api.deps import caller_dependency
+from grace.auth import Identity
+from grace.errors import BadRequest, Forbidden, NotFound, TooLarge
+
+if TYPE_CHECKING:
+    from grace.learning.supervisor import LearningSupervisor
+
+CHUNK = 1024 * 1024
+
+
+async def read_upload(upload: UploadFile, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await upload.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"{upload.filename or 'the upload'} is larger than {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def build_learning_router(supervisor: "LearningSupervisor") -> APIRouter:
+    router = APIRouter()
+    Caller = Annotated[Identity, Depends(caller_dependency(supervisor.grace))]
+
+    @router.post("/api/learning/documents", status_code=202, tags=["learning"])
+    async def upload(
+        caller: Caller, files: Annotated[list[UploadFile], File(description="documents")]
+    ) -> dict[str, Any]:
+        """Learn from uploaded documents: one learning job (task) per file."""
+        if not files:
+            raise BadRequest("send at least one file in the 'files' field")
+        received = [
+            (upload.filename or "", await read_upload(upload, supervisor.config.max_bytes))
+            for upload in files
+        ]
+        jobs = [await supervisor.submit(item, caller.user_id) for item in received]
+        return {
+            "state": supervisor.gate.state.value,
+            "task_ids": [j.task_id for j in jobs],
+            "jobs": [j.info() for j in jobs],
+        }
+
+    @router.get("/api/learning", tags=["learning"])
+    async def overview(
+        caller: Caller, recent: Annotated[int, Query(ge=0, le=200)] = 20
+    ) -> dict[str, Any]:
+        """Learning's state (running / paused), the waiting queue and recent jobs."""
+        return await supervisor.overview(caller, recent)
+
+    @router.get("/api/learning/jobs/{task_id}", tags=["learning"])
+    async def job(task_id: str, caller: Caller) -> dict[str, Any]:
+        return await supervisor.job(task_id, caller)
+
+    @router.post("/api/learning/pause", tags=["learning"])
+    async def pause(caller: Caller) -> dict[str, Any]:
+        changed = await supervisor.pause(caller.user_id)
+        return {**await supervisor.frame(), "changed": changed}
+
+    @router.post("/api/learning/resume", tags=["learning"])
+    async def resume(caller: Caller) -> dict[str, Any]:
+        changed = await supervisor.resume(caller.user_id)
+        return {**await supervisor.frame(), "changed": changed}
+
+    @router.get("/api/knowledge/search", tags=["knowledge"])
+    async def search(
+        caller: Caller,
+        q: Annotated[str, Query(min_length=1, max_length=1000)],
+        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> dict[str, Any]:
+        """Passages that match ``q`` (ranked), with their document's name and a snippet in
+        which the matched words are in ``[brackets]``."""
+        user = None if caller.admin else caller.user_id
+        hits = await supervisor.knowledge.search(q, user, limit)
+        return {"query": q, "results": [h.info() for h in hits]}
+
+    @router.get("/api/knowledge/documents", tags=["knowledge"])
+    async def documents(
+        caller: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> dict[str, Any]:
+        user = None if caller.admin else caller.user_id
+        docs = await supervisor.knowledge.documents(user, limit)
+        return {"documents": [d.info() for d in docs]}
+
+    @router.get("/api/knowledge/documents/{document_id}", tags=["knowledge"])
+    async def document(document_id: str, caller: Caller) -> dict[str, Any]:
+        doc = await supervisor.knowledge.get(document_id)
+        if doc is None:
+            raise NotFound(f"no document {document_id}")
+        if doc.user_id != caller.user_id and not caller.admin:
+            raise Forbidden(f"document {document_id} belongs to another user")
+        return {**doc.info(), "passages": await supervisor.knowledge.passages(document_id)}
+
+    return router
