@@ -188,6 +188,28 @@ async function chatAvailable(): Promise<boolean> {
   return probe.status !== 404;
 }
 
+test('without WebSocket the page falls back to SSE for notifications and REST for commands', async ({ page }) => {
+  await page.addInitScript(() => {
+    Object.defineProperty(window, 'WebSocket', { value: undefined });
+  });
+  await grace.publish('published before the page opened');
+  await page.goto(grace.running!.loginUrl);
+  await expect(page.getByTestId('connection')).toHaveText('Connected (SSE)');
+  await expect(messages(page)).toHaveText(['published before the page opened']);
+  await grace.publish('pushed over SSE');
+  await expect(messages(page)).toHaveText(['published before the page opened', 'pushed over SSE']);
+  const id = await requestApproval('sse.yaml');
+  const card = cards(page).filter({ hasText: 'modify sse.yaml' });
+  await card.getByRole('button', { name: 'Approve' }).click();
+  await expect(card.getByTestId('approval-outcome')).toContainText('Approved');
+  expect((await grace.api<{ state: string }>('GET', `/api/approvals/${id}`)).state).toBe('approved');
+  await expect(cards(page).last()).toHaveAttribute('data-type', 'action_approved');
+  const before = await messages(page).allTextContents();
+  await page.reload();
+  await expect(page.getByTestId('connection')).toHaveText('Connected (SSE)');
+  await expect(messages(page)).toHaveText(before);
+});
+
 test('a chat sentence gets its answer in the thread', async ({ page }) => {
   test.skip(!(await chatAvailable()), 'the unified chat (/api/unified/chat) is not on this server yet');
   await open(page);
