@@ -75,11 +75,20 @@ class Notification:
         }
 
 
+_second: list[tuple[int, str]] = [(-1, "")]
+
+
 def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC with millisecond precision and a ``Z``: ``2024-01-15T10:35:00.000Z``."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    """ISO 8601 in UTC with millisecond precision and a ``Z``: ``2024-01-15T10:35:00.000Z``.
+
+    On the append path: the formatted second is cached, so a burst formats it once.
+    """
+    whole = int(moment.timestamp())
+    cached_whole, prefix = _second[0]
+    if whole != cached_whole:
+        prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _second[0] = (whole, prefix)
+    return f"{prefix}{moment.microsecond // 1000:03d}Z"
 
 
 def iso_utc_ts(seconds: float) -> str:

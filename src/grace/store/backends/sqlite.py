@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import itertools
 import logging
 import sqlite3
 import threading
@@ -198,6 +199,8 @@ class SQLiteStore:
         self._pruner: asyncio.Task[None] | None = None
         # Owned by the writer thread only.
         self._seq: dict[str, int] = {}
+        #: Notification ids: 12 random hex digits drawn per process start, then a counter.
+        self._ids = (f"{uuid.uuid4().hex[:12]}{n:08x}" for n in itertools.count(1))
         self._dirty: set[str] | None = None  # None: every user needs pruning
 
     async def open(self) -> None:
@@ -283,7 +286,7 @@ class SQLiteStore:
                     last = found[0] if found else 0
                 seq = last + 1
                 seqs[d.user_id] = touched[d.user_id] = seq
-                nid = uuid.uuid4().hex
+                nid = next(self._ids)
                 ts = iso_utc(d.created)
                 actions = [a.as_dict() for a in d.actions]
                 rows.append(
