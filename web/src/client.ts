@@ -534,7 +534,13 @@ export class GraceClient {
         Math.max(0, deadline - Date.now()),
       );
       this.pending.set(id, { resolve, reject, timer });
-      ws.send(JSON.stringify({ ...command, id }));
+      try {
+        ws.send(JSON.stringify({ ...command, id }));
+      } catch {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new GraceError('disconnected', 'the connection dropped before the command was sent'));
+      }
     });
   }
 
