@@ -15,6 +15,8 @@ EXPECTED = {
     "Healing complete: Rolled back to version v2.0.5",
     "Learning supervisor wants to modify config.yaml",
     "Mission mission_123 completed",
+    "Ingested CRM_API_Spec.md, trust 0.95",
+    "Health check payments-api failed: connection refused",
 }
 
 

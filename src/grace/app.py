@@ -258,11 +258,16 @@ class Grace:
 
 
 def install_systems(grace: Grace) -> None:
-    """The reference background systems: self-heal, mission control and the unified chat."""
+    """The reference background systems: learning, guardian, self-heal, mission control and the
+    unified chat."""
     from grace.chat.component import install as install_chat
+    from grace.guardian import install as install_guardian
+    from grace.learning import install as install_learning
     from grace.missions.component import install as install_missions
     from grace.selfheal.component import install as install_selfheal
 
+    install_learning(grace)
+    install_guardian(grace)
     healer = install_selfheal(grace)
     install_missions(grace, healer)
     install_chat(grace)

@@ -54,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from grace.demo import demo_settings, install_demo
+    from grace.demo import demo_service, demo_settings, install_demo
 
     base = Settings.from_env(
         host=args.host,
@@ -62,7 +62,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         data_dir=Path(args.data_dir or ".grace-demo"),
     )
-    return run_server(demo_settings(base), args.user, lambda g: install_demo(g, args.pace))
+    service = demo_service()
+    return run_server(
+        demo_settings(base, service), args.user, lambda g: install_demo(g, service, args.pace)
+    )
 
 
 def run_server(

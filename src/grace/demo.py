@@ -30,15 +30,18 @@ log = logging.getLogger("grace.demo")
 PY = sys.executable
 
 
-def _closed_port() -> int:
-    """A loopback port nothing listens on (bound and released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def demo_service() -> socket.socket:
+    """The "payments-api" the guardian watches: a listening socket (the kernel completes TCP
+    connections from its backlog), up until the scenario closes it."""
+    service = socket.socket()
+    service.bind(("127.0.0.1", 0))
+    service.listen(64)
+    return service
 
 
-def demo_settings(base: Settings) -> Settings:
+def demo_settings(base: Settings, service: socket.socket) -> Settings:
     """The demo's grace.toml, in code: task types, the rollback playbook, a mission, a check."""
+    port = service.getsockname()[1]
     file: dict[str, Any] = {
         "tasks": {
             "deployment": {
@@ -65,9 +68,10 @@ def demo_settings(base: Settings) -> Settings:
         },
         "missions": {"release": {"steps": [{"task_type": "build"}, {"task_type": "smoke_test"}]}},
         "guardian": {
-            "interval": 5,
+            "interval": 2,
             "notify": [base.default_user],
-            "checks": [{"name": "payments-api", "tcp": f"127.0.0.1:{_closed_port()}"}],
+            "metrics": ["memory", "disk"],
+            "checks": [{"name": "payments-api", "tcp": f"127.0.0.1:{port}"}],
         },
         **{k: v for k, v in base.file.items() if k not in ("tasks", "selfheal", "missions")},
     }
@@ -77,10 +81,11 @@ def demo_settings(base: Settings) -> Settings:
 class DemoScenario:
     name = "demo"
 
-    def __init__(self, grace: Grace, pace: float = 1.0) -> None:
+    def __init__(self, grace: Grace, service: socket.socket, pace: float = 1.0) -> None:
         self.grace = grace
         self.pace = pace
         self._job: asyncio.Task[None] | None = None
+        self._service = service
 
     async def _pause(self, seconds: float) -> None:
         """Narrative pacing between the scenario's scenes."""
@@ -90,6 +95,7 @@ class DemoScenario:
         self._job = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        self._service.close()
         if self._job is not None:
             self._job.cancel()
             await asyncio.gather(self._job, return_exceptions=True)
@@ -115,6 +121,8 @@ class DemoScenario:
                 user_id=user,
             )
             await self._pause(3)
+            self._service.close()  # the payments-api goes down; the guardian notices
+            await self._pause(3)
             missions = next((c for c in grace.components if c.name == "missions"), None)
             if missions is not None:
                 await missions.start_mission(user, "release", mission_id="mission_123")  # type: ignore[attr-defined]
@@ -137,7 +145,7 @@ class DemoScenario:
             await learning.submit(Path(str(sample)), user)  # type: ignore[attr-defined]
 
 
-def install_demo(grace: Grace, pace: float = 1.0) -> DemoScenario:
-    scenario = DemoScenario(grace, pace)
+def install_demo(grace: Grace, service: socket.socket, pace: float = 1.0) -> DemoScenario:
+    scenario = DemoScenario(grace, service, pace)
     grace.add_component(scenario)
     return scenario
