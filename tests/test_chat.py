@@ -129,3 +129,19 @@ async def test_an_llm_hook_maps_free_sentences_to_the_same_commands(settings: Se
         nuke = await say(srv, "nuke it all")
         assert "belongs to another user" in nuke["text"]
         assert (await srv.grace.tasks.get("someone_elses", Identity("bob"))).state.active
+
+
+async def test_pause_and_resume_learning_from_the_chat(server: Any) -> None:
+    async with Client.connect(server, "user") as c:
+        await c.welcome()
+        paused = await say(server, "Pause learning for now")
+        assert paused["intent"] == "pause_learning"
+        (note,) = await c.notifications(1)
+        assert note["badge"] == "⏸️"
+        assert note["message"] == "Learning jobs paused. Grace will not start new learning tasks."
+        status = await say(server, "What's Grace doing?")
+        assert "paused" in status["text"].lower()
+        resumed = await say(server, "Resume learning")
+        assert resumed["intent"] == "resume_learning"
+        (note,) = await c.notifications(1)
+    assert note["type"] == "learning_resumed"
