@@ -1,0 +1,96 @@
+"""``python -m bench``: Grace against the seed-style server and python-socketio (issue 6).
+
+Runs every scenario on every server, each started fresh, and prints a table per scenario with the
+machine and package versions on top; writes the results as JSON and the chart as PNG. Exits 1
+(loudly) when any server lost or duplicated a notification.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import runner
+from bench.common import raise_fd_limit
+from bench.report import chart, header, machine, render, write_json
+from bench.runner import FULL, QUICK, SCENARIOS, SERVERS, BenchError, Result, run_scenario, scaled
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="tiny sizes (seconds), for smoke tests")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply notification counts")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
+    p.add_argument("--servers", default=",".join(SERVERS), help="comma-separated")
+    p.add_argument("--workers", type=int, default=2, help="load-generator processes")
+    p.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json")
+    p.add_argument("--chart", type=Path, default=REPO / "docs" / "bench.png")
+    p.add_argument("--profile", type=Path, help="py-spy the servers into this folder (slows them)")
+    args = p.parse_args(argv)
+    if args.profile is not None:
+        runner.PROFILE_DIR = args.profile
+
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    kinds = [k for k in args.servers.split(",") if k]
+    for s in scenarios:
+        if s not in SCENARIOS:
+            p.error(f"unknown scenario {s!r} (known: {', '.join(SCENARIOS)})")
+    for k in kinds:
+        if k not in SERVERS:
+            p.error(f"unknown server {k!r} (known: {', '.join(SERVERS)})")
+    sizes = scaled(QUICK if args.quick else FULL, args.scale)
+    fd_limit = raise_fd_limit()
+    info = machine()
+    info["fd_limit"] = fd_limit
+    print(header(info), flush=True)
+    print(
+        "Grace: embedded SQLite log, synchronous=FULL (durable); every server has its own process;"
+        f" {args.workers} load-generator processes (picows).",
+        flush=True,
+    )
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    by_scenario: dict[str, list[Result]] = {}
+    failures: list[str] = []
+    started = time.time()
+    for name in scenarios:
+        try:
+            by_scenario[name] = run_scenario(name, kinds, sizes[name], args.workers, log)
+        except BenchError as exc:
+            failures.append(f"{name}: {exc}")
+            log(f"!! {name}: {exc}")
+    text = render(by_scenario, sizes, kinds)
+    print(text, flush=True)
+    payload: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": info,
+        "sizes": sizes,
+        "results": {k: [r.as_dict() for r in v] for k, v in by_scenario.items()},
+        "failures": failures,
+    }
+    write_json(args.json, payload)
+    if any(s in by_scenario for s in ("burst", "storm", "steady")):
+        chart(args.chart, by_scenario)
+    print(f"\nResults: {args.json}  Chart: {args.chart}", flush=True)
+    bad = [r for v in by_scenario.values() for r in v if not r.ok]
+    if failures or bad:
+        print(
+            "BENCHMARK FAILED: "
+            + "; ".join(failures + [f"{r.scenario}/{r.server} lost or duplicated" for r in bad]),
+            flush=True,
+        )
+        return 1
+    print("All runs complete: nothing lost, nothing duplicated.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

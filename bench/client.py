@@ -1,0 +1,303 @@
+"""The load generator: one OS process per worker, many WebSocket connections each (picows).
+
+A worker obeys commands from the orchestrator over a pipe and answers each:
+
+* ``("connect", kind, port, conns, since)`` opens the connections ``[(cid, user), ...]`` and
+  answers once each one is registered by the server (Grace: ``synced``; seed: ``welcome``;
+  socket.io: the namespace ``CONNECT`` ack);
+* ``("arm", expect)`` says what each user must now receive: ``{"mode": "range", "lo", "hi"}``
+  (every ``k`` in ``[lo, hi)``) or ``{"mode": "targets", "seed", "count", "users"}``;
+* ``("wait", timeout)`` answers when every connection has everything (or at the timeout) with
+  counts, losses, duplicates, sequence errors and the latencies;
+* ``("drop",)`` closes every connection, remembering each one's last ``seq``;
+* ``("reconnect", timeout)`` reopens them all at once with ``since=<last seq>``;
+* ``("close",)`` ends the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Container
+from multiprocessing.connection import Connection
+from typing import Any
+
+import orjson
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+from bench.common import HOST, STREAM_PATH, raise_fd_limit, targets, user_name
+
+CONNECT_CONCURRENCY = 256
+
+
+class State:
+    """What one logical client has received, kept across reconnects."""
+
+    __slots__ = ("cid", "done", "expected", "got", "last_seq", "remaining", "transport", "user")
+
+    def __init__(self, cid: int, user: str) -> None:
+        self.cid = cid
+        self.user = user
+        self.got: set[int] = set()
+        self.expected: Container[int] = ()
+        self.remaining = 0
+        self.done = True
+        self.last_seq: int | None = None
+        self.transport: WSTransport | None = None
+
+
+class Worker:
+    def __init__(self) -> None:
+        self.states: list[State] = []
+        self.kind = "grace"
+        self.port = 0
+        self.pending = 0
+        self.finished: asyncio.Event = asyncio.Event()
+        self.done_ns = 0
+        self.latencies: list[int] = []
+        self.delivered = 0
+        self.dups = 0
+        self.unexpected = 0
+        self.seq_errors = 0
+        self.errors = 0
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def notification(self, st: State, frame: dict[str, Any], now: int) -> None:
+        data = frame["data"]
+        k = data["k"]
+        self.delivered += 1
+        if k in st.got:
+            self.dups += 1
+            return
+        if k not in st.expected:
+            self.unexpected += 1
+            return
+        st.got.add(k)
+        self.latencies.append(now - data["t"])
+        st.remaining -= 1
+        if st.remaining == 0 and not st.done:
+            st.done = True
+            self.pending -= 1
+            if self.pending == 0:
+                self.done_ns = now
+                self.finished.set()
+
+    def grace_seq(self, st: State, seq: int) -> None:
+        if st.last_seq is not None and seq != st.last_seq + 1:
+            self.seq_errors += 1
+        st.last_seq = seq
+
+    # -- connections ----------------------------------------------------------------------
+
+    def url(self, st: State, since: int | None) -> str:
+        if self.kind == "socketio":
+            return f"ws://{HOST}:{self.port}/socket.io/?EIO=4&transport=websocket&user_id={st.user}"
+        url = f"ws://{HOST}:{self.port}{STREAM_PATH}?user_id={st.user}"
+        return url if since is None else f"{url}&since={since}"
+
+    async def open(self, st: State, since: int | None) -> None:
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        listener = Listener(self, st, ready)
+        transport, _ = await ws_connect(
+            lambda: listener, self.url(st, since), websocket_handshake_timeout=60
+        )
+        st.transport = transport
+        await asyncio.wait_for(ready, 60)
+
+    async def open_all(self, states: list[State], since: bool) -> int:
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        failures = 0
+
+        async def one(st: State) -> None:
+            nonlocal failures
+            async with gate:
+                try:
+                    await self.open(st, (st.last_seq or 0) if since else None)
+                except Exception:
+                    failures += 1
+
+        await asyncio.gather(*(one(st) for st in states))
+        return failures
+
+    async def drop_all(self) -> None:
+        for st in self.states:
+            if st.transport is not None:
+                st.transport.disconnect()
+        for st in self.states:
+            if st.transport is not None:
+                await st.transport.wait_disconnected()
+                st.transport = None
+
+    def arm(self, expect: dict[str, Any]) -> None:
+        per_user: dict[str, Container[int]] = {}
+        sizes: dict[str, int] = {}
+        if expect["mode"] == "range":
+            r = range(int(expect["lo"]), int(expect["hi"]))
+            for st in self.states:
+                per_user[st.user] = r
+                sizes[st.user] = len(r)
+        else:
+            plan = targets(int(expect["seed"]), int(expect["count"]), int(expect["users"]))
+            sets: dict[str, set[int]] = {}
+            for k, u in enumerate(plan):
+                sets.setdefault(user_name(u), set()).add(k)
+            for st in self.states:
+                s = sets.get(st.user, set())
+                per_user[st.user] = s
+                sizes[st.user] = len(s)
+        self.pending = 0
+        self.finished = asyncio.Event()
+        self.done_ns = 0
+        self.latencies = []
+        self.delivered = self.dups = self.unexpected = self.seq_errors = 0
+        for st in self.states:
+            st.got = set()
+            st.expected = per_user[st.user]
+            st.remaining = sizes[st.user]
+            st.done = st.remaining == 0
+            if not st.done:
+                self.pending += 1
+        if self.pending == 0:
+            self.finished.set()
+
+    def report(self) -> dict[str, Any]:
+        missing = sum(st.remaining for st in self.states)
+        return {
+            "connections": len(self.states),
+            "delivered": self.delivered,
+            "unique": len(self.latencies),
+            "lost": missing,
+            "incomplete": sum(1 for st in self.states if not st.done),
+            "dups": self.dups,
+            "unexpected": self.unexpected,
+            "seq_errors": self.seq_errors,
+            "errors": self.errors,
+            "done_ns": self.done_ns,
+            "latencies_ns": self.latencies,
+        }
+
+
+class Listener(WSListener):  # type: ignore[misc]
+    def __init__(self, worker: Worker, st: State, ready: asyncio.Future[None]) -> None:
+        super().__init__()
+        self.w = worker
+        self.st = st
+        self.ready = ready
+        self.parts: list[bytes] = []
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        kind = frame.msg_type
+        if kind == WSMsgType.CLOSE:
+            with contextlib.suppress(Exception):
+                transport.send_close(frame.get_close_code())
+            transport.disconnect()
+            return
+        if kind not in (WSMsgType.TEXT, WSMsgType.CONTINUATION, WSMsgType.BINARY):
+            return
+        if not frame.fin:
+            self.parts.append(frame.get_payload_as_bytes())
+            return
+        payload = frame.get_payload_as_bytes()
+        if self.parts:
+            payload = b"".join([*self.parts, payload])
+            self.parts = []
+        now = time.time_ns()
+        try:
+            self.handle(transport, payload, now)
+        except Exception:
+            self.w.errors += 1
+
+    def handle(self, transport: WSTransport, payload: bytes, now: int) -> None:
+        w, st = self.w, self.st
+        if w.kind == "grace":
+            for line in payload.split(b"\n"):
+                f = orjson.loads(line)
+                t = f["type"]
+                if t == "synced":
+                    if st.last_seq is None:
+                        st.last_seq = f["seq"]
+                    elif f["seq"] != st.last_seq:
+                        w.seq_errors += 1
+                    if not self.ready.done():
+                        self.ready.set_result(None)
+                elif t == "welcome" or t == "pong":
+                    pass
+                elif t == "error":
+                    w.errors += 1
+                else:
+                    w.grace_seq(st, f["seq"])
+                    w.notification(st, f, now)
+        elif w.kind == "seed":
+            f = orjson.loads(payload)
+            t = f["type"]
+            if t == "welcome":
+                if not self.ready.done():
+                    self.ready.set_result(None)
+            elif t != "pong":
+                w.notification(st, f, now)
+        else:  # socket.io over engine.io v4
+            if payload.startswith(b"42"):
+                event = orjson.loads(payload[2:])
+                if event[0] == "notification":
+                    w.notification(st, event[1], now)
+            elif payload == b"2":
+                transport.send(WSMsgType.TEXT, b"3")
+            elif payload.startswith(b"40"):
+                if not self.ready.done():
+                    self.ready.set_result(None)
+            elif payload.startswith(b"0"):
+                transport.send(WSMsgType.TEXT, b"40")
+            elif payload.startswith(b"44"):
+                w.errors += 1
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("disconnected before ready"))
+
+
+async def serve(pipe: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    worker = Worker()
+
+    async def recv() -> Any:
+        return await loop.run_in_executor(None, pipe.recv)
+
+    while True:
+        cmd = await recv()
+        op = cmd[0]
+        if op == "connect":
+            _, worker.kind, worker.port, conns = cmd
+            fresh = [State(cid, user) for cid, user in conns]
+            worker.states.extend(fresh)
+            started = time.perf_counter()
+            failures = await worker.open_all(fresh, since=False)
+            pipe.send({"failures": failures, "seconds": time.perf_counter() - started})
+        elif op == "arm":
+            worker.arm(cmd[1])
+            pipe.send({"armed": True})
+        elif op == "wait":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker.finished.wait(), cmd[1])
+            pipe.send(worker.report())
+        elif op == "drop":
+            await worker.drop_all()
+            pipe.send({"dropped": len(worker.states)})
+        elif op == "reconnect":
+            started = time.perf_counter()
+            failures = await worker.open_all(worker.states, since=True)
+            pipe.send({"failures": failures, "seconds": time.perf_counter() - started})
+        elif op == "close":
+            pipe.send({"closed": True})
+            return
+
+
+def worker_main(pipe: Connection) -> None:
+    raise_fd_limit()
+    try:
+        import uvloop
+
+        uvloop.run(serve(pipe))
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        asyncio.run(serve(pipe))

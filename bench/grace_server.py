@@ -1,0 +1,52 @@
+"""Grace under test: ``grace serve``'s embedded default (SQLite log, durable) plus the control API.
+
+``python -m bench.grace_server --data-dir DIR`` prints ``LISTEN <port>``. The plans publish through
+``grace.notify_user`` (one notification) and ``grace.notifier.notify_many`` (one event to many
+users): both append to the durable log first, then fan out.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.common import BADGE, MESSAGE, NOTIFICATION_TYPE, Publisher, control_routes, serve_uvicorn
+from bench.common import stamp as _stamp
+from grace.api.app import create_app
+from grace.api.server import make_server
+from grace.app import Grace
+from grace.config import Settings
+
+
+class GraceSink:
+    def __init__(self, grace: Grace) -> None:
+        self.grace = grace
+
+    async def one(self, user: str, k: int) -> None:
+        await self.grace.notify_user(user, NOTIFICATION_TYPE, MESSAGE, BADGE, data=_stamp(k))
+
+    async def many(self, users: list[str], k: int) -> None:
+        draft = self.grace.notifier.draft
+        data = _stamp(k)
+        await self.grace.notifier.notify_many(
+            [draft(u, NOTIFICATION_TYPE, MESSAGE, BADGE, data=data) for u in users]
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", required=True)
+    args = parser.parse_args()
+    # The durable defaults stay on (sqlite_synchronous=FULL); no_auth gives ?user_id= on loopback.
+    settings = Settings.from_env(
+        data_dir=Path(args.data_dir), host="127.0.0.1", port=0, log_level="warning", no_auth=True
+    )
+    grace = Grace(settings)
+    app = create_app(grace)
+    for route in control_routes(Publisher(GraceSink(grace))):
+        app.router.routes.append(route)
+    serve_uvicorn(app, lambda a: make_server(a, settings))
+
+
+if __name__ == "__main__":
+    main()

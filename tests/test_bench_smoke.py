@@ -1,0 +1,57 @@
+"""The benchmark harness at tiny sizes, so it cannot rot (the full run is not a test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_bench_quick_run_completes_with_nothing_lost_or_duplicated(tmp_path: Path) -> None:
+    out_json = tmp_path / "results.json"
+    out_png = tmp_path / "bench.png"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--scenarios",
+            "burst,reconnect",
+            "--servers",
+            "grace,seed",
+            "--json",
+            str(out_json),
+            "--chart",
+            str(out_png),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "Machine:" in out and "Packages:" in out
+    assert "1. Fan-out burst: 20 connections, 10 users" in out
+    assert "5. Reconnect storm: 20 clients" in out
+    assert "CPU µs/deliv" in out and "p99 ms" in out
+    assert "| Grace " in out and "| seed-style " in out
+    assert "n/a: no resume" in out
+    assert "nothing lost, nothing duplicated" in out
+
+    results = json.loads(out_json.read_text())
+    assert not results["failures"]
+    burst = {r["server"]: r for r in results["results"]["burst"]}
+    assert set(burst) == {"grace", "seed"}
+    for r in burst.values():
+        assert r["ok"] and r["lost"] == 0 and r["dups"] == 0 and r["seq_errors"] == 0
+        assert r["deliveries"] == 20 * 20  # 20 connections x 20 notifications
+        assert r["cpu_us_per_delivery"] > 0 and r["latency_ms"]["p99"] > 0
+    (reconnect,) = results["results"]["reconnect"]
+    assert reconnect["server"] == "grace" and reconnect["ok"]
+    assert reconnect["deliveries"] == 20 * 10
+    assert out_png.stat().st_size > 1000
