@@ -230,3 +230,48 @@ async def test_the_file_is_free_again_after_close(db_path: Path) -> None:
         assert (await second.head("ann")).seq == 1
     finally:
         await second.close()
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE user_log (user_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE notifications (
+    user_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
+    title TEXT NOT NULL, message TEXT NOT NULL, badge TEXT NOT NULL, severity TEXT NOT NULL,
+    timestamp TEXT NOT NULL, created REAL NOT NULL, data BLOB NOT NULL, actions BLOB NOT NULL,
+    read INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX notifications_id ON notifications (id);
+CREATE INDEX notifications_created ON notifications (created);
+CREATE INDEX notifications_unread ON notifications (user_id) WHERE read = 0;
+INSERT INTO meta VALUES ('epoch', 'oldepoch'), ('schema_version', '1');
+INSERT INTO user_log VALUES ('ann', 3);
+"""
+
+
+async def test_a_schema_1_log_is_converted_keeping_history_seq_and_unread(db_path: Path) -> None:
+    import sqlite3
+    import time
+
+    conn = sqlite3.connect(db_path)
+    conn.executescript(V1_SCHEMA)
+    for seq, read in ((2, 1), (3, 0)):  # seq 1 already removed by retention
+        conn.execute(
+            "INSERT INTO notifications VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            ("ann", seq, f"id{seq}", "test", "Grace Notification", f"old {seq}", "🧪", "info",
+             "2026-11-27T05:00:00.000Z", time.time(), b"{}", b"[]", read),
+        )  # fmt: skip
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        assert store.epoch == "oldepoch"
+        head = await store.head("ann")
+        assert (head.seq, head.first_seq, head.unread) == (3, 2, 1)
+        assert [n.message for n in await store.read_since("ann", 0, 10)] == ["old 2", "old 3"]
+        (new,) = await store.append([draft("ann", "new")])
+        assert new.seq == 4
+        assert (await store.head("ann")).unread == 2
+    finally:
+        await store.close()

@@ -36,11 +36,13 @@ T = TypeVar("T")
 MAX_BATCH = 4096
 PRUNE_EVERY_SECONDS = 300.0
 
+SCHEMA_VERSION = "2"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS user_log (
     user_id TEXT PRIMARY KEY,
-    last_seq INTEGER NOT NULL
+    last_seq INTEGER NOT NULL,
+    unread INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS notifications (
     user_id TEXT NOT NULL,
@@ -55,14 +57,33 @@ CREATE TABLE IF NOT EXISTS notifications (
     created REAL NOT NULL,
     data BLOB NOT NULL,
     actions BLOB NOT NULL,
-    read INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (user_id, seq)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS notifications_id ON notifications (id);
+    read INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS notifications_user_seq ON notifications (user_id, seq);
 CREATE INDEX IF NOT EXISTS notifications_created ON notifications (created);
-CREATE INDEX IF NOT EXISTS notifications_unread ON notifications (user_id) WHERE read = 0;
+"""
+# Rows are appended in commit order to a rowid table (cheap), with one small index per user and
+# seq; each user's unread count is kept in user_log rather than found by an index on every row.
+
+#: Schema 1 kept rows in a (user_id, seq) B-tree with three more indexes; it is converted once.
+MIGRATE_1_TO_2 = """
+ALTER TABLE notifications RENAME TO notifications_v1;
+DROP INDEX IF EXISTS notifications_id;
+DROP INDEX IF EXISTS notifications_created;
+DROP INDEX IF EXISTS notifications_unread;
+ALTER TABLE user_log ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
+"""
+MIGRATE_1_TO_2_COPY = """
+INSERT INTO notifications SELECT user_id, seq, id, type, title, message, badge, severity,
+    timestamp, created, data, actions, read FROM notifications_v1 ORDER BY created;
+UPDATE user_log SET unread = (SELECT COUNT(*) FROM notifications n
+    WHERE n.user_id = user_log.user_id AND n.read = 0);
+DROP TABLE notifications_v1;
 """
 
+MIGRATE_BEFORE_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+)
 _COLUMNS = "id, user_id, seq, type, message, badge, severity, title, timestamp, data, actions, read"
 
 
@@ -167,6 +188,14 @@ class SQLiteDatabase:
             self._lock_file = None
 
 
+def _forget_unread(conn: sqlite3.Connection, counts: list[tuple[str, int]]) -> None:
+    """Unread notifications that retention removes no longer count as unread."""
+    conn.executemany(
+        "UPDATE user_log SET unread = MAX(0, unread - ?) WHERE user_id = ?",
+        [(n, user) for user, n in counts if n],
+    )
+
+
 def transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -200,14 +229,29 @@ class SQLiteStore:
         # Owned by the writer thread only.
         self._seq: dict[str, int] = {}
         #: Notification ids: 12 random hex digits drawn per process start, then a counter.
-        self._ids = (f"{uuid.uuid4().hex[:12]}{n:08x}" for n in itertools.count(1))
+        prefix = uuid.uuid4().hex[:12]
+        self._ids = (f"{prefix}{n:08x}" for n in itertools.count(1))
         self._dirty: set[str] | None = None  # None: every user needs pruning
 
     async def open(self) -> None:
-        await self.db.open(SCHEMA)
+        await self.db.open(MIGRATE_BEFORE_SCHEMA)
+        await self.db.write(self._migrate)
         self.epoch = await self.db.write(self._load_epoch)
         await self.prune()
         self._pruner = asyncio.get_running_loop().create_task(self._prune_periodically())
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if found is not None and found[0] == "1":
+            log.info("converting the notification log to schema 2")
+            conn.executescript(f"BEGIN; {MIGRATE_1_TO_2} {SCHEMA} {MIGRATE_1_TO_2_COPY} COMMIT;")
+        else:
+            conn.executescript(SCHEMA)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (SCHEMA_VERSION,),
+        )
 
     @staticmethod
     def _load_epoch(conn: sqlite3.Connection) -> str:
@@ -216,7 +260,6 @@ class SQLiteStore:
             return str(row[0])
         epoch = uuid.uuid4().hex[:16]
         conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '1')")
         return epoch
 
     async def close(self) -> None:
@@ -273,6 +316,7 @@ class SQLiteStore:
     def _write(self, conn: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Notification]:
         seqs = self._seq
         touched: dict[str, int] = {}
+        added: dict[str, int] = {}
         rows: list[tuple[Any, ...]] = []
         out: list[Notification] = []
         try:
@@ -286,6 +330,7 @@ class SQLiteStore:
                     last = found[0] if found else 0
                 seq = last + 1
                 seqs[d.user_id] = touched[d.user_id] = seq
+                added[d.user_id] = added.get(d.user_id, 0) + 1
                 nid = next(self._ids)
                 ts = iso_utc(d.created)
                 actions = [a.as_dict() for a in d.actions]
@@ -326,9 +371,10 @@ class SQLiteStore:
                 rows,
             )
             conn.executemany(
-                "INSERT INTO user_log (user_id, last_seq) VALUES (?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq",
-                touched.items(),
+                "INSERT INTO user_log (user_id, last_seq, unread) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq, "
+                "unread = user_log.unread + excluded.unread",
+                [(user, last, added[user]) for user, last in touched.items()],
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -370,14 +416,11 @@ class SQLiteStore:
     async def head(self, user_id: str) -> LogHead:
         def run(conn: sqlite3.Connection) -> LogHead:
             found = conn.execute(
-                "SELECT last_seq FROM user_log WHERE user_id = ?", (user_id,)
+                "SELECT last_seq, unread FROM user_log WHERE user_id = ?", (user_id,)
             ).fetchone()
-            last = found[0] if found else 0
+            last, unread = found if found else (0, 0)
             first = conn.execute(
                 "SELECT MIN(seq) FROM notifications WHERE user_id = ?", (user_id,)
-            ).fetchone()[0]
-            unread = conn.execute(
-                "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read = 0", (user_id,)
             ).fetchone()[0]
             return LogHead(
                 seq=last, first_seq=first if first is not None else last + 1, unread=unread
@@ -409,10 +452,14 @@ class SQLiteStore:
                     marked += conn.execute(
                         f"{base} AND id IN ({marks})", (user_id, *unique)
                     ).rowcount
-                unread = conn.execute(
-                    "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read = 0",
-                    (user_id,),
-                ).fetchone()[0]
+                conn.execute(
+                    "UPDATE user_log SET unread = MAX(0, unread - ?) WHERE user_id = ?",
+                    (marked, user_id),
+                )
+                found = conn.execute(
+                    "SELECT unread FROM user_log WHERE user_id = ?", (user_id,)
+                ).fetchone()
+                unread = found[0] if found else 0
                 return MarkReadResult(marked=marked, unread=unread)
 
             return transaction(conn, body)
@@ -424,9 +471,17 @@ class SQLiteStore:
 
     def _prune(self, conn: sqlite3.Connection) -> int:
         def body(conn: sqlite3.Connection) -> int:
+            cutoff = time.time() - self._retention_seconds
+            _forget_unread(
+                conn,
+                conn.execute(
+                    "SELECT user_id, COUNT(*) FROM notifications WHERE created < ? AND read = 0 "
+                    "GROUP BY user_id",
+                    (cutoff,),
+                ).fetchall(),
+            )
             removed = conn.execute(
-                "DELETE FROM notifications WHERE created < ?",
-                (time.time() - self._retention_seconds,),
+                "DELETE FROM notifications WHERE created < ?", (cutoff,)
             ).rowcount
             keep = self._retention_count
             if self._dirty is None:
@@ -436,6 +491,12 @@ class SQLiteStore:
             else:
                 users = [(u, self._seq[u]) for u in self._dirty if self._seq.get(u, 0) > keep]
             for user_id, last in users:
+                unread = conn.execute(
+                    "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND seq <= ? "
+                    "AND read = 0",
+                    (user_id, last - keep),
+                ).fetchone()[0]
+                _forget_unread(conn, [(user_id, unread)])
                 removed += conn.execute(
                     "DELETE FROM notifications WHERE user_id = ? AND seq <= ?",
                     (user_id, last - keep),
