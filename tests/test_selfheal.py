@@ -91,3 +91,39 @@ async def test_retry_that_succeeds_heals(settings: Settings, tmp_path) -> None: 
         await srv.grace.start_background_task("sync", "user", task_id="sync_1")
         frames = await until_type(c, "healing_completed")
     assert frames[-1]["message"] == "Healing complete: retry 1 of sync_1 succeeded"
+
+
+async def test_guardian_alert_triggers_the_restart_service_playbook(settings: Settings) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once closed
+    file = {
+        "guardian": {
+            "interval": 0.2,
+            "metrics": [],
+            "notify": ["ops"],
+            "checks": [{"name": "payments-api", "tcp": f"127.0.0.1:{port}", "timeout": 1}],
+        },
+        "selfheal": {
+            "playbooks": [
+                {
+                    "name": "restart_payments",
+                    "on": "error_detected",
+                    "check": "payments-api",
+                    "strategy": "restart_service",
+                    "command": "echo restarting payments-api; echo payments-api restarted",
+                }
+            ]
+        },
+    }
+    async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "ops", since=0) as c:
+        _, frames, _ = await c.welcome()  # what happened before this connection, then live
+        if not any(f["type"] == "healing_completed" for f in frames):
+            frames += await until_type(c, "healing_completed")
+    assert [f["message"] for f in frames] == [
+        "Health check payments-api failed: connection refused",
+        "Auto-healing payments-api failure (restart_service strategy)",
+        "Healing complete: payments-api restarted",
+    ]

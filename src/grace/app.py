@@ -266,8 +266,8 @@ def install_systems(grace: Grace) -> None:
     from grace.missions.component import install as install_missions
     from grace.selfheal.component import install as install_selfheal
 
+    healer = install_selfheal(grace)  # first: it must hear the failures the others report
     install_learning(grace)
     install_guardian(grace)
-    healer = install_selfheal(grace)
     install_missions(grace, healer)
     install_chat(grace)

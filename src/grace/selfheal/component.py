@@ -128,7 +128,12 @@ class SelfHeal:
 
     async def _heal(self, playbook: Playbook, trigger: dict[str, Any]) -> None:
         incident = trigger["incident"]
-        user_id = str(trigger.get("user_id") or self.grace.settings.default_user)
+        many = trigger.get("user_ids")
+        recipients = [str(u) for u in many] if isinstance(many, list) and many else []
+        user_id = str(
+            trigger.get("user_id") or (recipients or [self.grace.settings.default_user])[0]
+        )
+        recipients = recipients or [user_id]
         subject = str(trigger.get("task_type") or trigger.get("check") or "service")
         failed_task = trigger.get("task_id")
         root = root_of(str(failed_task)) if failed_task else None
@@ -148,7 +153,7 @@ class SelfHeal:
         await self.store.save(attempt)
         await self._say(
             "healing_triggered",
-            user_id,
+            recipients,
             playbook,
             f"Auto-healing {subject} failure ({playbook.strategy.value} strategy)",
             trigger=attempt.trigger,
@@ -159,12 +164,12 @@ class SelfHeal:
             if not isinstance(exc, HealingFailed | TaskFailed):
                 log.exception("playbook %s failed unexpectedly", playbook.name)
             await self.store.save(_finish(attempt, Outcome.FAILED, str(exc)))
-            await self._say("healing_failed", user_id, playbook, f"Healing failed: {exc}")
+            await self._say("healing_failed", recipients, playbook, f"Healing failed: {exc}")
             if playbook.strategy is not Strategy.RETRY:
                 self._settle(root, False)
             return
         await self.store.save(_finish(attempt, Outcome.SUCCEEDED, detail))
-        await self._say("healing_completed", user_id, playbook, f"Healing complete: {detail}")
+        await self._say("healing_completed", recipients, playbook, f"Healing complete: {detail}")
         self._settle(root, healed)
 
     async def _run(
@@ -244,15 +249,16 @@ class SelfHeal:
             future.set_result(healed)
 
     async def _say(
-        self, action: str, user_id: str, playbook: Playbook, message: str, **extra: Any
+        self, action: str, user_id: str | list[str], playbook: Playbook, message: str, **extra: Any
     ) -> None:
+        users = user_id if isinstance(user_id, list) else [user_id]
         await self.grace.event_bus.publish(
             Event(
                 EventType.AGENT_ACTION,
                 source="self_heal",
                 data={
                     "action": action,
-                    "user_id": user_id,
+                    "user_ids": users,
                     "message": message,
                     "playbook": playbook.name,
                     "strategy": playbook.strategy.value,
