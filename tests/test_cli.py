@@ -217,6 +217,7 @@ async def test_tail_resumes_across_a_server_restart_without_loss_or_duplicates(
 async def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
     async with serve(tmp_path / "d"):
         code, out, err = await run("serve", "--port", "0", "--data-dir", str(tmp_path / "d"))
-    assert code != 0
-    assert "another Grace process is using" in err
+    assert code == 2
+    assert err.startswith("grace: another Grace process is using")
+    assert "Traceback" not in err
     assert "Grace is running" not in out

@@ -10,8 +10,7 @@ import json
 import logging
 import random
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,19 +92,31 @@ def run_server(
         prepare(grace)
     app = create_app(grace)
     url = base_url(settings.host, port)
+    # Grace starts before the server takes connections, so start-up problems (a data directory
+    # in use, a bad grace.toml) are one clear line, not a server traceback.
+    server = make_server(app, settings, lifespan="off")
 
-    @asynccontextmanager
-    async def announce(_: Any) -> AsyncIterator[None]:
-        async with grace:
+    async def main() -> int:
+        try:
+            await grace.start()
+        except ConfigError as exc:
+            print(f"grace: {exc}", file=sys.stderr)
+            return 2
+        try:
             token = grace.tokens.issue(user)
             print(f"Grace is running at {url}/?token={token}", flush=True)
             print(f"  open that URL to chat as {user!r}; token: {token}", flush=True)
             print(f"  data: {settings.data_dir.resolve()}   (Ctrl-C stops)", flush=True)
-            yield
+            await server.serve(sockets=[sock])
+        finally:
+            await grace.stop()
+        return 0
 
-    app.router.lifespan_context = announce
-    make_server(app, settings).run(sockets=[sock])
-    return 0
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main())
+    return int(uvloop.run(main()))
 
 
 # -- token ----------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(app: object, settings: Settings) -> uvicorn.Server:
+def make_server(app: object, settings: Settings, lifespan: str = "on") -> uvicorn.Server:
+    """``lifespan="off"`` when the caller starts and stops Grace itself."""
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         log_level=settings.log_level,
@@ -32,7 +33,7 @@ def make_server(app: object, settings: Settings) -> uvicorn.Server:
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
         access_log=settings.log_level == "debug",
-        lifespan="on",
+        lifespan=lifespan,  # type: ignore[arg-type]
     )
     return uvicorn.Server(config)
 
