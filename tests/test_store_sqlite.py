@@ -19,7 +19,7 @@ from grace.store.backends.sqlite import SQLiteStore
 
 
 def draft(user: str, message: str = "m", *, age: timedelta | None = None) -> Draft:
-    created = datetime.now(UTC) - (age or timedelta(0))
+    created = (datetime.now(UTC) - (age or timedelta(0))).timestamp()
     return Draft(user, "test", message, "🧪", Severity.INFO, "Grace Notification", created=created)
 
 

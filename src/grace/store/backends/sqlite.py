@@ -26,7 +26,7 @@ from typing import IO, Any, TypeVar
 import orjson
 
 from grace.errors import ConfigError
-from grace.notifications.model import Action, Draft, Notification, Severity, iso_utc
+from grace.notifications.model import Action, Draft, Notification, Severity, iso_utc_ts
 from grace.store.base import CommitListener, LogHead, MarkReadResult
 
 log = logging.getLogger("grace.store.sqlite")
@@ -332,7 +332,7 @@ class SQLiteStore:
                 seqs[d.user_id] = touched[d.user_id] = seq
                 added[d.user_id] = added.get(d.user_id, 0) + 1
                 nid = next(self._ids)
-                ts = iso_utc(d.created)
+                ts = iso_utc_ts(d.created)
                 actions = [a.as_dict() for a in d.actions]
                 rows.append(
                     (
@@ -345,7 +345,7 @@ class SQLiteStore:
                         d.badge,
                         d.severity.value,
                         ts,
-                        d.created.timestamp(),
+                        d.created,
                         orjson.dumps(d.data),
                         orjson.dumps(actions),
                     )
