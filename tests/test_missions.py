@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grace.config import Settings
+from grace.missions.component import MissionControl
 from grace.missions.model import MissionState
 from tests.support import Client, Frame, serve
 
@@ -61,9 +62,10 @@ async def test_a_failing_step_fails_the_mission_and_later_steps_never_run(
 ) -> None:
     async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
         await c.welcome()
-        mission = await srv.grace.components[1].start_mission("user", "doomed", mission_id="m2")  # type: ignore[attr-defined]
+        control = next(c for c in srv.grace.components if isinstance(c, MissionControl))
+        mission = await control.start_mission("user", "doomed", mission_id="m2")
         frames = await mission_frames(c, "mission_failed")
-        final = await srv.grace.components[1].wait(mission.mission_id)  # type: ignore[attr-defined]
+        final = await control.wait(mission.mission_id)
     assert (
         frames[-1]["message"] == "Mission m2 failed: step 2 (broken) failed: exit code 1: no disk"
     )

@@ -43,7 +43,7 @@ from grace.learning.model import Gate, GateState, JobState, LearningJob
 from grace.learning.passages import split_passages
 from grace.learning.trust import trust_score
 from grace.protocol import PauseLearning, ResumeLearning
-from grace.store.backends.sqlite import SQLiteDatabase
+from grace.store.backends.sqlite_db import SQLiteDatabase
 from grace.store.backends.sqlite_knowledge import Document, SQLiteKnowledgeStore, new_document_id
 from grace.store.backends.sqlite_learning import SQLiteLearningStore
 from grace.tasks.context import TaskContext, TaskFailed

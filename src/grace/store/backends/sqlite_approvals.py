@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from grace.approvals.model import Approval, ApprovalState, AuditEntry
-from grace.store.backends.sqlite import SQLiteDatabase
+from grace.store.backends.sqlite_db import SQLiteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS approvals (

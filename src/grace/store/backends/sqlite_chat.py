@@ -7,7 +7,7 @@ import sqlite3
 import orjson
 
 from grace.chat.history import ChatMessage
-from grace.store.backends.sqlite import SQLiteDatabase
+from grace.store.backends.sqlite_db import SQLiteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chat_messages (

@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from grace.selfheal.model import Attempt, Outcome, Strategy
-from grace.store.backends.sqlite import SQLiteDatabase
+from grace.store.backends.sqlite_db import SQLiteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS healing_attempts (

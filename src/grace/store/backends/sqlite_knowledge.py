@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from grace.notifications.model import iso_utc_ts
-from grace.store.backends.sqlite import SQLiteDatabase, transaction
+from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS knowledge_documents (

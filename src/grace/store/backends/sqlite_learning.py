@@ -11,7 +11,7 @@ import sqlite3
 from typing import Any
 
 from grace.learning.model import Gate, GateState, JobState, LearningJob
-from grace.store.backends.sqlite import SQLiteDatabase, transaction
+from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS learning_gate (

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from grace.missions.model import Mission, MissionState, Step
-from grace.store.backends.sqlite import SQLiteDatabase, transaction
+from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS missions (

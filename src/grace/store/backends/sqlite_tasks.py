@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from grace.store.backends.sqlite import SQLiteDatabase, transaction
+from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 from grace.tasks.model import TaskRecord, TaskState
 
 SCHEMA = """
