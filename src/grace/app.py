@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +102,7 @@ class Grace:
         if systems:
             install_systems(self)
         self._tokens: TokenAuthority | None = None
-        self._unsubscribe: list[Any] = []
+        self._stack = AsyncExitStack()
         self.started = False
 
     def add_component(self, component: Component) -> None:
@@ -112,41 +113,46 @@ class Grace:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start every part in dependency order. If one fails, the parts already started are
+        stopped again before the error propagates."""
         s = self.settings
         self._tokens = TokenAuthority(
             s.secret or load_or_create_secret(s.data_dir), s.token_ttl_seconds
         )
-        await self.store.open()
-        await self.backplane.start()
-        for event_type in self.rules.event_types():
-            self._unsubscribe.append(
-                self.event_bus.subscribe(event_type, self.notifier.handle_event)
-            )
-        await self.tasks.start()
-        await self.action_gateway.start()
-        for component in self.components:
-            await component.start()
+        stack = AsyncExitStack()
+        try:
+            await self.store.open()
+            stack.push_async_callback(self.store.close)
+            await self.backplane.start()
+            stack.push_async_callback(self.backplane.stop)
+            stack.callback(self.hub.close_all)
+            for event_type in self.rules.event_types():
+                stack.callback(self.event_bus.subscribe(event_type, self.notifier.handle_event))
+            stack.push_async_callback(self.event_bus.drain)
+            await self.tasks.start()
+            stack.push_async_callback(self.tasks.stop)
+            await self.action_gateway.start()
+            stack.push_async_callback(self.action_gateway.stop)
+            for component in self.components:
+                await component.start()
+                stack.push_async_callback(component.stop)
+            helpers.bind(self)
+            stack.callback(helpers.unbind, self)
+        except BaseException:
+            await stack.aclose()
+            raise
         if s.no_auth:
             log.warning("authentication is OFF (--no-auth): any local client may act as any user")
-        helpers.bind(self)
+        self._stack = stack
         self.started = True
 
     async def stop(self) -> None:
+        """Stop in the reverse order: systems, tasks (running ones become ``interrupted``), pending
+        events, connections (their clients resume elsewhere), the store last."""
         if not self.started:
             return
         self.started = False
-        helpers.unbind(self)
-        for component in reversed(self.components):
-            await component.stop()
-        await self.tasks.stop()
-        await self.action_gateway.stop()
-        await self.event_bus.drain()
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe.clear()
-        self.hub.close_all()
-        await self.backplane.stop()
-        await self.store.close()
+        await self._stack.aclose()
 
     async def __aenter__(self) -> Grace:
         await self.start()
