@@ -211,3 +211,17 @@ async def test_protocol_schema_is_served(server: Running) -> None:
     )
     assert schema["close_codes"]["slow_consumer"] == 4008
     assert "welcome" in schema["control_frames"]
+
+
+async def test_session_cookie_whoami_and_sign_out(server: Running) -> None:
+    async with server.http() as http:
+        login = await http.post("/api/session", json={"token": server.token("ann")})
+        assert login.status_code == 204 and "httponly" in login.headers["set-cookie"].lower()
+        me = await http.get("/api/session")  # the cookie alone identifies the caller
+        assert me.json() == {"user_id": "ann", "admin": False}
+        out = await http.delete("/api/session")
+        assert out.status_code == 204 and "max-age=0" in out.headers["set-cookie"].lower()
+        gone = await http.get("/api/session")
+        assert gone.status_code == 401 and gone.json()["error"]["code"] == "unauthenticated"
+        bad = await http.post("/api/session", json={"token": "nope"})
+        assert bad.status_code == 401

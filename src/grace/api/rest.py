@@ -88,6 +88,11 @@ class Session(BaseModel):
     token: Annotated[str, Field(min_length=1, max_length=8192)]
 
 
+class Whoami(BaseModel):
+    user_id: str
+    admin: bool
+
+
 class Health(BaseModel):
     status: str
     epoch: str
@@ -191,6 +196,16 @@ def build_router(grace: "Grace") -> APIRouter:
             secure=request.url.scheme == "https",
             max_age=grace.settings.token_ttl_seconds,
         )
+        return response
+
+    @router.get("/api/session", response_model=Whoami, summary="Who the caller is")
+    async def whoami(caller: Caller) -> dict[str, Any]:
+        return {"user_id": caller.user_id, "admin": caller.admin}
+
+    @router.delete("/api/session", status_code=204, summary="Sign out: drop the session cookie")
+    async def sign_out() -> Response:
+        response = Response(status_code=204)
+        response.delete_cookie(grace.cookie_name, httponly=True, samesite="strict")
         return response
 
     @router.get("/api/protocol", summary="Protocol v1 as JSON Schema")
