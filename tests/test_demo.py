@@ -14,15 +14,16 @@ EXPECTED = {
     "Auto-healing deployment failure (rollback strategy)",
     "Healing complete: Rolled back to version v2.0.5",
     "Learning supervisor wants to modify config.yaml",
-    "Mission mission_123 completed",
     "Ingested CRM_API_Spec.md, trust 0.95",
     "Health check payments-api failed: connection refused",
 }
 
 
-async def test_demo_plays_its_scenario_once_someone_watches(tmp_path: Path) -> None:
+async def watch_demo(data_dir: Path, mission: str) -> list[str]:
+    """Run ``grace demo`` quickly and collect what the chat shows until the scenario is done."""
+    expected = EXPECTED | {f"Mission {mission} completed"}
     async with grace(
-        "demo", "--port", "0", "--data-dir", str(tmp_path), "--pace", "0.05",
+        "demo", "--port", "0", "--data-dir", str(data_dir), "--pace", "0.05",
         "--log-level", "warning",
     ) as proc:  # fmt: skip
         found = await proc.line(RUNNING.pattern)
@@ -32,9 +33,19 @@ async def test_demo_plays_its_scenario_once_someone_watches(tmp_path: Path) -> N
             await client.send({"type": "hello", "token": found[3]})
             await client.welcome()
             messages: list[str] = []
-            while not set(messages) >= EXPECTED:
+            while not set(messages) >= expected:
                 (frame,) = await client.notifications(1, timeout=30)
                 messages.append(frame["message"])
+    return messages
+
+
+async def test_demo_plays_its_scenario_once_someone_watches_and_again_next_time(
+    tmp_path: Path,
+) -> None:
+    messages = await watch_demo(tmp_path, "mission_123")
     assert messages.index("Deployment failed: exit code 1: Connection timeout") < messages.index(
         "Healing complete: Rolled back to version v2.0.5"
     )
+    # scripts/serve run a second time: same data directory, the scenario plays again
+    again = await watch_demo(tmp_path, "mission_123_2")
+    assert "Deployment task started: deploy_456_2" in again

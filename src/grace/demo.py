@@ -14,6 +14,7 @@ import contextlib
 import logging
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -109,7 +110,9 @@ class DemoScenario:
         await self._pause(2)
         try:
             await grace.notify_user(user, "test", "Welcome to the Grace demo 👋 — watch this chat.")
-            await grace.start_background_task("deployment", user, task_id="deploy_456")
+            # a demo run again on the same data directory gets fresh ids: deploy_456_2, …
+            deploy = await self._fresh("deploy_456", grace.stores.tasks.get)
+            await grace.start_background_task("deployment", user, task_id=deploy)
             await self._pause(8)
             await self._learn(user)
             await self._pause(3)
@@ -125,16 +128,26 @@ class DemoScenario:
             await self._pause(3)
             missions = next((c for c in grace.components if c.name == "missions"), None)
             if missions is not None:
-                await missions.start_mission(user, "release", mission_id="mission_123")  # type: ignore[attr-defined]
+                mission = await self._fresh("mission_123", grace.stores.missions.get)
+                await missions.start_mission(user, "release", mission_id=mission)  # type: ignore[attr-defined]
             await self._pause(8)
-            await grace.start_background_task("backup", user, task_id="task_backup_789")
+            backup = await self._fresh("task_backup_789", grace.stores.tasks.get)
+            await grace.start_background_task("backup", user, task_id=backup)
             await grace.notify_user(
                 user, "test",
-                "Try typing: “Show background tasks”, “Pause task task_backup_789”, "
+                f"Try typing: “Show background tasks”, “Pause task {backup}”, "
                 "“What's Grace doing?”, “Show healing attempts”, “List active missions”.",
             )  # fmt: skip
         except Exception:
             log.exception("the demo scenario stopped")
+
+    @staticmethod
+    async def _fresh(base: str, lookup: Callable[[str], Awaitable[object | None]]) -> str:
+        candidate, n = base, 1
+        while await lookup(candidate) is not None:
+            n += 1
+            candidate = f"{base}_{n}"
+        return candidate
 
     async def _learn(self, user: str) -> None:
         learning = next((c for c in self.grace.components if c.name == "learning"), None)
