@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from grace.config import Settings
 from grace.errors import ConfigError
 from grace.notifications.model import Draft, Notification, Severity
 from grace.store.backends.sqlite import SQLiteStore
@@ -275,3 +276,19 @@ async def test_a_schema_1_log_is_converted_keeping_history_seq_and_unread(db_pat
         assert (await store.head("ann")).unread == 2
     finally:
         await store.close()
+
+
+async def test_data_that_is_not_json_is_refused_alone_not_with_its_batch(
+    settings: Settings,
+) -> None:
+    from grace import Grace
+    from grace.errors import BadRequest
+
+    async with Grace(settings, systems=False) as grace:
+        good = [grace.notify_user(f"u{i}", "test", "fine") for i in range(20)]
+        bad = grace.notify_user("x", "test", "broken", data={"when": object()})
+        results = await asyncio.gather(*good, bad, return_exceptions=True)
+        assert all(not isinstance(r, BaseException) for r in results[:-1])
+        assert isinstance(results[-1], BadRequest)
+        assert "JSON" in results[-1].message
+        assert (await grace.store.head("u0")).seq == 1

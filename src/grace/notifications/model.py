@@ -41,6 +41,8 @@ class Draft:
     actions: tuple[Action, ...] = ()
     #: Unix time in seconds (``time.time()``: cheap on the append path).
     created: float = field(default_factory=time.time)
+    #: ``data`` as JSON, when the notifier already encoded it (the store encodes it otherwise).
+    data_json: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +94,3 @@ def iso_utc_ts(seconds: float) -> str:
         _second[0] = (whole, prefix)
     millis = min(999, round((seconds - whole) * 1000))
     return f"{prefix}{millis:03d}Z"
-
-
-def iso_utc(moment: datetime) -> str:
-    """``iso_utc_ts`` of a datetime."""
-    return iso_utc_ts(moment.timestamp())

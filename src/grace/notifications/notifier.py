@@ -13,6 +13,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from grace.errors import BadRequest
 from grace.events import Event, EventBus
 from grace.hub.backplane import Backplane
@@ -71,6 +73,12 @@ class Notifier:
         if data is not None and not isinstance(data, dict):
             raise BadRequest("data must be an object")
         try:
+            # encoded here, once: a value JSON cannot hold fails this call, never the batch of
+            # other users' notifications it would have been committed with
+            data_json = orjson.dumps(data) if data else b"{}"
+        except TypeError as exc:
+            raise BadRequest(f"data must be JSON values: {exc}") from None
+        try:
             level = Severity(severity) if severity is not None else kind.severity
         except ValueError:
             raise BadRequest("severity must be one of info, success, warning, error") from None
@@ -83,6 +91,7 @@ class Notifier:
             title=title or kind.title,
             data=dict(data or {}),
             actions=tuple(actions) if actions is not None else kind.actions,
+            data_json=data_json,
         )
 
     async def notify_user(

@@ -248,7 +248,7 @@ class SQLiteStore:
                         d.severity.value,
                         ts,
                         d.created,
-                        orjson.dumps(d.data),
+                        d.data_json if d.data_json is not None else orjson.dumps(d.data),
                         orjson.dumps(actions),
                     )
                 )
