@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse
 
 from grace.api.deps import caller_dependency, require_admin
 from grace.api.sse import last_event_id, sse_response
-from grace.api.ws import _since, notification_stream
+from grace.api.ws import notification_stream, parse_since
 from grace.auth import Identity
 from grace.errors import BadRequest
 from grace.notifications.model import Severity
@@ -124,7 +124,7 @@ def build_router(grace: "Grace") -> APIRouter:
         request: Request, caller: Caller, since: Annotated[int | None, Query(ge=0)] = None
     ) -> EventSourceResponse:
         header = last_event_id(request)
-        return sse_response(grace, caller, _since(header) if header else since)
+        return sse_response(grace, caller, parse_since(header) if header else since)
 
     @router.get("/api/notifications", response_model=NotificationPage, summary="History")
     async def history(

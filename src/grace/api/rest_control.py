@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from grace.api.deps import caller_dependency, require_admin
 from grace.approvals.model import ApprovalState
 from grace.auth import Identity
+from grace.tasks.commands import task_list
 
 if TYPE_CHECKING:
     from grace.app import Grace
@@ -134,9 +135,7 @@ def build_control_router(grace: "Grace") -> APIRouter:
 
     @router.get("/api/tasks", response_model=TaskList, tags=["tasks"])
     async def list_tasks(caller: Caller, include_finished: bool = True) -> dict[str, Any]:
-        records = await runner.list_tasks(caller, include_finished)
-        tasks = [r.info() for r in records]
-        return {"tasks": tasks, "active": sum(1 for r in records if r.state.active)}
+        return task_list(await runner.list_tasks(caller, include_finished))
 
     @router.post("/api/tasks", response_model=TaskInfo, status_code=201, tags=["tasks"])
     async def start_task(caller: Caller, body: StartTaskBody) -> dict[str, Any]:

@@ -27,7 +27,7 @@ log = logging.getLogger("grace.ws")
 SLOW_CLOSE_SECONDS = 10.0
 
 
-def _since(raw: str | None) -> int | None:
+def parse_since(raw: str | None) -> int | None:
     if raw in (None, ""):
         return None
     try:
@@ -107,7 +107,7 @@ class StreamSession:
             ws.query_params.get("user_id"),
         )
         if identity is not None:
-            return identity, _since(ws.query_params.get("since"))
+            return identity, parse_since(ws.query_params.get("since"))
         try:
             async with asyncio.timeout(self.grace.settings.hello_timeout):
                 message = await ws.receive()

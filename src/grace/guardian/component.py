@@ -169,41 +169,29 @@ class Guardian:
 
     def _metric_readings(self, m: Metrics) -> list[Reading]:
         c = self.config
+        # metric: (value, shown, warning, error, what the alert adds)
+        table = {
+            "memory": (m.memory_percent, f"{m.memory_percent:.0f}%", c.memory_warning,
+                       c.memory_error, ""),
+            "disk": (m.disk_percent, f"{m.disk_percent:.0f}%", c.disk_warning, c.disk_error,
+                     f" of {c.disk_path}"),
+            "cpu": (m.load_per_core, f"{m.load_per_core:.2f} per core", c.load_warning,
+                    c.load_error, ""),
+        }  # fmt: skip
+        names = {"memory": ("memory usage", "Memory usage"), "disk": ("disk usage", "Disk usage"),
+                 "cpu": ("CPU load", "CPU load")}  # fmt: skip
         readings = []
-        if "memory" in c.metrics:
-            shown = f"{m.memory_percent:.0f}%"
+        for metric in c.metrics:
+            value, shown, warning, error, where = table[metric]
+            low, title = names[metric]
             readings.append(
                 Reading(
-                    "memory",
-                    _level(m.memory_percent, c.memory_warning, c.memory_error),
-                    f"High memory usage detected ({shown})",
-                    f"Memory usage back to normal ({shown})",
-                    m.memory_percent,
-                    c.memory_warning,
-                )
-            )
-        if "disk" in c.metrics:
-            shown = f"{m.disk_percent:.0f}%"
-            readings.append(
-                Reading(
-                    "disk",
-                    _level(m.disk_percent, c.disk_warning, c.disk_error),
-                    f"High disk usage detected ({shown} of {c.disk_path})",
-                    f"Disk usage back to normal ({shown})",
-                    m.disk_percent,
-                    c.disk_warning,
-                )
-            )
-        if "cpu" in c.metrics:
-            shown = f"{m.load_per_core:.2f} per core"
-            readings.append(
-                Reading(
-                    "cpu",
-                    _level(m.load_per_core, c.load_warning, c.load_error),
-                    f"High CPU load detected ({shown})",
-                    f"CPU load back to normal ({shown})",
-                    m.load_per_core,
-                    c.load_warning,
+                    metric,
+                    _level(value, warning, error),
+                    f"High {low} detected ({shown}{where})",
+                    f"{title} back to normal ({shown})",
+                    value,
+                    warning,
                 )
             )
         return readings

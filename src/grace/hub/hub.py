@@ -41,21 +41,19 @@ class Hub:
         if not boxes:
             del self._users[user_id]
 
-    def deliver(self, user_id: str, seq: int, text: str) -> None:
+    def deliver(self, user_id: str, seq: int, text: str, exclude: Outbox | None = None) -> None:
         boxes = self._users.get(user_id)
         if boxes:
             for box in tuple(boxes):
+                if box is exclude:
+                    continue
                 box.push(seq, text)
                 if box.closed:
                     self.detach(user_id, box)
 
     def send_control(self, user_id: str, text: str, exclude: Outbox | None = None) -> None:
         """A control frame (no seq) to every connection of ``user_id`` but ``exclude``."""
-        for box in tuple(self._users.get(user_id, ())):
-            if box is not exclude:
-                box.push(0, text)
-                if box.closed:
-                    self.detach(user_id, box)
+        self.deliver(user_id, 0, text, exclude)
 
     def connection_count(self, user_id: str | None = None) -> int:
         if user_id is not None:

@@ -6,18 +6,19 @@ from typing import Any
 
 from grace.commands import CommandContext, CommandRouter
 from grace.protocol import CancelTask, ListTasks, PauseTask, ResumeTask, StartTask, TaskLogs
+from grace.tasks.model import TaskRecord
 from grace.tasks.runner import TaskRunner
 
 
-def task_list_frame(tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    active = sum(1 for t in tasks if t["state"] in {"queued", "running", "paused", "cancelling"})
-    return {"type": "task_list", "tasks": tasks, "active": active}
+def task_list(records: list[TaskRecord]) -> dict[str, Any]:
+    """The seed's "Background Tasks (3 active)" card data, for the protocol and REST alike."""
+    return {"tasks": [r.info() for r in records], "active": sum(r.state.active for r in records)}
 
 
 def register_task_commands(router: CommandRouter, runner: TaskRunner) -> None:
     async def list_tasks(ctx: CommandContext, cmd: ListTasks) -> dict[str, Any]:
         records = await runner.list_tasks(ctx.identity, include_finished=cmd.include_finished)
-        return task_list_frame([r.info() for r in records])
+        return {"type": "task_list", **task_list(records)}
 
     async def cancel(ctx: CommandContext, cmd: CancelTask) -> dict[str, Any]:
         return {"type": "task", "task": (await runner.cancel(cmd.task_id, ctx.identity)).info()}
