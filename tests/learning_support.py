@@ -13,7 +13,7 @@ from fpdf import FPDF
 from grace.app import Grace
 from grace.config import Settings
 from grace.learning import LearningSupervisor, install
-from tests.support import Client, Frame, Running, serve
+from tests.support import Frame, Running, serve
 
 
 def make_pdf(*pages: str) -> bytes:
@@ -101,14 +101,3 @@ async def search(srv: Running, q: str, user: str = "user", limit: int = 10) -> l
     assert response.status_code == 200, response.text
     results: list[Frame] = response.json()["results"]
     return results
-
-
-async def until_notification(c: Client, kind: str, timeout: float = 10.0) -> list[Frame]:
-    """Notifications up to and including the first of type ``kind`` (progress skipped)."""
-    got: list[Frame] = []
-    while True:
-        (frame,) = await c.notifications(1, timeout)
-        if frame["type"] != "task_progress":
-            got.append(frame)
-        if frame["type"] == kind:
-            return got

@@ -132,6 +132,19 @@ class Client:
                 got.append(frame)
         return got
 
+    async def until(
+        self, kind: str, timeout: float = 10.0, *, skip_progress: bool = True
+    ) -> list[Frame]:
+        """Notifications up to and including the first of type ``kind`` (``task_progress`` ones
+        left out unless ``skip_progress`` is false)."""
+        got: list[Frame] = []
+        while True:
+            (frame,) = await self.notifications(1, timeout)
+            if not (skip_progress and frame["type"] == "task_progress"):
+                got.append(frame)
+            if frame["type"] == kind:
+                return got
+
     async def command(self, frame: Frame, timeout: float = 5.0) -> Frame:
         """Send a command with a fresh id and return the frame whose ``ref`` answers it."""
         self._next_id += 1

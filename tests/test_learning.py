@@ -18,7 +18,6 @@ from tests.learning_support import (
     learning_server,
     learning_settings,
     search,
-    until_notification,
 )
 from tests.support import Client, Running
 
@@ -32,7 +31,7 @@ async def test_an_ingested_pdf_is_announced_with_the_seeds_wording(
     async with learning_server(settings) as (srv, supervisor), Client.connect(srv, "user") as c:
         await c.welcome()
         job = await supervisor.submit(tmp_path / "CRM_API_Spec.pdf", "user")
-        frames = await until_notification(c, "task_completed")
+        frames = await c.until("task_completed")
         assert [f["type"] for f in frames] == [
             "task_started",
             "learning_complete",
@@ -135,7 +134,7 @@ async def test_paused_learning_holds_new_jobs_until_resumed(
 
         reply = await c.command({"type": "resume_learning"})
         assert reply["state"] == "running" and reply["changed"] and reply["waiting"] == 0
-        frames = await until_notification(c, "task_completed")
+        frames = await c.until("task_completed")
         assert [f["type"] for f in frames] == [
             "learning_resumed",
             "task_started",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from grace.config import Settings
 from grace.missions.component import MissionControl
 from grace.missions.model import MissionState
-from tests.support import Client, Frame, serve
+from tests.support import Client, serve
 
 FILE = {
     "tasks": {
@@ -26,15 +26,6 @@ FILE = {
 }
 
 
-async def mission_frames(c: Client, until: str) -> list[Frame]:
-    got: list[Frame] = []
-    while True:
-        (frame,) = await c.notifications(1, 15)
-        got.append(frame)
-        if frame["type"] == until:
-            return got
-
-
 async def test_two_step_mission_completes_in_order(settings: Settings) -> None:
     async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
         await c.welcome()
@@ -45,7 +36,7 @@ async def test_two_step_mission_completes_in_order(settings: Settings) -> None:
                 headers=srv.auth("user"),
             )
         assert started.status_code == 201
-        frames = await mission_frames(c, "mission_completed")
+        frames = await c.until("mission_completed", 15, skip_progress=False)
     assert [(f["type"], f.get("data", {}).get("task_id")) for f in frames] == [
         ("mission_started", None),
         ("task_started", "mission_123.step1"),
@@ -64,7 +55,7 @@ async def test_a_failing_step_fails_the_mission_and_later_steps_never_run(
         await c.welcome()
         control = next(c for c in srv.grace.components if isinstance(c, MissionControl))
         mission = await control.start_mission("user", "doomed", mission_id="m2")
-        frames = await mission_frames(c, "mission_failed")
+        frames = await c.until("mission_failed", 15, skip_progress=False)
         final = await control.wait(mission.mission_id)
     assert (
         frames[-1]["message"] == "Mission m2 failed: step 2 (broken) failed: exit code 1: no disk"
@@ -81,18 +72,18 @@ async def test_missions_are_listed_paused_resumed_and_cancelled(settings: Settin
             await http.post(
                 "/api/missions", json={"name": "long", "mission_id": "m3"}, headers=auth
             )
-            await mission_frames(c, "task_started")
+            await c.until("task_started", 15, skip_progress=False)
             listing = (await http.get("/api/missions", headers=auth)).json()
             assert [m["mission_id"] for m in listing["missions"]] == ["m3"]
             assert listing["missions"][0]["state"] == "running"
             paused = await http.post("/api/missions/m3/pause", headers=auth)
             assert paused.json()["state"] == "paused"
-            await mission_frames(c, "task_paused")
+            await c.until("task_paused", 15, skip_progress=False)
             resumed = await http.post("/api/missions/m3/resume", headers=auth)
             assert resumed.json()["state"] == "running"
             cancelled = await http.post("/api/missions/m3/cancel", headers=auth)
             assert cancelled.json()["state"] == "cancelled"
-            frames = await mission_frames(c, "task_cancelled")
+            frames = await c.until("task_cancelled", 15, skip_progress=False)
             other = await http.get("/api/missions/m3", headers=srv.auth("bob"))
             assert other.status_code == 403
             unknown = await http.post("/api/missions", json={"name": "nope"}, headers=auth)

@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 from grace.config import Settings
-from tests.support import Client, Frame, serve
-
-
-async def until_type(c: Client, kind: str, timeout: float = 15.0) -> list[Frame]:
-    got: list[Frame] = []
-    while True:
-        (frame,) = await c.notifications(1, timeout)
-        got.append(frame)
-        if frame["type"] == kind:
-            return got
+from tests.support import Client, serve
 
 
 async def test_failed_deployment_is_rolled_back_and_the_whole_sequence_arrives_in_order(
@@ -34,7 +25,7 @@ async def test_failed_deployment_is_rolled_back_and_the_whole_sequence_arrives_i
     async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
         await c.welcome()
         await srv.grace.start_background_task("deployment", "user", task_id="deploy_456")
-        frames = await until_type(c, "healing_completed")
+        frames = await c.until("healing_completed", 15, skip_progress=False)
         async with srv.http() as http:
             attempts = (await http.get("/api/healing", headers=srv.auth("user"))).json()
     assert [(f["badge"], f["message"]) for f in frames] == [
@@ -64,7 +55,7 @@ async def test_retry_playbook_reruns_the_task_and_loop_protection_stops_and_asks
     async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
         await c.welcome()
         await srv.grace.start_background_task("flaky", "user", task_id="flaky_1")
-        frames = await until_type(c, "approval_needed", timeout=20)
+        frames = await c.until("approval_needed", 20, skip_progress=False)
         async with srv.http() as http:
             attempts = (await http.get("/api/healing", headers=srv.auth("user"))).json()
     started = [f["data"]["task_id"] for f in frames if f["type"] == "task_started"]
@@ -89,7 +80,7 @@ async def test_retry_that_succeeds_heals(settings: Settings, tmp_path) -> None: 
     async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
         await c.welcome()
         await srv.grace.start_background_task("sync", "user", task_id="sync_1")
-        frames = await until_type(c, "healing_completed")
+        frames = await c.until("healing_completed", 15, skip_progress=False)
     assert frames[-1]["message"] == "Healing complete: retry 1 of sync_1 succeeded"
 
 
@@ -121,7 +112,7 @@ async def test_guardian_alert_triggers_the_restart_service_playbook(settings: Se
     async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "ops", since=0) as c:
         _, frames, _ = await c.welcome()  # what happened before this connection, then live
         if not any(f["type"] == "healing_completed" for f in frames):
-            frames += await until_type(c, "healing_completed")
+            frames += await c.until("healing_completed", 15, skip_progress=False)
     assert [f["message"] for f in frames] == [
         "Health check payments-api failed: connection refused",
         "Auto-healing payments-api failure (restart_service strategy)",

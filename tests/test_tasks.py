@@ -14,17 +14,6 @@ from grace.tasks.model import TaskRecord, TaskState
 from tests.support import Client, Frame, Running, serve, until
 
 
-async def notifications_until(c: Client, kind: str, timeout: float = 10.0) -> list[Frame]:
-    """Notifications up to and including the first of type ``kind`` (progress ones skipped)."""
-    got: list[Frame] = []
-    while True:
-        (frame,) = await c.notifications(1, timeout)
-        if frame["type"] != "task_progress":
-            got.append(frame)
-        if frame["type"] == kind:
-            return got
-
-
 async def test_background_deployment_flow_of_the_seed(server: Running) -> None:
     release = asyncio.Event()
 
@@ -44,7 +33,7 @@ async def test_background_deployment_flow_of_the_seed(server: Running) -> None:
             user_id="user",
         )
         assert task_id == "task_deploy_123"
-        (started,) = await notifications_until(c, "task_started")
+        (started,) = await c.until("task_started")
         assert started["badge"] == "🚀"
         assert started["message"] == "Deployment task started: task_deploy_123"
         assert started["data"]["task_id"] == "task_deploy_123"
@@ -56,7 +45,7 @@ async def test_background_deployment_flow_of_the_seed(server: Running) -> None:
         assert task["progress"] == 0.5 and task["note"] == "uploading"
 
         release.set()
-        (completed,) = await notifications_until(c, "task_completed")
+        (completed,) = await c.until("task_completed")
     assert completed["badge"] == "✅"
     assert completed["message"] == "Deployment completed successfully"
     assert completed["data"]["result"] == {"status": "success"}
@@ -72,7 +61,7 @@ async def test_a_failing_task_reports_its_error(server: Running) -> None:
     async with Client.connect(server, "user") as c:
         await c.welcome()
         await server.grace.start_background_task("deployment", "user", deploy, "deploy_456")
-        frames = await notifications_until(c, "task_failed")
+        frames = await c.until("task_failed")
     assert [f["type"] for f in frames] == ["task_started", "task_failed"]
     assert frames[-1]["message"] == "Deployment failed: Connection timeout"
     assert frames[-1]["badge"] == "❌" and frames[-1]["data"]["error"] == "Connection timeout"
@@ -90,10 +79,10 @@ async def test_pause_resume_and_cancel_a_python_task_at_its_checkpoints(server: 
     async with Client.connect(server, "user") as c:
         await c.welcome()
         await server.grace.start_background_task("backup", "user", backup, "task_backup_789")
-        await notifications_until(c, "task_started")
+        await c.until("task_started")
         reply = await c.command({"type": "pause_task", "task_id": "task_backup_789"})
         assert reply["type"] == "task"
-        (paused,) = await notifications_until(c, "task_paused")
+        (paused,) = await c.until("task_paused")
         assert paused["badge"] == "⏸️"
         count = len(steps)
         listing = await c.command({"type": "list_tasks"})
@@ -103,12 +92,12 @@ async def test_pause_resume_and_cancel_a_python_task_at_its_checkpoints(server: 
         assert len(steps) == count, "a paused task must not advance"
 
         await c.command({"type": "resume_task", "task_id": "task_backup_789"})
-        await notifications_until(c, "task_resumed")
+        await c.until("task_resumed")
         await until(lambda: len(steps) > count + 3, what="the task to advance after resume")
 
         reply = await c.command({"type": "cancel_task", "task_id": "task_backup_789"})
         assert reply["task"]["state"] in {"cancelling", "cancelled"}
-        (cancelled,) = await notifications_until(c, "task_cancelled")
+        (cancelled,) = await c.until("task_cancelled")
     assert cancelled["message"] == "Task task_backup_789 has been cancelled"
     final = await server.grace.tasks.wait("task_backup_789", 5)
     assert final.state is TaskState.CANCELLED
@@ -143,21 +132,21 @@ async def test_shell_task_is_stopped_continued_and_killed_with_no_orphans(
         await c.welcome()
         started = await c.command({"type": "start_task", "task_type": "backup"})
         task_id = started["task"]["task_id"]
-        await notifications_until(c, "task_started")
+        await c.until("task_started")
         await until(lambda: pidfile.exists() and pidfile.read_text().strip() != "", what="pid")
         pid = int(pidfile.read_text())
         await c.command({"type": "pause_task", "task_id": task_id})
-        await notifications_until(c, "task_paused")
+        await c.until("task_paused")
         await until(lambda: _proc_state(pid) == "T", what="the shell to be stopped")
 
         await c.command({"type": "resume_task", "task_id": task_id})
-        await notifications_until(c, "task_resumed")
+        await c.until("task_resumed")
         await until(lambda: _proc_state(pid) in {"S", "R"}, what="the shell to continue")
         logs = await c.command({"type": "task_logs", "task_id": task_id})
         assert logs["lines"] and logs["lines"][0]["line"] == "tick 1"
 
         await c.command({"type": "cancel_task", "task_id": task_id})
-        await notifications_until(c, "task_cancelled")
+        await c.until("task_cancelled")
         await until(lambda: not _group_alive(pid), what="every process of the task to be gone")
 
 
@@ -168,7 +157,7 @@ async def test_failing_shell_task_reports_exit_code_and_last_line(settings: Sett
     async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
         await c.welcome()
         await c.command({"type": "start_task", "task_type": "deployment"})
-        frames = await notifications_until(c, "task_failed")
+        frames = await c.until("task_failed")
     assert frames[-1]["message"] == "Deployment failed: exit code 3: Connection timeout"
 
 
@@ -182,7 +171,7 @@ async def test_shell_parameters_are_quoted_and_required(settings: Settings) -> N
             {"type": "start_task", "task_type": "greet", "params": {"name": "a; rm -rf /"}}
         )
         task_id = ok["task"]["task_id"]
-        await notifications_until(c, "task_completed")
+        await c.until("task_completed")
         logs = await c.command({"type": "task_logs", "task_id": task_id})
     assert [line["line"] for line in logs["lines"]] == ["hello a; rm -rf /"]
 
@@ -214,7 +203,7 @@ async def test_illegal_transitions_answer_conflict(server: Running) -> None:
     async with Client.connect(server, "ann") as c:
         await c.welcome()
         await server.grace.start_background_task("quick", "ann", quick, "q1")
-        await notifications_until(c, "task_completed")
+        await c.until("task_completed")
         for kind in ("cancel_task", "pause_task", "resume_task"):
             reply = await c.command({"type": kind, "task_id": "q1"})
             assert (reply["type"], reply["code"]) == ("error", "conflict")
