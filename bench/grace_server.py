@@ -1,8 +1,8 @@
 """Grace under test: ``grace serve``'s embedded default (SQLite log, durable) plus the control API.
 
 ``python -m bench.grace_server --data-dir DIR`` prints ``LISTEN <port>``. The plans publish through
-``grace.notify_user`` (one notification) and ``grace.notifier.notify_many`` (one event to many
-users): both append to the durable log first, then fan out.
+``grace.notify_user`` (one notification) and ``grace.notifier.notify_users`` (one notification
+for many users): both append to the durable log first, then fan out.
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ class GraceSink:
         await self.grace.notify_user(user, NOTIFICATION_TYPE, MESSAGE, BADGE, data=_stamp(k))
 
     async def many(self, users: list[str], k: int) -> None:
-        draft = self.grace.notifier.draft
-        data = _stamp(k)
-        await self.grace.notifier.notify_many(
-            [draft(u, NOTIFICATION_TYPE, MESSAGE, BADGE, data=data) for u in users]
+        await self.grace.notifier.notify_users(
+            users, NOTIFICATION_TYPE, MESSAGE, BADGE, data=_stamp(k)
         )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
@@ -53,12 +54,21 @@ async def until(
 
 
 @asynccontextmanager
-async def serve(settings: Settings, grace: Grace | None = None) -> AsyncIterator[Running]:
+async def serve(
+    settings: Settings, grace: Grace | None = None, *, plain_asgi: bool = False
+) -> AsyncIterator[Running]:
+    """Grace on a loopback port; ``plain_asgi`` runs it under stock uvicorn WebSockets instead of
+    Grace's protocol (no frame sink), as another ASGI server would."""
     grace = grace or Grace(settings)
     app = create_app(grace)
     sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = make_server(app, settings.with_(log_level="warning"))
+    if plain_asgi:
+        server = uvicorn.Server(
+            uvicorn.Config(app, ws="websockets-sansio", log_level="warning", lifespan="on")
+        )
+    else:
+        server = make_server(app, settings.with_(log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await until(lambda: server.started or task.done(), 10, "server start")

@@ -50,7 +50,8 @@ def test_bench_quick_run_completes_with_nothing_lost_or_duplicated(tmp_path: Pat
     for r in burst.values():
         assert r["ok"] and r["lost"] == 0 and r["dups"] == 0 and r["seq_errors"] == 0
         assert r["deliveries"] == 20 * 20  # 20 connections x 20 notifications
-        assert r["cpu_us_per_delivery"] > 0 and r["latency_ms"]["p99"] > 0
+        # CPU time ticks in 10 ms steps: a tiny run may round to zero
+        assert r["cpu_us_per_delivery"] >= 0 and r["latency_ms"]["p99"] > 0
     (reconnect,) = results["results"]["reconnect"]
     assert reconnect["server"] == "grace" and reconnect["ok"]
     assert reconnect["deliveries"] == 20 * 10

@@ -15,8 +15,8 @@ from grace.hub.hub import Hub
 from grace.hub.outbox import Outbox
 from tests.support import Client, Frame, serve, until
 
-#: Per notification for the stalled user: big (and incompressible, as permessage-deflate is on)
-#: enough that a few dozen fill every TCP buffer.
+#: Per notification for the stalled user: big enough (and incompressible) that a few dozen fill
+#: every TCP buffer.
 BLOB = secrets.token_urlsafe(150_000)
 COUNT = 80
 
@@ -106,10 +106,10 @@ def test_outbox_overflow_empties_the_queue_and_calls_back_once() -> None:
     calls: list[int] = []
     box = Outbox(3, lambda: calls.append(1))
     for seq in range(1, 4):
-        box.push(seq, f"n{seq}")
+        box.push(seq, b"n%d" % seq)
     assert len(box) == 3 and not box.overflowed
-    box.push(4, "n4")
-    box.push(5, "n5")
+    box.push(4, b"n4")
+    box.push(5, b"n5")
     assert box.overflowed and box.closed and len(box) == 0 and calls == [1]
 
 
@@ -119,10 +119,10 @@ def test_hub_delivers_only_to_the_users_connections_and_drops_closed_ones() -> N
     hub.attach("ann", ann1)
     hub.attach("ann", ann2)
     hub.attach("bob", bob)
-    hub.deliver("ann", 1, "a1")
+    hub.deliver("ann", 1, b"a1")
     assert (len(ann1), len(ann2), len(bob)) == (1, 1, 0)
-    hub.deliver("ann", 2, "a2")
-    hub.deliver("ann", 3, "a3")  # both of ann's queues overflow
+    hub.deliver("ann", 2, b"a2")
+    hub.deliver("ann", 3, b"a3")  # both of ann's queues overflow
     assert hub.connection_count("ann") == 0 and hub.online_users() == ["bob"]
-    hub.send_control("bob", "ctl")
+    hub.send_control("bob", b"ctl")
     assert len(bob) == 1

@@ -32,7 +32,7 @@ from grace.notifications.model import Action, Notification, Severity
 from grace.notifications.notifier import Notifier, check_user_id
 from grace.notifications.rules import Rules, default_rules
 from grace.notifications.types import TypeRegistry, default_types
-from grace.protocol import Status, encode
+from grace.protocol import Status, dumps
 from grace.status import StatusBoard, approval_status, task_status
 from grace.store import Stores, open_stores
 from grace.tasks.commands import register_task_commands
@@ -251,7 +251,7 @@ class Grace:
             "marked": result.marked,
             "unread": result.unread,
         }
-        self.hub.send_control(user_id, encode(frame), exclude=exclude)
+        self.hub.send_control(user_id, dumps(frame), exclude=exclude)
         return frame
 
     # -- serving ------------------------------------------------------------------------------

@@ -246,6 +246,11 @@ def encode(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
+def dumps(frame: dict[str, Any]) -> bytes:
+    """A frame as UTF-8 JSON, the form connections queue and write."""
+    return orjson.dumps(frame)
+
+
 def protocol_schema() -> dict[str, Any]:
     """JSON Schema of every client command, plus the enums, for clients to check against."""
     return {

@@ -6,6 +6,7 @@ import socket
 
 import uvicorn
 
+from grace.api.wsproto import GraceWebSocketProtocol
 from grace.config import Settings
 
 
@@ -24,9 +25,16 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def make_server(app: object, settings: Settings, lifespan: str = "on") -> uvicorn.Server:
-    """``lifespan="off"`` when the caller starts and stops Grace itself."""
+    """``lifespan="off"`` when the caller starts and stops Grace itself.
+
+    WebSockets run on ``GraceWebSocketProtocol`` (frames flushed once per loop turn), without
+    per-message compression: notification frames are small, and a zlib context per connection
+    would cost more memory than the whole rest of the connection.
+    """
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
+        ws=GraceWebSocketProtocol,
+        ws_per_message_deflate=False,
         log_level=settings.log_level,
         ws_max_size=settings.max_message_bytes,
         ws_ping_interval=20.0,

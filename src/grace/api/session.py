@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from grace.auth import Identity
 from grace.hub.outbox import Outbox
-from grace.protocol import PROTOCOL_VERSION, encode
+from grace.protocol import PROTOCOL_VERSION, dumps
 
 if TYPE_CHECKING:
     from grace.app import Grace
@@ -24,7 +24,7 @@ REPLAY_PAGE = 500
 
 async def greet(
     grace: Grace, identity: Identity, outbox: Outbox, since: int | None
-) -> AsyncIterator[list[tuple[int, str]]]:
+) -> AsyncIterator[list[tuple[int, bytes]]]:
     """Attach ``outbox`` and yield batches: welcome, the replay after ``since``, then synced.
 
     The caller sends each batch, then runs its writer on the outbox; the caller detaches.
@@ -40,7 +40,7 @@ async def greet(
         "unread": head.unread,
         "protocol": PROTOCOL_VERSION,
     }
-    yield [(0, encode(welcome))]
+    yield [(0, dumps(welcome))]
     gap = False
     cursor = head.seq
     if since is not None:
@@ -53,7 +53,7 @@ async def greet(
                 page = await grace.store.read_since(user, cursor, REPLAY_PAGE)
                 if not page:
                     break
-                yield [(n.seq, encode(n.frame())) for n in page]
+                yield [(n.seq, dumps(n.frame())) for n in page]
                 cursor = page[-1].seq
                 if len(page) < REPLAY_PAGE:
                     break
@@ -61,7 +61,7 @@ async def greet(
     synced: dict[str, Any] = {"type": "synced", "seq": cursor}
     if gap:
         synced["gap"] = True
-    yield [(0, encode(synced))]
+    yield [(0, dumps(synced))]
 
 
 class TokenBucket:

@@ -15,7 +15,6 @@ from starlette.requests import Request
 
 from grace.api.session import greet
 from grace.auth import Identity
-from grace.hub.outbox import Outbox
 from grace.protocol import CloseCode, encode
 
 if TYPE_CHECKING:
@@ -23,19 +22,19 @@ if TYPE_CHECKING:
 
 
 def sse_response(grace: Grace, identity: Identity, since: int | None) -> EventSourceResponse:
-    outbox = Outbox(grace.settings.queue_max_frames, lambda: None)
+    outbox = grace.hub.outbox(grace.settings.queue_max_frames, lambda: None)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         try:
             async for batch in greet(grace, identity, outbox, since):
-                for seq, text in batch:
-                    yield _event(seq, text)
+                for seq, frame in batch:
+                    yield _event(seq, frame)
             while True:
                 batch = await outbox.next_batch()
                 if not batch:
                     break
-                for seq, text in batch:
-                    yield _event(seq, text)
+                for seq, frame in batch:
+                    yield _event(seq, frame)
             if outbox.overflowed:
                 closing: dict[str, Any] = {
                     "type": "error",
@@ -55,8 +54,8 @@ def sse_response(grace: Grace, identity: Identity, since: int | None) -> EventSo
     )
 
 
-def _event(seq: int, text: str) -> ServerSentEvent:
-    return ServerSentEvent(data=text, id=str(seq) if seq else None)
+def _event(seq: int, frame: bytes) -> ServerSentEvent:
+    return ServerSentEvent(data=frame.decode(), id=str(seq) if seq else None)
 
 
 def last_event_id(request: Request) -> str | None:

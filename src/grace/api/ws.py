@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from grace.api.session import TokenBucket, greet
+from grace.api.wsproto import SINK_EXTENSION
 from grace.auth import Identity, origin_allowed
 from grace.commands import CommandContext
 from grace.errors import BadRequest, Conflict, GraceError, RateLimited, TooLarge, Unauthenticated
-from grace.hub.outbox import Outbox
-from grace.protocol import CloseCode, Hello, encode, error_frame, parse_command, ref_of
+from grace.hub.outbox import FrameSink, pack
+from grace.protocol import CloseCode, Hello, dumps, encode, error_frame, parse_command, ref_of
 
 if TYPE_CHECKING:
     from grace.app import Grace
@@ -49,7 +50,7 @@ class StreamSession:
         self.grace = grace
         self.ws = websocket
         s = grace.settings
-        self.outbox = Outbox(s.queue_max_frames, self._overflowed)
+        self.outbox = grace.hub.outbox(s.queue_max_frames, self._overflowed)
         self.bucket = TokenBucket(s.command_rate, s.command_burst)
         self.writer: asyncio.Task[None] | None = None
         self.serving: asyncio.Task[None] | None = None
@@ -95,8 +96,11 @@ class StreamSession:
 
     async def _serve(self, ctx: CommandContext, since: int | None) -> None:
         async for batch in greet(self.grace, ctx.identity, self.outbox, since):
-            await self.ws.send_text("\n".join(text for _, text in batch))
-        self.writer = asyncio.get_running_loop().create_task(self._write())
+            for message in pack([frame for _, frame in batch]):
+                await self.ws.send_text(message.decode())
+        sink: FrameSink | None = self.ws.scope.get("extensions", {}).get(SINK_EXTENSION)
+        writer = self._pump(sink) if sink is not None else self._write()
+        self.writer = asyncio.get_running_loop().create_task(writer)
         await self._read(ctx)
 
     async def _authenticate(self) -> tuple[Identity, int | None]:
@@ -135,7 +139,7 @@ class StreamSession:
             if raw is None:
                 continue
             reply = await self._handle(ctx, raw)
-            self.outbox.push(0, encode(reply))
+            self.outbox.push(0, dumps(reply))
 
     async def _handle(self, ctx: CommandContext, raw: str | bytes) -> dict[str, Any]:
         settings = self.grace.settings
@@ -161,17 +165,31 @@ class StreamSession:
             log.exception("command %s failed", command.type)  # type: ignore[attr-defined]
             return error_frame(GraceError("internal error"), command.id)
 
+    async def _pump(self, sink: FrameSink) -> None:
+        """Push mode: the hub's flusher writes; this only waits out a full socket buffer."""
+        outbox = self.outbox
+        outbox.attach_sink(sink)
+        while await outbox.wait_stalled():
+            await sink.drained()
+            outbox.unblock()
+        await self._going_away()
+
     async def _write(self) -> None:
+        """Pull mode, under an ASGI server without Grace's frame sink."""
         ws, outbox = self.ws, self.outbox
         try:
             while True:
                 batch = await outbox.next_batch()
                 if not batch:
                     break
-                await ws.send_text("\n".join(text for _, text in batch))
+                await ws.send_text(b"\n".join(frame for _, frame in batch).decode())
         except (WebSocketDisconnect, RuntimeError, OSError):
             return
-        if not outbox.overflowed and ws.application_state == WebSocketState.CONNECTED:
+        await self._going_away()
+
+    async def _going_away(self) -> None:
+        ws = self.ws
+        if not self.outbox.overflowed and ws.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close(CloseCode.GOING_AWAY, "server going away")
 

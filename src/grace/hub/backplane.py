@@ -2,8 +2,8 @@
 
 Contract of a ``Backplane``:
 
-* ``publish(user_id, seq, text)`` is called by the notifier in commit order and must not block;
-  every process's hub receives each (user_id, seq, text) once, and one user's frames arrive in
+* ``publish(user_id, seq, frame)`` is called by the notifier in commit order and must not block;
+  every process's hub receives each (user_id, seq, frame) once, and one user's frames arrive in
   ``seq`` order.
 * It carries already-serialized frames; it never parses them.
 
@@ -19,7 +19,7 @@ from grace.hub.hub import Hub
 
 
 class Backplane(Protocol):
-    def publish(self, user_id: str, seq: int, text: str) -> None: ...
+    def publish(self, user_id: str, seq: int, frame: bytes) -> None: ...
 
     async def start(self) -> None: ...
 
@@ -32,8 +32,8 @@ class LocalBackplane:
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
 
-    def publish(self, user_id: str, seq: int, text: str) -> None:
-        self._hub.deliver(user_id, seq, text)
+    def publish(self, user_id: str, seq: int, frame: bytes) -> None:
+        self._hub.deliver(user_id, seq, frame)
 
     async def start(self) -> None:
         return None

@@ -1,7 +1,8 @@
 """The hub: which connections each user has open, and delivery to all of them.
 
 Guarantees: ``deliver`` is synchronous and O(connections of that user); it hands the same frame
-text to every outbox, so a notification is serialized once however many tabs are open; a user
+bytes to every outbox, so a notification is serialized once however many tabs are open; outboxes
+in push mode are flushed by the hub's one ``flusher`` when the loop turn ends; a user
 never receives a frame delivered for another user. An outbox that is closed (a slow consumer whose
 queue overflowed) is dropped at once, so a stalled connection holds no memory in the hub while
 its socket is being shut.
@@ -10,14 +11,20 @@ its socket is being shut.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
-from grace.hub.outbox import Outbox
+from grace.hub.outbox import Flusher, Outbox
 
 
 class Hub:
     def __init__(self) -> None:
         self._users: dict[str, set[Outbox]] = {}
         self._online: dict[str, list[asyncio.Future[None]]] = {}
+        self.flusher = Flusher()
+
+    def outbox(self, max_frames: int, on_overflow: Callable[[], None]) -> Outbox:
+        """A new connection's outbox, flushed by this hub."""
+        return Outbox(max_frames, on_overflow, self.flusher)
 
     def attach(self, user_id: str, outbox: Outbox) -> None:
         self._users.setdefault(user_id, set()).add(outbox)
@@ -41,19 +48,19 @@ class Hub:
         if not boxes:
             del self._users[user_id]
 
-    def deliver(self, user_id: str, seq: int, text: str, exclude: Outbox | None = None) -> None:
+    def deliver(self, user_id: str, seq: int, frame: bytes, exclude: Outbox | None = None) -> None:
         boxes = self._users.get(user_id)
         if boxes:
             for box in tuple(boxes):
                 if box is exclude:
                     continue
-                box.push(seq, text)
+                box.push(seq, frame)
                 if box.closed:
                     self.detach(user_id, box)
 
-    def send_control(self, user_id: str, text: str, exclude: Outbox | None = None) -> None:
+    def send_control(self, user_id: str, frame: bytes, exclude: Outbox | None = None) -> None:
         """A control frame (no seq) to every connection of ``user_id`` but ``exclude``."""
-        self.deliver(user_id, 0, text, exclude)
+        self.deliver(user_id, 0, frame, exclude)
 
     def connection_count(self, user_id: str | None = None) -> int:
         if user_id is not None:

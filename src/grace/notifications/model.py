@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 
 class Severity(StrEnum):
     INFO = "info"
@@ -29,9 +31,13 @@ class Action:
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """A notification that has no place in the log yet."""
+    """A notification that has no place in any log yet, for one user or for many.
 
-    user_id: str
+    A draft sent to several ``recipients`` is stored once and gets one ``seq`` in each of their
+    logs; the copies share the notification's ``id``.
+    """
+
+    recipients: tuple[str, ...]
     type: str
     message: str
     badge: str
@@ -77,6 +83,60 @@ class Notification:
             "actions": [a.as_dict() for a in self.actions],
             "read": self.read,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A draft once committed: its ``id`` and ``timestamp``, and the ``seq`` it got in each
+    recipient's log (``seqs[i]`` belongs to ``draft.recipients[i]``)."""
+
+    draft: Draft
+    id: str
+    timestamp: str
+    seqs: tuple[int, ...]
+
+    def notification(self, index: int = 0) -> Notification:
+        """Recipient ``index``'s copy, as its log holds it."""
+        d = self.draft
+        return Notification(
+            id=self.id,
+            user_id=d.recipients[index],
+            seq=self.seqs[index],
+            type=d.type,
+            message=d.message,
+            badge=d.badge,
+            severity=d.severity,
+            title=d.title,
+            timestamp=self.timestamp,
+            data=d.data,
+            actions=d.actions,
+        )
+
+    def notifications(self) -> list[Notification]:
+        return [self.notification(i) for i in range(len(self.seqs))]
+
+    def frame_tail(self) -> bytes:
+        """The notification frame without its ``seq``, as JSON after the opening brace: the
+        part every recipient's frame shares (see ``frame_bytes``)."""
+        d = self.draft
+        body = {
+            "type": d.type,
+            "id": self.id,
+            "title": d.title,
+            "message": d.message,
+            "badge": d.badge,
+            "severity": d.severity.value,
+            "timestamp": self.timestamp,
+            "data": d.data,
+            "actions": [a.as_dict() for a in d.actions],
+            "read": False,
+        }
+        return orjson.dumps(body)[1:]
+
+
+def frame_bytes(seq: int, tail: bytes) -> bytes:
+    """One recipient's notification frame: its ``seq`` put before the shared ``tail``."""
+    return b'{"seq":%d,%b' % (seq, tail)
 
 
 _second: list[tuple[int, str]] = [(-1, "")]

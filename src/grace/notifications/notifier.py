@@ -2,9 +2,11 @@
 
 Guarantees: ``notify_user`` returns the stored notification only after it is durable; fan-out
 happens in the store's commit callback, so every user's notifications reach the hub in ``seq``
-order and exactly once; each notification is serialized once, whatever the number of
-connections. Bus events are turned into notifications by ``Rules``; an event no rule matches is
-ignored, and one with no recipient is logged, never guessed.
+order and exactly once. A notification for many users (``notify_users``, or an event with several
+recipients) is checked, stored and serialized once; each recipient's frame is that shared body
+with its own ``seq`` put in front, whatever the number of users and connections. Bus events
+are turned into notifications by ``Rules``; an event no rule matches is ignored, and one with no
+recipient is logged, never guessed.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ import orjson
 from grace.errors import BadRequest
 from grace.events import Event, EventBus
 from grace.hub.backplane import Backplane
-from grace.notifications.model import Action, Draft, Notification, Severity
+from grace.notifications.model import Action, Draft, Notification, Posted, Severity, frame_bytes
 from grace.notifications.rules import Rules, recipients
 from grace.notifications.types import TypeRegistry
-from grace.protocol import encode
 from grace.store.base import NotificationStore
 
 log = logging.getLogger("grace.notifier")
@@ -56,7 +57,7 @@ class Notifier:
 
     def draft(
         self,
-        user_id: str,
+        user_id: str | Sequence[str],
         notification_type: str,
         message: str,
         badge: str | None = None,
@@ -65,6 +66,12 @@ class Notifier:
         title: str | None = None,
         actions: Sequence[Action] | None = None,
     ) -> Draft:
+        """Check a notification for ``user_id`` (one user, or several who share it)."""
+        users = (user_id,) if isinstance(user_id, str) else tuple(dict.fromkeys(user_id))
+        if not users:
+            raise BadRequest("a notification needs at least one user_id")
+        for user in users:
+            check_user_id(user)
         kind = self.types.get(notification_type)
         if not isinstance(message, str) or not message.strip():
             raise BadRequest("message must be non-empty text")
@@ -83,7 +90,7 @@ class Notifier:
         except ValueError:
             raise BadRequest("severity must be one of info, success, warning, error") from None
         return Draft(
-            user_id=check_user_id(user_id),
+            recipients=users,
             type=kind.name,
             message=message,
             badge=badge or kind.badge,
@@ -108,10 +115,29 @@ class Notifier:
         draft = self.draft(
             user_id, notification_type, message, badge, data, severity, title, actions
         )
-        (stored,) = await self.store.append([draft])
-        return stored
+        (posted,) = await self.store.append([draft])
+        return posted.notification()
 
-    async def notify_many(self, drafts: Sequence[Draft]) -> list[Notification]:
+    async def notify_users(
+        self,
+        user_ids: Sequence[str],
+        notification_type: str,
+        message: str,
+        badge: str | None = None,
+        data: dict[str, Any] | None = None,
+        severity: Severity | str | None = None,
+        title: str | None = None,
+        actions: Sequence[Action] | None = None,
+    ) -> Posted:
+        """One notification for several users: stored once, one ``seq`` in each user's log."""
+        draft = self.draft(
+            user_ids, notification_type, message, badge, data, severity, title, actions
+        )
+        (posted,) = await self.store.append([draft])
+        return posted
+
+    async def notify_many(self, drafts: Sequence[Draft]) -> list[Posted]:
+        """Several drafts appended together (one transaction when they fit in one)."""
         return await self.store.append(list(drafts))
 
     async def handle_event(self, event: Event) -> None:
@@ -127,17 +153,16 @@ class Notifier:
                 event.source,
             )
             return
-        drafts = [
-            self.draft(u, spec.type, spec.message, spec.badge, spec.data, spec.severity)
-            for u in users
-        ]
-        await self.store.append(drafts)
+        draft = self.draft(users, spec.type, spec.message, spec.badge, spec.data, spec.severity)
+        await self.store.append([draft])
 
     def subscribe_to(self, bus: EventBus) -> None:
         for event_type in self.rules.event_types():
             bus.subscribe(event_type, self.handle_event)
 
-    def _fan_out(self, committed: Sequence[Notification]) -> None:
+    def _fan_out(self, committed: Sequence[Posted]) -> None:
         publish = self.backplane.publish
-        for n in committed:
-            publish(n.user_id, n.seq, encode(n.frame()))
+        for posted in committed:
+            tail = posted.frame_tail()
+            for user, seq in zip(posted.draft.recipients, posted.seqs, strict=True):
+                publish(user, seq, frame_bytes(seq, tail))

@@ -2,10 +2,11 @@
 
 Guarantees of a ``NotificationStore``:
 
-* ``append(drafts)`` gives each draft the next ``seq`` of its user's log: per user strictly
-  increasing by one, with no holes and never reused (not even after retention deleted the entries
-  before it, nor after a restart). It returns the stored notifications in the order given, only
-  once they are durable.
+* ``append(drafts)`` stores each draft once and gives it the next ``seq`` in the log of each of
+  its recipients: per user strictly increasing by one, with no holes and never reused (not even
+  after retention deleted the entries before it, nor after a restart). It returns one ``Posted``
+  per draft, in the order given, only once they are durable. Notification ids are unique within
+  the log (a draft's copies share its id) and never reused.
 * Commit listeners are called on the event loop, once per committed batch, with that batch in
   commit order, before the matching ``append`` calls return. A listener that raises is logged and
   does not undo the commit.
@@ -21,9 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from grace.notifications.model import Draft, Notification
+from grace.notifications.model import Draft, Notification, Posted
 
-CommitListener = Callable[[Sequence[Notification]], None]
+CommitListener = Callable[[Sequence[Posted]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ class NotificationStore(Protocol):
 
     def add_commit_listener(self, listener: CommitListener) -> None: ...
 
-    async def append(self, drafts: Sequence[Draft]) -> list[Notification]: ...
+    async def append(self, drafts: Sequence[Draft]) -> list[Posted]: ...
 
     async def read_since(self, user_id: str, since: int, limit: int) -> list[Notification]:
         """Notifications with ``seq > since``, oldest first, at most ``limit``."""

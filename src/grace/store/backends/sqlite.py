@@ -10,7 +10,6 @@ A lock file keeps a second process from opening the same database, which would b
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import sqlite3
 import time
@@ -22,82 +21,38 @@ from typing import Any, TypeVar
 
 import orjson
 
-from grace.notifications.model import Action, Draft, Notification, Severity, iso_utc_ts
+from grace.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
 from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
+from grace.store.backends.sqlite_schema import BEFORE_SCHEMA, body_id, migrate, parse_body_id
 from grace.store.base import CommitListener, LogHead, MarkReadResult
 
 log = logging.getLogger("grace.store.sqlite")
 T = TypeVar("T")
 
-#: Most drafts written in one transaction; a larger burst takes several.
-MAX_BATCH = 4096
+#: Most recipients written in one transaction; a larger burst takes several.
+MAX_BATCH = 8192
 PRUNE_EVERY_SECONDS = 300.0
 
-SCHEMA_VERSION = "2"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS user_log (
-    user_id TEXT PRIMARY KEY,
-    last_seq INTEGER NOT NULL,
-    unread INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS notifications (
-    user_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    title TEXT NOT NULL,
-    message TEXT NOT NULL,
-    badge TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    timestamp TEXT NOT NULL,
-    created REAL NOT NULL,
-    data BLOB NOT NULL,
-    actions BLOB NOT NULL,
-    read INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX IF NOT EXISTS notifications_user_seq ON notifications (user_id, seq);
-CREATE INDEX IF NOT EXISTS notifications_created ON notifications (created);
-"""
-# Rows are appended in commit order to a rowid table (cheap), with one small index per user and
-# seq; each user's unread count is kept in user_log rather than found by an index on every row.
-
-#: Schema 1 kept rows in a (user_id, seq) B-tree with three more indexes; it is converted once.
-MIGRATE_1_TO_2 = """
-ALTER TABLE notifications RENAME TO notifications_v1;
-DROP INDEX IF EXISTS notifications_id;
-DROP INDEX IF EXISTS notifications_created;
-DROP INDEX IF EXISTS notifications_unread;
-ALTER TABLE user_log ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
-"""
-MIGRATE_1_TO_2_COPY = """
-INSERT INTO notifications SELECT user_id, seq, id, type, title, message, badge, severity,
-    timestamp, created, data, actions, read FROM notifications_v1 ORDER BY created;
-UPDATE user_log SET unread = (SELECT COUNT(*) FROM notifications n
-    WHERE n.user_id = user_log.user_id AND n.read = 0);
-DROP TABLE notifications_v1;
-"""
-
-MIGRATE_BEFORE_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+_SELECT = (
+    "SELECT b.body, b.legacy_id, e.user_id, e.seq, b.type, b.message, b.badge, b.severity, "
+    "b.title, b.timestamp, b.data, b.actions, e.read FROM entries e JOIN bodies b USING (body)"
 )
-_COLUMNS = "id, user_id, seq, type, message, badge, severity, title, timestamp, data, actions, read"
 
 
 def _row(row: tuple[Any, ...]) -> Notification:
     return Notification(
-        id=row[0],
-        user_id=row[1],
-        seq=row[2],
-        type=row[3],
-        message=row[4],
-        badge=row[5],
-        severity=Severity(row[6]),
-        title=row[7],
-        timestamp=row[8],
-        data=orjson.loads(row[9]),
-        actions=tuple(Action(a["id"], a["label"]) for a in orjson.loads(row[10])),
-        read=bool(row[11]),
+        id=row[1] or body_id(row[0]),
+        user_id=row[2],
+        seq=row[3],
+        type=row[4],
+        message=row[5],
+        badge=row[6],
+        severity=Severity(row[7]),
+        title=row[8],
+        timestamp=row[9],
+        data=orjson.loads(row[10]),
+        actions=tuple(Action(a["id"], a["label"]) for a in orjson.loads(row[11])),
+        read=bool(row[12]),
     )
 
 
@@ -106,6 +61,15 @@ def _forget_unread(conn: sqlite3.Connection, counts: list[tuple[str, int]]) -> N
     conn.executemany(
         "UPDATE user_log SET unread = MAX(0, unread - ?) WHERE user_id = ?",
         [(n, user) for user, n in counts if n],
+    )
+
+
+def _drop_orphan_bodies(conn: sqlite3.Connection, up_to: int) -> None:
+    """Bodies at or below ``up_to`` that no entry uses any more."""
+    conn.execute(
+        "DELETE FROM bodies WHERE body <= ? AND NOT EXISTS "
+        "(SELECT 1 FROM entries e WHERE e.body = bodies.body)",
+        (up_to,),
     )
 
 
@@ -125,44 +89,33 @@ class SQLiteStore:
         self._retention_count = retention_count
         self._retention_seconds = retention_days * 86400.0
         self._listeners: list[CommitListener] = []
-        self._pending: list[tuple[Sequence[Draft], asyncio.Future[list[Notification]]]] = []
+        self._pending: list[tuple[Sequence[Draft], asyncio.Future[list[Posted]]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._pruner: asyncio.Task[None] | None = None
         # Owned by the writer thread only.
         self._seq: dict[str, int] = {}
-        #: Notification ids: 12 random hex digits drawn per process start, then a counter.
-        prefix = uuid.uuid4().hex[:12]
-        self._ids = (f"{prefix}{n:08x}" for n in itertools.count(1))
+        self._last_body = 0
         self._dirty: set[str] | None = None  # None: every user needs pruning
 
     async def open(self) -> None:
-        await self.db.open(MIGRATE_BEFORE_SCHEMA)
-        await self.db.write(self._migrate)
-        self.epoch = await self.db.write(self._load_epoch)
+        await self.db.open(BEFORE_SCHEMA)
+        await self.db.write(migrate)
+        self.epoch, self._last_body = await self.db.write(self._load_meta)
         await self.prune()
         self._pruner = asyncio.get_running_loop().create_task(self._prune_periodically())
 
     @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
-        found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if found is not None and found[0] == "1":
-            log.info("converting the notification log to schema 2")
-            conn.executescript(f"BEGIN; {MIGRATE_1_TO_2} {SCHEMA} {MIGRATE_1_TO_2_COPY} COMMIT;")
-        else:
-            conn.executescript(SCHEMA)
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (SCHEMA_VERSION,),
-        )
-
-    @staticmethod
-    def _load_epoch(conn: sqlite3.Connection) -> str:
+    def _load_meta(conn: sqlite3.Connection) -> tuple[str, int]:
         row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
         if row:
-            return str(row[0])
-        epoch = uuid.uuid4().hex[:16]
-        conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
-        return epoch
+            epoch = str(row[0])
+        else:
+            epoch = uuid.uuid4().hex[:16]
+            conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
+        # Body numbers (and so ids) are never reused, even once retention emptied the table.
+        kept = conn.execute("SELECT value FROM meta WHERE key = 'last_body'").fetchone()
+        top = conn.execute("SELECT MAX(body) FROM bodies").fetchone()[0]
+        return epoch, max(int(kept[0]) if kept else 0, top or 0)
 
     async def close(self) -> None:
         if self._pruner is not None:
@@ -178,10 +131,10 @@ class SQLiteStore:
 
     # -- appends (group commit) ---------------------------------------------------------------
 
-    async def append(self, drafts: Sequence[Draft]) -> list[Notification]:
+    async def append(self, drafts: Sequence[Draft]) -> list[Posted]:
         if not drafts:
             return []
-        future: asyncio.Future[list[Notification]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[Posted]] = asyncio.get_running_loop().create_future()
         self._pending.append((drafts, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
@@ -189,12 +142,14 @@ class SQLiteStore:
 
     async def _flush(self) -> None:
         while self._pending:
-            batch: list[tuple[Sequence[Draft], asyncio.Future[list[Notification]]]] = []
+            batch: list[tuple[Sequence[Draft], asyncio.Future[list[Posted]]]] = []
             size = 0
-            while self._pending and (not batch or size + len(self._pending[0][0]) <= MAX_BATCH):
-                item = self._pending.pop(0)
-                batch.append(item)
-                size += len(item[0])
+            while self._pending:
+                weight = sum(len(d.recipients) for d in self._pending[0][0])
+                if batch and size + weight > MAX_BATCH:
+                    break
+                batch.append(self._pending.pop(0))
+                size += weight
             drafts = [d for group, _ in batch for d in group]
             try:
                 stored = await self.db.write(partial(self._write, drafts=drafts))
@@ -215,32 +170,22 @@ class SQLiteStore:
                     future.set_result(stored[start : start + len(group)])
                 start += len(group)
 
-    def _write(self, conn: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Notification]:
+    def _write(self, conn: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Posted]:
         seqs = self._seq
         touched: dict[str, int] = {}
         added: dict[str, int] = {}
-        rows: list[tuple[Any, ...]] = []
-        out: list[Notification] = []
+        bodies: list[tuple[Any, ...]] = []
+        entries: list[tuple[str, int, int]] = []
+        out: list[Posted] = []
+        body = self._last_body
         try:
             conn.execute("BEGIN IMMEDIATE")
             for d in drafts:
-                last = seqs.get(d.user_id)
-                if last is None:
-                    found = conn.execute(
-                        "SELECT last_seq FROM user_log WHERE user_id = ?", (d.user_id,)
-                    ).fetchone()
-                    last = found[0] if found else 0
-                seq = last + 1
-                seqs[d.user_id] = touched[d.user_id] = seq
-                added[d.user_id] = added.get(d.user_id, 0) + 1
-                nid = next(self._ids)
+                body += 1
                 ts = iso_utc_ts(d.created)
-                actions = [a.as_dict() for a in d.actions]
-                rows.append(
+                bodies.append(
                     (
-                        d.user_id,
-                        seq,
-                        nid,
+                        body,
                         d.type,
                         d.title,
                         d.message,
@@ -249,34 +194,37 @@ class SQLiteStore:
                         ts,
                         d.created,
                         d.data_json if d.data_json is not None else orjson.dumps(d.data),
-                        orjson.dumps(actions),
+                        orjson.dumps([a.as_dict() for a in d.actions]),
                     )
                 )
-                out.append(
-                    Notification(
-                        nid,
-                        d.user_id,
-                        seq,
-                        d.type,
-                        d.message,
-                        d.badge,
-                        d.severity,
-                        d.title,
-                        ts,
-                        d.data,
-                        d.actions,
-                    )
-                )
+                got: list[int] = []
+                for user in d.recipients:
+                    last = seqs.get(user)
+                    if last is None:
+                        found = conn.execute(
+                            "SELECT last_seq FROM user_log WHERE user_id = ?", (user,)
+                        ).fetchone()
+                        last = found[0] if found else 0
+                    last += 1
+                    seqs[user] = touched[user] = last
+                    added[user] = added.get(user, 0) + 1
+                    entries.append((user, last, body))
+                    got.append(last)
+                out.append(Posted(d, body_id(body), ts, tuple(got)))
             conn.executemany(
-                "INSERT INTO notifications (user_id, seq, id, type, title, message, badge, "
-                "severity, timestamp, created, data, actions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
+                "INSERT INTO bodies (body, type, title, message, badge, severity, timestamp, "
+                "created, data, actions) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                bodies,
             )
+            conn.executemany("INSERT INTO entries (user_id, seq, body) VALUES (?,?,?)", entries)
             conn.executemany(
                 "INSERT INTO user_log (user_id, last_seq, unread) VALUES (?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq, "
                 "unread = user_log.unread + excluded.unread",
                 [(user, last, added[user]) for user, last in touched.items()],
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_body', ?)", (str(body),)
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -285,6 +233,7 @@ class SQLiteStore:
             for user_id in touched:
                 seqs.pop(user_id, None)
             raise
+        self._last_body = body
         if self._dirty is not None:
             self._dirty.update(touched)
         return out
@@ -294,8 +243,7 @@ class SQLiteStore:
     async def read_since(self, user_id: str, since: int, limit: int) -> list[Notification]:
         def run(conn: sqlite3.Connection) -> list[Notification]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM notifications WHERE user_id = ? AND seq > ? "
-                "ORDER BY seq LIMIT ?",
+                f"{_SELECT} WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
                 (user_id, since, limit),
             ).fetchall()
             return [_row(r) for r in rows]
@@ -307,8 +255,7 @@ class SQLiteStore:
     ) -> list[Notification]:
         def run(conn: sqlite3.Connection) -> list[Notification]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM notifications WHERE user_id = ? AND seq < ? "
-                "ORDER BY seq DESC LIMIT ?",
+                f"{_SELECT} WHERE e.user_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?",
                 (user_id, before if before is not None else 2**62, limit),
             ).fetchall()
             return [_row(r) for r in rows]
@@ -322,7 +269,7 @@ class SQLiteStore:
             ).fetchone()
             last, unread = found if found else (0, 0)
             first = conn.execute(
-                "SELECT MIN(seq) FROM notifications WHERE user_id = ?", (user_id,)
+                "SELECT MIN(seq) FROM entries WHERE user_id = ?", (user_id,)
             ).fetchone()[0]
             return LogHead(
                 seq=last, first_seq=first if first is not None else last + 1, unread=unread
@@ -340,51 +287,60 @@ class SQLiteStore:
         up_to_seq: int | None = None,
         everything: bool = False,
     ) -> MarkReadResult:
-        def run(conn: sqlite3.Connection) -> MarkReadResult:
-            def body(conn: sqlite3.Connection) -> MarkReadResult:
-                marked = 0
-                base = "UPDATE notifications SET read = 1 WHERE user_id = ? AND read = 0"
-                if everything:
-                    marked += conn.execute(base, (user_id,)).rowcount
-                if up_to_seq is not None:
-                    marked += conn.execute(f"{base} AND seq <= ?", (user_id, up_to_seq)).rowcount
-                if ids:
-                    unique = list(dict.fromkeys(ids))
-                    marks = ",".join("?" * len(unique))
+        def body(conn: sqlite3.Connection) -> MarkReadResult:
+            marked = 0
+            base = "UPDATE entries SET read = 1 WHERE user_id = ? AND read = 0"
+            if everything:
+                marked += conn.execute(base, (user_id,)).rowcount
+            if up_to_seq is not None:
+                marked += conn.execute(f"{base} AND seq <= ?", (user_id, up_to_seq)).rowcount
+            if ids:
+                unique = list(dict.fromkeys(ids))
+                numbers = [n for n in map(parse_body_id, unique) if n is not None]
+                legacy = [i for i in unique if parse_body_id(i) is None]
+                if numbers:
+                    marks = ",".join("?" * len(numbers))
                     marked += conn.execute(
-                        f"{base} AND id IN ({marks})", (user_id, *unique)
+                        f"{base} AND body IN ({marks})", (user_id, *numbers)
                     ).rowcount
-                conn.execute(
-                    "UPDATE user_log SET unread = MAX(0, unread - ?) WHERE user_id = ?",
-                    (marked, user_id),
-                )
-                found = conn.execute(
-                    "SELECT unread FROM user_log WHERE user_id = ?", (user_id,)
-                ).fetchone()
-                unread = found[0] if found else 0
-                return MarkReadResult(marked=marked, unread=unread)
+                if legacy:
+                    marks = ",".join("?" * len(legacy))
+                    marked += conn.execute(
+                        f"{base} AND body IN (SELECT body FROM bodies WHERE legacy_id IN "
+                        f"({marks}))",
+                        (user_id, *legacy),
+                    ).rowcount
+            conn.execute(
+                "UPDATE user_log SET unread = MAX(0, unread - ?) WHERE user_id = ?",
+                (marked, user_id),
+            )
+            found = conn.execute(
+                "SELECT unread FROM user_log WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            return MarkReadResult(marked=marked, unread=found[0] if found else 0)
 
-            return transaction(conn, body)
-
-        return await self.db.write(run)
+        return await self.db.write(lambda conn: transaction(conn, body))
 
     async def prune(self) -> int:
         return await self.db.write(self._prune)
 
     def _prune(self, conn: sqlite3.Connection) -> int:
         def body(conn: sqlite3.Connection) -> int:
+            # Age: whatever was created before the cutoff, with its body.
             cutoff = time.time() - self._retention_seconds
+            old = "SELECT body FROM bodies WHERE created < ?"
             _forget_unread(
                 conn,
                 conn.execute(
-                    "SELECT user_id, COUNT(*) FROM notifications WHERE created < ? AND read = 0 "
+                    f"SELECT user_id, COUNT(*) FROM entries WHERE body IN ({old}) AND read = 0 "
                     "GROUP BY user_id",
                     (cutoff,),
                 ).fetchall(),
             )
-            removed = conn.execute(
-                "DELETE FROM notifications WHERE created < ?", (cutoff,)
-            ).rowcount
+            removed = conn.execute(f"DELETE FROM entries WHERE body IN ({old})", (cutoff,)).rowcount
+            conn.execute("DELETE FROM bodies WHERE created < ?", (cutoff,))
+            highest = 0
+            # Count: each user keeps the newest ``retention_count``.
             keep = self._retention_count
             if self._dirty is None:
                 users = conn.execute(
@@ -393,16 +349,20 @@ class SQLiteStore:
             else:
                 users = [(u, self._seq[u]) for u in self._dirty if self._seq.get(u, 0) > keep]
             for user_id, last in users:
-                unread = conn.execute(
-                    "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND seq <= ? "
-                    "AND read = 0",
+                unread, top = conn.execute(
+                    "SELECT SUM(read = 0), MAX(body) FROM entries WHERE user_id = ? AND seq <= ?",
                     (user_id, last - keep),
-                ).fetchone()[0]
-                _forget_unread(conn, [(user_id, unread)])
+                ).fetchone()
+                if top is None:
+                    continue
+                _forget_unread(conn, [(user_id, unread or 0)])
                 removed += conn.execute(
-                    "DELETE FROM notifications WHERE user_id = ? AND seq <= ?",
+                    "DELETE FROM entries WHERE user_id = ? AND seq <= ?",
                     (user_id, last - keep),
                 ).rowcount
+                highest = max(highest, top)
+            if highest:
+                _drop_orphan_bodies(conn, highest)
             return removed
 
         removed = transaction(conn, body)

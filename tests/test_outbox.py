@@ -1,0 +1,133 @@
+"""The outbox's push mode: one write per connection per loop turn, back-pressure, overflow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from grace.config import Settings
+from grace.hub.hub import Hub
+from grace.hub.outbox import MAX_BATCH_FRAMES, Flusher, Outbox, pack
+from tests.support import Client, serve
+
+
+class RecordingSink:
+    """A ``FrameSink`` that records each write; ``room`` is how many writes it takes before
+    reporting a full buffer."""
+
+    def __init__(self, room: int = 1_000_000) -> None:
+        self.writes: list[list[bytes]] = []
+        self.room = room
+        self.drain = asyncio.Event()
+
+    def write(self, messages: Sequence[bytes]) -> bool:
+        self.writes.append(list(messages))
+        return len(self.writes) < self.room
+
+    async def drained(self) -> None:
+        await self.drain.wait()
+
+
+def frames_of(writes: list[list[bytes]]) -> list[bytes]:
+    return [f for write in writes for message in write for f in message.split(b"\n")]
+
+
+async def test_frames_pushed_in_one_loop_turn_leave_in_one_write_in_order() -> None:
+    sink = RecordingSink()
+    box = Outbox(100, lambda: None, Flusher())
+    box.attach_sink(sink)
+    for seq in range(1, 6):
+        box.push(seq, b"n%d" % seq)
+    box.push(0, b"ctl")
+    assert sink.writes == []  # nothing is written before the turn ends
+    await asyncio.sleep(0)
+    assert sink.writes == [[b"n1\nn2\nn3\nn4\nn5\nctl"]]
+    box.push(6, b"n6")
+    await asyncio.sleep(0)
+    assert sink.writes[1] == [b"n6"]
+
+
+async def test_frames_queued_before_the_sink_are_written_when_it_attaches_above_the_floor() -> None:
+    sink = RecordingSink()
+    box = Outbox(100, lambda: None, Flusher())
+    for seq in range(1, 5):
+        box.push(seq, b"n%d" % seq)
+    box.floor = 2  # the replay already sent 1 and 2
+    box.attach_sink(sink)
+    assert frames_of(sink.writes) == [b"n3", b"n4"]
+
+
+async def test_a_blocked_sink_queues_until_drained_then_overflows_if_it_never_is() -> None:
+    overflowed: list[int] = []
+    sink = RecordingSink(room=1)
+    box = Outbox(5, lambda: overflowed.append(1), Flusher())
+    box.attach_sink(sink)
+    box.push(1, b"n1")
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(box.wait_stalled(), 1) is True  # the sink said "full"
+    for seq in range(2, 5):
+        box.push(seq, b"n%d" % seq)
+    await asyncio.sleep(0)
+    assert len(sink.writes) == 1 and len(box) == 3  # held back while blocked
+    sink.room = 10
+    box.unblock()
+    assert frames_of(sink.writes) == [b"n1", b"n2", b"n3", b"n4"]
+
+    sink.room = 0  # full again, and the client never reads
+    box.push(5, b"n5")
+    await asyncio.sleep(0)
+    for seq in range(6, 12):
+        box.push(seq, b"n%d" % seq)
+    assert box.overflowed and box.closed and len(box) == 0 and overflowed == [1]
+    assert await box.wait_stalled() is False
+
+
+def test_pack_joins_frames_by_newline_at_most_max_batch_frames_per_message() -> None:
+    frames = [b"f%d" % i for i in range(MAX_BATCH_FRAMES * 2 + 1)]
+    messages = pack(frames)
+    assert len(messages) == 3
+    assert [m.count(b"\n") + 1 for m in messages] == [MAX_BATCH_FRAMES, MAX_BATCH_FRAMES, 1]
+    assert b"\n".join(messages).split(b"\n") == frames
+    assert pack([b"one"]) == [b"one"]
+
+
+async def test_the_hub_flushes_every_connection_once_per_turn() -> None:
+    hub = Hub()
+    sinks = [RecordingSink() for _ in range(3)]
+    for i, sink in enumerate(sinks):
+        box = hub.outbox(100, lambda: None)
+        box.attach_sink(sink)
+        hub.attach("ann" if i < 2 else "bob", box)
+    for seq in range(1, 4):
+        hub.deliver("ann", seq, b"a%d" % seq)
+    hub.deliver("bob", 1, b"b1")
+    await asyncio.sleep(0)
+    assert [s.writes for s in sinks] == [[[b"a1\na2\na3"]], [[b"a1\na2\na3"]], [[b"b1"]]]
+
+
+@pytest.mark.parametrize("grace_protocol", [True, False], ids=["grace-sink", "plain-asgi"])
+async def test_a_commit_of_many_notifications_arrives_packed_in_order(
+    settings: Settings, grace_protocol: bool
+) -> None:
+    """Over a real socket: under Grace's protocol one commit's frames share a message; under a
+    stock ASGI server (no frame sink) the same frames arrive, in order, by the pull path."""
+    async with serve(settings, plain_asgi=not grace_protocol) as srv:
+        async with Client.connect(srv, "ann") as client:
+            await client.welcome()
+            drafts = [srv.grace.notifier.draft("ann", "test", f"m{i}") for i in range(300)]
+            await srv.grace.notifier.notify_many(drafts)
+            messages: list[str] = []
+            frames: list[dict[str, object]] = []
+            while len(frames) < 300:
+                message = str(await asyncio.wait_for(client.ws.recv(), 5))
+                messages.append(message)
+                frames.extend(json.loads(line) for line in message.split("\n"))
+        assert [f["seq"] for f in frames] == list(range(1, 301))
+        assert [f["message"] for f in frames] == [f"m{i}" for i in range(300)]
+        # at most MAX_BATCH_FRAMES per message, so 300 frames take at least two
+        assert 2 <= len(messages) <= 300
+        if grace_protocol:
+            assert len(messages) == 2
