@@ -95,13 +95,18 @@ class StreamSession:
                     await self.closing
 
     async def _serve(self, ctx: CommandContext, since: int | None) -> None:
-        async for batch in greet(self.grace, ctx.identity, self.outbox, since):
-            for message in pack([frame for _, frame in batch]):
-                await self.ws.send_text(message.decode())
+        await self._greet(ctx, since)
         sink: FrameSink | None = self.ws.scope.get("extensions", {}).get(SINK_EXTENSION)
         writer = self._pump(sink) if sink is not None else self._write()
         self.writer = asyncio.get_running_loop().create_task(writer)
         await self._read(ctx)
+
+    async def _greet(self, ctx: CommandContext, since: int | None) -> None:
+        # A method of its own so that no frame outlives it in a local of the long-lived caller
+        # (orjson's output buffers take 4 KiB each).
+        async for batch in greet(self.grace, ctx.identity, self.outbox, since):
+            for message in pack([frame for _, frame in batch]):
+                await self.ws.send_text(message.decode())
 
     async def _authenticate(self) -> tuple[Identity, int | None]:
         ws = self.ws

@@ -138,7 +138,8 @@ class SQLiteStore:
         self._pending.append((drafts, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        return await asyncio.shield(future)
+        # a cancelled caller cancels only its wait: the drafts are queued and still written
+        return await future
 
     async def _flush(self) -> None:
         while self._pending:
