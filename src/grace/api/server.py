@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 
 import uvicorn
@@ -24,6 +25,24 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: The cycle collector's thresholds (Python's defaults are 700, 10, 10). Delivery allocates many
+#: short-lived objects and few cycles; with the defaults, full collections over every
+#: connection's objects ran often enough to put 100 ms stalls into a burst. Here the young
+#: generation is collected every 10,000 net allocations and a full collection comes after 1,000
+#: middle ones (minutes apart under load), so cyclic garbage is still reclaimed.
+GC_THRESHOLD = (10_000, 50, 1000)
+
+
+class GraceServer(uvicorn.Server):
+    """uvicorn's server, which tunes the cycle collector once started."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        gc.collect()
+        gc.freeze()  # what start-up built lives as long as the process: never scan it again
+        gc.set_threshold(*GC_THRESHOLD)
+
+
 def make_server(app: object, settings: Settings, lifespan: str = "on") -> uvicorn.Server:
     """``lifespan="off"`` when the caller starts and stops Grace itself.
 
@@ -43,7 +62,7 @@ def make_server(app: object, settings: Settings, lifespan: str = "on") -> uvicor
         access_log=settings.log_level == "debug",
         lifespan=lifespan,  # type: ignore[arg-type]
     )
-    return uvicorn.Server(config)
+    return GraceServer(config)
 
 
 def base_url(host: str, port: int) -> str:

@@ -3,14 +3,19 @@
 Guarantees: every ``write`` runs on the one writer thread, in the order submitted, so the writer
 may keep state (``seq`` counters) without locks; reads run concurrently on read-only connections
 (WAL) and see only committed data; a lock file next to the database keeps a second process out.
+WAL checkpoints run on a thread of their own (at most one every ``CHECKPOINT_SECONDS`` while
+there are writes), never inside a commit, so copying the log back into the database file does
+not stall the writes waiting behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +24,9 @@ from typing import IO, TypeVar
 from grace.errors import ConfigError
 
 T = TypeVar("T")
+log = logging.getLogger("grace.store.sqlite")
+
+CHECKPOINT_SECONDS = 0.25
 
 
 class SQLiteDatabase:
@@ -35,6 +43,10 @@ class SQLiteDatabase:
         self._conns_lock = threading.Lock()
         self._lock_file: IO[str] | None = None
         self.write_conn: sqlite3.Connection | None = None
+        self._checkpointer: ThreadPoolExecutor | None = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._checkpoint: asyncio.Future[None] | None = None
+        self._last_checkpoint = 0.0
 
     async def open(self, schema: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +64,7 @@ class SQLiteDatabase:
         self._readers = ThreadPoolExecutor(
             self._reader_count, thread_name_prefix="grace-sqlite-reader"
         )
+        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="grace-sqlite-checkpoint")
         await self.write(lambda conn: conn.executescript(schema))
 
     def _connect(self) -> sqlite3.Connection:
@@ -64,7 +77,33 @@ class SQLiteDatabase:
     def _writer_conn(self) -> sqlite3.Connection:
         if self.write_conn is None:
             self.write_conn = self._connect()
+            self.write_conn.execute("PRAGMA wal_autocheckpoint=0")  # see _run_checkpoint
         return self.write_conn
+
+    def _maybe_checkpoint(self) -> None:
+        now = time.monotonic()
+        if (
+            self._checkpointer is None
+            or self._checkpoint is not None
+            or now - self._last_checkpoint < CHECKPOINT_SECONDS
+        ):
+            return
+        self._last_checkpoint = now
+        self._checkpoint = asyncio.get_running_loop().run_in_executor(
+            self._checkpointer, self._run_checkpoint
+        )
+        self._checkpoint.add_done_callback(self._checkpoint_done)
+
+    def _run_checkpoint(self) -> None:
+        if self._checkpoint_conn is None:
+            self._checkpoint_conn = self._connect()
+        # PASSIVE: copies what no reader still needs, without waiting for or blocking anyone.
+        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+        self._checkpoint = None
+        if not future.cancelled() and future.exception() is not None:
+            log.error("WAL checkpoint failed: %s", future.exception())
 
     def _reader_conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -79,9 +118,12 @@ class SQLiteDatabase:
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on the writer thread; ``fn`` owns the transaction it opens."""
         assert self._writer is not None, "database is not open"
-        return await asyncio.get_running_loop().run_in_executor(
-            self._writer, lambda: fn(self._writer_conn())
-        )
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writer, lambda: fn(self._writer_conn())
+            )
+        finally:
+            self._maybe_checkpoint()
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         assert self._readers is not None, "database is not open"
@@ -90,6 +132,14 @@ class SQLiteDatabase:
         )
 
     async def close(self) -> None:
+        if self._checkpoint is not None:
+            await asyncio.wait({self._checkpoint})
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            checkpointer.shutdown(wait=True)
+            if self._checkpoint_conn is not None:
+                self._checkpoint_conn.close()
+                self._checkpoint_conn = None
         if self._writer is not None:
             await self.write(lambda conn: conn.close())
             self._writer.shutdown(wait=True)
