@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
 
@@ -131,3 +132,48 @@ async def test_a_commit_of_many_notifications_arrives_packed_in_order(
         assert 2 <= len(messages) <= 300
         if grace_protocol:
             assert len(messages) == 2
+
+
+async def test_one_notification_for_several_users_reaches_each_with_its_own_seq(
+    settings: Settings,
+) -> None:
+    async with serve(settings) as srv:
+        await srv.grace.notify_user("ann", "test", "ann's own first")
+        async with Client.connect(srv, "ann") as ann, Client.connect(srv, "bob") as bob:
+            await ann.welcome()
+            await bob.welcome()
+            posted = await srv.grace.notifier.notify_users(
+                ["ann", "bob", "ann"], "task_completed", "Nightly report is ready", data={"k": 1}
+            )
+            (got_ann,) = await ann.notifications(1)
+            (got_bob,) = await bob.notifications(1)
+        assert posted.draft.recipients == ("ann", "bob")  # a repeated user gets it once
+        assert (got_ann["seq"], got_bob["seq"]) == (2, 1)
+        assert got_ann["id"] == got_bob["id"] == posted.id
+        for frame in (got_ann, got_bob):
+            assert frame["message"] == "Nightly report is ready" and frame["data"] == {"k": 1}
+            assert frame["badge"] == "✅" and frame["read"] is False
+
+
+async def test_an_idle_connection_holds_no_task_on_grace_protocol(settings: Settings) -> None:
+    """The stream is served by the protocol's callbacks: idle connections cost no task, whereas
+    the same stream through ASGI keeps tasks per connection."""
+    for plain in (False, True):
+        async with serve(settings, plain_asgi=plain) as srv:
+            before = len(asyncio.all_tasks())
+            async with contextlib.AsyncExitStack() as stack:
+                for i in range(10):
+                    client = await stack.enter_async_context(Client.connect(srv, f"u{i}"))
+                    await client.welcome()
+                added = len(asyncio.all_tasks()) - before
+                # the test's own clients hold tasks of their own: count theirs out
+                client_tasks = sum(
+                    1
+                    for t in asyncio.all_tasks()
+                    if "websockets/asyncio" in t.get_coro().cr_code.co_filename
+                )
+                server_tasks = added - client_tasks
+            if plain:
+                assert server_tasks >= 10, server_tasks
+            else:
+                assert server_tasks == 0, server_tasks

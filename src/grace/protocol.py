@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
 class CloseCode(IntEnum):
     GOING_AWAY = 1001
     TOO_LARGE = 1009
+    INTERNAL_ERROR = 1011
     SLOW_CONSUMER = 4008
     UNAUTHENTICATED = 4401
     FORBIDDEN = 4403

@@ -29,6 +29,7 @@ export type ClientErrorCode = 'timeout' | 'disconnected' | 'closed' | 'network';
 export const CLOSE_CODES = {
   going_away: 1001,
   too_large: 1009,
+  internal_error: 1011,
   slow_consumer: 4008,
   unauthenticated: 4401,
   forbidden: 4403,

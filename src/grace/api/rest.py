@@ -11,8 +11,9 @@ from sse_starlette import EventSourceResponse
 from starlette.routing import WebSocketRoute
 
 from grace.api.deps import caller_dependency, require_admin
+from grace.api.session import parse_since
 from grace.api.sse import last_event_id, sse_response
-from grace.api.ws import notification_stream, parse_since
+from grace.api.ws import notification_stream
 from grace.auth import Identity
 from grace.errors import BadRequest
 from grace.notifications.model import Severity

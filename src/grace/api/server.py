@@ -46,13 +46,18 @@ class GraceServer(uvicorn.Server):
 def make_server(app: object, settings: Settings, lifespan: str = "on") -> uvicorn.Server:
     """``lifespan="off"`` when the caller starts and stops Grace itself.
 
-    WebSockets run on ``GraceWebSocketProtocol`` (frames flushed once per loop turn), without
-    per-message compression: notification frames are small, and a zlib context per connection
-    would cost more memory than the whole rest of the connection.
+    WebSockets run on ``GraceWebSocketProtocol`` (frames flushed once per loop turn; the stream
+    served without ASGI when ``app`` is Grace's, see ``create_app``), without per-message
+    compression: notification frames are small, and a zlib context per connection would cost
+    more memory than the whole rest of the connection.
     """
+    grace = getattr(getattr(app, "state", None), "grace", None)
+    protocol = (
+        GraceWebSocketProtocol.bound_to(grace) if grace is not None else GraceWebSocketProtocol
+    )
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
-        ws=GraceWebSocketProtocol,
+        ws=protocol,
         ws_per_message_deflate=False,
         log_level=settings.log_level,
         ws_max_size=settings.max_message_bytes,

@@ -1,4 +1,5 @@
-"""What every streaming connection does, WebSocket or SSE: greet, replay, go live.
+"""What every streaming connection does, WebSocket or SSE: greet, replay, go live; and, for
+WebSockets, the hello frame and the commands, whichever driver (native or ASGI) reads them.
 
 The order is what makes delivery exactly-once without locks: the connection's outbox is attached
 to the hub *before* the log is read, so a notification committed during the replay is either in
@@ -8,18 +9,77 @@ outbox's ``floor``.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from grace.auth import Identity
+from grace.commands import CommandContext
+from grace.errors import BadRequest, Conflict, GraceError, RateLimited, TooLarge, Unauthenticated
 from grace.hub.outbox import Outbox
-from grace.protocol import PROTOCOL_VERSION, dumps
+from grace.protocol import PROTOCOL_VERSION, Hello, dumps, error_frame, parse_command, ref_of
 
 if TYPE_CHECKING:
     from grace.app import Grace
 
+log = logging.getLogger("grace.ws")
+
 REPLAY_PAGE = 500
+BINARY_REFUSED = "binary messages are not part of the protocol; send JSON text"
+
+
+def parse_since(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw or "")
+    except ValueError:
+        raise BadRequest("'since' must be a non-negative integer") from None
+    if value < 0:
+        raise BadRequest("'since' must be a non-negative integer")
+    return value
+
+
+def authenticate_hello(grace: Grace, raw: str | bytes) -> tuple[Identity, int | None]:
+    """The identity and resume point a connection's first frame (``hello``) gives.
+
+    Raises ``GraceError`` (``Unauthenticated``, ``BadRequest``...) when it is not a valid hello.
+    """
+    if isinstance(raw, bytes):
+        raise BadRequest(BINARY_REFUSED)
+    command = parse_command(raw, max_bytes=grace.settings.max_command_bytes)
+    if not isinstance(command, Hello):
+        raise Unauthenticated("the first frame must be hello with a token")
+    if not command.token:
+        raise Unauthenticated("hello needs a token")
+    return grace.tokens.verify(command.token), command.since
+
+
+async def handle_command(
+    grace: Grace, ctx: CommandContext, bucket: TokenBucket, raw: str | bytes
+) -> dict[str, Any]:
+    """One client frame after hello: its reply frame, an error frame for anything wrong."""
+    settings = grace.settings
+    try:
+        if not bucket.take():
+            raise RateLimited(f"too many commands: at most {settings.command_rate:g} per second")
+        if isinstance(raw, bytes):
+            raise BadRequest(BINARY_REFUSED)
+        command = parse_command(raw, max_bytes=settings.max_command_bytes)
+    except TooLarge as exc:
+        return error_frame(exc)
+    except GraceError as exc:
+        return error_frame(exc, ref_of(raw))
+    if isinstance(command, Hello):
+        return error_frame(Conflict("already authenticated"), command.id)
+    try:
+        return await grace.commands.dispatch(ctx, command)
+    except GraceError as exc:
+        return error_frame(exc, command.id)
+    except Exception:
+        log.exception("command %s failed", command.type)  # type: ignore[attr-defined]
+        return error_frame(GraceError("internal error"), command.id)
 
 
 async def greet(

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from grace.api.session import TokenBucket, greet
+from grace.api.session import TokenBucket, authenticate_hello, greet, handle_command, parse_since
 from grace.api.wsproto import SINK_EXTENSION
 from grace.auth import Identity, origin_allowed
 from grace.commands import CommandContext
-from grace.errors import BadRequest, Conflict, GraceError, RateLimited, TooLarge, Unauthenticated
+from grace.errors import GraceError, Unauthenticated
 from grace.hub.outbox import FrameSink, pack
-from grace.protocol import CloseCode, Hello, dumps, encode, error_frame, parse_command, ref_of
+from grace.protocol import CloseCode, dumps, encode, error_frame
 
 if TYPE_CHECKING:
     from grace.app import Grace
@@ -26,18 +26,6 @@ log = logging.getLogger("grace.ws")
 #: How long a slow consumer's close frame may wait for the client to read before the session
 #: stops waiting (its queue is already dropped; the socket is then left to the server to shut).
 SLOW_CLOSE_SECONDS = 10.0
-
-
-def parse_since(raw: str | None) -> int | None:
-    if raw in (None, ""):
-        return None
-    try:
-        value = int(raw or "")
-    except ValueError:
-        raise BadRequest("'since' must be a non-negative integer") from None
-    if value < 0:
-        raise BadRequest("'since' must be a non-negative integer")
-    return value
 
 
 def _payload(message: MutableMapping[str, Any]) -> str | bytes | None:
@@ -124,15 +112,7 @@ class StreamSession:
             raise Unauthenticated("no hello frame received in time") from None
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
-        raw = _payload(message) or ""
-        if isinstance(raw, bytes):
-            raise BadRequest("binary messages are not part of the protocol; send JSON text")
-        command = parse_command(raw, max_bytes=self.grace.settings.max_command_bytes)
-        if not isinstance(command, Hello):
-            raise Unauthenticated("the first frame must be hello with a token")
-        if not command.token:
-            raise Unauthenticated("hello needs a token")
-        return self.grace.tokens.verify(command.token), command.since
+        return authenticate_hello(self.grace, _payload(message) or "")
 
     async def _read(self, ctx: CommandContext) -> None:
         ws = self.ws
@@ -143,32 +123,8 @@ class StreamSession:
             raw = _payload(message)
             if raw is None:
                 continue
-            reply = await self._handle(ctx, raw)
+            reply = await handle_command(self.grace, ctx, self.bucket, raw)
             self.outbox.push(0, dumps(reply))
-
-    async def _handle(self, ctx: CommandContext, raw: str | bytes) -> dict[str, Any]:
-        settings = self.grace.settings
-        try:
-            if not self.bucket.take():
-                raise RateLimited(
-                    f"too many commands: at most {settings.command_rate:g} per second"
-                )
-            if isinstance(raw, bytes):
-                raise BadRequest("binary messages are not part of the protocol; send JSON text")
-            command = parse_command(raw, max_bytes=settings.max_command_bytes)
-        except TooLarge as exc:
-            return error_frame(exc)
-        except GraceError as exc:
-            return error_frame(exc, ref_of(raw))
-        if isinstance(command, Hello):
-            return error_frame(Conflict("already authenticated"), command.id)
-        try:
-            return await self.grace.commands.dispatch(ctx, command)
-        except GraceError as exc:
-            return error_frame(exc, command.id)
-        except Exception:
-            log.exception("command %s failed", command.type)  # type: ignore[attr-defined]
-            return error_frame(GraceError("internal error"), command.id)
 
     async def _pump(self, sink: FrameSink) -> None:
         """Push mode: the hub's flusher writes; this only waits out a full socket buffer."""

@@ -1,23 +1,49 @@
-"""Grace's WebSocket server protocol: uvicorn's sans-I/O one, plus a frame sink for the app.
+"""Grace's WebSocket server protocol: uvicorn's sans-I/O one, plus two things.
 
-Through plain ASGI every message costs an ``await send(...)`` through Starlette and uvicorn, and
-one socket write. The hub instead flushes, at the end of each turn of the event loop, everything
-queued for a connection at once. This protocol lets it: the ASGI scope of each WebSocket carries
-``scope["extensions"]["grace.frame_sink"]``, a ``FrameSink`` that frames messages with the
-connection's own ``websockets`` protocol object (so extensions and state stay right) and hands
-them to the transport in one ``write``. Under any other ASGI server the extension is absent and
-connections fall back to ``await websocket.send_text``.
+* A frame sink. Through plain ASGI every message costs an ``await send(...)`` through Starlette
+  and uvicorn, and one socket write. The hub instead flushes, at the end of each turn of the event
+  loop, everything queued for a connection at once, through a ``FrameSink`` that frames messages
+  with the connection's own ``websockets`` protocol object (so its state stays right) and hands
+  them to the transport in one ``write``. ASGI routes find it in
+  ``scope["extensions"]["grace.frame_sink"]``.
+* The notification stream without ASGI. A protocol class bound to a ``Grace`` (``bound_to``)
+  serves ``STREAM_PATH`` itself, through ``grace.api.ws_native.NativeStream``: no ASGI task, no
+  Starlette objects, no receive queue per connection, so an idle connection costs a fraction of
+  the memory. Every other path goes to the ASGI app as usual.
+
+Under any other ASGI server neither exists and the ASGI route serves the stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import unquote
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from grace.api.ws_native import NativeStream
+
+if TYPE_CHECKING:
+    from websockets.http11 import Request
+
+    from grace.app import Grace
+
 #: The ASGI scope extension that carries a connection's ``FrameSink``.
 SINK_EXTENSION = "grace.frame_sink"
+STREAM_PATH = "/api/notifications/stream"
+
+
+class _NoQueue:
+    """Stands in for the ASGI receive queue of a connection that has no ASGI app."""
+
+    __slots__ = ()
+
+    def put_nowait(self, message: object) -> None:
+        return None
+
+
+_NO_QUEUE = _NoQueue()
 
 
 class _Sink:
@@ -41,10 +67,64 @@ class _Sink:
 
 
 class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
-    """``uvicorn.Config(ws=GraceWebSocketProtocol)``."""
+    """``uvicorn.Config(ws=GraceWebSocketProtocol.bound_to(grace))``."""
 
-    def handle_connect(self, event: Any) -> None:
-        super().handle_connect(event)
-        scope = getattr(self, "scope", None)
-        if scope is not None and not self.close_sent:
-            scope["extensions"][SINK_EXTENSION] = _Sink(self)
+    grace: ClassVar[Grace | None] = None
+    stream: NativeStream | None = None
+
+    @classmethod
+    def bound_to(cls, grace: Grace) -> type[GraceWebSocketProtocol]:
+        """This protocol, serving ``STREAM_PATH`` natively for ``grace``."""
+        return type(cls.__name__, (cls,), {"grace": grace})
+
+    def handle_connect(self, event: Request) -> None:
+        grace = self.grace
+        if grace is None or unquote(event.path.partition("?")[0]) != STREAM_PATH:
+            super().handle_connect(event)
+            scope = getattr(self, "scope", None)
+            if scope is not None and not self.close_sent:
+                scope["extensions"][SINK_EXTENSION] = _Sink(self)
+            return
+        response = self.conn.accept(event)
+        self.handshake_initiated = True
+        self.handshake_complete = True
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.queue = _NO_QUEUE  # type: ignore[assignment]
+        if response.status_code != 101:
+            self.close_sent = True
+            self.transport.close()
+            return
+        self.start_keepalive()
+        self.stream = NativeStream(grace, self, _Sink(self))
+        self.stream.opened(event)
+
+    def send_receive_event_to_app(self) -> None:
+        stream = self.stream
+        if stream is None:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return
+        if self.curr_msg_data_type == "text":
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                self.conn.send_close(1007, "invalid UTF-8")
+                self.handle_parser_exception()
+                return
+            stream.received(text)
+        else:
+            stream.received(data)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.stream is not None:
+            self.stream.writable()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.stream is not None:
+            self.stream.lost()

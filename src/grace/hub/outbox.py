@@ -79,6 +79,7 @@ class Outbox:
         "_due",
         "_flusher",
         "_frames",
+        "_on_close",
         "_on_overflow",
         "_sink",
         "_waiter",
@@ -96,6 +97,7 @@ class Outbox:
         self._on_overflow = on_overflow
         self._flusher = flusher
         self._sink: FrameSink | None = None
+        self._on_close: Callable[[], None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._due = False
         self._blocked = False
@@ -121,9 +123,13 @@ class Outbox:
             self._wake()
 
     def close(self) -> None:
+        if self.closed:
+            return
         self.closed = True
         self._frames.clear()
         self._wake()
+        if self._on_close is not None:
+            self._on_close()
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -148,9 +154,13 @@ class Outbox:
 
     # -- push ---------------------------------------------------------------------------------
 
-    def attach_sink(self, sink: FrameSink) -> None:
-        """Switch to push: what is queued is written now, and later frames once per loop turn."""
+    def attach_sink(self, sink: FrameSink, on_close: Callable[[], None] | None = None) -> None:
+        """Switch to push: what is queued is written now, and later frames once per loop turn.
+
+        ``on_close`` is called when the outbox is closed (by the hub at shutdown, or on
+        overflow, before ``on_overflow``), for a connection with no task waiting on it."""
         self._sink = sink
+        self._on_close = on_close
         self.flush()
 
     def flush(self) -> None:
