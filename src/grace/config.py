@@ -51,6 +51,8 @@ class Settings:
     retention_days: float = 30.0
     #: SQLite ``synchronous`` pragma: FULL survives power loss, NORMAL only process crashes.
     sqlite_synchronous: str = "FULL"
+    #: Page cache of the SQLite writer connection, in MiB: the logs' hot pages stay in memory.
+    sqlite_cache_mib: int = 64
     #: Per-connection outbound queue; a client that lets it fill is closed with 4008.
     queue_max_frames: int = 2_000
     #: Largest client frame handled as a command (bigger: ``too_large`` error, socket stays open).
@@ -81,6 +83,8 @@ class Settings:
                 f"--no-auth is for local development and refuses to bind {self.host!r}; "
                 "bind 127.0.0.1 or use tokens"
             )
+        if self.sqlite_cache_mib < 1:
+            raise ConfigError("sqlite_cache_mib must be at least 1")
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.retention_count < 1:
@@ -143,6 +147,7 @@ class Settings:
         number("GRACE_RETENTION_COUNT", "retention_count", int)
         number("GRACE_RETENTION_DAYS", "retention_days", float)
         text("GRACE_SQLITE_SYNCHRONOUS", "sqlite_synchronous")
+        number("GRACE_SQLITE_CACHE_MIB", "sqlite_cache_mib", int)
         number("GRACE_QUEUE_MAX_FRAMES", "queue_max_frames", int)
         text("GRACE_DEFAULT_USER", "default_user")
         number("GRACE_TASK_CONCURRENCY", "task_concurrency", int)

@@ -49,6 +49,7 @@ def open_stores(settings: Settings) -> Stores:
         log = SQLiteStore(
             Path(rest[1:] if rest.startswith("/") else rest),
             synchronous=settings.sqlite_synchronous,
+            cache_mib=settings.sqlite_cache_mib,
             retention_count=settings.retention_count,
             retention_days=settings.retention_days,
         )

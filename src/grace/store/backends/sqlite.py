@@ -81,10 +81,11 @@ class SQLiteStore:
         path: Path,
         *,
         synchronous: str = "FULL",
+        cache_mib: int = 64,
         retention_count: int = 10_000,
         retention_days: float = 30.0,
     ) -> None:
-        self.db = SQLiteDatabase(path, synchronous)
+        self.db = SQLiteDatabase(path, synchronous, cache_mib=cache_mib)
         self.epoch = ""
         self._retention_count = retention_count
         self._retention_seconds = retention_days * 86400.0

@@ -32,8 +32,11 @@ CHECKPOINT_SECONDS = 0.25
 class SQLiteDatabase:
     """A SQLite file with one writer thread and a pool of reader threads."""
 
-    def __init__(self, path: Path, synchronous: str = "FULL", readers: int = 2) -> None:
+    def __init__(
+        self, path: Path, synchronous: str = "FULL", readers: int = 2, cache_mib: int = 64
+    ) -> None:
         self.path = path
+        self._cache_mib = cache_mib
         self._synchronous = synchronous.upper()
         self._reader_count = readers
         self._writer: ThreadPoolExecutor | None = None
@@ -78,6 +81,8 @@ class SQLiteDatabase:
         if self.write_conn is None:
             self.write_conn = self._connect()
             self.write_conn.execute("PRAGMA wal_autocheckpoint=0")  # see _run_checkpoint
+            # Appends touch a page per user: with the default 2 MiB cache they re-read pages.
+            self.write_conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
         return self.write_conn
 
     def _maybe_checkpoint(self) -> None:
