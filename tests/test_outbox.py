@@ -177,4 +177,3 @@ async def test_an_idle_connection_holds_no_task_on_grace_protocol(settings: Sett
                 assert server_tasks >= 10, server_tasks
             else:
                 assert server_tasks == 0, server_tasks
-
