@@ -18,3 +18,13 @@ def settings(tmp_path: Path) -> Settings:
 async def server(settings: Settings) -> AsyncIterator[Running]:
     async with serve(settings) as running:
         yield running
+
+
+@pytest.fixture(params=["native", "asgi"])
+async def stream_server(
+    settings: Settings, request: pytest.FixtureRequest
+) -> AsyncIterator[Running]:
+    """Grace served both ways the stream can be: natively by Grace's WebSocket protocol, and
+    through the ASGI route as under any other ASGI server."""
+    async with serve(settings, plain_asgi=request.param == "asgi") as running:
+        yield running

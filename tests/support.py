@@ -65,7 +65,13 @@ async def serve(
     port = sock.getsockname()[1]
     if plain_asgi:
         server = uvicorn.Server(
-            uvicorn.Config(app, ws="websockets-sansio", log_level="warning", lifespan="on")
+            uvicorn.Config(
+                app,
+                ws="websockets-sansio",
+                ws_max_size=settings.max_message_bytes,
+                log_level="warning",
+                lifespan="on",
+            )
         )
     else:
         server = make_server(app, settings.with_(log_level="warning"))

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from grace.config import Settings
 from tests.support import Client, Running, serve
+
+
+@pytest.fixture
+def server(stream_server: Running) -> Running:
+    """Every test here runs against both stream drivers (see ``stream_server``)."""
+    return stream_server
 
 
 async def test_hello_welcome_synced_then_live(server: Running) -> None:

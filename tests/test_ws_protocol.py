@@ -18,6 +18,12 @@ from tests.support import Client, Frame, Running, serve
 
 
 @pytest.fixture
+def server(stream_server: Running) -> Running:
+    """Every test here runs against both stream drivers (see ``stream_server``)."""
+    return stream_server
+
+
+@pytest.fixture
 def settings(tmp_path: Any) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
