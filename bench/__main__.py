@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json")
     p.add_argument("--chart", type=Path, default=REPO / "docs" / "bench.png")
     p.add_argument("--profile", type=Path, help="py-spy the servers into this folder (slows them)")
+    p.add_argument(
+        "--lanes",
+        default="",
+        help="concurrent publishers, e.g. burst=8,storm=64 (defaults: burst=4, storm=512)",
+    )
     args = p.parse_args(argv)
     if args.profile is not None:
         runner.PROFILE_DIR = args.profile
@@ -44,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         if k not in SERVERS:
             p.error(f"unknown server {k!r} (known: {', '.join(SERVERS)})")
     sizes = scaled(QUICK if args.quick else FULL, args.scale)
+    for item in (x for x in args.lanes.split(",") if x):
+        name, _, value = item.partition("=")
+        if name not in sizes or "lanes" not in sizes[name] or not value.isdigit() or value == "0":
+            p.error(f"--lanes takes SCENARIO=N for burst or storm, not {item!r}")
+        sizes[name]["lanes"] = int(value)
     fd_limit = raise_fd_limit()
     info = machine()
     info["fd_limit"] = fd_limit

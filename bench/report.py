@@ -103,6 +103,7 @@ def delivery_table(results: list[Result]) -> str:
             "max ms",
             "lost",
             "dup",
+            "machine busy %",
             "Grace CPU/deliv ratio",
             "Grace deliv/s ratio",
         ]
@@ -122,6 +123,7 @@ def delivery_table(results: list[Result]) -> str:
                 _fmt(lat.get("max")),
                 str(r.lost),
                 str(r.dups + r.seq_errors),
+                _fmt(r.extra.get("machine_busy_pct")),
                 "-"
                 if grace is None or r is grace
                 else _ratio(grace.cpu_us_per_delivery, r.cpu_us_per_delivery),
@@ -189,7 +191,7 @@ def reconnect_table(results: list[Result], kinds: list[str]) -> str:
 
 TITLES = {
     "burst": "1. Fan-out burst: {connections} connections, {users} users; {count} notifications, "
-    "each to every user",
+    "each to every user, {lanes} concurrent publishers",
     "storm": "2. Per-user storm: {users} users x {per_user} connections; {count} notifications to "
     "random users, {lanes} concurrent publishers",
     "steady": "3. Steady load: {rate} notifications/s to random users for {duration} s; "

@@ -253,6 +253,13 @@ def percentiles(latencies_ns: list[int]) -> dict[str, float]:
     return {"p50": float(p50), "p99": float(p99), "p99.9": float(p999), "max": float(a.max())}
 
 
+def machine_busy_pct(before: Any, after: Any) -> float:
+    """How busy all the machine's cores were between two ``psutil.cpu_times()`` (100 = all)."""
+    total = sum(after) - sum(before)
+    idle = (after.idle - before.idle) + (after.iowait - before.iowait)
+    return 100.0 * (total - idle) / total if total > 0 else 0.0
+
+
 def collect(res: Result, answers: list[dict[str, Any]], t0: int) -> None:
     lat: list[int] = []
     done = 0
@@ -288,10 +295,12 @@ def delivery_run(
         pool.all(("arm", expect), 60)
         spy = server.profile_start(scenario)
         cpu0 = server.cpu()
+        machine0 = psutil.cpu_times()
         t0 = time.time_ns()
         server.publish(spec)
         answers = pool.all(("wait", timeout), timeout + 60)
         res.cpu_s = server.cpu() - cpu0
+        res.extra["machine_busy_pct"] = machine_busy_pct(machine0, psutil.cpu_times())
         server.profile_stop(spy)
         res.extra["rss_mb"] = server.rss() / 2**20
         res.extra["publisher"] = server.status()
@@ -412,7 +421,7 @@ RESUMABLE = {"grace"}
 
 FULL: dict[str, dict[str, Any]] = {
     "burst": {"connections": 1000, "users": 500, "count": 1000, "lanes": 4, "timeout": 600},
-    "storm": {"users": 1000, "per_user": 2, "count": 100_000, "lanes": 64, "timeout": 600},
+    "storm": {"users": 1000, "per_user": 2, "count": 100_000, "lanes": 512, "timeout": 600},
     "steady": {"connections": 1000, "users": 500, "rate": 2000, "duration": 20},
     "idle": {"levels": [1000, 10_000]},
     "reconnect": {"clients": 1000, "count": 100, "warm": 5, "timeout": 300},
