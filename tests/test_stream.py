@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from grace.config import Settings
 from tests.support import Client, Running, serve
@@ -132,3 +133,23 @@ async def test_gap_is_reported_when_retention_dropped_what_the_client_missed(
         assert len(replay) == 5 and "gap" not in synced
         # seq keeps counting after retention removed entries: never reused
         assert (await srv.grace.notify_user("eve", "test", "next")).seq == 13
+
+
+@pytest.mark.parametrize("plain_asgi", [False, True], ids=["native", "asgi"])
+async def test_a_server_shutdown_closes_open_streams_as_going_away(
+    settings: Settings, plain_asgi: bool
+) -> None:
+    running = serve(settings, plain_asgi=plain_asgi)
+    srv = await running.__aenter__()
+    stopping: asyncio.Future[bool | None] | None = None
+    try:
+        async with Client.connect(srv, "ann") as client:
+            await client.welcome()
+            stopping = asyncio.ensure_future(running.__aexit__(None, None, None))
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await client.recv(timeout=10)
+    finally:
+        await asyncio.wait_for(stopping or running.__aexit__(None, None, None), 15)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code in (1001, 1012)  # going away, or restarting

@@ -14,6 +14,7 @@ from grace.api.deps import caller_dependency, require_admin
 from grace.api.session import parse_since
 from grace.api.sse import last_event_id, sse_response
 from grace.api.ws import notification_stream
+from grace.api.wsproto import STREAM_PATH
 from grace.auth import Identity
 from grace.errors import BadRequest
 from grace.notifications.model import Severity
@@ -116,7 +117,7 @@ def build_router(grace: "Grace") -> APIRouter:
         await notification_stream(grace, websocket)
 
     # A plain Starlette route: no dependencies to solve, so an idle connection keeps fewer frames.
-    router.routes.append(WebSocketRoute("/api/notifications/stream", stream))
+    router.routes.append(WebSocketRoute(STREAM_PATH, stream))
 
     @router.get(
         "/api/notifications/sse",

@@ -1,4 +1,9 @@
-"""WebSocket ``/api/notifications/stream``: protocol v1 (see ``grace.protocol``)."""
+"""WebSocket ``/api/notifications/stream`` as an ASGI route: protocol v1 (see ``grace.protocol``).
+
+``grace serve`` answers this path without ASGI (``grace.api.ws_native``); this route serves it
+under any other ASGI server, with the same hello, commands and greeting (``grace.api.session``),
+one task reading and one draining the outbox.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from grace.api.session import TokenBucket, authenticate_hello, greet, handle_command, parse_since
-from grace.api.wsproto import SINK_EXTENSION
 from grace.auth import Identity, origin_allowed
 from grace.commands import CommandContext
 from grace.errors import GraceError, Unauthenticated
-from grace.hub.outbox import FrameSink, pack
+from grace.hub.outbox import pack
 from grace.protocol import CloseCode, dumps, encode, error_frame
 
 if TYPE_CHECKING:
@@ -84,9 +88,7 @@ class StreamSession:
 
     async def _serve(self, ctx: CommandContext, since: int | None) -> None:
         await self._greet(ctx, since)
-        sink: FrameSink | None = self.ws.scope.get("extensions", {}).get(SINK_EXTENSION)
-        writer = self._pump(sink) if sink is not None else self._write()
-        self.writer = asyncio.get_running_loop().create_task(writer)
+        self.writer = asyncio.get_running_loop().create_task(self._write())
         await self._read(ctx)
 
     async def _greet(self, ctx: CommandContext, since: int | None) -> None:
@@ -126,17 +128,7 @@ class StreamSession:
             reply = await handle_command(self.grace, ctx, self.bucket, raw)
             self.outbox.push(0, dumps(reply))
 
-    async def _pump(self, sink: FrameSink) -> None:
-        """Push mode: the hub's flusher writes; this only waits out a full socket buffer."""
-        outbox = self.outbox
-        outbox.attach_sink(sink)
-        while await outbox.wait_stalled():
-            await sink.drained()
-            outbox.unblock()
-        await self._going_away()
-
     async def _write(self) -> None:
-        """Pull mode, under an ASGI server without Grace's frame sink."""
         ws, outbox = self.ws, self.outbox
         try:
             while True:

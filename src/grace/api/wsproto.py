@@ -1,17 +1,14 @@
-"""Grace's WebSocket server protocol: uvicorn's sans-I/O one, plus two things.
+"""Grace's WebSocket server protocol: uvicorn's sans-I/O one, serving the stream without ASGI.
 
-* A frame sink. Through plain ASGI every message costs an ``await send(...)`` through Starlette
-  and uvicorn, and one socket write. The hub instead flushes, at the end of each turn of the event
-  loop, everything queued for a connection at once, through a ``FrameSink`` that frames messages
-  with the connection's own ``websockets`` protocol object (so its state stays right) and hands
-  them to the transport in one ``write``. ASGI routes find it in
-  ``scope["extensions"]["grace.frame_sink"]``.
-* The notification stream without ASGI. A protocol class bound to a ``Grace`` (``bound_to``)
-  serves ``STREAM_PATH`` itself, through ``grace.api.ws_native.NativeStream``: no ASGI task, no
-  Starlette objects, no receive queue per connection, so an idle connection costs a fraction of
-  the memory. Every other path goes to the ASGI app as usual.
-
-Under any other ASGI server neither exists and the ASGI route serves the stream.
+A protocol class bound to a ``Grace`` (``bound_to``) answers ``STREAM_PATH`` itself, through
+``grace.api.ws_native.NativeStream``: no ASGI task, no Starlette objects, no receive queue per
+connection, so an idle connection costs a fraction of the memory; every other path goes to the
+ASGI app as usual. Delivery goes through a ``FrameSink``: the hub flushes, at the end of each turn
+of the event loop, everything queued for a connection at once; the sink frames the messages with
+the connection's own ``websockets`` protocol object (so its state stays right) and hands them to
+the transport in one ``write``, where ASGI would cost an ``await send(...)`` through Starlette and
+uvicorn and a socket write per message. Under any other ASGI server, the ASGI route
+(``grace.api.ws``) serves the stream.
 """
 
 from __future__ import annotations
@@ -29,8 +26,6 @@ if TYPE_CHECKING:
 
     from grace.app import Grace
 
-#: The ASGI scope extension that carries a connection's ``FrameSink``.
-SINK_EXTENSION = "grace.frame_sink"
 STREAM_PATH = "/api/notifications/stream"
 
 
@@ -81,9 +76,6 @@ class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
         grace = self.grace
         if grace is None or unquote(event.path.partition("?")[0]) != STREAM_PATH:
             super().handle_connect(event)
-            scope = getattr(self, "scope", None)
-            if scope is not None and not self.close_sent:
-                scope["extensions"][SINK_EXTENSION] = _Sink(self)
             return
         response = self.conn.accept(event)
         self.handshake_initiated = True

@@ -1,9 +1,10 @@
 """A connection's outbound queue, bounded, and the two ways it is drained.
 
-* **Push** (a WebSocket under Grace's server, see ``grace.api.wsproto``): once the connection hands
+* **Push** (a WebSocket on Grace's server, see ``grace.api.ws_native``): once the connection hands
   its ``FrameSink`` to ``attach_sink``, frames pushed during one turn of the event loop are written
   together at the end of that turn, by the hub's ``Flusher``: everything one commit brought to the
-  connection leaves in one socket write, with no task woken per frame.
+  connection leaves in one socket write, with no task woken per frame. When the sink reports a
+  full socket buffer the outbox holds its frames until the connection calls ``unblock``.
 * **Pull** (SSE, or a WebSocket under another ASGI server): the connection's writer awaits
   ``next_batch``.
 
@@ -171,13 +172,11 @@ class Outbox:
         frames = self._take()
         if frames and not sink.write(pack(frames)):
             self._blocked = True
-            self._wake()
 
-    async def wait_stalled(self) -> bool:
-        """Push mode: wait until the sink blocked (True) or the outbox closed (False)."""
-        while not self.closed and not self._blocked:
-            await self._wait()
-        return not self.closed
+    @property
+    def blocked(self) -> bool:
+        """Push mode: the sink said its buffer is full; frames wait for ``unblock``."""
+        return self._blocked
 
     def unblock(self) -> None:
         """The sink drained: write what queued up meanwhile."""

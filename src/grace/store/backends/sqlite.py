@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import orjson
 
 from grace.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
-from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
+from grace.store.backends.sqlite_db import SQLiteDatabase, insert_rows, transaction
 from grace.store.backends.sqlite_schema import BEFORE_SCHEMA, body_id, migrate, parse_body_id
 from grace.store.base import CommitListener, LogHead, MarkReadResult
 
@@ -182,6 +182,7 @@ class SQLiteStore:
         body = self._last_body
         try:
             conn.execute("BEGIN IMMEDIATE")
+            self._load_seqs(conn, {u for d in drafts for u in d.recipients if u not in seqs})
             for d in drafts:
                 body += 1
                 ts = iso_utc_ts(d.created)
@@ -201,29 +202,25 @@ class SQLiteStore:
                 )
                 got: list[int] = []
                 for user in d.recipients:
-                    last = seqs.get(user)
-                    if last is None:
-                        found = conn.execute(
-                            "SELECT last_seq FROM user_log WHERE user_id = ?", (user,)
-                        ).fetchone()
-                        last = found[0] if found else 0
-                    last += 1
+                    last = seqs[user] + 1
                     seqs[user] = touched[user] = last
                     added[user] = added.get(user, 0) + 1
                     entries.append((user, last, body))
                     got.append(last)
                 out.append(Posted(d, body_id(body), ts, tuple(got)))
-            conn.executemany(
+            insert_rows(
+                conn,
                 "INSERT INTO bodies (body, type, title, message, badge, severity, timestamp, "
-                "created, data, actions) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "created, data, actions)",
                 bodies,
             )
-            conn.executemany("INSERT INTO entries (user_id, seq, body) VALUES (?,?,?)", entries)
-            conn.executemany(
-                "INSERT INTO user_log (user_id, last_seq, unread) VALUES (?, ?, ?) "
+            insert_rows(conn, "INSERT INTO entries (user_id, seq, body)", entries)
+            insert_rows(
+                conn,
+                "INSERT INTO user_log (user_id, last_seq, unread)",
+                [(user, last, added[user]) for user, last in touched.items()],
                 "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq, "
                 "unread = user_log.unread + excluded.unread",
-                [(user, last, added[user]) for user, last in touched.items()],
             )
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_body', ?)", (str(body),)
@@ -239,6 +236,20 @@ class SQLiteStore:
         if self._dirty is not None:
             self._dirty.update(touched)
         return out
+
+    def _load_seqs(self, conn: sqlite3.Connection, users: set[str]) -> None:
+        """Each user's last ``seq`` from ``user_log`` (0 for a new user), a chunk at a time."""
+        pending = sorted(users)
+        for start in range(0, len(pending), 500):
+            chunk = pending[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found = dict(
+                conn.execute(
+                    f"SELECT user_id, last_seq FROM user_log WHERE user_id IN ({marks})", chunk
+                ).fetchall()
+            )
+            for user in chunk:
+                self._seq[user] = found.get(user, 0)
 
     # -- reads --------------------------------------------------------------------------------
 
