@@ -424,24 +424,6 @@ async def test_a_schema_2_log_is_converted_keeping_ids_seq_read_state_and_unread
         await store.close()
 
 
-@pytest.mark.parametrize("count", [0, 1, 5, 33, 256, 300, 1000])
-def test_insert_rows_writes_every_row_once_in_chunks(tmp_path: Path, count: int) -> None:
-    import sqlite3
-
-    from grace.store.backends.sqlite_db import insert_rows
-
-    conn = sqlite3.connect(tmp_path / "t.db")
-    conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT, n INTEGER)")
-    rows = [(i, f"v{i}", i * 2) for i in range(count)]
-    insert_rows(conn, "INSERT INTO t (k, v, n)", rows)
-    assert conn.execute("SELECT k, v, n FROM t ORDER BY k").fetchall() == rows
-    insert_rows(conn, "INSERT INTO t (k, v, n)", rows, "ON CONFLICT (k) DO UPDATE SET n = n + 1")
-    assert conn.execute("SELECT COALESCE(SUM(n), 0) FROM t").fetchone()[0] == sum(
-        i * 2 + 1 for i in range(count)
-    )
-    conn.close()
-
-
 async def test_a_notification_for_more_users_than_one_lookup_holds_numbers_each_log(
     db_path: Path,
 ) -> None:

@@ -57,6 +57,14 @@ class StreamState(Enum):
     CLOSED = "closed"
 
 
+_NEXT = {
+    StreamState.AUTH: {StreamState.GREETING, StreamState.CLOSED},
+    StreamState.GREETING: {StreamState.LIVE, StreamState.CLOSED},
+    StreamState.LIVE: {StreamState.CLOSED},
+    StreamState.CLOSED: set(),
+}
+
+
 class NativeStream:
     __slots__ = (
         "bucket",
@@ -85,6 +93,11 @@ class NativeStream:
         self.state = StreamState.AUTH
         self.task: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
+
+    def _move(self, to: StreamState) -> None:
+        if to not in _NEXT[self.state]:
+            raise RuntimeError(f"stream cannot go from {self.state.value} to {to.value}")
+        self.state = to
 
     # -- from the protocol --------------------------------------------------------------------
 
@@ -144,7 +157,7 @@ class NativeStream:
         """The connection is gone (closed by either side, or broken)."""
         if self.state is StreamState.CLOSED:
             return
-        self.state = StreamState.CLOSED
+        self._move(StreamState.CLOSED)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -190,7 +203,7 @@ class NativeStream:
 
     def _start(self, identity: Identity, since: int | None) -> None:
         self.ctx = CommandContext(identity=identity, channel="ws", outbox=self.outbox)
-        self.state = StreamState.GREETING
+        self._move(StreamState.GREETING)
         self.task = asyncio.get_running_loop().create_task(self._greet(identity, since))
 
     async def _greet(self, identity: Identity, since: int | None) -> None:
@@ -206,7 +219,7 @@ class NativeStream:
             self.task = None
         if self.state is not StreamState.GREETING:
             return
-        self.state = StreamState.LIVE
+        self._move(StreamState.LIVE)
         self.outbox.attach_sink(self.sink, on_close=self._outbox_closed)
         if self.pending:
             self.task = asyncio.get_running_loop().create_task(self._serve_commands())

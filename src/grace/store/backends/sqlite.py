@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import orjson
 
 from grace.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
-from grace.store.backends.sqlite_db import SQLiteDatabase, insert_rows, transaction
+from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 from grace.store.backends.sqlite_schema import BEFORE_SCHEMA, body_id, migrate, parse_body_id
 from grace.store.base import CommitListener, LogHead, MarkReadResult
 
@@ -208,19 +208,17 @@ class SQLiteStore:
                     entries.append((user, last, body))
                     got.append(last)
                 out.append(Posted(d, body_id(body), ts, tuple(got)))
-            insert_rows(
-                conn,
+            conn.executemany(
                 "INSERT INTO bodies (body, type, title, message, badge, severity, timestamp, "
-                "created, data, actions)",
+                "created, data, actions) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 bodies,
             )
-            insert_rows(conn, "INSERT INTO entries (user_id, seq, body)", entries)
-            insert_rows(
-                conn,
-                "INSERT INTO user_log (user_id, last_seq, unread)",
-                [(user, last, added[user]) for user, last in touched.items()],
+            conn.executemany("INSERT INTO entries (user_id, seq, body) VALUES (?,?,?)", entries)
+            conn.executemany(
+                "INSERT INTO user_log (user_id, last_seq, unread) VALUES (?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq, "
                 "unread = user_log.unread + excluded.unread",
+                [(user, last, added[user]) for user, last in touched.items()],
             )
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_body', ?)", (str(body),)

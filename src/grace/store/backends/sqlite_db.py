@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import functools
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 
 from grace.errors import ConfigError
 
@@ -159,39 +158,6 @@ class SQLiteDatabase:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
-
-
-#: Rows per ``insert_rows`` statement: a few fixed sizes, so the statement cache keeps each form.
-ROW_CHUNKS = (256, 32, 4, 1)
-
-
-@functools.lru_cache(maxsize=64)
-def _values_sql(head: str, width: int, rows: int, tail: str) -> str:
-    one = "(" + ",".join("?" * width) + ")"
-    return f"{head} VALUES {','.join([one] * rows)} {tail}"
-
-
-def insert_rows(
-    conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
-) -> None:
-    """``{head} VALUES (..),(..),.. {tail}`` for every row, up to 256 rows per statement.
-
-    Rather than ``executemany``: the sqlite3 module releases the GIL for each statement step and
-    takes it back after, and while the event loop keeps the main thread busy, every take-back
-    can wait a whole switch interval (5 ms). One step per row made a commit of a few hundred rows
-    take seconds of wall time under load; one step per chunk keeps it to a few waits.
-    """
-    if not rows:
-        return
-    width = len(rows[0])
-    done, total = 0, len(rows)
-    for size in ROW_CHUNKS:
-        if total - done < size:
-            continue
-        sql = _values_sql(head, width, size, tail)
-        while total - done >= size:
-            conn.execute(sql, [value for row in rows[done : done + size] for value in row])
-            done += size
 
 
 def transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
