@@ -103,6 +103,7 @@ def delivery_table(results: list[Result]) -> str:
             "max ms",
             "lost",
             "dup",
+            "kernel % of CPU",
             "machine busy %",
             "Grace CPU/deliv ratio",
             "Grace deliv/s ratio",
@@ -123,6 +124,7 @@ def delivery_table(results: list[Result]) -> str:
                 _fmt(lat.get("max")),
                 str(r.lost),
                 str(r.dups + r.seq_errors),
+                _fmt(r.extra.get("kernel_cpu_pct")),
                 _fmt(r.extra.get("machine_busy_pct")),
                 "-"
                 if grace is None or r is grace

@@ -88,6 +88,10 @@ class Server:
         t = self.ps.cpu_times()
         return float(t.user + t.system)
 
+    def cpu_system(self) -> float:
+        """The kernel's share of ``cpu``: system calls (socket writes, fsync) and what they do."""
+        return float(self.ps.cpu_times().system)
+
     def rss(self) -> int:
         return int(self.ps.memory_info().rss)
 
@@ -294,12 +298,15 @@ def delivery_run(
         res.extra["connect_s"] = pool.connect(kind, server.port, layout(connections, users), 300)
         pool.all(("arm", expect), 60)
         spy = server.profile_start(scenario)
-        cpu0 = server.cpu()
+        cpu0, sys0 = server.cpu(), server.cpu_system()
         machine0 = psutil.cpu_times()
         t0 = time.time_ns()
         server.publish(spec)
         answers = pool.all(("wait", timeout), timeout + 60)
         res.cpu_s = server.cpu() - cpu0
+        res.extra["kernel_cpu_pct"] = (
+            100.0 * (server.cpu_system() - sys0) / res.cpu_s if res.cpu_s > 0 else 0.0
+        )
         res.extra["machine_busy_pct"] = machine_busy_pct(machine0, psutil.cpu_times())
         server.profile_stop(spy)
         res.extra["rss_mb"] = server.rss() / 2**20
