@@ -177,3 +177,16 @@ async def test_an_idle_connection_holds_no_task_on_grace_protocol(settings: Sett
                 assert server_tasks >= 10, server_tasks
             else:
                 assert server_tasks == 0, server_tasks
+
+
+async def test_notify_users_refuses_bad_recipient_lists_with_a_clear_error(
+    settings: Settings,
+) -> None:
+    from grace import Grace
+    from grace.errors import BadRequest
+
+    async with Grace(settings, systems=False) as grace:
+        for bad in ([], ["ann", ""], ["ann", 7], None, "", {"ann": 1}):
+            with pytest.raises(BadRequest, match="user_id"):
+                await grace.notifier.notify_users(bad, "test", "hello")  # type: ignore[arg-type]
+        assert (await grace.store.head("ann")).seq == 0  # nothing was stored for anyone

@@ -67,11 +67,12 @@ class Notifier:
         actions: Sequence[Action] | None = None,
     ) -> Draft:
         """Check a notification for ``user_id`` (one user, or several who share it)."""
-        users = (user_id,) if isinstance(user_id, str) else tuple(dict.fromkeys(user_id))
-        if not users:
-            raise BadRequest("a notification needs at least one user_id")
-        for user in users:
-            check_user_id(user)
+        if isinstance(user_id, str):
+            users: tuple[str, ...] = (check_user_id(user_id),)
+        elif isinstance(user_id, list | tuple) and user_id:
+            users = tuple(dict.fromkeys(check_user_id(u) for u in user_id))
+        else:
+            raise BadRequest("user_id must be a user id, or a non-empty list of them")
         kind = self.types.get(notification_type)
         if not isinstance(message, str) or not message.strip():
             raise BadRequest("message must be non-empty text")
@@ -112,10 +113,9 @@ class Notifier:
         title: str | None = None,
         actions: Sequence[Action] | None = None,
     ) -> Notification:
-        draft = self.draft(
-            user_id, notification_type, message, badge, data, severity, title, actions
+        posted = await self.notify_users(
+            (user_id,), notification_type, message, badge, data, severity, title, actions
         )
-        (posted,) = await self.store.append([draft])
         return posted.notification()
 
     async def notify_users(
