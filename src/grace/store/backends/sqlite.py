@@ -64,12 +64,13 @@ def _forget_unread(conn: sqlite3.Connection, counts: list[tuple[str, int]]) -> N
     )
 
 
-def _drop_orphan_bodies(conn: sqlite3.Connection, up_to: int) -> None:
-    """Bodies at or below ``up_to`` that no entry uses any more."""
-    conn.execute(
-        "DELETE FROM bodies WHERE body <= ? AND NOT EXISTS "
-        "(SELECT 1 FROM entries e WHERE e.body = bodies.body)",
-        (up_to,),
+def _drop_unused_bodies(conn: sqlite3.Connection, candidates: set[int]) -> None:
+    """Of ``candidates`` (bodies some removed entries used), those no entry uses any more: the
+    cost follows what retention removed, not the size of the log."""
+    conn.executemany(
+        "DELETE FROM bodies WHERE body = ? AND NOT EXISTS "
+        "(SELECT 1 FROM entries e WHERE e.body = ?)",
+        [(b, b) for b in candidates],
     )
 
 
@@ -350,7 +351,7 @@ class SQLiteStore:
             )
             removed = conn.execute(f"DELETE FROM entries WHERE body IN ({old})", (cutoff,)).rowcount
             conn.execute("DELETE FROM bodies WHERE created < ?", (cutoff,))
-            highest = 0
+            unused: set[int] = set()  # bodies whose entries this pass removed
             # Count: each user keeps the newest ``retention_count``.
             keep = self._retention_count
             if self._dirty is None:
@@ -360,20 +361,19 @@ class SQLiteStore:
             else:
                 users = [(u, self._seq[u]) for u in self._dirty if self._seq.get(u, 0) > keep]
             for user_id, last in users:
-                unread, top = conn.execute(
-                    "SELECT SUM(read = 0), MAX(body) FROM entries WHERE user_id = ? AND seq <= ?",
+                gone = conn.execute(
+                    "SELECT body, read FROM entries WHERE user_id = ? AND seq <= ?",
                     (user_id, last - keep),
-                ).fetchone()
-                if top is None:
+                ).fetchall()
+                if not gone:
                     continue
-                _forget_unread(conn, [(user_id, unread or 0)])
+                _forget_unread(conn, [(user_id, sum(1 for _, read in gone if not read))])
                 removed += conn.execute(
                     "DELETE FROM entries WHERE user_id = ? AND seq <= ?",
                     (user_id, last - keep),
                 ).rowcount
-                highest = max(highest, top)
-            if highest:
-                _drop_orphan_bodies(conn, highest)
+                unused.update(b for b, _ in gone)
+            _drop_unused_bodies(conn, unused)
             return removed
 
         removed = transaction(conn, body)
