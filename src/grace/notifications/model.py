@@ -127,7 +127,8 @@ class Posted:
             "badge": d.badge,
             "severity": d.severity.value,
             "timestamp": self.timestamp,
-            "data": d.data,
+            # the notifier already encoded ``data`` once: embed those bytes, do not encode again
+            "data": orjson.Fragment(d.data_json) if d.data_json is not None else d.data,
             "actions": [a.as_dict() for a in d.actions],
             "read": False,
         }

@@ -238,7 +238,7 @@ class SQLiteStore:
 
     def _load_seqs(self, conn: sqlite3.Connection, users: set[str]) -> None:
         """Each user's last ``seq`` from ``user_log`` (0 for a new user), a chunk at a time."""
-        pending = sorted(users)
+        pending = list(users)
         for start in range(0, len(pending), 500):
             chunk = pending[start : start + 500]
             marks = ",".join("?" * len(chunk))
