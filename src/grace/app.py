@@ -19,7 +19,14 @@ from grace.approvals.commands import register_approval_commands
 from grace.approvals.gateway import ActionGateway
 from grace.approvals.model import Policy
 from grace.approvals.rules import add_approval_rules
-from grace.auth import COOKIE_NAME, Identity, TokenAuthority, bearer, load_or_create_secret
+from grace.auth import (
+    COOKIE_NAME,
+    Identity,
+    TokenAuthority,
+    bearer,
+    check_user_id,
+    load_or_create_secret,
+)
 from grace.commands import CommandContext, CommandRouter, register_core
 from grace.component import Component
 from grace.config import Settings
@@ -29,7 +36,7 @@ from grace.hub.backplane import Backplane, LocalBackplane
 from grace.hub.hub import Hub
 from grace.hub.outbox import Outbox
 from grace.notifications.model import Action, Notification, Severity
-from grace.notifications.notifier import Notifier, check_user_id
+from grace.notifications.notifier import Notifier
 from grace.notifications.rules import Rules, default_rules
 from grace.notifications.types import TypeRegistry, default_types
 from grace.protocol import Status, dumps

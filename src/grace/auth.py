@@ -17,12 +17,21 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from grace.errors import Unauthenticated
-from grace.notifications.notifier import check_user_id
+from grace.errors import BadRequest, Unauthenticated
 
 ALGORITHM = "HS256"
 ISSUER = "grace"
 COOKIE_NAME = "grace_session"
+MAX_USER_ID = 128
+
+
+def check_user_id(user_id: object) -> str:
+    """A user id as every part of Grace accepts it: printable text of 1-128 characters."""
+    if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_USER_ID:
+        raise BadRequest(f"user_id must be a non-empty string of at most {MAX_USER_ID} characters")
+    if not user_id.isprintable():
+        raise BadRequest("user_id must be printable text")
+    return user_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ class CommandRouter:
         return command_type in self._handlers
 
     async def dispatch(self, ctx: CommandContext, command: Command) -> dict[str, Any]:
-        kind: str = command.type  # type: ignore[attr-defined]
+        kind = command.type
         handler = self._handlers.get(kind)
         if handler is None:
             what = _COMPONENT.get(kind, "this command")

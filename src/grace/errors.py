@@ -1,19 +1,37 @@
 """Every error Grace reports to a client, in one place.
 
-Each error carries a stable ``code`` (part of protocol v1, see ``protocol.ErrorCode``), an HTTP
+Each error carries a stable ``code`` (an ``ErrorCode``, part of protocol v1), an HTTP
 status for REST, and a message written for the person or developer on the other side. Messages
 never contain internals (paths, SQL, tracebacks); those go to the server log only.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar
+
+
+class ErrorCode(StrEnum):
+    """Every error code a client can receive, declared once (protocol v1)."""
+
+    BAD_JSON = "bad_json"
+    BAD_REQUEST = "bad_request"
+    UNKNOWN_COMMAND = "unknown_command"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    RATE_LIMITED = "rate_limited"
+    TOO_LARGE = "too_large"
+    UNAVAILABLE = "unavailable"
+    SLOW_CONSUMER = "slow_consumer"
+    INTERNAL = "internal"
 
 
 class GraceError(Exception):
     """Base class: a failure that is the client's to know about."""
 
-    code: ClassVar[str] = "internal"
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
     http_status: ClassVar[int] = 500
 
     def __init__(self, message: str = "internal error") -> None:
@@ -22,54 +40,54 @@ class GraceError(Exception):
 
 
 class BadJSON(GraceError):
-    code = "bad_json"
+    code = ErrorCode.BAD_JSON
     http_status = 400
 
 
 class BadRequest(GraceError):
-    code = "bad_request"
+    code = ErrorCode.BAD_REQUEST
     http_status = 400
 
 
 class UnknownCommand(GraceError):
-    code = "unknown_command"
+    code = ErrorCode.UNKNOWN_COMMAND
     http_status = 400
 
 
 class Unauthenticated(GraceError):
-    code = "unauthenticated"
+    code = ErrorCode.UNAUTHENTICATED
     http_status = 401
 
 
 class Forbidden(GraceError):
-    code = "forbidden"
+    code = ErrorCode.FORBIDDEN
     http_status = 403
 
 
 class NotFound(GraceError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
     http_status = 404
 
 
 class Conflict(GraceError):
-    code = "conflict"
+    code = ErrorCode.CONFLICT
     http_status = 409
 
 
 class TooLarge(GraceError):
-    code = "too_large"
+    code = ErrorCode.TOO_LARGE
     http_status = 413
 
 
 class RateLimited(GraceError):
-    code = "rate_limited"
+    code = ErrorCode.RATE_LIMITED
     http_status = 429
 
 
 class Unavailable(GraceError):
     """The command exists in the protocol but this server has no component wired to serve it."""
 
-    code = "unavailable"
+    code = ErrorCode.UNAVAILABLE
     http_status = 503
 
 

@@ -13,30 +13,18 @@ client agree on.
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
-from typing import Annotated, Any, Literal
+from enum import IntEnum
+from typing import Annotated, Any, Literal, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grace.errors import BadJSON, BadRequest, GraceError, TooLarge, UnknownCommand
+from grace.errors import BadJSON, BadRequest, ErrorCode, GraceError, TooLarge, UnknownCommand
 
 PROTOCOL_VERSION = 1
 
-
-class ErrorCode(StrEnum):
-    BAD_JSON = "bad_json"
-    BAD_REQUEST = "bad_request"
-    UNKNOWN_COMMAND = "unknown_command"
-    UNAUTHENTICATED = "unauthenticated"
-    FORBIDDEN = "forbidden"
-    NOT_FOUND = "not_found"
-    CONFLICT = "conflict"
-    RATE_LIMITED = "rate_limited"
-    TOO_LARGE = "too_large"
-    UNAVAILABLE = "unavailable"
-    SLOW_CONSUMER = "slow_consumer"
-    INTERNAL = "internal"
+#: Where the notification stream (WebSocket) is served.
+STREAM_PATH = "/api/notifications/stream"
 
 
 class CloseCode(IntEnum):
@@ -79,6 +67,8 @@ class Command(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    #: Every concrete command narrows this to its own ``Literal`` name.
+    type: str
     id: Annotated[str, Field(max_length=128)] | int | None = None
 
 
@@ -166,8 +156,13 @@ class Chat(Command):
     text: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
+def _command_name(model: type[Command]) -> str:
+    (name,) = get_args(model.model_fields["type"].annotation)
+    return str(name)
+
+
 COMMANDS: dict[str, type[Command]] = {
-    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    _command_name(model): model
     for model in (
         Hello,
         Ping,

@@ -14,11 +14,10 @@ from grace.api.deps import caller_dependency, require_admin
 from grace.api.session import parse_since
 from grace.api.sse import last_event_id, sse_response
 from grace.api.ws import notification_stream
-from grace.api.wsproto import STREAM_PATH
 from grace.auth import Identity
 from grace.errors import BadRequest
 from grace.notifications.model import Severity
-from grace.protocol import protocol_schema
+from grace.protocol import STREAM_PATH, protocol_schema
 
 if TYPE_CHECKING:
     from grace.app import Grace

@@ -78,7 +78,7 @@ async def handle_command(
     except GraceError as exc:
         return error_frame(exc, command.id)
     except Exception:
-        log.exception("command %s failed", command.type)  # type: ignore[attr-defined]
+        log.exception("command %s failed", command.type)
         return error_frame(GraceError("internal error"), command.id)
 
 

@@ -20,13 +20,12 @@ from urllib.parse import unquote
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from grace.api.ws_native import NativeStream
+from grace.protocol import STREAM_PATH
 
 if TYPE_CHECKING:
     from websockets.http11 import Request
 
     from grace.app import Grace
-
-STREAM_PATH = "/api/notifications/stream"
 
 
 class _NoQueue:

@@ -24,10 +24,9 @@ import orjson
 
 from grace.approvals.model import Approval, ApprovalState, AuditEntry, Policy, Verdict
 from grace.approvals.store import ApprovalStore
-from grace.auth import Identity
+from grace.auth import Identity, check_user_id
 from grace.errors import BadRequest, Forbidden, NotFound
 from grace.events import Event, EventBus, EventType
-from grace.notifications.notifier import check_user_id
 
 log = logging.getLogger("grace.approvals")
 

@@ -101,12 +101,12 @@ class UnifiedChat:
     async def _run_frame(self, caller: Identity, frame: dict[str, Any]) -> Reply:
         try:
             command = parse_command(orjson.dumps(frame), max_bytes=64 * 1024)
-            if command.type in ("hello", "chat"):  # type: ignore[attr-defined]
+            if command.type in ("hello", "chat"):
                 raise BadRequest("the interpreter may not send that")
             result = await self._dispatch(caller, command)
         except GraceError as exc:
             return _reply(f"I couldn't do that: {exc.message}", None, {"error": exc.code})
-        kind = str(command.type)  # type: ignore[attr-defined]
+        kind = command.type
         return _reply(result.get("summary") or f"Done: {kind}.", kind, result)
 
     async def _run(self, caller: Identity, intent: Intent) -> Reply:

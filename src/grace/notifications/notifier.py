@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from grace.auth import check_user_id
 from grace.errors import BadRequest
 from grace.events import Event, EventBus
 from grace.hub.backplane import Backplane
@@ -28,15 +29,6 @@ from grace.store.base import NotificationStore
 log = logging.getLogger("grace.notifier")
 
 MAX_MESSAGE = 4000
-MAX_USER_ID = 128
-
-
-def check_user_id(user_id: object) -> str:
-    if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_USER_ID:
-        raise BadRequest(f"user_id must be a non-empty string of at most {MAX_USER_ID} characters")
-    if not user_id.isprintable():
-        raise BadRequest("user_id must be printable text")
-    return user_id
 
 
 class Notifier:

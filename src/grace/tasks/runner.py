@@ -23,10 +23,9 @@ from typing import Any
 
 import orjson
 
-from grace.auth import Identity
+from grace.auth import Identity, check_user_id
 from grace.errors import BadRequest, Conflict, Forbidden, NotFound
 from grace.events import Event, EventBus, EventType
-from grace.notifications.notifier import check_user_id
 from grace.tasks.context import Control, TaskCancelled, TaskContext, TaskFailed
 from grace.tasks.model import TaskRecord, TaskState
 from grace.tasks.shell import ShellProcess
