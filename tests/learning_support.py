@@ -12,7 +12,7 @@ from fpdf import FPDF
 
 from grace.app import Grace
 from grace.config import Settings
-from grace.learning import LearningSupervisor, install
+from grace.learning import LearningSupervisor
 from tests.support import Frame, Running, serve
 
 
@@ -60,8 +60,9 @@ def learning_settings(settings: Settings, **learning: Any) -> Settings:
 
 @asynccontextmanager
 async def learning_server(settings: Settings) -> AsyncIterator[tuple[Running, LearningSupervisor]]:
-    grace = Grace(settings, systems=False)
-    supervisor = install(grace)
+    grace = Grace(settings, systems={"learning"})
+    supervisor = grace.learning
+    assert supervisor is not None
     async with serve(settings, grace) as srv:
         yield srv, supervisor
 

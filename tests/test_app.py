@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import APIRouter
 
 from grace import Grace, Settings, notify_user
 
@@ -16,9 +15,6 @@ class Broken:
 
     async def stop(self) -> None:
         raise AssertionError("never started, so never stopped")
-
-    def routes(self) -> APIRouter | None:
-        return None
 
 
 async def test_a_failed_start_stops_what_had_started(settings: Settings) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 
 from grace import Grace, TaskContext
 from grace.auth import Identity
-from grace.chat.component import UnifiedChat
 from grace.config import Settings
 from grace.tasks.model import TaskState
 from tests.support import Client, serve
@@ -118,9 +117,7 @@ async def test_an_llm_hook_maps_free_sentences_to_the_same_commands(settings: Se
     async def forever(ctx: TaskContext) -> None:
         await asyncio.Event().wait()
 
-    grace = Grace(settings)
-    chat = next(c for c in grace.components if isinstance(c, UnifiedChat))
-    chat.interpreter = interpreter
+    grace = Grace(settings, interpreter=interpreter)
     async with serve(settings, grace) as srv:
         await srv.grace.start_background_task("x", "bob", forever, "someone_elses")
         cooking = await say(srv, "so, what's cooking?")

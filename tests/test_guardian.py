@@ -15,7 +15,7 @@ import pytest
 from grace.app import Grace
 from grace.config import Settings
 from grace.errors import ConfigError
-from grace.guardian import Guardian, GuardianConfig, install
+from grace.guardian import Guardian, GuardianConfig
 from tests.support import Client, Frame, Running, serve, until
 
 
@@ -24,9 +24,9 @@ async def guardian_server(
     settings: Settings, **guardian: Any
 ) -> AsyncIterator[tuple[Running, Guardian]]:
     settings = settings.with_(file={**settings.file, "guardian": guardian})
-    grace = Grace(settings, systems=False)
-    component = install(grace)
-    assert install(grace) is component
+    grace = Grace(settings, systems={"guardian"})
+    component = grace.guardian
+    assert component is not None and grace.components == [component]
     async with serve(settings, grace) as srv:
         yield srv, component
 

@@ -277,11 +277,9 @@ RUNNER = textwrap.dedent(
     from grace.api.server import listen, make_server
     from grace.app import Grace
     from grace.config import Settings
-    from grace.learning import install
 
     settings = Settings(data_dir=Path(sys.argv[1]), sqlite_synchronous="NORMAL", port=0)
-    grace = Grace(settings, systems=False)
-    install(grace)
+    grace = Grace(settings, systems={"learning"})
     app = create_app(grace)
     sock = listen("127.0.0.1", 0)
     print(f"listening on {sock.getsockname()[1]}", flush=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from grace.config import Settings
-from grace.missions.component import MissionControl
 from grace.missions.model import MissionState
 from tests.support import Client, serve
 
@@ -53,7 +52,8 @@ async def test_a_failing_step_fails_the_mission_and_later_steps_never_run(
 ) -> None:
     async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
         await c.welcome()
-        control = next(c for c in srv.grace.components if isinstance(c, MissionControl))
+        control = srv.grace.missions
+        assert control is not None
         mission = await control.start_mission("user", "doomed", mission_id="m2")
         frames = await c.until("mission_failed", 15, skip_progress=False)
         final = await control.wait(mission.mission_id)

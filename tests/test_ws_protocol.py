@@ -292,16 +292,16 @@ async def test_session_cookie_authenticates(server: Running) -> None:
     async with server.http() as http:
         response = await http.post("/api/session", json={"token": server.token("ann")})
         assert response.status_code == 204
-        cookie = response.cookies[server.grace.cookie_name]
+        cookie = response.cookies[server.grace.auth.cookie_name]
         assert "httponly" in response.headers["set-cookie"].lower()
-    headers = {"Cookie": f"{server.grace.cookie_name}={cookie}"}
+    headers = {"Cookie": f"{server.grace.auth.cookie_name}={cookie}"}
     async with Client.connect(server, hello=False, additional_headers=headers) as c:
         welcome, _, _ = await c.welcome()
     assert welcome["user_id"] == "ann"
 
 
 async def test_a_foreign_origin_is_closed_4403(server: Running) -> None:
-    headers = {"Cookie": f"{server.grace.cookie_name}={server.token('ann')}"}
+    headers = {"Cookie": f"{server.grace.auth.cookie_name}={server.token('ann')}"}
     async with Client.connect(
         server, hello=False, origin="https://evil.example", additional_headers=headers
     ) as c:

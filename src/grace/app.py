@@ -1,60 +1,80 @@
-"""The application object: wires the parts together and owns their lifecycles.
+"""The composition root: builds every part of Grace and hands each only what it uses.
 
-``async with Grace(settings) as grace:`` opens the store, binds the bus to the notifier and makes
-the module-level helpers (``grace.notify_user``, ``grace.event_bus``) point at this instance;
-leaving the block drains pending events, closes every connection and closes the store. There is
-no other global state.
+``Grace(settings)`` makes the stores (one engine, from the database URL), the event bus, the
+notifier, the hub and its backplane, the identity gate, the task runner, the approval gateway,
+the command router, the status board and the background systems (self-heal, learning, guardian,
+mission control, the unified chat). No part receives the ``Grace`` itself: each gets the store
+contract, the bus, the runner or the gateway it works with, through its constructor; the
+composition root registers their commands and status sections. Nothing below imports this
+module.
+
+``async with Grace(settings) as grace:`` opens the store, binds the bus to the notifier, starts
+every part and makes the module-level helpers (``grace.notify_user``, ``grace.event_bus``) point
+at this instance; leaving the block stops the systems, drains pending events, closes every
+connection and closes the store. There is no other global state.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from grace import helpers
 from grace.approvals.commands import register_approval_commands
 from grace.approvals.gateway import ActionGateway
 from grace.approvals.model import Policy
 from grace.approvals.rules import add_approval_rules
-from grace.auth import (
-    COOKIE_NAME,
-    Identity,
-    TokenAuthority,
-    bearer,
-    check_user_id,
-    load_or_create_secret,
-)
+from grace.approvals.status import approval_status
+from grace.auth import Authenticator, Identity, TokenAuthority
+from grace.chat.component import Interpreter, UnifiedChat
 from grace.commands import CommandContext, CommandRouter, register_core
 from grace.component import Component
 from grace.config import Settings
-from grace.errors import BadRequest
 from grace.events import EventBus
-from grace.hub.backplane import Backplane, LocalBackplane
+from grace.guardian.component import Guardian
+from grace.guardian.config import GuardianConfig
+from grace.hub.backplane import Backplane, BackplaneFactory, LocalBackplane
 from grace.hub.hub import Hub
 from grace.hub.outbox import Outbox
+from grace.learning.commands import register_learning_commands
+from grace.learning.config import LearningConfig
+from grace.learning.supervisor import LearningSupervisor
+from grace.missions.component import MissionControl
+from grace.missions.model import missions_from_config
 from grace.notifications.model import Action, Notification, Severity
 from grace.notifications.notifier import Notifier
 from grace.notifications.rules import Rules, default_rules
 from grace.notifications.types import TypeRegistry, default_types
-from grace.protocol import Status, dumps
-from grace.status import StatusBoard, approval_status, task_status
+from grace.protocol import Status
+from grace.selfheal.component import SelfHeal
+from grace.selfheal.model import HealingConfig
+from grace.status import StatusBoard
 from grace.store import Stores, open_stores
 from grace.tasks.commands import register_task_commands
 from grace.tasks.model import TaskRecord
 from grace.tasks.rules import add_task_rules
 from grace.tasks.runner import TaskRunner
+from grace.tasks.status import task_status
 from grace.tasks.types import TaskFn, TaskTypes
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 log = logging.getLogger("grace")
 
+#: The background systems ``Grace`` can build, in the order they start.
+SYSTEMS = ("healing", "learning", "guardian", "missions", "chat")
+
 
 class Grace:
+    """One Grace application: every part, wired.
+
+    ``systems`` chooses the background systems: ``True`` (all of ``SYSTEMS``), ``False`` (none:
+    notifications, tasks and approvals only) or a collection of their names. ``backplane`` makes
+    the backplane from the local hub (default: in-process delivery). ``interpreter`` is the chat's
+    hook for sentences its parser does not understand.
+    """
+
     def __init__(
         self,
         settings: Settings | None = None,
@@ -62,8 +82,9 @@ class Grace:
         types: TypeRegistry | None = None,
         rules: Rules | None = None,
         stores: Stores | None = None,
-        backplane: Backplane | None = None,
-        systems: bool = True,
+        backplane: BackplaneFactory | None = None,
+        systems: bool | Collection[str] = True,
+        interpreter: Interpreter | None = None,
     ) -> None:
         s = self.settings = settings or Settings()
         self.event_bus = EventBus()
@@ -74,9 +95,16 @@ class Grace:
         self.stores = stores or open_stores(s)
         self.store = self.stores.notifications
         self.hub = Hub()
-        self.backplane = backplane or LocalBackplane(self.hub)
+        self.backplane: Backplane = (backplane or LocalBackplane)(self.hub)
         self.notifier = Notifier(
-            self.store, self.backplane, self.types, self.rules, self.settings.default_recipients
+            self.store, self.backplane, self.types, self.rules, s.default_recipients
+        )
+        self.auth = Authenticator(
+            secret=s.secret,
+            data_dir=s.data_dir,
+            ttl=s.token_ttl_seconds,
+            no_auth=s.no_auth,
+            allowed_origins=s.allowed_origins,
         )
         task_types = TaskTypes()
         task_types.load_config(s.tasks_config)
@@ -96,21 +124,86 @@ class Grace:
         self.status_board.add("tasks", task_status(self.tasks))
         self.status_board.add("approvals", approval_status(self.action_gateway))
         self.commands = CommandRouter()
-        register_core(self.commands, self)
+        register_core(self.commands, self.notifier)
         register_task_commands(self.commands, self.tasks)
         register_approval_commands(self.commands, self.action_gateway)
+        board = self.status_board
 
         async def status(ctx: CommandContext, cmd: Status) -> dict[str, Any]:
-            return await self.status_board.status(ctx.identity)
+            return await board.status(ctx.identity)
 
         self.commands.register("status", status)
         self.components: list[Component] = []
         self.started = False
-        if systems:
-            install_systems(self)
-        self._tokens: TokenAuthority | None = None
+        self.healer: SelfHeal | None = None
+        self.learning: LearningSupervisor | None = None
+        self.guardian: Guardian | None = None
+        self.missions: MissionControl | None = None
+        self.chat: UnifiedChat | None = None
+        chosen = set(SYSTEMS if systems is True else () if systems is False else systems)
+        unknown = chosen - set(SYSTEMS)
+        if unknown:
+            raise ValueError(f"unknown systems {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
+        self._build_systems(chosen, interpreter)
         self._stack = AsyncExitStack()
-        self.started = False
+
+    def _build_systems(self, chosen: set[str], interpreter: Interpreter | None) -> None:
+        s, bus, board, commands = self.settings, self.event_bus, self.status_board, self.commands
+        if "healing" in chosen:  # first: it must hear the failures the others report
+            self.healer = SelfHeal(
+                HealingConfig.from_config(s.section("selfheal")),
+                store=self.stores.healing,
+                bus=bus,
+                runner=self.tasks,
+                gateway=self.action_gateway,
+                default_user=s.default_user,
+            )
+            board.add("healing", self.healer.status)
+            self.add_component(self.healer)
+        if "learning" in chosen:
+            config = LearningConfig.from_section(
+                s.section("learning"), data_dir=s.data_dir, default_user=s.default_user
+            )
+            self.learning = LearningSupervisor(
+                config,
+                knowledge=self.stores.knowledge,
+                jobs=self.stores.learning,
+                runner=self.tasks,
+                bus=bus,
+            )
+            register_learning_commands(commands, self.learning)
+            board.add("learning", self.learning.status)
+            self.add_component(self.learning)
+        if "guardian" in chosen:
+            guardian_config = GuardianConfig.from_section(
+                s.section("guardian"), disk_path=str(s.data_dir), default_user=s.default_user
+            )
+            self.guardian = Guardian(guardian_config, bus)
+            board.add("guardian", self.guardian.status)
+            self.add_component(self.guardian)
+        if "missions" in chosen:
+            self.missions = MissionControl(
+                missions_from_config(s.section("missions")),
+                store=self.stores.missions,
+                bus=bus,
+                runner=self.tasks,
+                healer=self.healer,
+            )
+            board.add("missions", self.missions.status)
+            self.add_component(self.missions)
+        if "chat" in chosen:
+            self.chat = UnifiedChat(
+                commands=commands,
+                history=self.stores.chat,
+                notifications=self.store,
+                runner=self.tasks,
+                gateway=self.action_gateway,
+                healer=self.healer,
+                missions=self.missions,
+                interpreter=interpreter,
+            )
+            commands.register("chat", self.chat.chat_command)
+            self.add_component(self.chat)
 
     def add_component(self, component: Component) -> None:
         if self.started:
@@ -122,10 +215,7 @@ class Grace:
     async def start(self) -> None:
         """Start every part in dependency order. If one fails, the parts already started are
         stopped again before the error propagates."""
-        s = self.settings
-        self._tokens = TokenAuthority(
-            s.secret or load_or_create_secret(s.data_dir), s.token_ttl_seconds
-        )
+        self.auth.open()
         stack = AsyncExitStack()
         try:
             await self.store.open()
@@ -133,8 +223,8 @@ class Grace:
             await self.backplane.start()
             stack.push_async_callback(self.backplane.stop)
             stack.callback(self.hub.close_all)
-            for event_type in self.rules.event_types():
-                stack.callback(self.event_bus.subscribe(event_type, self.notifier.handle_event))
+            for unsubscribe in self.notifier.subscribe(self.event_bus):
+                stack.callback(unsubscribe)
             stack.push_async_callback(self.event_bus.drain)
             await self.tasks.start()
             stack.push_async_callback(self.tasks.stop)
@@ -148,7 +238,7 @@ class Grace:
         except BaseException:
             await stack.aclose()
             raise
-        if s.no_auth:
+        if self.settings.no_auth:
             log.warning("authentication is OFF (--no-auth): any local client may act as any user")
         self._stack = stack
         self.started = True
@@ -177,25 +267,13 @@ class Grace:
 
     @property
     def tokens(self) -> TokenAuthority:
-        if self._tokens is None:
-            raise RuntimeError("Grace is not started")
-        return self._tokens
+        return self.auth.tokens
 
     def identify(
         self, authorization: str | None, cookie: str | None, query_user: str | None
     ) -> Identity | None:
-        """Who the request is, from its token; ``None`` when it carries no credentials.
-
-        Raises ``Unauthenticated`` for a bad or expired token.
-        """
-        token = bearer(authorization) or cookie
-        if token:
-            return self.tokens.verify(token)
-        if self.settings.no_auth and query_user:
-            return Identity(check_user_id(query_user), admin=True)
-        return None
-
-    cookie_name = COOKIE_NAME
+        """Who the request is, from its token; ``None`` when it carries no credentials."""
+        return self.auth.identify(authorization, cookie, query_user)
 
     # -- the calls applications make ----------------------------------------------------------
 
@@ -245,42 +323,6 @@ class Grace:
         exclude: Outbox | None = None,
     ) -> dict[str, Any]:
         """Mark the user's notifications read and tell the user's other open chats."""
-        if not ids and up_to_seq is None and not everything:
-            raise BadRequest("mark_read needs 'ids', 'up_to_seq' or 'all': true")
-        result = await self.store.mark_read(
-            user_id, ids=ids, up_to_seq=up_to_seq, everything=everything
+        return await self.notifier.mark_read(
+            user_id, ids=ids, up_to_seq=up_to_seq, everything=everything, exclude=exclude
         )
-        frame = {
-            "type": "read",
-            "ids": list(ids or ()),
-            "up_to_seq": up_to_seq,
-            "all": everything,
-            "marked": result.marked,
-            "unread": result.unread,
-        }
-        self.hub.send_control(user_id, dumps(frame), exclude=exclude)
-        return frame
-
-    # -- serving ------------------------------------------------------------------------------
-
-    def asgi(self) -> FastAPI:
-        """A FastAPI app serving this instance, which it starts and stops with its lifespan."""
-        from grace.api.app import create_app
-
-        return create_app(self)
-
-
-def install_systems(grace: Grace) -> None:
-    """The reference background systems: learning, guardian, self-heal, mission control and the
-    unified chat."""
-    from grace.chat.component import install as install_chat
-    from grace.guardian import install as install_guardian
-    from grace.learning import install as install_learning
-    from grace.missions.component import install as install_missions
-    from grace.selfheal.component import install as install_selfheal
-
-    healer = install_selfheal(grace)  # first: it must hear the failures the others report
-    install_learning(grace)
-    install_guardian(grace)
-    install_missions(grace, healer)
-    install_chat(grace)

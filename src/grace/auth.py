@@ -93,6 +93,62 @@ def load_or_create_secret(data_dir: Path) -> str:
     return secret
 
 
+class Authenticator:
+    """Who a request or connection is, for every door (REST, SSE, WebSocket).
+
+    Guarantees: an identity comes from a token this server signed (Bearer header, session
+    cookie or ``hello`` frame), or, only with ``no_auth``, from the ``?user_id=`` a local
+    developer gives (as an admin). ``open`` loads (or creates) the signing secret; until then
+    ``tokens`` raises.
+    """
+
+    cookie_name = COOKIE_NAME
+
+    def __init__(
+        self,
+        *,
+        secret: str | None,
+        data_dir: Path,
+        ttl: int,
+        no_auth: bool = False,
+        allowed_origins: tuple[str, ...] = (),
+    ) -> None:
+        self._secret = secret
+        self._data_dir = data_dir
+        self.ttl = ttl
+        self.no_auth = no_auth
+        self.allowed_origins = allowed_origins
+        self._tokens: TokenAuthority | None = None
+
+    def open(self) -> None:
+        self._tokens = TokenAuthority(
+            self._secret or load_or_create_secret(self._data_dir), self.ttl
+        )
+
+    @property
+    def tokens(self) -> TokenAuthority:
+        if self._tokens is None:
+            raise RuntimeError("Grace is not started")
+        return self._tokens
+
+    def identify(
+        self, authorization: str | None, cookie: str | None, query_user: str | None
+    ) -> Identity | None:
+        """Who the request is, from its token; ``None`` when it carries no credentials.
+
+        Raises ``Unauthenticated`` for a bad or expired token.
+        """
+        token = bearer(authorization) or cookie
+        if token:
+            return self.tokens.verify(token)
+        if self.no_auth and query_user:
+            return Identity(check_user_id(query_user), admin=True)
+        return None
+
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        return origin_allowed(origin, host, self.allowed_origins)
+
+
 def bearer(header: str | None) -> str | None:
     if not header:
         return None

@@ -18,8 +18,8 @@ from grace.errors import Unavailable
 from grace.protocol import Ack, Command, MarkRead, Ping
 
 if TYPE_CHECKING:
-    from grace.app import Grace
     from grace.hub.outbox import Outbox
+    from grace.notifications.notifier import Notifier
 
 _COMPONENT = {
     "list_tasks": "task control",
@@ -70,7 +70,7 @@ class CommandRouter:
         return reply
 
 
-def register_core(router: CommandRouter, grace: Grace) -> None:
+def register_core(router: CommandRouter, notifier: Notifier) -> None:
     """``ping``, ``ack`` and ``mark_read``: the commands the delivery core serves itself."""
 
     async def ping(ctx: CommandContext, cmd: Ping) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def register_core(router: CommandRouter, grace: Grace) -> None:
         return {"type": "acked", "seq": acked}
 
     async def mark_read(ctx: CommandContext, cmd: MarkRead) -> dict[str, Any]:
-        return await grace.mark_read(
+        return await notifier.mark_read(
             ctx.identity.user_id,
             ids=cmd.ids,
             up_to_seq=cmd.up_to_seq,

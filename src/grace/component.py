@@ -1,18 +1,15 @@
-"""The contract of a background system wired into Grace (learning, guardian, self-heal, …).
+"""The contract of a background system's lifecycle (learning, guardian, self-heal, …).
 
-A component is built with the ``Grace`` it belongs to, registers its protocol commands and status
-provider in its constructor, and is added with ``grace.add_component`` before the application
-starts. Guarantees the application gives: ``start`` runs after the stores, the task runner and
-the approval gateway are up, in the order components were added; ``stop`` runs in the reverse
-order, before any of those stop; ``routes`` (if not ``None``) is mounted by ``grace.api.app.mount``.
+A component is built by the composition root with the parts it uses and added with
+``grace.add_component`` before the application starts. Guarantees the application gives:
+``start`` runs after the stores, the task runner and the approval gateway are up, in the order
+components were added; ``stop`` runs in the reverse order, before any of those stop. A
+component's REST routes, if any, are built in ``grace.api`` from the component.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from fastapi import APIRouter
+from typing import Protocol
 
 
 class Component(Protocol):
@@ -21,5 +18,3 @@ class Component(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
-
-    def routes(self) -> APIRouter | None: ...

@@ -20,8 +20,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
-
 from grace.config import Settings
 
 if TYPE_CHECKING:
@@ -101,9 +99,6 @@ class DemoScenario:
             self._job.cancel()
             await asyncio.gather(self._job, return_exceptions=True)
 
-    def routes(self) -> APIRouter | None:
-        return None
-
     async def _run(self) -> None:
         grace, user = self.grace, self.grace.settings.default_user
         await grace.hub.wait_online(user)  # start when someone is watching
@@ -126,10 +121,9 @@ class DemoScenario:
             await self._pause(3)
             self._service.close()  # the payments-api goes down; the guardian notices
             await self._pause(3)
-            missions = next((c for c in grace.components if c.name == "missions"), None)
-            if missions is not None:
+            if grace.missions is not None:
                 mission = await self._fresh("mission_123", grace.stores.missions.get)
-                await missions.start_mission(user, "release", mission_id=mission)  # type: ignore[attr-defined]
+                await grace.missions.start_mission(user, "release", mission_id=mission)
             await self._pause(8)
             backup = await self._fresh("task_backup_789", grace.stores.tasks.get)
             await grace.start_background_task("backup", user, task_id=backup)
@@ -150,12 +144,12 @@ class DemoScenario:
         return candidate
 
     async def _learn(self, user: str) -> None:
-        learning = next((c for c in self.grace.components if c.name == "learning"), None)
+        learning = self.grace.learning
         if learning is None:
             return
         sample = resources.files("grace").joinpath("demo_data/CRM_API_Spec.md")
         with contextlib.suppress(Exception):
-            await learning.submit(Path(str(sample)), user)  # type: ignore[attr-defined]
+            await learning.submit(Path(str(sample)), user)
 
 
 def install_demo(grace: Grace, service: socket.socket, pace: float = 1.0) -> DemoScenario:

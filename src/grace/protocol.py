@@ -124,6 +124,7 @@ class StartTask(Command):
     type: Literal["start_task"]
     task_type: Annotated[str, Field(min_length=1, max_length=64)]
     params: dict[str, Any] = Field(default_factory=dict)
+    task_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
 class PauseLearning(Command):

@@ -104,6 +104,7 @@ export interface StartTaskCommand extends Base {
   type: 'start_task';
   task_type: string;
   params?: Record<string, unknown>;
+  task_id?: string;
 }
 export interface PauseLearningCommand extends Base {
   type: 'pause_learning';
@@ -172,7 +173,7 @@ export const COMMAND_FIELDS: { [K in CommandType]: FieldSpec<CommandMap[K]> } = 
   pause_task: { type: 'required', id: 'optional', task_id: 'required' },
   resume_task: { type: 'required', id: 'optional', task_id: 'required' },
   task_logs: { type: 'required', id: 'optional', task_id: 'required', limit: 'optional' },
-  start_task: { type: 'required', id: 'optional', task_type: 'required', params: 'optional' },
+  start_task: { type: 'required', id: 'optional', task_type: 'required', params: 'optional', task_id: 'optional' },
   pause_learning: { type: 'required', id: 'optional' },
   resume_learning: { type: 'required', id: 'optional' },
   approve: { type: 'required', id: 'optional', approval_id: 'required', reason: 'optional' },

@@ -11,6 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from grace.api.chat import build_chat_router
+from grace.api.deps import caller_dependency
+from grace.api.guardian import build_guardian_router
+from grace.api.healing import build_healing_router
+from grace.api.learning import build_learning_router
+from grace.api.missions import build_mission_router
 from grace.api.rest import build_router
 from grace.api.rest_control import build_control_router
 from grace.api.web import mount_web
@@ -59,14 +65,24 @@ def install_error_handlers(app: FastAPI) -> None:
 def mount(grace: Grace, app: FastAPI) -> None:
     """Add Grace's routes and error bodies to an existing FastAPI app (library use).
 
-    The host app's lifespan must run ``async with grace:``.
+    The host app's lifespan must run ``async with grace:``. Each system's routes are added when
+    that system is part of ``grace``.
     """
-    app.include_router(build_router(grace))
-    app.include_router(build_control_router(grace))
-    for component in grace.components:
-        router = component.routes()
-        if router is not None:
-            app.include_router(router)
+    caller = caller_dependency(grace.auth)
+    app.include_router(build_router(grace, caller))
+    app.include_router(
+        build_control_router(grace.commands, grace.tasks, grace.action_gateway, caller)
+    )
+    if grace.learning is not None:
+        app.include_router(build_learning_router(grace.learning, grace.commands, caller))
+    if grace.guardian is not None:
+        app.include_router(build_guardian_router(grace.guardian, caller))
+    if grace.healer is not None:
+        app.include_router(build_healing_router(grace.healer, caller))
+    if grace.missions is not None:
+        app.include_router(build_mission_router(grace.missions, caller))
+    if grace.chat is not None:
+        app.include_router(build_chat_router(grace.chat, caller))
     install_error_handlers(app)
 
 

@@ -10,14 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 from starlette.routing import WebSocketRoute
 
-from grace.api.deps import caller_dependency, require_admin
+from grace.api.deps import CallerDependency, admin_dependency
 from grace.api.session import parse_since
 from grace.api.sse import last_event_id, sse_response
 from grace.api.ws import notification_stream
 from grace.auth import Identity
+from grace.commands import CommandContext
 from grace.errors import BadRequest
 from grace.notifications.model import Severity
-from grace.protocol import STREAM_PATH, protocol_schema
+from grace.protocol import STREAM_PATH, MarkRead, protocol_schema
 
 if TYPE_CHECKING:
     from grace.app import Grace
@@ -69,7 +70,7 @@ class MarkReadBody(BaseModel):
     all: bool = False
 
 
-class MarkReadResult(BaseModel):
+class MarkedRead(BaseModel):
     marked: int
     unread: int
 
@@ -101,16 +102,17 @@ class Health(BaseModel):
     connections: int
 
 
-def build_router(grace: "Grace") -> APIRouter:
+def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
+    """The notification routes: the stream (WebSocket, SSE), history, read state, publishing,
+    the session cookie, the protocol schema and health."""
     errors: dict[int | str, dict[str, Any]] = {
         "4XX": {"model": ErrorBody, "description": "The request was refused; see error.code"},
     }
     router = APIRouter(responses=errors)
 
-    Caller = Annotated[Identity, Depends(caller_dependency(grace))]
-
-    def admin(caller: Caller) -> Identity:
-        return require_admin(caller)
+    Caller = Annotated[Identity, Depends(caller)]
+    Admin = Annotated[Identity, Depends(admin_dependency(caller))]
+    auth = grace.auth
 
     async def stream(websocket: WebSocket) -> None:
         await notification_stream(grace, websocket)
@@ -163,12 +165,11 @@ def build_router(grace: "Grace") -> APIRouter:
         head = await grace.store.head(caller.user_id)
         return {"unread": head.unread, "seq": head.seq, "epoch": grace.store.epoch}
 
-    @router.post("/api/notifications/read", response_model=MarkReadResult)
-    async def mark_read(caller: Caller, body: MarkReadBody) -> dict[str, Any]:
-        frame = await grace.mark_read(
-            caller.user_id, ids=body.ids, up_to_seq=body.up_to_seq, everything=body.all
-        )
-        return {"marked": frame["marked"], "unread": frame["unread"]}
+    @router.post("/api/notifications/read", response_model=MarkedRead)
+    async def mark_read(who: Caller, body: MarkReadBody) -> dict[str, Any]:
+        command = MarkRead(type="mark_read", ids=body.ids, up_to_seq=body.up_to_seq, all=body.all)
+        ctx = CommandContext(identity=who, channel="rest")
+        return await grace.commands.dispatch(ctx, command)
 
     @router.post(
         "/api/notifications/publish",
@@ -176,7 +177,7 @@ def build_router(grace: "Grace") -> APIRouter:
         status_code=201,
         summary="Notify a user (backend services; admin token)",
     )
-    async def publish(body: PublishBody, caller: Annotated[Identity, Depends(admin)]) -> Any:
+    async def publish(body: PublishBody, who: Admin) -> Any:
         stored = await grace.notify_user(
             body.user_id,
             body.type,
@@ -190,15 +191,15 @@ def build_router(grace: "Grace") -> APIRouter:
 
     @router.post("/api/session", status_code=204, summary="Exchange a token for a session cookie")
     async def session(body: Session, request: Request) -> Response:
-        grace.tokens.verify(body.token)
+        auth.tokens.verify(body.token)
         response = Response(status_code=204)
         response.set_cookie(
-            grace.cookie_name,
+            auth.cookie_name,
             body.token,
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
-            max_age=grace.settings.token_ttl_seconds,
+            max_age=auth.ttl,
         )
         return response
 
@@ -209,7 +210,7 @@ def build_router(grace: "Grace") -> APIRouter:
     @router.delete("/api/session", status_code=204, summary="Sign out: drop the session cookie")
     async def sign_out() -> Response:
         response = Response(status_code=204)
-        response.delete_cookie(grace.cookie_name, httponly=True, samesite="strict")
+        response.delete_cookie(auth.cookie_name, httponly=True, samesite="strict")
         return response
 
     @router.get("/api/protocol", summary="Protocol v1 as JSON Schema")

@@ -1,21 +1,35 @@
 """REST for the control plane: tasks, approvals, the audit log and status.
 
-The same operations as the protocol commands, with the same authorization: a caller sees and
-acts on their own tasks and approvals only (admins on all).
+Every route that acts (start, cancel, pause, resume, logs, approve, reject, status) is a protocol
+command dispatched through the same ``CommandRouter`` as the WebSocket and the chat, so a command
+has one authorization path whatever the door: a caller sees and acts on their own tasks and
+approvals only (admins on all). Reads without a command (one task, the approvals, the audit log)
+ask the system directly, with the same rule.
 """
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from grace.api.deps import caller_dependency, require_admin
+from grace.api.deps import CallerDependency, admin_dependency
+from grace.approvals.gateway import ActionGateway
 from grace.approvals.model import ApprovalState
 from grace.auth import Identity
-from grace.tasks.commands import task_list
-
-if TYPE_CHECKING:
-    from grace.app import Grace
+from grace.commands import CommandContext, CommandRouter
+from grace.protocol import (
+    Approve,
+    CancelTask,
+    Command,
+    ListTasks,
+    PauseTask,
+    Reject,
+    ResumeTask,
+    StartTask,
+    Status,
+)
+from grace.protocol import TaskLogs as TaskLogsCommand
+from grace.tasks.runner import TaskRunner
 
 
 class TaskInfo(BaseModel):
@@ -124,49 +138,61 @@ class AuditList(BaseModel):
     entries: list[AuditInfo]
 
 
-def build_control_router(grace: "Grace") -> APIRouter:
+def build_control_router(
+    commands: CommandRouter,
+    runner: TaskRunner,
+    gateway: ActionGateway,
+    caller: CallerDependency,
+) -> APIRouter:
     router = APIRouter()
-    Caller = Annotated[Identity, Depends(caller_dependency(grace))]
+    Caller = Annotated[Identity, Depends(caller)]
+    Admin = Annotated[Identity, Depends(admin_dependency(caller))]
 
-    def admin(caller: Caller) -> Identity:
-        return require_admin(caller)
-
-    runner, gateway = grace.tasks, grace.action_gateway
+    async def run(who: Identity, command: Command) -> dict[str, Any]:
+        return await commands.dispatch(CommandContext(identity=who, channel="rest"), command)
 
     @router.get("/api/tasks", response_model=TaskList, tags=["tasks"])
-    async def list_tasks(caller: Caller, include_finished: bool = True) -> dict[str, Any]:
-        return task_list(await runner.list_tasks(caller, include_finished))
+    async def list_tasks(who: Caller, include_finished: bool = True) -> dict[str, Any]:
+        return await run(who, ListTasks(type="list_tasks", include_finished=include_finished))
 
     @router.post("/api/tasks", response_model=TaskInfo, status_code=201, tags=["tasks"])
-    async def start_task(caller: Caller, body: StartTaskBody) -> dict[str, Any]:
-        record = await runner.start_task(
-            user_id=caller.user_id,
-            task_type=body.task_type,
-            params=body.params,
-            task_id=body.task_id,
+    async def start_task(who: Caller, body: StartTaskBody) -> dict[str, Any]:
+        command = StartTask(
+            type="start_task", task_type=body.task_type, params=body.params, task_id=body.task_id
         )
-        return record.info()
+        task: dict[str, Any] = (await run(who, command))["task"]
+        return task
 
     @router.get("/api/tasks/{task_id}", response_model=TaskInfo, tags=["tasks"])
-    async def get_task(task_id: str, caller: Caller) -> dict[str, Any]:
-        return (await runner.get(task_id, caller)).info()
+    async def get_task(task_id: str, who: Caller) -> dict[str, Any]:
+        return (await runner.get(task_id, who)).info()
 
     @router.post("/api/tasks/{task_id}/{action}", response_model=TaskInfo, tags=["tasks"])
     async def control_task(
-        task_id: str, action: Literal["cancel", "pause", "resume"], caller: Caller
+        task_id: str, action: Literal["cancel", "pause", "resume"], who: Caller
     ) -> dict[str, Any]:
-        operation = {"cancel": runner.cancel, "pause": runner.pause, "resume": runner.resume}
-        return (await operation[action](task_id, caller)).info()
+        models: dict[str, type[Command]] = {
+            "cancel": CancelTask,
+            "pause": PauseTask,
+            "resume": ResumeTask,
+        }
+        model = models[action]
+        command = model.model_validate({"type": f"{action}_task", "task_id": task_id})
+        task: dict[str, Any] = (await run(who, command))["task"]
+        return task
 
     @router.get("/api/tasks/{task_id}/logs", response_model=TaskLogs, tags=["tasks"])
     async def task_logs(
-        task_id: str, caller: Caller, limit: Annotated[int, Query(ge=1, le=5000)] = 200
+        task_id: str, who: Caller, limit: Annotated[int, Query(ge=1, le=5000)] = 200
     ) -> dict[str, Any]:
-        return {"task_id": task_id, "lines": await runner.logs(task_id, caller, limit)}
+        command = TaskLogsCommand.model_validate(
+            {"type": "task_logs", "task_id": task_id, "limit": limit}
+        )
+        return await run(who, command)
 
     @router.get("/api/approvals", response_model=ApprovalList, tags=["approvals"])
-    async def list_approvals(caller: Caller, state: ApprovalState | None = None) -> dict[str, Any]:
-        return {"approvals": [a.info() for a in await gateway.list_approvals(caller, state)]}
+    async def list_approvals(who: Caller, state: ApprovalState | None = None) -> dict[str, Any]:
+        return {"approvals": [a.info() for a in await gateway.list_approvals(who, state)]}
 
     @router.post(
         "/api/approvals",
@@ -175,9 +201,7 @@ def build_control_router(grace: "Grace") -> APIRouter:
         tags=["approvals"],
         summary="Ask for an action through the gateway (backend services; admin token)",
     )
-    async def request_action(
-        body: RequestActionBody, caller: Annotated[Identity, Depends(admin)]
-    ) -> dict[str, Any]:
+    async def request_action(body: RequestActionBody, who: Admin) -> dict[str, Any]:
         return await gateway.request_action(
             body.action_type,
             body.agent,
@@ -189,8 +213,8 @@ def build_control_router(grace: "Grace") -> APIRouter:
         )
 
     @router.get("/api/approvals/{approval_id}", response_model=ApprovalInfo, tags=["approvals"])
-    async def get_approval(approval_id: str, caller: Caller) -> dict[str, Any]:
-        return (await gateway.get(approval_id, caller)).info()
+    async def get_approval(approval_id: str, who: Caller) -> dict[str, Any]:
+        return (await gateway.get(approval_id, who)).info()
 
     @router.post(
         "/api/approvals/{approval_id}/{decision}", response_model=Decided, tags=["approvals"]
@@ -198,22 +222,22 @@ def build_control_router(grace: "Grace") -> APIRouter:
     async def decide(
         approval_id: str,
         decision: Literal["approve", "reject"],
-        caller: Caller,
+        who: Caller,
         body: Decision | None = None,
     ) -> dict[str, Any]:
-        reason = body.reason if body else None
-        approval, changed = await gateway.decide(
-            approval_id, caller, decision == "approve", reason, "rest"
+        model: type[Command] = Approve if decision == "approve" else Reject
+        command = model.model_validate(
+            {"type": decision, "approval_id": approval_id, "reason": body.reason if body else None}
         )
-        return {"approval": approval.info(), "decided": changed}
+        return await run(who, command)
 
     @router.get("/api/audit", response_model=AuditList, tags=["approvals"])
-    async def audit(caller: Caller, approval_id: str | None = None) -> dict[str, Any]:
-        entries = await gateway.audit_log(caller, approval_id)
+    async def audit(who: Caller, approval_id: str | None = None) -> dict[str, Any]:
+        entries = await gateway.audit_log(who, approval_id)
         return {"entries": [e.info() for e in entries]}
 
     @router.get("/api/status", tags=["status"], summary="What is Grace doing?")
-    async def status(caller: Caller) -> dict[str, Any]:
-        return await grace.status_board.status(caller)
+    async def status(who: Caller) -> dict[str, Any]:
+        return await run(who, Status(type="status"))
 
     return router

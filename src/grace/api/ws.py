@@ -102,7 +102,7 @@ class StreamSession:
         ws = self.ws
         identity = self.grace.identify(
             ws.headers.get("authorization"),
-            ws.cookies.get(self.grace.cookie_name),
+            ws.cookies.get(self.grace.auth.cookie_name),
             ws.query_params.get("user_id"),
         )
         if identity is not None:

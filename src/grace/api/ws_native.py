@@ -115,7 +115,7 @@ class NativeStream:
         try:
             identity = grace.identify(
                 headers.get("authorization"),
-                cookies.get(grace.cookie_name),
+                cookies.get(grace.auth.cookie_name),
                 _first(query, "user_id"),
             )
             if identity is not None:

@@ -9,20 +9,19 @@ kept in the user's chat history.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
 
-from grace.api.deps import caller_dependency
+from grace.approvals.gateway import ActionGateway
 from grace.approvals.model import ApprovalState
 from grace.auth import Identity
 from grace.chat import replies
-from grace.chat.history import ChatMessage
+from grace.chat.history import ChatHistory, ChatMessage
 from grace.chat.intents import Intent, parse
-from grace.commands import CommandContext
+from grace.commands import CommandContext, CommandRouter
 from grace.errors import BadRequest, GraceError, NotFound, Unavailable
+from grace.missions.component import MissionControl
 from grace.protocol import (
     Approve,
     CancelTask,
@@ -38,28 +37,38 @@ from grace.protocol import (
     TaskLogs,
     parse_command,
 )  # fmt: skip
-
-if TYPE_CHECKING:
-    from grace.app import Grace
+from grace.selfheal.component import SelfHeal
+from grace.store.base import NotificationStore
+from grace.tasks.runner import TaskRunner
 
 #: ``(sentence, caller) -> command frame or None``; plugged in by applications that want an LLM.
 Interpreter = Callable[[str, Identity], Awaitable[dict[str, Any] | None]]
 Reply = dict[str, Any]
 
 
-class ChatBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, Field(min_length=1, max_length=4000)]
-
-
 class UnifiedChat:
     name = "chat"
 
-    def __init__(self, grace: "Grace", interpreter: Interpreter | None = None) -> None:
-        self.grace = grace
+    def __init__(
+        self,
+        *,
+        commands: CommandRouter,
+        history: ChatHistory,
+        notifications: NotificationStore,
+        runner: TaskRunner,
+        gateway: ActionGateway,
+        healer: SelfHeal | None = None,
+        missions: MissionControl | None = None,
+        interpreter: Interpreter | None = None,
+    ) -> None:
+        self.commands = commands
+        self.history = history
+        self.notifications = notifications
+        self.runner = runner
+        self.gateway = gateway
+        self.healer = healer
+        self.missions = missions
         self.interpreter = interpreter
-        self.history = grace.stores.chat
-        grace.commands.register("chat", self._chat_command)
 
     async def start(self) -> None:
         await self.history.open()
@@ -96,7 +105,7 @@ class UnifiedChat:
 
     async def _dispatch(self, caller: Identity, command: Command) -> dict[str, Any]:
         ctx = CommandContext(identity=caller, channel="chat")
-        return await self.grace.commands.dispatch(ctx, command)
+        return await self.commands.dispatch(ctx, command)
 
     async def _run_frame(self, caller: Identity, frame: dict[str, Any]) -> Reply:
         try:
@@ -135,12 +144,14 @@ class UnifiedChat:
             )  # fmt: skip
             return _reply(text, name, result)
         if name == "healing":
-            healer = self._component("healing")
-            attempts = [a.info() for a in await healer.attempts(caller, 10)]
+            if self.healer is None:
+                raise Unavailable("self-heal is not enabled on this server")
+            attempts = [a.info() for a in await self.healer.attempts(caller, 10)]
             return _reply(replies.healing(attempts), name, {"attempts": attempts})
         if name == "missions":
-            control = self._component("missions")
-            items = [m.info() for m in await control.list_missions(caller)]
+            if self.missions is None:
+                raise Unavailable("mission control is not enabled on this server")
+            items = [m.info() for m in await self.missions.list_missions(caller)]
             return _reply(replies.missions(items), name, {"missions": items})
         if name == "run_task":
             return await self._run_task(caller, args["what"])
@@ -153,7 +164,7 @@ class UnifiedChat:
     async def _control_task(self, caller: Identity, name: str, task_id: str | None) -> Reply:
         verb = {"cancel_task": "cancel", "pause_task": "pause", "resume_task": "resume"}[name]
         if not task_id:
-            active = [t for t in await self.grace.tasks.list_tasks(caller) if t.state.active]
+            active = [t for t in await self.runner.list_tasks(caller) if t.state.active]
             listed = ", ".join(t.task_id for t in active[:5]) or "none are running"
             return _reply(f"Which task should I {verb}? Active tasks: {listed}.", name)
         model: dict[str, type[Command]] = {
@@ -170,9 +181,9 @@ class UnifiedChat:
     async def _run_task(self, caller: Identity, what: str) -> Reply:
         task_type = self._resolve_type(what)
         if task_type is None:
-            known = ", ".join(self.grace.tasks.types.names()) or "nothing yet"
+            known = ", ".join(self.runner.types.names()) or "nothing yet"
             return _reply(f"I don't know how to run {what!r}. I can run: {known}.", "run_task")
-        record = await self.grace.tasks.start_task(user_id=caller.user_id, task_type=task_type)
+        record = await self.runner.start_task(user_id=caller.user_id, task_type=task_type)
         text = (
             f"Starting {task_type.replace('_', ' ')} as background task {record.task_id}.\n"
             "I'll notify you when it's complete."
@@ -180,7 +191,7 @@ class UnifiedChat:
         return _reply(text, "run_task", {"task": record.info()})
 
     def _resolve_type(self, word: str) -> str | None:
-        names = self.grace.tasks.types.names()
+        names = self.runner.types.names()
         word = word.lower()
         if word in names:
             return word
@@ -192,21 +203,19 @@ class UnifiedChat:
         task_id = args.get("id")
         if task_id is None:
             task_type = self._resolve_type(args.get("what", ""))
-            mine = [
-                t for t in await self.grace.tasks.list_tasks(caller) if t.task_type == task_type
-            ]
+            mine = [t for t in await self.runner.list_tasks(caller) if t.task_type == task_type]
             if task_type is None or not mine:
                 return _reply(
                     f"I found no {args.get('what', '')} task to show logs for.", "task_logs"
                 )
             task_id = max(mine, key=lambda t: t.created_at).task_id
         result = await self._dispatch(caller, TaskLogs(type="task_logs", task_id=task_id))
-        task = (await self.grace.tasks.get(task_id, caller)).info()
+        task = (await self.runner.get(task_id, caller)).info()
         return _reply(replies.logs(task, result["lines"]), "task_logs", {**result, "task": task})
 
     async def _decide(self, caller: Identity, name: str, approval_id: str | None) -> Reply:
         if approval_id is None:
-            pending = await self.grace.action_gateway.list_approvals(caller, ApprovalState.PENDING)
+            pending = await self.gateway.list_approvals(caller, ApprovalState.PENDING)
             if not pending:
                 return _reply("Nothing is waiting for your approval.", name)
             if len(pending) > 1:
@@ -223,22 +232,16 @@ class UnifiedChat:
         text = f"{verb} {a['action_type']} ({a['approval_id']}): {a['message']}."
         return _reply(text, name, result)
 
-    def _component(self, name: str) -> Any:
-        for component in self.grace.components:
-            if component.name == name:
-                return component
-        raise Unavailable(f"{name} is not enabled on this server")
-
     # -- channels -----------------------------------------------------------------------------
 
-    async def _chat_command(self, ctx: CommandContext, cmd: Chat) -> dict[str, Any]:
+    async def chat_command(self, ctx: CommandContext, cmd: Chat) -> dict[str, Any]:
         return {"type": "chat_reply", **await self.ask(ctx.identity, cmd.text)}
 
     async def thread(self, caller: Identity, limit: int = 100) -> list[dict[str, Any]]:
         """The conversation as the chat shows it: messages and notifications by time, approval
         cards with their current state."""
         messages = [m.info() for m in await self.history.latest(caller.user_id, limit)]
-        notes = await self.grace.store.read_latest(caller.user_id, limit)
+        notes = await self.notifications.read_latest(caller.user_id, limit)
         cards: list[dict[str, Any]] = []
         for n in reversed(notes):
             item: dict[str, Any] = {"kind": "notification", "timestamp": n.timestamp,
@@ -246,29 +249,13 @@ class UnifiedChat:
             approval_id = n.data.get("approval_id")
             if n.type == "approval_needed" and isinstance(approval_id, str):
                 try:
-                    approval = await self.grace.action_gateway.get(approval_id, caller)
+                    approval = await self.gateway.get(approval_id, caller)
                     item["approval_state"] = approval.state.value
                 except NotFound:
                     item["approval_state"] = "unknown"
             cards.append(item)
         merged = sorted(messages + cards, key=lambda item: item["timestamp"])
         return merged[-limit:]
-
-    def routes(self) -> APIRouter:
-        router = APIRouter(tags=["chat"])
-        Caller = Annotated[Identity, Depends(caller_dependency(self.grace))]
-
-        @router.post("/api/unified/chat", summary="Say something to Grace")
-        async def chat(body: ChatBody, caller: Caller) -> dict[str, Any]:
-            return await self.ask(caller, body.text)
-
-        @router.get("/api/unified/chat/history", summary="The conversation so far")
-        async def history(
-            caller: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100
-        ) -> dict[str, Any]:
-            return {"items": await self.thread(caller, limit)}
-
-        return router
 
 
 def _reply(text: str, intent: str | None, data: dict[str, Any] | None = None) -> Reply:
@@ -284,10 +271,4 @@ def _explain(intent: Intent, exc: GraceError) -> str:
     return f"I couldn't {action}{what}: {exc.message}."
 
 
-def install(grace: "Grace", interpreter: Interpreter | None = None) -> UnifiedChat:
-    component = UnifiedChat(grace, interpreter)
-    grace.add_component(component)
-    return component
-
-
-__all__ = ["Interpreter", "UnifiedChat", "install"]
+__all__ = ["Interpreter", "UnifiedChat"]

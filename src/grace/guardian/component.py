@@ -26,12 +26,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from grace.auth import Identity
-from grace.events import Event, EventType
+from grace.events import Event, EventBus, EventType
 from grace.guardian.config import GuardianConfig, HealthCheck
 from grace.guardian.probes import (
     CheckResult,
@@ -43,11 +43,6 @@ from grace.guardian.probes import (
     timed,
 )
 from grace.notifications.model import iso_utc_ts
-
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
-    from grace.app import Grace
 
 log = logging.getLogger("grace.guardian")
 SOURCE = "guardian"
@@ -94,9 +89,9 @@ def _level(value: float, warning: float, error: float) -> str | None:
 class Guardian:
     name = "guardian"
 
-    def __init__(self, grace: Grace, config: GuardianConfig) -> None:
-        self.grace = grace
+    def __init__(self, config: GuardianConfig, bus: EventBus) -> None:
         self.config = config
+        self.bus = bus
         self.incidents: dict[str, Incident] = {}
         self.history: deque[dict[str, Any]] = deque(maxlen=config.history)
         self.metrics: Metrics | None = None
@@ -106,7 +101,6 @@ class Guardian:
         self._lock = asyncio.Lock()
         self._loop: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
-        grace.status_board.add("guardian", self._status)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -123,11 +117,6 @@ class Guardian:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-
-    def routes(self) -> APIRouter | None:
-        from grace.guardian.routes import build_guardian_router
-
-        return build_guardian_router(self)
 
     async def _run(self) -> None:
         while True:
@@ -254,7 +243,7 @@ class Guardian:
         }
         if action == "error_detected":
             data["severity"] = severity
-        await self.grace.event_bus.publish(Event(EventType.AGENT_ACTION, SOURCE, data))
+        await self.bus.publish(Event(EventType.AGENT_ACTION, SOURCE, data))
 
     # -- findings -----------------------------------------------------------------------------
 
@@ -287,7 +276,7 @@ class Guardian:
             "history": list(reversed(self.history)),
         }
 
-    async def _status(self, caller: Identity) -> tuple[dict[str, Any], str | None]:
+    async def status(self, caller: Identity) -> tuple[dict[str, Any], str | None]:
         found = self.findings()
         incidents = found["incidents"]
         if self.checked_at is None:
@@ -301,19 +290,3 @@ class Guardian:
         data = {k: found[k] for k in ("checked_at", "incidents", "metrics", "checks")}
         data["history"] = found["history"][:10]
         return data, sentence
-
-
-def install(grace: Grace) -> Guardian:
-    """Build the guardian from ``[guardian]`` and add it to ``grace`` (once: a second call
-    returns the guardian already installed)."""
-    for component in grace.components:
-        if isinstance(component, Guardian):
-            return component
-    config = GuardianConfig.from_section(
-        grace.settings.section("guardian"),
-        disk_path=str(grace.settings.data_dir),
-        default_user=grace.settings.default_user,
-    )
-    guardian = Guardian(grace, config)
-    grace.add_component(guardian)
-    return guardian

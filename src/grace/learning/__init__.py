@@ -1,7 +1,7 @@
 """Learning supervisor: ingests documents into a searchable knowledge store (see
-``docs/learning.md``). ``install(grace)`` wires it into an application."""
+``docs/learning.md``). ``Grace`` builds it from the ``[learning]`` section."""
 
 from grace.learning.config import LearningConfig
-from grace.learning.supervisor import LearningSupervisor, install
+from grace.learning.supervisor import LearningSupervisor
 
-__all__ = ["LearningConfig", "LearningSupervisor", "install"]
+__all__ = ["LearningConfig", "LearningSupervisor"]

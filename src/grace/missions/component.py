@@ -10,44 +10,46 @@ import asyncio
 import contextlib
 import re
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
-
-from grace.api.deps import caller_dependency
 from grace.auth import Identity
 from grace.errors import BadRequest, Conflict, Forbidden, GraceError, NotFound
-from grace.events import Event, EventType
-from grace.missions.model import Mission, MissionState, Step, missions_from_config, parse_steps
+from grace.events import Event, EventBus, EventType
+from grace.missions.model import Mission, MissionState, MissionStore, Step
 from grace.tasks.model import TaskState
-
-if TYPE_CHECKING:
-    from grace.app import Grace
-    from grace.selfheal.component import SelfHeal
+from grace.tasks.runner import TaskRunner
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
-class StartMission(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, Field(min_length=1, max_length=64)]
-    steps: list[dict[str, Any]] | None = None
-    mission_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+class HealingOutcomes(Protocol):
+    """What mission control asks self-heal: did healing make this failed step succeed after all
+    (``None``: no playbook applies to it)."""
+
+    async def outcome(self, task_id: str, timeout: float = 600.0) -> bool | None: ...
 
 
 class MissionControl:
     name = "missions"
 
-    def __init__(self, grace: "Grace", healer: "SelfHeal | None" = None) -> None:
-        self.grace = grace
+    def __init__(
+        self,
+        catalog: Mapping[str, tuple[Step, ...]],
+        *,
+        store: MissionStore,
+        bus: EventBus,
+        runner: TaskRunner,
+        healer: HealingOutcomes | None = None,
+    ) -> None:
+        self.catalog = dict(catalog)
+        self.store = store
+        self.bus = bus
+        self.runner = runner
         self.healer = healer
-        self.store = grace.stores.missions
-        self.catalog = missions_from_config(grace.settings.section("missions"))
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._missions: dict[str, Mission] = {}
         self._resumed: dict[str, asyncio.Event] = {}
-        grace.status_board.add("missions", self._status)
 
     async def start(self) -> None:
         await self.store.open()
@@ -78,7 +80,7 @@ class MissionControl:
                 raise NotFound(f"no mission {name!r}; known missions: {known}")
             steps = self.catalog[name]
         for step in steps:
-            self.grace.tasks.types.get(step.task_type)  # unknown task types fail now
+            self.runner.types.get(step.task_type)  # unknown task types fail now
         mission_id = mission_id or f"mission_{uuid.uuid4().hex[:8]}"
         if not _ID.match(mission_id):
             raise BadRequest("mission_id must be 1-128 letters, digits, _ . : -")
@@ -108,7 +110,7 @@ class MissionControl:
         await self._set(mission.move(MissionState.PAUSED))
         self._resumed[mission_id].clear()
         with contextlib.suppress(GraceError):
-            await self.grace.tasks.pause(mission.task_ids[-1], caller)
+            await self.runner.pause(mission.task_ids[-1], caller)
         return self._missions[mission_id]
 
     async def resume(self, mission_id: str, caller: Identity) -> Mission:
@@ -116,7 +118,7 @@ class MissionControl:
         await self._set(mission.move(MissionState.RUNNING))
         self._resumed[mission_id].set()
         with contextlib.suppress(GraceError):
-            await self.grace.tasks.resume(mission.task_ids[-1], caller)
+            await self.runner.resume(mission.task_ids[-1], caller)
         return self._missions[mission_id]
 
     async def cancel(self, mission_id: str, caller: Identity) -> Mission:
@@ -125,7 +127,7 @@ class MissionControl:
         self._resumed[mission_id].set()
         if mission.task_ids:
             with contextlib.suppress(GraceError):
-                await self.grace.tasks.cancel(mission.task_ids[-1], caller)
+                await self.runner.cancel(mission.task_ids[-1], caller)
         await self._say("mission_failed", mission, f"Mission {mission_id} cancelled")
         return self._missions[mission_id]
 
@@ -140,7 +142,7 @@ class MissionControl:
     # -- running ------------------------------------------------------------------------------
 
     async def _drive(self, mission_id: str) -> None:
-        tasks = self.grace.tasks
+        tasks = self.runner
         mission = self._missions[mission_id]
         try:
             await self._say("mission_started", mission, f"Mission {mission_id} started")
@@ -193,7 +195,7 @@ class MissionControl:
         await self.store.save(mission)
 
     async def _say(self, action: str, mission: Mission, message: str) -> None:
-        await self.grace.event_bus.publish(
+        await self.bus.publish(
             Event(
                 EventType.AGENT_ACTION,
                 source="mission_control",
@@ -208,7 +210,7 @@ class MissionControl:
             )
         )
 
-    async def _status(self, caller: Identity) -> tuple[dict[str, Any], str | None]:
+    async def status(self, caller: Identity) -> tuple[dict[str, Any], str | None]:
         missions = await self.list_missions(caller)
         active = [m.info() for m in missions if m.state.active]
         if not active:
@@ -218,41 +220,3 @@ class MissionControl:
             for m in active[:3]
         )
         return {"active": active, "recent": []}, f"Missions in progress: {names}."
-
-    # -- REST ---------------------------------------------------------------------------------
-
-    def routes(self) -> APIRouter:
-        router = APIRouter(tags=["missions"])
-        Caller = Annotated[Identity, Depends(caller_dependency(self.grace))]
-
-        @router.get("/api/missions")
-        async def list_missions(caller: Caller) -> dict[str, Any]:
-            return {
-                "missions": [m.info() for m in await self.list_missions(caller)],
-                "catalog": sorted(self.catalog),
-            }
-
-        @router.post("/api/missions", status_code=201)
-        async def start(body: StartMission, caller: Caller) -> dict[str, Any]:
-            steps = parse_steps(body.steps, "steps") if body.steps is not None else None
-            mission = await self.start_mission(caller.user_id, body.name, steps, body.mission_id)
-            return mission.info()
-
-        @router.get("/api/missions/{mission_id}")
-        async def get(mission_id: str, caller: Caller) -> dict[str, Any]:
-            return (await self.get(mission_id, caller)).info()
-
-        @router.post("/api/missions/{mission_id}/{action}")
-        async def control(
-            mission_id: str, action: Literal["pause", "resume", "cancel"], caller: Caller
-        ) -> dict[str, Any]:
-            operation = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}
-            return (await operation[action](mission_id, caller)).info()
-
-        return router
-
-
-def install(grace: "Grace", healer: "SelfHeal | None" = None) -> MissionControl:
-    component = MissionControl(grace, healer)
-    grace.add_component(component)
-    return component

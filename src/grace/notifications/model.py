@@ -70,19 +70,12 @@ class Notification:
 
     def frame(self) -> dict[str, Any]:
         """The protocol v1 notification frame (a superset of the original design's frame)."""
-        return {
-            "type": self.type,
-            "id": self.id,
-            "seq": self.seq,
-            "title": self.title,
-            "message": self.message,
-            "badge": self.badge,
-            "severity": self.severity.value,
-            "timestamp": self.timestamp,
-            "data": self.data,
-            "actions": [a.as_dict() for a in self.actions],
-            "read": self.read,
-        }
+        frame = notification_body(
+            self.type, self.id, self.title, self.message, self.badge, self.severity,
+            self.timestamp, self.data, self.actions, self.read,
+        )  # fmt: skip
+        frame["seq"] = self.seq
+        return frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,20 +112,40 @@ class Posted:
         """The notification frame without its ``seq``, as JSON after the opening brace: the
         part every recipient's frame shares (see ``frame_bytes``)."""
         d = self.draft
-        body = {
-            "type": d.type,
-            "id": self.id,
-            "title": d.title,
-            "message": d.message,
-            "badge": d.badge,
-            "severity": d.severity.value,
-            "timestamp": self.timestamp,
-            # the notifier already encoded ``data`` once: embed those bytes, do not encode again
-            "data": orjson.Fragment(d.data_json) if d.data_json is not None else d.data,
-            "actions": [a.as_dict() for a in d.actions],
-            "read": False,
-        }
+        # the notifier already encoded ``data`` once: embed those bytes, do not encode again
+        data = orjson.Fragment(d.data_json) if d.data_json is not None else d.data
+        body = notification_body(
+            d.type, self.id, d.title, d.message, d.badge, d.severity, self.timestamp, data,
+            d.actions, False,
+        )  # fmt: skip
         return orjson.dumps(body)[1:]
+
+
+def notification_body(
+    type: str,
+    id: str,
+    title: str,
+    message: str,
+    badge: str,
+    severity: Severity,
+    timestamp: str,
+    data: dict[str, Any] | orjson.Fragment,
+    actions: tuple[Action, ...],
+    read: bool,
+) -> dict[str, Any]:
+    """The notification frame, all but its ``seq``: the one place its fields are named."""
+    return {
+        "type": type,
+        "id": id,
+        "title": title,
+        "message": message,
+        "badge": badge,
+        "severity": severity.value,
+        "timestamp": timestamp,
+        "data": data,
+        "actions": [a.as_dict() for a in actions],
+        "read": read,
+    }
 
 
 def frame_bytes(seq: int, tail: bytes) -> bytes:

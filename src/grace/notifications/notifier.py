@@ -12,7 +12,7 @@ recipient is logged, never guessed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from grace.auth import check_user_id
 from grace.errors import BadRequest
 from grace.events import Event, EventBus
 from grace.hub.backplane import Backplane
+from grace.hub.outbox import Outbox
 from grace.notifications.model import Action, Draft, Notification, Posted, Severity, frame_bytes
 from grace.notifications.rules import Rules, recipients
 from grace.notifications.types import TypeRegistry
@@ -148,9 +149,36 @@ class Notifier:
         draft = self.draft(users, spec.type, spec.message, spec.badge, spec.data, spec.severity)
         await self.store.append([draft])
 
-    def subscribe_to(self, bus: EventBus) -> None:
-        for event_type in self.rules.event_types():
-            bus.subscribe(event_type, self.handle_event)
+    def subscribe(self, bus: EventBus) -> list[Callable[[], None]]:
+        """Turn ``bus`` events into notifications; returns the unsubscribe calls."""
+        return [bus.subscribe(kind, self.handle_event) for kind in self.rules.event_types()]
+
+    async def mark_read(
+        self,
+        user_id: str,
+        *,
+        ids: Sequence[str] | None = None,
+        up_to_seq: int | None = None,
+        everything: bool = False,
+        exclude: Outbox | None = None,
+    ) -> dict[str, Any]:
+        """Mark the user's notifications read and tell the user's other open chats (all of them
+        but ``exclude``, the connection that asked) with a ``read`` frame, which it returns."""
+        if not ids and up_to_seq is None and not everything:
+            raise BadRequest("mark_read needs 'ids', 'up_to_seq' or 'all': true")
+        result = await self.store.mark_read(
+            user_id, ids=ids, up_to_seq=up_to_seq, everything=everything
+        )
+        frame = {
+            "type": "read",
+            "ids": list(ids or ()),
+            "up_to_seq": up_to_seq,
+            "all": everything,
+            "marked": result.marked,
+            "unread": result.unread,
+        }
+        self.backplane.send_control(user_id, orjson.dumps(frame), exclude)
+        return frame
 
     def _fan_out(self, committed: Sequence[Posted]) -> None:
         publish = self.backplane.publish

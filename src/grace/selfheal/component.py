@@ -14,20 +14,16 @@ import logging
 import time
 import uuid
 from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
-
-from grace.api.deps import caller_dependency
+from grace.approvals.gateway import ActionGateway
 from grace.auth import Identity
-from grace.events import Event, EventType
-from grace.selfheal.model import Attempt, HealingConfig, Outcome, Playbook, Strategy
+from grace.events import Event, EventBus, EventType
+from grace.selfheal.model import Attempt, AttemptStore, HealingConfig, Outcome, Playbook, Strategy
 from grace.tasks.context import TaskFailed
 from grace.tasks.model import TaskState
+from grace.tasks.runner import TaskRunner
 from grace.tasks.shell import ShellProcess
-
-if TYPE_CHECKING:
-    from grace.app import Grace
 
 log = logging.getLogger("grace.selfheal")
 RETRY_MARK = ".retry"
@@ -44,20 +40,31 @@ class HealingFailed(Exception):
 class SelfHeal:
     name = "healing"
 
-    def __init__(self, grace: "Grace", config: HealingConfig) -> None:
-        self.grace = grace
+    def __init__(
+        self,
+        config: HealingConfig,
+        *,
+        store: AttemptStore,
+        bus: EventBus,
+        runner: TaskRunner,
+        gateway: ActionGateway,
+        default_user: str,
+    ) -> None:
         self.config = config
-        self.store = grace.stores.healing
+        self.store = store
+        self.bus = bus
+        self.runner = runner
+        self.gateway = gateway
+        self.default_user = default_user
         self._jobs: set[asyncio.Task[None]] = set()
         self._outcomes: dict[str, asyncio.Future[bool]] = {}
         self._asked: dict[str, tuple[Playbook, dict[str, Any]]] = {}
         self._fresh_since: dict[str, float] = {}
         self._unsubscribe: list[Any] = []
-        grace.status_board.add("healing", self._status)
 
     async def start(self) -> None:
         await self.store.open()
-        bus = self.grace.event_bus
+        bus = self.bus
         self._unsubscribe = [
             bus.subscribe(EventType.TASK_FAILED, self._on_task_failed),
             bus.subscribe(EventType.AGENT_ACTION, self._on_agent_action),
@@ -130,9 +137,7 @@ class SelfHeal:
         incident = trigger["incident"]
         many = trigger.get("user_ids")
         recipients = [str(u) for u in many] if isinstance(many, list) and many else []
-        user_id = str(
-            trigger.get("user_id") or (recipients or [self.grace.settings.default_user])[0]
-        )
+        user_id = str(trigger.get("user_id") or (recipients or [self.default_user])[0])
         recipients = recipients or [user_id]
         subject = str(trigger.get("task_type") or trigger.get("check") or "service")
         failed_task = trigger.get("task_id")
@@ -180,7 +185,7 @@ class SelfHeal:
             return await self._retry(playbook, trigger, user_id)
         command = playbook.command
         if playbook.strategy is Strategy.ROLLBACK and command is None:
-            spec = self.grace.tasks.types.find(str(trigger.get("task_type")))
+            spec = self.runner.types.find(str(trigger.get("task_type")))
             command = spec.rollback if spec is not None else None
             if command is None:
                 raise HealingFailed(f"task type {trigger.get('task_type')} declares no rollback")
@@ -198,7 +203,7 @@ class SelfHeal:
         root = root_of(failed)
         number = int(failed.rsplit(RETRY_MARK, 1)[1]) + 1 if RETRY_MARK in failed else 1
         await asyncio.sleep(playbook.backoff * 2 ** (number - 1))
-        record = await self.grace.tasks.start_task(
+        record = await self.runner.start_task(
             user_id=user_id,
             task_type=str(trigger["task_type"]),
             params=dict(trigger.get("params") or {}),
@@ -206,7 +211,7 @@ class SelfHeal:
             title=trigger.get("title"),
             parent=trigger.get("parent"),
         )
-        final = await self.grace.tasks.wait(record.task_id)
+        final = await self.runner.wait(record.task_id)
         if final.state is not TaskState.SUCCEEDED:
             raise HealingFailed(f"retry {number} of {root} {final.state.value}: {final.error}")
         return f"retry {number} of {root} succeeded", True
@@ -233,7 +238,7 @@ class SelfHeal:
             return
         self._asked[incident] = (playbook, trigger)
         with contextlib.suppress(Exception):
-            await self.grace.action_gateway.request_action(
+            await self.gateway.request_action(
                 "continue_healing",
                 "self_heal",
                 {"incident": incident, "playbook": playbook.name, "subject": subject},
@@ -252,7 +257,7 @@ class SelfHeal:
         self, action: str, user_id: str | list[str], playbook: Playbook, message: str, **extra: Any
     ) -> None:
         users = user_id if isinstance(user_id, list) else [user_id]
-        await self.grace.event_bus.publish(
+        await self.bus.publish(
             Event(
                 EventType.AGENT_ACTION,
                 source="self_heal",
@@ -272,7 +277,7 @@ class SelfHeal:
     async def attempts(self, caller: Identity, limit: int = 20) -> list[Attempt]:
         return await self.store.recent(None if caller.admin else caller.user_id, limit)
 
-    async def _status(self, caller: Identity) -> tuple[dict[str, Any], str | None]:
+    async def status(self, caller: Identity) -> tuple[dict[str, Any], str | None]:
         recent = await self.attempts(caller, 5)
         items = [a.info() for a in recent]
         if not items:
@@ -282,22 +287,6 @@ class SelfHeal:
             f"Last self-healing: {last.playbook} ({last.strategy.value}) {last.outcome.value}."
         )
 
-    def routes(self) -> APIRouter:
-        router = APIRouter(tags=["self-heal"])
-        caller = caller_dependency(self.grace)
-
-        @router.get("/api/healing", summary="Recent self-healing attempts")
-        async def attempts(who: Annotated[Identity, Depends(caller)]) -> dict[str, Any]:
-            return {"attempts": [a.info() for a in await self.attempts(who, 50)]}
-
-        return router
-
 
 def _finish(attempt: Attempt, outcome: Outcome, detail: str) -> Attempt:
     return replace(attempt, outcome=outcome, detail=detail[:2000], finished_at=time.time())
-
-
-def install(grace: "Grace") -> SelfHeal:
-    component = SelfHeal(grace, HealingConfig.from_config(grace.settings.section("selfheal")))
-    grace.add_component(component)
-    return component

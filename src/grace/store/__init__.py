@@ -8,6 +8,7 @@ from grace.approvals.store import ApprovalStore
 from grace.chat.history import ChatHistory
 from grace.config import Settings
 from grace.errors import ConfigError
+from grace.learning.store import KnowledgeStore, LearningStore
 from grace.missions.model import MissionStore
 from grace.selfheal.model import AttemptStore
 from grace.store.base import LogHead, MarkReadResult, NotificationStore
@@ -27,6 +28,8 @@ class Stores:
     healing: AttemptStore
     missions: MissionStore
     chat: ChatHistory
+    knowledge: KnowledgeStore
+    learning: LearningStore
 
 
 def open_stores(settings: Settings) -> Stores:
@@ -43,6 +46,8 @@ def open_stores(settings: Settings) -> Stores:
         from grace.store.backends.sqlite_approvals import SQLiteApprovalStore
         from grace.store.backends.sqlite_chat import SQLiteChatHistory
         from grace.store.backends.sqlite_healing import SQLiteAttemptStore
+        from grace.store.backends.sqlite_knowledge import SQLiteKnowledgeStore
+        from grace.store.backends.sqlite_learning import SQLiteLearningStore
         from grace.store.backends.sqlite_missions import SQLiteMissionStore
         from grace.store.backends.sqlite_tasks import SQLiteTaskStore
 
@@ -60,5 +65,7 @@ def open_stores(settings: Settings) -> Stores:
             SQLiteAttemptStore(log.db),
             SQLiteMissionStore(log.db),
             SQLiteChatHistory(log.db),
+            SQLiteKnowledgeStore(log.db),
+            SQLiteLearningStore(log.db),
         )
     raise ConfigError(f"unsupported database URL scheme {scheme!r}; supported: sqlite")

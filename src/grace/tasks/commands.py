@@ -35,7 +35,10 @@ def register_task_commands(router: CommandRouter, runner: TaskRunner) -> None:
 
     async def start(ctx: CommandContext, cmd: StartTask) -> dict[str, Any]:
         record = await runner.start_task(
-            user_id=ctx.identity.user_id, task_type=cmd.task_type, params=cmd.params
+            user_id=ctx.identity.user_id,
+            task_type=cmd.task_type,
+            params=cmd.params,
+            task_id=cmd.task_id,
         )
         return {"type": "task", "task": record.info()}
 

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from grace.notifications.model import iso_utc_ts
+from grace.learning.knowledge import Document, Hit
 from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 
 SCHEMA = """
@@ -49,63 +46,6 @@ _DOC_COLUMNS = (
     "document_id, user_id, name, kind, origin, sha256, size, chars, passages, trust, detail, "
     "task_id, created_at"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    document_id: str
-    user_id: str
-    name: str
-    kind: str
-    origin: str
-    sha256: str
-    size: int
-    chars: int
-    passages: int
-    trust: float
-    detail: dict[str, Any] = field(default_factory=dict)
-    task_id: str | None = None
-    created_at: float = field(default_factory=time.time)
-
-    def info(self) -> dict[str, Any]:
-        return {
-            "document_id": self.document_id,
-            "name": self.name,
-            "kind": self.kind,
-            "origin": self.origin,
-            "size": self.size,
-            "chars": self.chars,
-            "passages": self.passages,
-            "trust": self.trust,
-            "trust_detail": self.detail.get("trust", {}),
-            "extraction": {k: v for k, v in self.detail.items() if k != "trust"},
-            "task_id": self.task_id,
-            "created_at": iso_utc_ts(self.created_at),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    document_id: str
-    name: str
-    ordinal: int
-    snippet: str
-    score: float
-    trust: float
-
-    def info(self) -> dict[str, Any]:
-        return {
-            "document_id": self.document_id,
-            "name": self.name,
-            "passage": self.ordinal,
-            "snippet": self.snippet,
-            "score": round(self.score, 4),
-            "trust": self.trust,
-        }
-
-
-def new_document_id() -> str:
-    return f"doc_{uuid.uuid4().hex[:12]}"
 
 
 def match_expression(query: str, *, any_word: bool = False) -> str | None:

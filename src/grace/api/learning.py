@@ -8,16 +8,16 @@ task's state and progress); ``POST /api/learning/pause`` and ``/resume``;
 what was learned. A caller sees their own jobs and documents (an admin everyone's).
 """
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
-from grace.api.deps import caller_dependency
+from grace.api.deps import CallerDependency
 from grace.auth import Identity
+from grace.commands import CommandContext, CommandRouter
 from grace.errors import BadRequest, Forbidden, NotFound, TooLarge
-
-if TYPE_CHECKING:
-    from grace.learning.supervisor import LearningSupervisor
+from grace.learning.supervisor import LearningSupervisor
+from grace.protocol import PauseLearning, ResumeLearning
 
 CHUNK = 1024 * 1024
 
@@ -33,9 +33,12 @@ async def read_upload(upload: UploadFile, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def build_learning_router(supervisor: "LearningSupervisor") -> APIRouter:
+def build_learning_router(
+    supervisor: LearningSupervisor, commands: CommandRouter, caller: CallerDependency
+) -> APIRouter:
+    """Pausing and resuming go through ``commands``, as on the socket and in the chat."""
     router = APIRouter()
-    Caller = Annotated[Identity, Depends(caller_dependency(supervisor.grace))]
+    Caller = Annotated[Identity, Depends(caller)]
 
     @router.post("/api/learning/documents", status_code=202, tags=["learning"])
     async def upload(
@@ -68,13 +71,13 @@ def build_learning_router(supervisor: "LearningSupervisor") -> APIRouter:
 
     @router.post("/api/learning/pause", tags=["learning"])
     async def pause(caller: Caller) -> dict[str, Any]:
-        changed = await supervisor.pause(caller.user_id)
-        return {**await supervisor.frame(), "changed": changed}
+        ctx = CommandContext(identity=caller, channel="rest")
+        return await commands.dispatch(ctx, PauseLearning(type="pause_learning"))
 
     @router.post("/api/learning/resume", tags=["learning"])
     async def resume(caller: Caller) -> dict[str, Any]:
-        changed = await supervisor.resume(caller.user_id)
-        return {**await supervisor.frame(), "changed": changed}
+        ctx = CommandContext(identity=caller, channel="rest")
+        return await commands.dispatch(ctx, ResumeLearning(type="resume_learning"))
 
     @router.get("/api/knowledge/search", tags=["knowledge"])
     async def search(
