@@ -52,7 +52,7 @@ from grace.protocol import Status
 from grace.selfheal.component import SelfHeal
 from grace.selfheal.model import HealingConfig
 from grace.status import StatusBoard
-from grace.store import Stores, open_stores
+from grace.store.engines import Stores, open_stores
 from grace.tasks.commands import register_task_commands
 from grace.tasks.model import TaskRecord
 from grace.tasks.rules import add_task_rules

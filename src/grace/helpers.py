@@ -14,15 +14,32 @@ for such calls to finish.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from grace.app import Grace
-    from grace.events import Event, EventType, Handler
-    from grace.notifications.model import Notification
+from grace.events import Event, EventBus, EventType, Handler
+from grace.notifications.model import Notification
 
-_bound: list[Grace] = []
+
+class _Gateway(Protocol):
+    async def request_action(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class Application(Protocol):
+    """What the helpers need of a running application (``grace.Grace``)."""
+
+    @property
+    def event_bus(self) -> EventBus: ...
+
+    @property
+    def action_gateway(self) -> _Gateway: ...
+
+    def notify_user(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Notification]: ...
+
+    async def start_background_task(self, *args: Any, **kwargs: Any) -> str: ...
+
+
+_bound: list[Application] = []
 #: Subscriptions made through ``event_bus`` at import time, before any application runs; each
 #: application applies them when it binds.
 _module_subscriptions: list[tuple[EventType | None, Handler]] = []
@@ -30,21 +47,21 @@ _module_subscriptions: list[tuple[EventType | None, Handler]] = []
 _applied: dict[int, list[tuple[tuple[EventType | None, Handler], Callable[[], None]]]] = {}
 
 
-def bind(app: Grace) -> None:
+def bind(app: Application) -> None:
     _bound.append(app)
     _applied[id(app)] = [
         (entry, app.event_bus.subscribe(*entry)) for entry in _module_subscriptions
     ]
 
 
-def unbind(app: Grace) -> None:
+def unbind(app: Application) -> None:
     if app in _bound:
         _bound.remove(app)
     for _, remove in _applied.pop(id(app), []):
         remove()
 
 
-def current() -> Grace:
+def current() -> Application:
     if not _bound:
         raise RuntimeError(
             "no running Grace application: start one (`async with Grace(settings)` or "

@@ -16,11 +16,10 @@ answers).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser
@@ -41,13 +40,24 @@ from grace.protocol import CloseCode, dumps, error_frame
 if TYPE_CHECKING:
     from websockets.http11 import Request
 
-    from grace.api.wsproto import GraceWebSocketProtocol
     from grace.app import Grace
 
 log = logging.getLogger("grace.ws")
 
 #: Commands queued before the connection stops reading from its socket until they are served.
 MAX_PENDING_COMMANDS = 32
+
+
+class Connection(Protocol):
+    """What a stream needs of the WebSocket connection under it (``GraceWebSocketProtocol``)."""
+
+    def start_close(self, code: int, reason: str) -> None:
+        """Send a close frame (once), then drop the transport if the client never answers."""
+        ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
 
 
 class StreamState(Enum):
@@ -80,7 +90,7 @@ class NativeStream:
         "timer",
     )
 
-    def __init__(self, grace: Grace, proto: GraceWebSocketProtocol, sink: FrameSink) -> None:
+    def __init__(self, grace: Grace, proto: Connection, sink: FrameSink) -> None:
         s = grace.settings
         self.grace = grace
         self.proto = proto
@@ -145,7 +155,7 @@ class NativeStream:
         self.pending.append(data)
         if len(self.pending) >= MAX_PENDING_COMMANDS and not self.read_paused:
             self.read_paused = True
-            self.proto.transport.pause_reading()
+            self.proto.pause_reading()
         if self.state is StreamState.LIVE and self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._serve_commands())
 
@@ -173,13 +183,7 @@ class NativeStream:
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake (idempotent)."""
-        proto = self.proto
-        if proto.close_sent or proto.transport.is_closing():
-            return
-        proto.conn.send_close(code, reason)
-        proto.transport.write(b"".join(proto.conn.data_to_send()))
-        proto.close_sent = True
-        proto.close_timer = proto.loop.call_later(proto.close_timeout, proto.transport.close)
+        self.proto.start_close(code, reason)
 
     def _refuse(self, exc: GraceError) -> None:
         self.sink.write([dumps(error_frame(exc))])
@@ -231,8 +235,7 @@ class NativeStream:
                 raw = self.pending.popleft()
                 if self.read_paused and len(self.pending) < MAX_PENDING_COMMANDS // 2:
                     self.read_paused = False
-                    with contextlib.suppress(RuntimeError):
-                        self.proto.transport.resume_reading()
+                    self.proto.resume_reading()
                 reply = await handle_command(self.grace, self.ctx, self.bucket, raw)
                 self.outbox.push(0, dumps(reply))
         finally:

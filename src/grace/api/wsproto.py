@@ -13,6 +13,7 @@ uvicorn and a socket write per message. Under any other ASGI server, the ASGI ro
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import unquote
@@ -109,6 +110,23 @@ class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
             stream.received(text)
         else:
             stream.received(data)
+
+    def start_close(self, code: int, reason: str) -> None:
+        """The closing handshake from the server's side (idempotent): a close frame, then the
+        transport is dropped after ``close_timeout`` if the client never answers."""
+        if self.close_sent or self.transport.is_closing():
+            return
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+
+    def pause_reading(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the transport is already closing
+            self.transport.resume_reading()
 
     def resume_writing(self) -> None:
         super().resume_writing()

@@ -16,7 +16,7 @@ import pytest
 from grace.config import Settings
 from grace.errors import ConfigError
 from grace.notifications.model import Draft, Notification, Posted, Severity
-from grace.store.backends.sqlite import SQLiteStore
+from grace.store.backends.sqlite_notifications import SQLiteNotificationLog
 
 
 def draft(
@@ -27,7 +27,7 @@ def draft(
     return Draft(users, "test", message, "🧪", Severity.INFO, "Grace Notification", created=created)
 
 
-async def append(store: SQLiteStore, drafts: list[Draft]) -> list[Notification]:
+async def append(store: SQLiteNotificationLog, drafts: list[Draft]) -> list[Notification]:
     """Append and return every recipient's copy, in order."""
     return [n for posted in await store.append(drafts) for n in posted.notifications()]
 
@@ -38,8 +38,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(db_path, synchronous="NORMAL")
+async def store(db_path: Path) -> AsyncIterator[SQLiteNotificationLog]:
+    s = SQLiteNotificationLog(db_path, synchronous="NORMAL")
     await s.open()
     try:
         yield s
@@ -47,7 +47,7 @@ async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
         await s.close()
 
 
-def count_transactions(store: SQLiteStore) -> list[int]:
+def count_transactions(store: SQLiteNotificationLog) -> list[int]:
     """Wrap the store's transaction writer; returns the list of batch sizes written."""
     batches: list[int] = []
     write = store._write
@@ -61,7 +61,7 @@ def count_transactions(store: SQLiteStore) -> list[int]:
 
 
 async def test_seq_strictly_increases_without_holes_under_concurrent_appends(
-    store: SQLiteStore,
+    store: SQLiteNotificationLog,
 ) -> None:
     users = [f"u{i}" for i in range(5)]
     committed: list[Notification] = []
@@ -92,7 +92,7 @@ async def test_seq_strictly_increases_without_holes_under_concurrent_appends(
 
 
 async def test_a_burst_of_concurrent_appends_is_written_in_few_transactions(
-    store: SQLiteStore,
+    store: SQLiteNotificationLog,
 ) -> None:
     batches = count_transactions(store)
     n = 500
@@ -104,7 +104,7 @@ async def test_a_burst_of_concurrent_appends_is_written_in_few_transactions(
 
 
 async def test_retention_by_count_keeps_the_newest(db_path: Path) -> None:
-    store = SQLiteStore(db_path, synchronous="NORMAL", retention_count=3)
+    store = SQLiteNotificationLog(db_path, synchronous="NORMAL", retention_count=3)
     await store.open()
     try:
         for i in range(10):
@@ -122,7 +122,7 @@ async def test_retention_by_count_keeps_the_newest(db_path: Path) -> None:
 
 
 async def test_retention_by_age_removes_old_entries_and_seq_is_not_reused(db_path: Path) -> None:
-    store = SQLiteStore(db_path, synchronous="NORMAL", retention_days=1)
+    store = SQLiteNotificationLog(db_path, synchronous="NORMAL", retention_days=1)
     await store.open()
     try:
         await append(store, [draft("ann", "old", age=timedelta(days=2)) for _ in range(3)])
@@ -139,7 +139,7 @@ async def test_retention_by_age_removes_old_entries_and_seq_is_not_reused(db_pat
 
 
 async def test_seq_is_never_reused_after_pruning_and_restart(db_path: Path) -> None:
-    store = SQLiteStore(db_path, synchronous="NORMAL", retention_count=2)
+    store = SQLiteNotificationLog(db_path, synchronous="NORMAL", retention_count=2)
     await store.open()
     for i in range(6):
         await append(store, [draft("ann", str(i))])
@@ -147,7 +147,7 @@ async def test_seq_is_never_reused_after_pruning_and_restart(db_path: Path) -> N
     epoch = store.epoch
     await store.close()
 
-    store = SQLiteStore(db_path, synchronous="NORMAL", retention_count=2)
+    store = SQLiteNotificationLog(db_path, synchronous="NORMAL", retention_count=2)
     await store.open()
     try:
         assert store.epoch == epoch
@@ -159,7 +159,7 @@ async def test_seq_is_never_reused_after_pruning_and_restart(db_path: Path) -> N
 
 
 async def test_mark_read_by_ids_up_to_seq_and_all_touches_only_the_callers_rows(
-    store: SQLiteStore,
+    store: SQLiteNotificationLog,
 ) -> None:
     ann = await append(store, [draft("ann", str(i)) for i in range(6)])
     bob = await append(store, [draft("bob", str(i)) for i in range(3)])
@@ -183,7 +183,7 @@ async def test_mark_read_by_ids_up_to_seq_and_all_touches_only_the_callers_rows(
 
 
 async def test_reads_return_only_the_users_rows_newest_first_for_latest(
-    store: SQLiteStore,
+    store: SQLiteNotificationLog,
 ) -> None:
     await append(store, [draft("ann", str(i)) for i in range(5)])
     await append(store, [draft("bob", "b")])
@@ -195,24 +195,24 @@ async def test_reads_return_only_the_users_rows_newest_first_for_latest(
 
 
 async def test_a_second_instance_on_the_same_file_is_refused(
-    store: SQLiteStore, db_path: Path
+    store: SQLiteNotificationLog, db_path: Path
 ) -> None:
-    second = SQLiteStore(db_path)
+    second = SQLiteNotificationLog(db_path)
     with pytest.raises(ConfigError, match="another Grace process is using"):
         await second.open()
 
 
 async def test_a_second_process_on_the_same_file_is_refused(
-    store: SQLiteStore, db_path: Path
+    store: SQLiteNotificationLog, db_path: Path
 ) -> None:
     script = textwrap.dedent(
         f"""
         import asyncio, sys
         from pathlib import Path
         from grace.errors import ConfigError
-        from grace.store.backends.sqlite import SQLiteStore
+        from grace.store.backends.sqlite_notifications import SQLiteNotificationLog
         try:
-            asyncio.run(SQLiteStore(Path({str(db_path)!r})).open())
+            asyncio.run(SQLiteNotificationLog(Path({str(db_path)!r})).open())
         except ConfigError as exc:
             print(exc)
             sys.exit(3)
@@ -229,11 +229,11 @@ async def test_a_second_process_on_the_same_file_is_refused(
 
 
 async def test_the_file_is_free_again_after_close(db_path: Path) -> None:
-    first = SQLiteStore(db_path)
+    first = SQLiteNotificationLog(db_path)
     await first.open()
     await append(first, [draft("ann")])
     await first.close()
-    second = SQLiteStore(db_path)
+    second = SQLiteNotificationLog(db_path)
     await second.open()
     try:
         assert (await second.head("ann")).seq == 1
@@ -272,7 +272,7 @@ async def test_a_schema_1_log_is_converted_keeping_history_seq_and_unread(db_pat
         )  # fmt: skip
     conn.commit()
     conn.close()
-    store = SQLiteStore(db_path)
+    store = SQLiteNotificationLog(db_path)
     await store.open()
     try:
         assert store.epoch == "oldepoch"
@@ -313,7 +313,7 @@ def count_rows(db_path: Path, table: str) -> int:
 
 
 async def test_a_notification_for_many_users_is_stored_once_with_a_seq_in_each_log(
-    store: SQLiteStore, db_path: Path
+    store: SQLiteNotificationLog, db_path: Path
 ) -> None:
     await append(store, [draft("ann", "before")])
     (posted,) = await store.append([draft(("ann", "bob", "cat"), "to all")])
@@ -335,7 +335,7 @@ async def test_a_notification_for_many_users_is_stored_once_with_a_seq_in_each_l
 
 
 async def test_retention_keeps_a_shared_body_until_its_last_copy_goes(db_path: Path) -> None:
-    store = SQLiteStore(db_path, synchronous="NORMAL", retention_count=1)
+    store = SQLiteNotificationLog(db_path, synchronous="NORMAL", retention_count=1)
     await store.open()
     try:
         await store.append([draft(("ann", "bob"), "shared")])
@@ -353,12 +353,12 @@ async def test_retention_keeps_a_shared_body_until_its_last_copy_goes(db_path: P
 async def test_ids_are_not_reused_after_retention_emptied_the_log_and_a_restart(
     db_path: Path,
 ) -> None:
-    store = SQLiteStore(db_path, synchronous="NORMAL", retention_days=1)
+    store = SQLiteNotificationLog(db_path, synchronous="NORMAL", retention_days=1)
     await store.open()
     old = await append(store, [draft("ann", "old", age=timedelta(days=2)) for _ in range(3)])
     assert await store.prune() == 3
     await store.close()
-    store = SQLiteStore(db_path, synchronous="NORMAL", retention_days=1)
+    store = SQLiteNotificationLog(db_path, synchronous="NORMAL", retention_days=1)
     await store.open()
     try:
         (new,) = await append(store, [draft("ann", "new")])
@@ -406,7 +406,7 @@ async def test_a_schema_2_log_is_converted_keeping_ids_seq_read_state_and_unread
         )  # fmt: skip
     conn.commit()
     conn.close()
-    store = SQLiteStore(db_path)
+    store = SQLiteNotificationLog(db_path)
     await store.open()
     try:
         assert store.epoch == "epoch2"
@@ -428,7 +428,7 @@ async def test_a_notification_for_more_users_than_one_lookup_holds_numbers_each_
     db_path: Path,
 ) -> None:
     users = tuple(f"user-{i:04d}" for i in range(1200))
-    store = SQLiteStore(db_path, synchronous="NORMAL")
+    store = SQLiteNotificationLog(db_path, synchronous="NORMAL")
     await store.open()
     try:
         await append(store, [draft(users[7], "first")])
@@ -436,7 +436,7 @@ async def test_a_notification_for_more_users_than_one_lookup_holds_numbers_each_
         assert posted.seqs == tuple(2 if i == 7 else 1 for i in range(1200))
     finally:
         await store.close()
-    store = SQLiteStore(db_path, synchronous="NORMAL")
+    store = SQLiteNotificationLog(db_path, synchronous="NORMAL")
     await store.open()
     try:
         (posted,) = await store.append([draft(users, "again")])

@@ -74,7 +74,7 @@ def _drop_unused_bodies(conn: sqlite3.Connection, candidates: set[int]) -> None:
     )
 
 
-class SQLiteStore:
+class SQLiteNotificationLog:
     """``NotificationStore`` on SQLite."""
 
     def __init__(
