@@ -11,7 +11,13 @@ from tests.support import Running, serve
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", sqlite_synchronous="NORMAL")
+    """The embedded set-up in a fresh data directory. The guardian watches no host metrics here
+    (its own tests turn them on): a busy test machine must not page the default user."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        sqlite_synchronous="NORMAL",
+        file={"guardian": {"metrics": []}},
+    )
 
 
 @pytest.fixture

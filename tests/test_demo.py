@@ -7,7 +7,7 @@ from pathlib import Path
 import websockets
 
 from tests.support import Client
-from tests.test_cli import RUNNING, grace
+from tests.support.processes import RUNNING, grace
 
 EXPECTED = {
     "Deployment failed: exit code 1: Connection timeout",

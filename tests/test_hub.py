@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import time
-from urllib.parse import urlsplit
 
 from websockets.exceptions import ConnectionClosed
 
 from grace.config import Settings
 from grace.hub.hub import Hub
 from grace.hub.outbox import Outbox
-from tests.support import Client, Frame, serve, until
+from tests.support import Client, Frame, serve, small_window_socket, until
 
 #: Per notification for the stalled user: big enough (and incompressible) that a few dozen fill
 #: every TCP buffer.
 BLOB = secrets.token_urlsafe(150_000)
 COUNT = 80
-
-
-def small_window_socket(url: str) -> socket.socket:
-    """A connected socket with a tiny receive buffer, so a client that stops reading stalls the
-    server's writes after a few hundred kilobytes instead of tens of megabytes."""
-    parts = urlsplit(url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
-    sock.connect((parts.hostname, parts.port))
-    sock.setblocking(False)
-    return sock
 
 
 async def collect(client: Client, count: int, into: list[Frame]) -> None:
@@ -48,7 +35,7 @@ async def test_a_stalled_client_is_cut_off_while_others_keep_receiving(
             srv, "slow", max_queue=1, max_size=None, sock=small_window_socket(srv.url)
         ) as stalled:
             await stalled.welcome()
-            (stalled_box,) = hub._users["slow"]
+            (stalled_box,) = hub.connections("slow")
             async with (
                 Client.connect(srv, "slow", max_size=None) as same_user,
                 Client.connect(srv, "fast") as other_user,
@@ -69,7 +56,7 @@ async def test_a_stalled_client_is_cut_off_while_others_keep_receiving(
                     await srv.grace.notify_user("fast", "test", f"f{i}")
                     slowest = max(slowest, time.monotonic() - started)
                 await until(
-                    lambda: stalled_box not in hub._users.get("slow", ()),
+                    lambda: stalled_box not in hub.connections("slow"),
                     10,
                     f"the stalled connection to leave the hub ({stalled_box.overflowed=})",
                 )

@@ -11,7 +11,7 @@ from grace.learning.extract import ExtractionError, extract
 from grace.learning.passages import split_passages
 from grace.learning.trust import trust_score
 from grace.store.backends.sqlite_knowledge import match_expression
-from tests.learning_support import (
+from tests.support.learning import (
     FAQ_HTML,
     GUIDE_MD,
     SPEC_PDF,

@@ -11,7 +11,8 @@ import textwrap
 from pathlib import Path
 
 from grace.config import Settings
-from tests.learning_support import (
+from tests.support import Client, Running
+from tests.support.learning import (
     GUIDE_MD,
     SPEC_PDF,
     finished,
@@ -19,7 +20,6 @@ from tests.learning_support import (
     learning_settings,
     search,
 )
-from tests.support import Client, Running
 
 PAUSED = "Learning jobs paused. Grace will not start new learning tasks."
 

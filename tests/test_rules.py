@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-import grace
 from grace.config import Settings
 from grace.errors import BadRequest, ConfigError
 from grace.events import Event, EventType
@@ -95,15 +94,22 @@ async def test_seed_integration_event_reaches_the_named_users_socket(
 async def test_event_without_a_recipient_is_logged_not_guessed(
     server: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await server.grace.event_bus.publish(
-        Event(
-            event_type=EventType.AGENT_ACTION,
-            source="guardian",
-            data={"action": "error_detected", "message": "disk full"},
+    default_user = server.grace.settings.default_user
+    async with Client.connect(server, default_user) as c:
+        await c.welcome()
+        await server.grace.event_bus.publish(
+            Event(
+                event_type=EventType.AGENT_ACTION,
+                source="guardian",
+                data={"action": "error_detected", "message": "disk full"},
+            )
         )
-    )
+        # nothing arrives before the answer to a ping sent after the event was handled
+        assert await c.command({"type": "ping"}) == {"type": "pong", "ref": c.last_ref}
+        assert c.buffer == []
     assert "names no user_id" in caplog.text
-    assert server.grace.hub.online_users() == []
+    for user in (default_user, "guardian"):
+        assert (await server.grace.store.head(user)).seq == 0
 
 
 async def test_default_recipients_and_user_ids_fan_out(settings: Settings) -> None:
@@ -177,52 +183,3 @@ async def test_an_application_registers_its_own_type_and_its_look_is_used(
         (frame,) = await c.notifications(1)
     assert frame["type"] == "backup_done" and frame["badge"] == "💾"
     assert frame["severity"] == "success" and frame["title"] == "Backups"
-
-
-async def test_module_level_helpers_work_and_import_time_subscriptions_apply(
-    settings: Settings,
-) -> None:
-    seen: list[str] = []
-
-    # as a module would at import time, before any application runs: the seed's handler,
-    # synchronous, calling notify_user without await
-    def handle_governance_event(event: Event) -> None:
-        seen.append(event.data["action"])
-        if event.data.get("action") == "deploy_check":
-            grace.notify_user(
-                user_id=event.data.get("user_id"),
-                notification_type="approval_needed",
-                message=f"Approval needed: {event.data.get('action_type')}",
-                badge="⚠️",
-            )
-
-    unsubscribe = grace.event_bus.subscribe(EventType.GOVERNANCE_CHECK, handle_governance_event)
-    try:
-        with pytest.raises(RuntimeError, match="no running Grace"):
-            await grace.notify_user(user_id="user", notification_type="test", message="early")
-        async with serve(settings) as srv, Client.connect(srv, "user") as c:
-            await c.welcome()
-            await grace.event_bus.publish(
-                Event(
-                    event_type=EventType.GOVERNANCE_CHECK,
-                    source="gateway",
-                    data={"action": "deploy_check", "action_type": "db", "user_id": "user"},
-                )
-            )
-            (approval,) = await c.notifications(1)
-            stored = await grace.notify_user(
-                user_id="user",
-                notification_type="test",
-                message="This is a test notification",
-                badge="🧪",
-                data={"k": 1},
-            )
-            (test,) = await c.notifications(1)
-        assert seen == ["deploy_check"]
-        assert approval["message"] == "Approval needed: db" and approval["badge"] == "⚠️"
-        assert test["seq"] == stored.seq == 2 and test["data"] == {"k": 1}
-        assert test["badge"] == "🧪"
-    finally:
-        unsubscribe()
-    with pytest.raises(RuntimeError, match="no running Grace"):
-        await grace.event_bus.publish(Event(event_type=EventType.GOVERNANCE_CHECK, source="x"))

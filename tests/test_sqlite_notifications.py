@@ -6,16 +6,15 @@ import asyncio
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from grace.config import Settings
 from grace.errors import ConfigError
-from grace.notifications.model import Draft, Notification, Posted, Severity
+from grace.notifications.model import Draft, Notification, Severity
 from grace.store.backends.sqlite_notifications import SQLiteNotificationLog
 
 
@@ -48,15 +47,10 @@ async def store(db_path: Path) -> AsyncIterator[SQLiteNotificationLog]:
 
 
 def count_transactions(store: SQLiteNotificationLog) -> list[int]:
-    """Wrap the store's transaction writer; returns the list of batch sizes written."""
+    """The size of each committed batch, as the store's commit listeners see them (once per
+    committed transaction, by the store's contract)."""
     batches: list[int] = []
-    write = store._write
-
-    def counting(conn: Any, drafts: Sequence[Draft]) -> list[Posted]:
-        batches.append(len(drafts))
-        return write(conn, drafts=drafts)
-
-    store._write = counting  # type: ignore[method-assign]
+    store.add_commit_listener(lambda committed: batches.append(len(committed)))
     return batches
 
 

@@ -6,8 +6,7 @@ import asyncio
 import secrets
 
 from grace.config import Settings
-from tests.support import Client, Running, serve
-from tests.test_hub import small_window_socket
+from tests.support import Client, Running, serve, small_window_socket
 
 BLOB = secrets.token_urlsafe(100_000)
 
@@ -25,7 +24,7 @@ async def test_a_client_that_pauses_reading_gets_everything_in_order_once_it_rea
         await client.welcome()
         for i in range(count):
             await srv.grace.notify_user("ann", "test", f"n{i}", data={"blob": BLOB})
-        (box,) = srv.grace.hub._users["ann"]
+        (box,) = srv.grace.hub.connections("ann")
         assert len(box) > 0 or box.blocked, "everything fit in the socket buffers"
         got = await client.notifications(count, timeout=30)
     assert [f["seq"] for f in got] == list(range(1, count + 1))

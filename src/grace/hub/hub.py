@@ -67,6 +67,10 @@ class Hub:
             return len(self._users.get(user_id, ()))
         return sum(len(b) for b in self._users.values())
 
+    def connections(self, user_id: str) -> tuple[Outbox, ...]:
+        """The outboxes of ``user_id``'s open connections in this process."""
+        return tuple(self._users.get(user_id, ()))
+
     def online_users(self) -> list[str]:
         return list(self._users)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -40,6 +42,17 @@ class Running:
 
     def http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=10)
+
+
+def small_window_socket(url: str) -> socket.socket:
+    """A connected socket with a tiny receive buffer, so a client that stops reading stalls the
+    server's writes after a few hundred kilobytes instead of tens of megabytes."""
+    parts = urlsplit(url)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+    sock.connect((parts.hostname, parts.port))
+    sock.setblocking(False)
+    return sock
 
 
 async def until(
@@ -160,6 +173,11 @@ class Client:
                 got.append(frame)
             if frame["type"] == kind:
                 return got
+
+    @property
+    def last_ref(self) -> str:
+        """The ``id`` the latest ``command`` sent (its reply carries it as ``ref``)."""
+        return f"c{self._next_id}"
 
     async def command(self, frame: Frame, timeout: float = 5.0) -> Frame:
         """Send a command with a fresh id and return the frame whose ``ref`` answers it."""
