@@ -1,6 +1,6 @@
 /** The conversation: the person's messages, Grace's replies and notification cards, in time order. */
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
-import type { ApprovalInfo, NotificationFrame, TaskInfo } from './protocol';
+import type { ApprovalInfo, NotificationFrame, TaskInfo } from './frames';
 import { describe, isActive, type ApprovalOutcome, type ChatMessage } from './session';
 import { useNotifications, type UseNotificationsOptions } from './useNotifications';
 

@@ -1,5 +1,5 @@
 /** REST calls to Grace: history, session login, read state, tasks, approvals, the unified chat. */
-import type { ApprovalInfo, NotificationFrame, TaskInfo } from './protocol';
+import type { ApprovalInfo, NotificationFrame, TaskInfo } from './frames';
 
 /** A failure with a stable code: the server's error code, or a client code (timeout, network…). */
 export class GraceError extends Error {

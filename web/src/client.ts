@@ -14,19 +14,9 @@
  * - Without WebSocket (or when it never opens), notifications come over SSE and commands over REST.
  */
 import { GraceError, normalizeTasks, rest, type RestOptions } from './api';
-import {
-  CLOSE_CODES,
-  isNotificationFrame,
-  parseFrames,
-  type Command,
-  type CommandType,
-  type ControlFrame,
-  type NotificationFrame,
-  type ReplyMap,
-  type ServerFrame,
-  type SyncedFrame,
-  type WelcomeFrame,
-} from './protocol';
+import type { ApprovalInfo, ControlFrame, NotificationFrame, ReplyMap, ServerFrame, SyncedFrame, WelcomeFrame } from './frames';
+import { isNotificationFrame, parseFrames } from './parse';
+import { CLOSE_CODES, type Command, type SendableCommandType } from './protocol';
 
 export { GraceError };
 
@@ -386,7 +376,7 @@ export class GraceClient {
       default:
         break;
     }
-    const ref = control.ref;
+    const ref = 'ref' in control ? control.ref : undefined;
     if (ref !== undefined && ref !== null) {
       const pending = this.pending.get(String(ref));
       if (pending) {
@@ -511,7 +501,7 @@ export class GraceClient {
   // -- commands ----------------------------------------------------------------------------------
 
   /** Send a command and wait for its reply (matched by `ref`). */
-  async send<K extends Exclude<CommandType, 'hello'>>(
+  async send<K extends SendableCommandType>(
     command: Extract<Command, { type: K }>,
     timeoutMs = this.opts.commandTimeoutMs,
   ): Promise<ReplyMap[K]> {
@@ -579,7 +569,7 @@ export class GraceClient {
       case 'mark_read': {
         const body = { ids: command.ids ?? null, up_to_seq: command.up_to_seq ?? null, all: command.all ?? false };
         const res = await rest<{ marked: number; unread: number }>(r, 'POST', '/api/notifications/read', body);
-        return { type: 'read', ...body, ...res };
+        return { type: 'read', ...body, ids: command.ids ?? [], ...res };
       }
       case 'list_tasks':
         return { type: 'task_list', ...normalizeTasks(await rest<unknown>(r, 'GET', '/api/tasks')) };
@@ -599,19 +589,22 @@ export class GraceClient {
       }
       case 'approve':
       case 'reject': {
-        const res = await rest<unknown>(
+        const res = await rest<{ approval: ApprovalInfo; decided: boolean }>(
           r,
           'POST',
           `/api/approvals/${enc(command.approval_id)}/${command.type}`,
           command.reason ? { reason: command.reason } : {},
         );
-        return { type: 'approval', approval: unwrap(res, 'approval') };
+        return { type: 'approval', ...res };
       }
       case 'chat': {
-        const res = await rest<{ text: string; data?: Record<string, unknown> }>(r, 'POST', '/api/unified/chat', {
-          text: command.text,
-        });
-        return { type: 'chat_reply', text: res.text, data: res.data };
+        const res = await rest<{ text: string; intent: string | null; data: Record<string, unknown> }>(
+          r,
+          'POST',
+          '/api/unified/chat',
+          { text: command.text },
+        );
+        return { type: 'chat_reply', ...res };
       }
       default:
         throw new GraceError('unavailable', `'${command.type}' needs the WebSocket connection`);

@@ -5,7 +5,7 @@
  */
 import { fetchApproval, fetchChatHistory, fetchHistory, GraceError, normalizeTasks, sendChat } from './api';
 import { GraceClient, LAST_USER_KEY, type ClientOptions, type ConnectionState, type Transport } from './client';
-import type { ApprovalInfo, ApprovalState, ControlFrame, NotificationFrame, TaskInfo } from './protocol';
+import type { ApprovalInfo, ApprovalState, ControlFrame, NotificationFrame, TaskInfo } from './frames';
 
 export interface ChatMessage {
   kind: 'user' | 'grace' | 'tasks';
@@ -402,9 +402,19 @@ function applyTaskNotification(tasks: TaskInfo[] | null, f: NotificationFrame): 
     if (!tasks) return tasks; // the list has not been loaded: nothing to patch
     return upsertTask(tasks, {
       task_type: typeof f.data.task_type === 'string' ? f.data.task_type : '',
+      title: '',
       state: patch.state ?? 'running',
       progress: null,
+      note: null,
+      params: {},
+      created_at: f.timestamp,
       started_at: f.timestamp,
+      finished_at: null,
+      duration_seconds: null,
+      running_for: null,
+      pause_requested: false,
+      result: null,
+      error: null,
       ...patch,
     });
   }

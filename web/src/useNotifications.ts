@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import type { ClientOptions } from './client';
-import type { NotificationFrame } from './protocol';
+import type { NotificationFrame } from './frames';
 import { getSession, releaseSession, type GraceSession, type Snapshot } from './session';
 
 export interface UseNotificationsOptions extends ClientOptions {

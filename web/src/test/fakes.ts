@@ -1,5 +1,5 @@
 /** A scriptable WebSocket and fetch for unit tests. */
-import type { NotificationFrame } from '../protocol';
+import type { NotificationFrame } from '../frames';
 
 export class FakeWebSocket {
   static instances: FakeWebSocket[] = [];
