@@ -1,8 +1,10 @@
 /** The conversation: the person's messages, Grace's replies and notification cards, in time order. */
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
-import type { ApprovalInfo, NotificationFrame, TaskInfo } from './frames';
-import { describe, isActive, type ApprovalOutcome, type ChatMessage } from './session';
-import { useNotifications, type UseNotificationsOptions } from './useNotifications';
+import type { ChatMessage } from './chatMessages';
+import { describeError } from './errors';
+import type { NotificationFrame, TaskInfo } from './frames';
+import { isActive, type ApprovalOutcome } from './threadState';
+import { useNotifications, type UseNotifications, type UseNotificationsOptions } from './useNotifications';
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 
@@ -196,7 +198,7 @@ function ConnectionIndicator({ state, transport }: { state: keyof typeof STATE_L
   );
 }
 
-type G = ReturnType<typeof useNotifications>;
+type G = UseNotifications;
 
 function NotificationCard({ n, outcome, g }: { n: NotificationFrame; outcome: ApprovalOutcome | null; g: G }) {
   const titleId = useId();
@@ -255,10 +257,10 @@ function ApprovalActions({ n, outcome, g }: { n: NotificationFrame; outcome: App
     setBusy(which);
     setError(null);
     try {
-      const result: ApprovalInfo = await (which === 'approve' ? g.approve(approvalId) : g.reject(approvalId));
-      if (result.state === 'pending') setError('The approval is still pending.');
+      const reply = await (which === 'approve' ? g.approve(approvalId) : g.reject(approvalId));
+      if (reply.approval.state === 'pending') setError('The approval is still pending.');
     } catch (err) {
-      setError(`Could not ${which}: ${describe(err)}`);
+      setError(`Could not ${which}: ${describeError(err)}`);
     } finally {
       setBusy(null);
     }
@@ -375,7 +377,7 @@ function TaskRow({ t, g, now }: { t: TaskInfo; g: G; now: number }) {
     try {
       await fn(t.task_id);
     } catch (err) {
-      setError(`Could not ${what}: ${describe(err)}`);
+      setError(`Could not ${what}: ${describeError(err)}`);
     } finally {
       setBusy(false);
     }
