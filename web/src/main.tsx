@@ -1,7 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { startSession, tokenSubject } from './api';
-import { ChatPanel } from './ChatPanel';
+import { ChatPanel } from './components/ChatPanel';
 import { describeError } from './errors';
 import { LAST_USER_KEY } from './resume';
 import './styles.css';

@@ -1,8 +1,10 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ChatPanel, collapseProgress, localTime } from './ChatPanel';
-import type { ClientOptions } from './client';
-import { FakeWebSocket, MemoryStorage, approvalInfo, emptyHistory, fakeFetch, note, taskInfo } from './test/fakes';
+import type { ClientOptions } from '../client';
+import { FakeWebSocket, MemoryStorage, approvalInfo, emptyHistory, fakeFetch, note, taskInfo } from '../test/fakes';
+import { ChatPanel } from './ChatPanel';
+import { localTime } from './format';
+import { collapseProgress } from './thread';
 
 let http: ReturnType<typeof fakeFetch>;
 let options: ClientOptions;
