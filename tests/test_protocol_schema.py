@@ -38,7 +38,7 @@ def test_committed_schema_matches_the_server() -> None:
     committed = json.loads(SCHEMA.read_text())
     assert committed == json.loads(json.dumps(protocol_schema())), (
         f"{SCHEMA} is out of date with grace.protocol / grace.frames: regenerate it (see this "
-        "test's docstring) and update web/src/protocol.ts and web/src/frames.ts to match"
+        "test's docstring), then update web/src/protocol.ts, frames.ts and schemaFields.ts to match"
     )
 
 

@@ -15,57 +15,20 @@
  */
 import type { RestOptions } from './api';
 import { Backoff } from './backoff';
+import type { ClientEvents, ClientOptions, ConnectionState, NotificationMeta } from './clientTypes';
 import { StreamConnection, type Transport } from './connection';
 import { GraceError } from './errors';
-import type { ControlFrame, NotificationFrame, ReplyMap, ServerFrame, SyncedFrame, WelcomeFrame } from './frames';
+import type { ReplyMap, ServerFrame, WelcomeFrame } from './frames';
 import { Heartbeat } from './heartbeat';
 import { Listeners } from './listeners';
 import { isNotificationFrame } from './parse';
 import { CLOSE_CODES, type Command, type CommandMap, type SendableCommandType } from './protocol';
 import { ConnectionWaiters, PendingReplies } from './replies';
 import { commandOverRest } from './restRoutes';
-import { ResumeState, type ResetReason } from './resume';
-import { safeLocalStorage, type KeyValueStorage } from './storage';
+import { ResumeState } from './resume';
+import { safeLocalStorage } from './storage';
 
-export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'offline';
-export type { Transport };
-
-export interface ClientOptions {
-  /** The server's http(s) origin; defaults to the page's. */
-  baseUrl?: string;
-  /** Authenticate with a hello frame (and Bearer for REST); without it the session cookie is used. */
-  token?: string | null;
-  /** Whose resume position to use before the server says who we are (the cookie's user). */
-  user?: string | null;
-  storage?: KeyValueStorage | null;
-  WebSocketImpl?: typeof WebSocket | null;
-  EventSourceImpl?: typeof EventSource | null;
-  fetchImpl?: typeof fetch;
-  commandTimeoutMs?: number;
-  heartbeatIntervalMs?: number;
-  heartbeatTimeoutMs?: number;
-  backoffInitialMs?: number;
-  backoffMaxMs?: number;
-  /** WebSocket attempts that never open before switching to SSE + REST. */
-  fallbackAfterFailures?: number;
-  random?: () => number;
-}
-
-export interface NotificationMeta {
-  /** True when the frame was replayed on (re)connect rather than pushed live. */
-  replayed: boolean;
-}
-
-export interface ClientEvents {
-  notification: (frame: NotificationFrame, meta: NotificationMeta) => void;
-  state: (state: ConnectionState, error: GraceError | null) => void;
-  welcome: (frame: WelcomeFrame) => void;
-  synced: (frame: SyncedFrame) => void;
-  /** Every control frame (replies included), e.g. `read` pushed from the user's other tabs. */
-  frame: (frame: ControlFrame) => void;
-  /** What this client knew no longer matches the server (new epoch, other user, history gap). */
-  reset: (reason: ResetReason) => void;
-}
+export type { ClientEvents, ClientOptions, ConnectionState, NotificationMeta, Transport };
 
 type MarkRead = Pick<CommandMap['mark_read'], 'ids' | 'up_to_seq' | 'all'>;
 

@@ -8,8 +8,8 @@ import { parseFrames } from './parse';
 
 export type Transport = 'websocket' | 'sse';
 
-export const STREAM_PATH = '/api/notifications/stream';
-export const SSE_PATH = '/api/notifications/sse';
+const STREAM_PATH = '/api/notifications/stream';
+const SSE_PATH = '/api/notifications/sse';
 
 export interface StreamConfig {
   baseUrl: string;

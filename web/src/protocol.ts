@@ -2,8 +2,9 @@
  * Protocol v1 as the TypeScript client sees it: the codes and the client's commands (the server's
  * frames are in `frames.ts`). The server publishes the same protocol as JSON Schema
  * (`grace.protocol.protocol_schema()`, committed as `protocol.schema.json`); the tests in
- * `protocol.test.ts` fail when these declarations and that schema drift apart, and
- * `tests/test_protocol_schema.py` fails when the committed schema and the server drift apart.
+ * `protocol.test.ts` fail when these declarations (listed field by field in `schemaFields.ts`)
+ * and that schema drift apart, and `tests/test_protocol_schema.py` fails when the committed
+ * schema and the server drift apart.
  */
 
 export const PROTOCOL_VERSION = 1;

@@ -24,9 +24,9 @@ interface RestResponses {
   status: StatusFrame;
   chat: { text: string; intent: string | null; data: Record<string, unknown> };
 }
-export type RestCommandType = keyof RestResponses;
+type RestCommandType = keyof RestResponses;
 
-export interface RestRoute<K extends RestCommandType> {
+interface RestRoute<K extends RestCommandType> {
   method: HttpMethod;
   path: (command: CommandMap[K]) => string;
   body?: (command: CommandMap[K]) => unknown;

@@ -9,7 +9,7 @@
 import type { NotificationFrame, SyncedFrame, WelcomeFrame } from './frames';
 import type { KeyValueStorage } from './storage';
 
-export const RESUME_PREFIX = 'grace.resume.v1:';
+const RESUME_PREFIX = 'grace.resume.v1:';
 /** The user this browser last signed in as, whose resume position to use before `welcome`. */
 export const LAST_USER_KEY = 'grace.user';
 

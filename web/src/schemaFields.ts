@@ -20,7 +20,7 @@ type DeclaredKeys<T> = keyof {
   [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K];
 };
 type Presence<T, K extends keyof T> = {} extends Pick<T, K> ? 'optional' : 'required';
-export type FieldSpec<T> = { [K in DeclaredKeys<T>]-?: Presence<T, K & keyof T> };
+type FieldSpec<T> = { [K in DeclaredKeys<T>]-?: Presence<T, K & keyof T> };
 
 export const COMMAND_FIELDS: { [K in CommandType]: FieldSpec<CommandMap[K]> } = {
   hello: { type: 'required', id: 'optional', token: 'optional', since: 'optional' },

@@ -18,7 +18,7 @@ const DECISIONS: Record<string, ApprovalState> = {
   approval_expired: 'expired',
 };
 const ACTIVE = new Set(['queued', 'running', 'paused', 'cancelling']);
-export const MAX_NOTIFICATIONS = 1000;
+const MAX_NOTIFICATIONS = 1000;
 
 export function isActive(task: TaskInfo): boolean {
   return ACTIVE.has(task.state);

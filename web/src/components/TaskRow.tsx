@@ -20,7 +20,7 @@ const TASK_ICON: Record<TaskInfo['state'], string> = {
 };
 
 /** How long the task ran (ended), has been running (counting), or what the server last said. */
-export function runningTime(t: TaskInfo, now: number): string | null {
+function runningTime(t: TaskInfo, now: number): string | null {
   if (t.duration_seconds != null && !isActive(t)) return formatDuration(t.duration_seconds);
   if (t.state === 'running' && t.started_at) return formatDuration((now - Date.parse(t.started_at)) / 1000);
   return t.running_for ?? null;

@@ -3,7 +3,7 @@ import type { ChatMessage } from '../chatMessages';
 import type { NotificationFrame } from '../frames';
 import type { ApprovalOutcome } from '../threadState';
 
-export type Entry =
+type Entry =
   | { kind: 'notification'; at: number; order: number; n: NotificationFrame }
   | { kind: 'message'; at: number; order: number; m: ChatMessage };
 
