@@ -1,7 +1,11 @@
 """The TypeScript client's copy of the protocol (web/src/protocol.schema.json) is the server's.
 
-The web tests (web/src/protocol.test.ts) check the TypeScript declarations against that file, so a
-change on either side fails a test until both agree. Regenerate the file with:
+The schema covers both directions: client commands (``grace.protocol``) and server frames
+(``grace.frames``). The web tests (web/src/protocol.test.ts) check the TypeScript declarations
+against that file, and the tests here check it against the server: the committed file equals
+``protocol_schema()``, and every frame a live server sends validates against its model, which
+forbids undeclared fields. So a field added on either side fails a test until both agree.
+Regenerate the file with:
 
     .venv/bin/python -c "import json; from grace.protocol import protocol_schema; \\
       print(json.dumps(protocol_schema(), indent=2, sort_keys=True))" > web/src/protocol.schema.json
@@ -11,9 +15,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, get_args
 
-from grace.protocol import protocol_schema
-from tests.support import Running
+import pytest
+from pydantic import ValidationError
+
+from grace import frames
+from grace.approvals.model import ApprovalState
+from grace.config import Settings
+from grace.errors import ErrorCode
+from grace.frames import FRAMES
+from grace.learning.model import GateState
+from grace.notifications.model import Severity
+from grace.protocol import CONTROL_FRAME_TYPES, protocol_schema
+from grace.tasks.model import TaskState
+from tests.support import Client, Frame, Running, serve
 
 SCHEMA = Path(__file__).resolve().parent.parent / "web" / "src" / "protocol.schema.json"
 
@@ -21,8 +37,8 @@ SCHEMA = Path(__file__).resolve().parent.parent / "web" / "src" / "protocol.sche
 def test_committed_schema_matches_the_server() -> None:
     committed = json.loads(SCHEMA.read_text())
     assert committed == json.loads(json.dumps(protocol_schema())), (
-        f"{SCHEMA} is out of date with grace.protocol: regenerate it (see this test's docstring) "
-        "and update web/src/protocol.ts to match"
+        f"{SCHEMA} is out of date with grace.protocol / grace.frames: regenerate it (see this "
+        "test's docstring), then update web/src/protocol.ts, frames.ts and schemaFields.ts to match"
     )
 
 
@@ -31,3 +47,92 @@ async def test_the_server_publishes_the_same_schema(server: Running) -> None:
         response = await http.get("/api/protocol")
     assert response.status_code == 200
     assert response.json() == json.loads(SCHEMA.read_text())
+
+
+def test_every_control_frame_and_the_notification_frame_are_declared() -> None:
+    # "hello" is a control frame name only so that no notification type can take it
+    assert set(FRAMES) == (CONTROL_FRAME_TYPES - {"hello"}) | {"notification"}
+    for name, model in FRAMES.items():
+        if name != "notification":
+            assert model.model_json_schema()["properties"]["type"]["const"] == name
+
+
+def test_the_frames_enumerations_are_the_servers() -> None:
+    assert get_args(frames.TaskState) == tuple(s.value for s in TaskState)
+    assert get_args(frames.ApprovalState) == tuple(s.value for s in ApprovalState)
+    assert get_args(frames.Severity) == tuple(s.value for s in Severity)
+    assert get_args(frames.LearningState) == tuple(s.value for s in GateState)
+    assert frames.ErrorFrame.model_fields["code"].annotation is ErrorCode
+
+
+def declared(frame: Frame) -> str:
+    """Validate one frame as the client receives it (JSON) against its model; its name."""
+    name = frame["type"] if frame["type"] in CONTROL_FRAME_TYPES else "notification"
+    try:
+        FRAMES[name].model_validate_json(json.dumps(frame), strict=True)
+    except ValidationError as exc:
+        pytest.fail(f"grace.frames does not declare this {name} frame: {exc}")
+    return name
+
+
+def test_a_frame_with_an_undeclared_or_missing_field_is_refused() -> None:
+    ack = {"type": "acked", "seq": 3, "ref": "c1"}
+    assert declared(ack) == "acked"
+    for wrong in ({**ack, "extra": 1}, {"type": "acked", "ref": "c1"}, {**ack, "seq": "3"}):
+        with pytest.raises(pytest.fail.Exception):
+            declared(wrong)
+
+
+TASKS = {"tasks": {"backup": {"command": "echo started; sleep 30"}}}
+
+
+async def test_every_frame_a_live_server_sends_is_declared(settings: Settings) -> None:
+    seen: set[str] = set()
+
+    def check(*received: Frame) -> None:
+        seen.update(declared(frame) for frame in received)
+
+    async with serve(settings.with_(file=TASKS)) as srv:
+        grace = srv.grace
+        await grace.notify_user("ann", "task_completed", "Deployment finished", data={"v": 2})
+        async with Client.connect(srv, "ann", since=0) as ann, Client.connect(srv, "ann") as tab:
+            welcome, replay, synced = await ann.welcome()
+            check(welcome, *replay, synced)
+            tab_welcome, _, tab_synced = await tab.welcome()
+            check(tab_welcome, tab_synced)
+
+            async def reply(command: dict[str, Any]) -> Frame:
+                frame = await ann.command(command, timeout=10)
+                check(frame)
+                return frame
+
+            await reply({"type": "ping"})
+            await reply({"type": "ack", "seq": 1})
+            await reply({"type": "mark_read", "all": True})
+            check(await tab.expect("read"))  # pushed to the user's other connection
+            task = (await reply({"type": "start_task", "task_type": "backup"}))["task"]
+            await reply({"type": "list_tasks"})
+            check(*await ann.until("task_started"))
+            await reply({"type": "pause_task", "task_id": task["task_id"]})
+            await reply({"type": "resume_task", "task_id": task["task_id"]})
+            await reply({"type": "task_logs", "task_id": task["task_id"]})
+            await reply({"type": "cancel_task", "task_id": task["task_id"]})
+            await reply({"type": "pause_learning"})
+            await reply({"type": "resume_learning"})
+            asked = await grace.action_gateway.request_action(
+                "modify_file", "learning_supervisor", {"file_path": "a.yaml"}, user_id="ann"
+            )
+            check(*await ann.until("approval_needed"))
+            decision = await reply({"type": "approve", "approval_id": asked["approval_id"]})
+            assert decision["decided"] is True
+            await reply({"type": "status"})
+            await reply({"type": "chat", "text": "show background tasks"})
+            error = await reply({"type": "cancel_task", "task_id": "no-such-task"})
+            assert error["type"] == "error"
+            check(*ann.buffer)
+        # a client that knows more than this server's log gets a gap
+        async with Client.connect(srv, "ann", since=10_000) as late:
+            _, _, gap = await late.welcome()
+            assert gap.get("gap") is True
+            check(gap)
+    assert seen == set(FRAMES), f"not exercised: {set(FRAMES) - seen}"

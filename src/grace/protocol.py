@@ -20,6 +20,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grace.errors import BadJSON, BadRequest, ErrorCode, GraceError, TooLarge, UnknownCommand
+from grace.frames import FRAMES
 
 PROTOCOL_VERSION = 1
 
@@ -249,10 +250,12 @@ def dumps(frame: dict[str, Any]) -> bytes:
 
 
 def protocol_schema() -> dict[str, Any]:
-    """JSON Schema of every client command, plus the enums, for clients to check against."""
+    """JSON Schema of every client command and every server frame (``grace.frames``), plus the
+    enums, for clients to check against."""
     return {
         "protocol": PROTOCOL_VERSION,
         "commands": {name: model.model_json_schema() for name, model in COMMANDS.items()},
+        "frames": {name: model.model_json_schema() for name, model in FRAMES.items()},
         "error_codes": [c.value for c in ErrorCode],
         "close_codes": {c.name.lower(): c.value for c in CloseCode},
         "control_frames": sorted(CONTROL_FRAME_TYPES),

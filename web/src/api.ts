@@ -1,17 +1,6 @@
-/** REST calls to Grace: history, session login, read state, tasks, approvals, the unified chat. */
-import type { ApprovalInfo, NotificationFrame, TaskInfo } from './protocol';
-
-/** A failure with a stable code: the server's error code, or a client code (timeout, network…). */
-export class GraceError extends Error {
-  readonly code: string;
-  readonly status: number | undefined;
-  constructor(code: string, message: string, status?: number) {
-    super(message);
-    this.name = 'GraceError';
-    this.code = code;
-    this.status = status;
-  }
-}
+/** REST calls to Grace: the request itself, history, session login, approvals, the chat's history. */
+import { GraceError, isErrorCode } from './errors';
+import type { ApprovalInfo, NotificationFrame } from './frames';
 
 export interface RestOptions {
   baseUrl: string;
@@ -19,12 +8,10 @@ export interface RestOptions {
   fetchImpl?: typeof fetch;
 }
 
-export async function rest<T>(
-  opts: RestOptions,
-  method: 'GET' | 'POST',
-  path: string,
-  body?: unknown,
-): Promise<T> {
+export type HttpMethod = 'GET' | 'POST';
+
+/** One JSON request; a refusal rejects with a `GraceError` carrying the server's code. */
+export async function rest<T>(opts: RestOptions, method: HttpMethod, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
@@ -50,7 +37,8 @@ export async function rest<T>(
   if (!response.ok) {
     const err = (payload as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     if (err && typeof err.code === 'string') {
-      throw new GraceError(err.code, String(err.message ?? err.code), response.status);
+      const code = isErrorCode(err.code) ? err.code : 'internal';
+      throw new GraceError(code, String(err.message ?? err.code), response.status);
     }
     if (response.status === 404) {
       throw new GraceError('unavailable', 'This feature is not available on this server yet.', 404);
@@ -86,29 +74,7 @@ export async function startSession(opts: RestOptions, token: string): Promise<vo
 }
 
 export async function fetchApproval(opts: RestOptions, approvalId: string): Promise<ApprovalInfo> {
-  const body = await rest<ApprovalInfo | { approval: ApprovalInfo }>(
-    opts,
-    'GET',
-    `/api/approvals/${encodeURIComponent(approvalId)}`,
-  );
-  return 'approval' in body ? body.approval : body;
-}
-
-export function normalizeTasks(body: unknown): { tasks: TaskInfo[]; active: number } {
-  const tasks: TaskInfo[] = Array.isArray(body)
-    ? (body as TaskInfo[])
-    : ((body as { tasks?: TaskInfo[] }).tasks ?? []);
-  const active = tasks.filter((t) => ['queued', 'running', 'paused', 'cancelling'].includes(t.state)).length;
-  return { tasks, active };
-}
-
-export interface ChatAnswer {
-  text: string;
-  data?: Record<string, unknown>;
-}
-
-export async function sendChat(opts: RestOptions, text: string): Promise<ChatAnswer> {
-  return rest<ChatAnswer>(opts, 'POST', '/api/unified/chat', { text });
+  return rest<ApprovalInfo>(opts, 'GET', `/api/approvals/${encodeURIComponent(approvalId)}`);
 }
 
 /** The subject of a JWT, read without verifying it: only to key this browser's local state. */

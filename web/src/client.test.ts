@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GraceClient, type ClientOptions } from './client';
-import type { NotificationFrame } from './protocol';
+import type { NotificationFrame } from './frames';
 import { FakeWebSocket, MemoryStorage, fakeFetch, note } from './test/fakes';
 
 function make(over: ClientOptions = {}) {

@@ -1,15 +1,16 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { GraceError, startSession, tokenSubject } from './api';
-import { ChatPanel } from './ChatPanel';
-import { LAST_USER_KEY } from './client';
+import { startSession, tokenSubject } from './api';
+import { ChatPanel } from './components/ChatPanel';
+import { describeError } from './errors';
+import { LAST_USER_KEY } from './resume';
 import './styles.css';
 
 /**
  * Log in from the link `grace serve` prints (`/?token=…`): the token is removed from the address
  * bar at once, then exchanged for the HttpOnly session cookie.
  */
-export async function loginFromUrl(): Promise<string | null> {
+async function loginFromUrl(): Promise<string | null> {
   const url = new URL(window.location.href);
   const token = url.searchParams.get('token');
   if (!token) return null;
@@ -18,8 +19,7 @@ export async function loginFromUrl(): Promise<string | null> {
   try {
     await startSession({ baseUrl: window.location.origin }, token);
   } catch (err) {
-    const e = err as GraceError;
-    return `This login link did not work (${e.message}). Ask for a new one with \`grace token USER\`.`;
+    return `This login link did not work (${describeError(err)}). Ask for a new one with \`grace token USER\`.`;
   }
   const user = tokenSubject(token);
   if (user) localStorage.setItem(LAST_USER_KEY, user);

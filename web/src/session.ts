@@ -1,27 +1,34 @@
 /**
  * One shared connection per server (and token) with the state every component reads: the
  * notification thread, unread count, connection state, approval outcomes, tasks and the chat
- * messages. Components `retain` it; the last `release` closes the connection.
+ * messages. Components `retain` it; the last `release` closes the connection (see
+ * `sessionRegistry.ts` for how components find the shared one).
  */
-import { fetchApproval, fetchChatHistory, fetchHistory, GraceError, normalizeTasks, sendChat } from './api';
-import { GraceClient, LAST_USER_KEY, type ClientOptions, type ConnectionState, type Transport } from './client';
-import type { ApprovalInfo, ApprovalState, ControlFrame, NotificationFrame, TaskInfo } from './protocol';
-
-export interface ChatMessage {
-  kind: 'user' | 'grace' | 'tasks';
-  id: string;
-  text: string;
-  at: number;
-  error?: boolean;
-  data?: Record<string, unknown>;
-}
-
-export interface ApprovalOutcome {
-  state: ApprovalState;
-  decided_by?: string | null;
-  decided_at?: string | null;
-  reason?: string | null;
-}
+import { fetchApproval, fetchChatHistory, fetchHistory } from './api';
+import { mergeServerHistory, MessageStore, MAX_MESSAGES, type ChatMessage } from './chatMessages';
+import { GraceClient, type ClientOptions, type ConnectionState, type Transport } from './client';
+import { describeError, GraceError } from './errors';
+import type {
+  ApprovalFrame,
+  ApprovalInfo,
+  ControlFrame,
+  NotificationFrame,
+  ReadFrame,
+  TaskInfo,
+  TaskListFrame,
+} from './frames';
+import type { CommandMap } from './protocol';
+import { commandOverRest } from './restRoutes';
+import { safeLocalStorage } from './storage';
+import {
+  applyRead,
+  applyTaskNotification,
+  decisionOf,
+  mergeNotifications,
+  outcomeOf,
+  upsertTask,
+  type ApprovalOutcome,
+} from './threadState';
 
 export interface Snapshot {
   notifications: NotificationFrame[];
@@ -38,17 +45,8 @@ export interface Snapshot {
   hasMore: boolean;
 }
 
-const DECISIONS: Record<string, ApprovalState> = {
-  action_approved: 'approved',
-  action_rejected: 'rejected',
-  approval_expired: 'expired',
-};
-const ACTIVE = new Set(['queued', 'running', 'paused', 'cancelling']);
-const CHAT_PREFIX = 'grace.chat.v1:';
-const MAX_MESSAGES = 200;
-const MAX_NOTIFICATIONS = 1000;
-
 export type LiveListener = (frame: NotificationFrame) => void;
+type MarkRead = Pick<CommandMap['mark_read'], 'ids' | 'up_to_seq' | 'all'>;
 
 export class GraceSession {
   readonly client: GraceClient;
@@ -58,12 +56,11 @@ export class GraceSession {
   private refs = 0;
   private stopTimer: ReturnType<typeof setTimeout> | null = null;
   private running = false;
-  private storage: Storage | null;
-  private messageCounter = 0;
+  private readonly messages: MessageStore;
 
   constructor(options: ClientOptions = {}) {
     this.client = new GraceClient(options);
-    this.storage = options.storage === undefined ? safeStorage() : (options.storage as Storage | null);
+    this.messages = new MessageStore(options.storage === undefined ? safeLocalStorage() : options.storage);
     const user = this.client.userId;
     this.snap = {
       notifications: [],
@@ -75,20 +72,18 @@ export class GraceSession {
       approvals: {},
       tasks: null,
       tasksError: null,
-      messages: this.loadMessages(user),
+      messages: this.messages.load(user),
       historyError: null,
       hasMore: false,
     };
-    this.client.on('state', (state, error) =>
-      this.update({ state, error, transport: this.client.transport }),
-    );
+    this.client.on('state', (state, error) => this.update({ state, error, transport: this.client.transport }));
     this.client.on('welcome', (w) => {
       const userChanged = this.snap.userId !== null && w.user_id !== this.snap.userId;
       this.update({
         unread: w.unread,
         userId: w.user_id,
-        ...(this.snap.userId === null ? { messages: this.loadMessages(w.user_id) } : {}),
-        ...(userChanged ? { messages: this.loadMessages(w.user_id), notifications: [], approvals: {} } : {}),
+        ...(this.snap.userId === null ? { messages: this.messages.load(w.user_id) } : {}),
+        ...(userChanged ? { messages: this.messages.load(w.user_id), notifications: [], approvals: {} } : {}),
       });
       if (userChanged) void this.loadHistory();
     });
@@ -155,41 +150,21 @@ export class GraceSession {
   // -- state -------------------------------------------------------------------------------------
 
   private addNotifications(frames: NotificationFrame[]): void {
-    const bySeq = new Map(this.snap.notifications.map((n) => [n.seq, n]));
-    for (const f of frames) bySeq.set(f.seq, f);
-    const notifications = [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(-MAX_NOTIFICATIONS);
     const approvals = { ...this.snap.approvals };
     let tasks = this.snap.tasks;
     for (const f of frames) {
-      const id = typeof f.data.approval_id === 'string' ? f.data.approval_id : null;
-      const decided = DECISIONS[f.type];
-      if (id && decided) {
-        const state = (typeof f.data.state === 'string' ? f.data.state : decided) as ApprovalState;
-        approvals[id] = {
-          state,
-          decided_by: str(f.data.decided_by),
-          decided_at: str(f.data.decided_at) ?? f.timestamp,
-          reason: str(f.data.reason),
-        };
-      }
-      if (f.type.startsWith('task_') && typeof f.data.task_id === 'string') {
-        tasks = applyTaskNotification(tasks, f);
-      }
+      const decision = decisionOf(f);
+      if (decision) approvals[decision[0]] = decision[1];
+      tasks = applyTaskNotification(tasks, f);
     }
-    this.update({ notifications, approvals, tasks });
+    this.update({ notifications: mergeNotifications(this.snap.notifications, frames), approvals, tasks });
   }
 
   private onControl(frame: ControlFrame): void {
     switch (frame.type) {
-      case 'read': {
-        const ids = new Set(frame.ids ?? []);
-        const upTo = frame.up_to_seq ?? -1;
-        const notifications = this.snap.notifications.map((n) =>
-          !n.read && (frame.all || ids.has(n.id) || n.seq <= upTo) ? { ...n, read: true } : n,
-        );
-        this.update({ notifications, unread: frame.unread });
+      case 'read':
+        this.update({ notifications: applyRead(this.snap.notifications, frame), unread: frame.unread });
         break;
-      }
       case 'task_list':
         this.update({ tasks: frame.tasks, tasksError: null });
         break;
@@ -205,12 +180,7 @@ export class GraceSession {
   }
 
   private setApproval(a: ApprovalInfo): void {
-    this.update({
-      approvals: {
-        ...this.snap.approvals,
-        [a.approval_id]: { state: a.state, decided_by: a.decided_by, decided_at: a.decided_at, reason: a.reason },
-      },
-    });
+    this.update({ approvals: { ...this.snap.approvals, [a.approval_id]: outcomeOf(a) } });
   }
 
   /** Load the latest notifications by REST (page load, new epoch, history gap). */
@@ -233,28 +203,14 @@ export class GraceSession {
     }
   }
 
-  /**
-   * The conversation as the server keeps it, when it keeps one (the unified chat); otherwise the
-   * messages stay those kept in this browser.
-   */
+  /** The conversation as the server keeps it, when it keeps one (the unified chat). */
   private async loadChatHistory(): Promise<void> {
-    let items;
     try {
-      items = await fetchChatHistory(this.client.restOptions);
+      const items = await fetchChatHistory(this.client.restOptions);
+      this.update({ messages: mergeServerHistory(this.snap.messages, items) });
     } catch {
-      return;
+      /* no server conversation: the messages stay those kept in this browser */
     }
-    const fromServer: ChatMessage[] = items.map((item, i) => ({
-      kind: item.role === 'user' ? 'user' : 'grace',
-      id: `s${item.timestamp}-${i}`,
-      text: item.text ?? '',
-      at: Date.parse(item.timestamp),
-      data: item.data,
-    }));
-    // the server's conversation wins; keep what only this page has (task cards, failed sends)
-    const local = this.snap.messages.filter((m) => m.kind === 'tasks' || m.error || !fromServer.length);
-    const messages = [...fromServer, ...local].sort((a, b) => a.at - b.at).slice(-MAX_MESSAGES);
-    this.update({ messages });
   }
 
   /** Ask the server for the current state of approval cards still pending in the thread. */
@@ -278,27 +234,25 @@ export class GraceSession {
 
   // -- commands ----------------------------------------------------------------------------------
 
-  async listTasks(): Promise<TaskInfo[]> {
+  /** The task list (which also refreshes the task card); a failure is shown on the card too. */
+  async listTasks(): Promise<TaskListFrame> {
     try {
-      const reply = await this.client.listTasks();
-      return reply.tasks;
+      return await this.client.listTasks();
     } catch (err) {
-      this.update({ tasksError: describe(err) });
+      this.update({ tasksError: describeError(err) });
       throw err;
     }
   }
 
-  async approve(approvalId: string, reason?: string): Promise<ApprovalInfo> {
-    const reply = await this.client.approve(approvalId, reason);
-    return reply.approval;
+  approve(approvalId: string, reason?: string): Promise<ApprovalFrame> {
+    return this.client.approve(approvalId, reason);
   }
 
-  async reject(approvalId: string, reason?: string): Promise<ApprovalInfo> {
-    const reply = await this.client.reject(approvalId, reason);
-    return reply.approval;
+  reject(approvalId: string, reason?: string): Promise<ApprovalFrame> {
+    return this.client.reject(approvalId, reason);
   }
 
-  async markRead(which: { ids?: string[]; up_to_seq?: number; all?: boolean } = { all: true }) {
+  markRead(which: MarkRead = { all: true }): Promise<ReadFrame> {
     return this.client.markRead(which);
   }
 
@@ -308,16 +262,15 @@ export class GraceSession {
     if (!trimmed) return;
     this.addMessage({ kind: 'user', text: trimmed });
     try {
-      const answer = await sendChat(this.client.restOptions, trimmed);
+      const answer = await commandOverRest<'chat'>(this.client.restOptions, { type: 'chat', text: trimmed });
       this.addMessage({ kind: 'grace', text: answer.text, data: answer.data });
-      const tasks = answer.data && (answer.data as { tasks?: unknown }).tasks;
-      if (Array.isArray(tasks)) this.update({ tasks: normalizeTasks(tasks).tasks });
+      const tasks = (answer.data as { tasks?: unknown }).tasks;
+      if (Array.isArray(tasks)) this.update({ tasks: tasks as TaskInfo[] });
     } catch (err) {
-      const e = err as GraceError;
       const text =
-        e.code === 'unavailable'
+        err instanceof GraceError && err.code === 'unavailable'
           ? 'The chat is not available on this server yet. Use the buttons on the cards meanwhile.'
-          : `Grace could not answer: ${e.message}`;
+          : `Grace could not answer: ${err instanceof Error ? err.message : String(err)}`;
       this.addMessage({ kind: 'grace', text, error: true });
     }
   }
@@ -333,116 +286,8 @@ export class GraceSession {
   }
 
   addMessage(m: Omit<ChatMessage, 'id' | 'at'>): void {
-    const message: ChatMessage = { ...m, id: `m${Date.now()}-${++this.messageCounter}`, at: Date.now() };
-    const messages = [...this.snap.messages, message].slice(-MAX_MESSAGES);
+    const messages = [...this.snap.messages, this.messages.create(m)].slice(-MAX_MESSAGES);
     this.update({ messages });
-    const user = this.snap.userId;
-    if (user) {
-      try {
-        this.storage?.setItem(CHAT_PREFIX + user, JSON.stringify(messages));
-      } catch {
-        /* storage full: the thread still shows them */
-      }
-    }
-  }
-
-  private loadMessages(user: string | null): ChatMessage[] {
-    if (!user) return [];
-    try {
-      const raw = this.storage?.getItem(CHAT_PREFIX + user);
-      const value: unknown = raw ? JSON.parse(raw) : [];
-      return Array.isArray(value) ? (value as ChatMessage[]) : [];
-    } catch {
-      return [];
-    }
+    this.messages.save(this.snap.userId, messages);
   }
 }
-
-function str(v: unknown): string | null {
-  return typeof v === 'string' ? v : null;
-}
-
-export function describe(err: unknown): string {
-  if (err instanceof GraceError) {
-    switch (err.code) {
-      case 'unavailable':
-        return err.message || 'Not available on this server yet.';
-      case 'timeout':
-        return 'Grace did not answer in time. Try again.';
-      case 'disconnected':
-      case 'closed':
-        return 'The connection dropped. Try again once it is back.';
-      default:
-        return err.message;
-    }
-  }
-  return String(err);
-}
-
-export function isActive(task: TaskInfo): boolean {
-  return ACTIVE.has(task.state);
-}
-
-function upsertTask(tasks: TaskInfo[] | null, task: TaskInfo): TaskInfo[] {
-  const list = tasks ? [...tasks] : [];
-  const i = list.findIndex((t) => t.task_id === task.task_id);
-  if (i >= 0) list[i] = { ...list[i], ...task };
-  else list.unshift(task);
-  return list;
-}
-
-function applyTaskNotification(tasks: TaskInfo[] | null, f: NotificationFrame): TaskInfo[] | null {
-  const id = f.data.task_id as string;
-  const existing = tasks?.find((t) => t.task_id === id);
-  const patch: Partial<TaskInfo> & { task_id: string } = { task_id: id };
-  if (typeof f.data.state === 'string') patch.state = f.data.state as TaskInfo['state'];
-  if (typeof f.data.progress === 'number') patch.progress = f.data.progress;
-  if (typeof f.data.note === 'string') patch.note = f.data.note;
-  if (!existing) {
-    if (!tasks) return tasks; // the list has not been loaded: nothing to patch
-    return upsertTask(tasks, {
-      task_type: typeof f.data.task_type === 'string' ? f.data.task_type : '',
-      state: patch.state ?? 'running',
-      progress: null,
-      started_at: f.timestamp,
-      ...patch,
-    });
-  }
-  return upsertTask(tasks, { ...existing, ...patch });
-}
-
-function safeStorage(): Storage | null {
-  try {
-    return globalThis.localStorage ?? null;
-  } catch {
-    return null;
-  }
-}
-
-// -- the registry of shared sessions ---------------------------------------------------------------
-
-const sessions = new Map<string, GraceSession>();
-
-export function sessionKey(options: ClientOptions): string {
-  return `${options.baseUrl ?? ''}|${options.token ?? 'cookie'}`;
-}
-
-/** The shared session for these options (created on first use). */
-export function getSession(options: ClientOptions = {}): GraceSession {
-  const key = sessionKey(options);
-  let session = sessions.get(key);
-  if (!session) {
-    session = new GraceSession(options);
-    sessions.set(key, session);
-  }
-  return session;
-}
-
-export function releaseSession(options: ClientOptions, session: GraceSession): void {
-  const key = sessionKey(options);
-  session.release(() => {
-    if (sessions.get(key) === session && session.retained <= 0) sessions.delete(key);
-  });
-}
-
-export { LAST_USER_KEY };

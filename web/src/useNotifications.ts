@@ -2,32 +2,52 @@
  * `const { notifications, connected, listTasks, cancelTask, pauseLearning, resumeLearning, approve,
  * reject, markRead, unread } = useNotifications()` — the seed's hook. Every component using it
  * with the same options shares one connection; the last one to unmount closes it.
+ *
+ * Commands resolve with the server's typed reply (`listTasks()` with the `task_list` frame,
+ * `approve()` with the `approval` frame, …) and reject with a `GraceError` whose `code` is the
+ * server's error code or `timeout` / `disconnected` / `closed`.
  */
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import type { ClientOptions } from './client';
-import type { NotificationFrame } from './protocol';
-import { getSession, releaseSession, type GraceSession, type Snapshot } from './session';
+import type {
+  ApprovalFrame,
+  LearningFrame,
+  NotificationFrame,
+  ReadFrame,
+  StatusFrame,
+  TaskFrame,
+  TaskListFrame,
+} from './frames';
+import type { CommandMap } from './protocol';
+import type { GraceSession, Snapshot } from './session';
+import { getSession, releaseSession } from './sessionRegistry';
 
 export interface UseNotificationsOptions extends ClientOptions {
   /** Called for every notification pushed live (not for history or replay). */
   onNotification?: (frame: NotificationFrame) => void;
 }
 
-export interface UseNotifications extends Snapshot {
-  connected: boolean;
+export interface NotificationCommands {
   session: GraceSession;
-  listTasks: GraceSession['listTasks'];
-  cancelTask: (taskId: string) => Promise<unknown>;
-  pauseTask: (taskId: string) => Promise<unknown>;
-  resumeTask: (taskId: string) => Promise<unknown>;
-  pauseLearning: () => Promise<unknown>;
-  resumeLearning: () => Promise<unknown>;
-  approve: GraceSession['approve'];
-  reject: GraceSession['reject'];
-  markRead: GraceSession['markRead'];
-  status: () => Promise<unknown>;
+  listTasks: () => Promise<TaskListFrame>;
+  cancelTask: (taskId: string) => Promise<TaskFrame>;
+  pauseTask: (taskId: string) => Promise<TaskFrame>;
+  resumeTask: (taskId: string) => Promise<TaskFrame>;
+  pauseLearning: () => Promise<LearningFrame>;
+  resumeLearning: () => Promise<LearningFrame>;
+  approve: (approvalId: string, reason?: string) => Promise<ApprovalFrame>;
+  reject: (approvalId: string, reason?: string) => Promise<ApprovalFrame>;
+  /** Everything read unless told which. */
+  markRead: (which?: Pick<CommandMap['mark_read'], 'ids' | 'up_to_seq' | 'all'>) => Promise<ReadFrame>;
+  status: () => Promise<StatusFrame>;
+  /** A sentence to the unified chat; the sentence and Grace's answer join the thread. */
   chat: (text: string) => Promise<void>;
+  /** Add the live task card to the thread and refresh it. */
   showTasks: () => Promise<void>;
+}
+
+export interface UseNotifications extends Snapshot, NotificationCommands {
+  connected: boolean;
 }
 
 export function useNotifications(options: UseNotificationsOptions = {}): UseNotifications {
@@ -41,21 +61,21 @@ export function useNotifications(options: UseNotificationsOptions = {}): UseNoti
   }, [session]);
   useEffect(() => (onNotification ? session.onLive(onNotification) : undefined), [session, onNotification]);
   const snap = useSyncExternalStore(session.subscribe, session.getSnapshot, session.getSnapshot);
-  const commands = useMemo(() => {
+  const commands = useMemo<NotificationCommands>(() => {
     const c = session.client;
     return {
       session,
       listTasks: () => session.listTasks(),
-      cancelTask: (id: string) => c.cancelTask(id),
-      pauseTask: (id: string) => c.pauseTask(id),
-      resumeTask: (id: string) => c.resumeTask(id),
+      cancelTask: (id) => c.cancelTask(id),
+      pauseTask: (id) => c.pauseTask(id),
+      resumeTask: (id) => c.resumeTask(id),
       pauseLearning: () => c.pauseLearning(),
       resumeLearning: () => c.resumeLearning(),
-      approve: (id: string, reason?: string) => session.approve(id, reason),
-      reject: (id: string, reason?: string) => session.reject(id, reason),
-      markRead: (which?: { ids?: string[]; up_to_seq?: number; all?: boolean }) => session.markRead(which),
+      approve: (id, reason) => session.approve(id, reason),
+      reject: (id, reason) => session.reject(id, reason),
+      markRead: (which) => session.markRead(which),
       status: () => c.status(),
-      chat: (text: string) => session.chat(text),
+      chat: (text) => session.chat(text),
       showTasks: () => session.showTasks(),
     };
   }, [session]);

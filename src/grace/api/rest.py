@@ -17,6 +17,7 @@ from grace.api.ws import notification_stream
 from grace.auth import Identity
 from grace.commands import CommandContext
 from grace.errors import BadRequest
+from grace.frames import NotificationFrame
 from grace.notifications.model import Severity
 from grace.protocol import STREAM_PATH, MarkRead, protocol_schema
 
@@ -31,20 +32,6 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
-
-
-class NotificationFrame(BaseModel):
-    type: str
-    id: str
-    seq: int
-    title: str
-    message: str
-    badge: str
-    severity: Severity
-    timestamp: str
-    data: dict[str, Any]
-    actions: list[dict[str, str]]
-    read: bool
 
 
 class NotificationPage(BaseModel):

@@ -17,6 +17,7 @@ from grace.approvals.gateway import ActionGateway
 from grace.approvals.model import ApprovalState
 from grace.auth import Identity
 from grace.commands import CommandContext, CommandRouter
+from grace.frames import ApprovalInfo, LogLine, TaskInfo
 from grace.protocol import (
     Approve,
     CancelTask,
@@ -32,24 +33,6 @@ from grace.protocol import TaskLogs as TaskLogsCommand
 from grace.tasks.runner import TaskRunner
 
 
-class TaskInfo(BaseModel):
-    task_id: str
-    task_type: str
-    title: str
-    state: str
-    progress: float | None
-    note: str | None
-    params: dict[str, Any]
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    duration_seconds: float | None
-    running_for: str | None
-    pause_requested: bool
-    result: Any
-    error: str | None
-
-
 class TaskList(BaseModel):
     tasks: list[TaskInfo]
     active: int
@@ -62,30 +45,9 @@ class StartTaskBody(BaseModel):
     task_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
-class LogLine(BaseModel):
-    t: float
-    line: str
-
-
 class TaskLogs(BaseModel):
     task_id: str
     lines: list[LogLine]
-
-
-class ApprovalInfo(BaseModel):
-    approval_id: str
-    user_id: str
-    action_type: str
-    agent: str
-    params: dict[str, Any]
-    trace_id: str | None
-    message: str
-    state: ApprovalState
-    created_at: str
-    expires_at: str | None
-    decided_at: str | None
-    decided_by: str | None
-    reason: str | None
 
 
 class ApprovalList(BaseModel):

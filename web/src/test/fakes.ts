@@ -1,5 +1,5 @@
 /** A scriptable WebSocket and fetch for unit tests. */
-import type { NotificationFrame } from '../protocol';
+import type { ApprovalInfo, NotificationFrame, TaskInfo } from '../frames';
 
 export class FakeWebSocket {
   static instances: FakeWebSocket[] = [];
@@ -63,6 +63,48 @@ export function note(seq: number, over: Partial<NotificationFrame> = {}): Notifi
     data: {},
     actions: [],
     read: false,
+    ...over,
+  };
+}
+
+/** A task as `TaskRecord.info()` gives it. */
+export function taskInfo(task_id: string, over: Partial<TaskInfo> = {}): TaskInfo {
+  return {
+    task_id,
+    task_type: 'deployment',
+    title: 'Deployment',
+    state: 'running',
+    progress: null,
+    note: null,
+    params: {},
+    created_at: '2026-01-15T10:30:00.000Z',
+    started_at: '2026-01-15T10:30:00.000Z',
+    finished_at: null,
+    duration_seconds: null,
+    running_for: null,
+    pause_requested: false,
+    result: null,
+    error: null,
+    ...over,
+  };
+}
+
+/** An approval as `Approval.info()` gives it. */
+export function approvalInfo(approval_id: string, over: Partial<ApprovalInfo> = {}): ApprovalInfo {
+  return {
+    approval_id,
+    user_id: 'alice',
+    action_type: 'modify_file',
+    agent: 'learning_supervisor',
+    params: {},
+    trace_id: null,
+    message: 'Learning supervisor wants to modify config.yaml',
+    state: 'pending',
+    created_at: '2026-01-15T10:30:00.000Z',
+    expires_at: null,
+    decided_at: null,
+    decided_by: null,
+    reason: null,
     ...over,
   };
 }

@@ -1,9 +1,10 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ChatPanel, collapseProgress, localTime } from './ChatPanel';
-import type { ClientOptions } from './client';
-import { FakeWebSocket, MemoryStorage, emptyHistory, fakeFetch, note } from './test/fakes';
-import { useNotifications } from './useNotifications';
+import type { ClientOptions } from '../client';
+import { FakeWebSocket, MemoryStorage, approvalInfo, emptyHistory, fakeFetch, note, taskInfo } from '../test/fakes';
+import { ChatPanel } from './ChatPanel';
+import { localTime } from './format';
+import { collapseProgress } from './thread';
 
 let http: ReturnType<typeof fakeFetch>;
 let options: ClientOptions;
@@ -31,31 +32,6 @@ function connect(replay = [] as ReturnType<typeof note>[], unread = 0) {
   act(() => FakeWebSocket.last.greet('alice', 0, [], 'e1', unread));
   if (replay.length) act(() => FakeWebSocket.last.receive(...replay));
 }
-
-describe('useNotifications', () => {
-  function Probe({ label }: { label: string }) {
-    const { notifications, connected, unread } = useNotifications(options);
-    return (
-      <p data-testid={label}>
-        {connected ? 'on' : 'off'}:{notifications.map((x) => x.seq).join(',')}:{unread}
-      </p>
-    );
-  }
-
-  it('shares one connection between components; the last unmount closes it', async () => {
-    const a = render(<Probe label="a" />);
-    const b = render(<Probe label="b" />);
-    expect(FakeWebSocket.instances).toHaveLength(1);
-    connect([note(1), note(2)]);
-    expect(screen.getByTestId('a').textContent).toBe('on:1,2:2');
-    expect(screen.getByTestId('b').textContent).toBe('on:1,2:2');
-    a.unmount();
-    await new Promise((r) => setTimeout(r, 5));
-    expect(FakeWebSocket.last.closed).toBeNull();
-    b.unmount();
-    await waitFor(() => expect(FakeWebSocket.last.closed).not.toBeNull());
-  });
-});
 
 describe('ChatPanel', () => {
   it('shows notification cards as the seed draws them, styled by severity', () => {
@@ -106,7 +82,8 @@ describe('ChatPanel', () => {
       FakeWebSocket.last.receive({
         type: 'approval',
         ref: cmd.id,
-        approval: { approval_id: 'ap1', action_type: 'modify_file', state: 'approved', decided_by: 'alice' },
+        approval: approvalInfo('ap1', { state: 'approved', decided_by: 'alice' }),
+        decided: true,
       }),
     );
     expect(within(card).getByTestId('approval-outcome').textContent).toContain('Approved by alice');
@@ -145,8 +122,8 @@ describe('ChatPanel', () => {
         ref: FakeWebSocket.last.lastSent('list_tasks').id,
         active: 1,
         tasks: [
-          { task_id: 'task_deploy_123', task_type: 'deployment', state: 'running', progress: 0.4, running_for: '5m 23s' },
-          { task_id: 'task_backup_789', task_type: 'backup', state: 'paused', progress: null },
+          taskInfo('task_deploy_123', { progress: 0.4, started_at: null, running_for: '5m 23s' }),
+          taskInfo('task_backup_789', { task_type: 'backup', state: 'paused' }),
         ],
       }),
     );
@@ -181,7 +158,10 @@ describe('ChatPanel', () => {
   it('shows the reply of the unified chat', async () => {
     http = fakeFetch({
       'GET /api/notifications': emptyHistory,
-      'POST /api/unified/chat': () => ({ status: 200, body: { text: 'Background Tasks (0 active)', data: {} } }),
+      'POST /api/unified/chat': () => ({
+        status: 200,
+        body: { text: 'Background Tasks (0 active)', intent: 'list_tasks', data: {} },
+      }),
     });
     render(<ChatPanel {...options} />);
     connect();

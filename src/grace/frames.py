@@ -1,0 +1,236 @@
+"""Protocol v1's server frames: what ``/api/notifications/stream`` (and SSE) sends to a client.
+
+``grace.protocol`` declares the client's commands; this module declares the other direction, so
+that ``protocol_schema()`` can publish both and the TypeScript client can be checked against them.
+The models describe frames; the server builds its frames as plain dicts where they are produced
+(``Notification.frame()``, ``TaskRecord.info()``, ``Approval.info()``, the command handlers...),
+and ``tests/test_protocol_schema.py`` validates what a live server sends against these models, so
+a field added, removed or renamed on either side fails a test.
+
+Models forbid fields they do not declare, except ``status``: every status provider adds its own
+section to that frame.
+
+A reply to a command carries the command's ``id`` back as ``ref`` when the command had one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from grace.errors import ErrorCode
+
+TaskState = Literal[
+    "queued", "running", "paused", "cancelling", "succeeded", "failed", "cancelled", "interrupted"
+]
+ApprovalState = Literal["pending", "approved", "rejected", "expired"]
+Severity = Literal["info", "success", "warning", "error"]
+LearningState = Literal["running", "paused"]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Frame(_Shape):
+    """Base of every server frame."""
+
+    type: str
+
+
+class Reply(Frame):
+    """A frame that may answer a command."""
+
+    ref: str | int | None = Field(
+        default=None, description="the answered command's id; absent when it had none"
+    )
+
+
+# -- what frames carry --------------------------------------------------------------------------
+
+
+class NotificationAction(_Shape):
+    """A button on a notification card; ``id`` names the command it leads to."""
+
+    id: str
+    label: str
+
+
+class TaskInfo(_Shape):
+    """A background task (``TaskRecord.info()``)."""
+
+    task_id: str
+    task_type: str
+    title: str
+    state: TaskState
+    progress: float | None
+    note: str | None
+    params: dict[str, Any]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    duration_seconds: float | None
+    running_for: str | None
+    pause_requested: bool
+    result: Any
+    error: str | None
+
+
+class ApprovalInfo(_Shape):
+    """An approval asked of a person (``Approval.info()``)."""
+
+    approval_id: str
+    user_id: str
+    action_type: str
+    agent: str
+    params: dict[str, Any]
+    trace_id: str | None
+    message: str
+    state: ApprovalState
+    created_at: str
+    expires_at: str | None
+    decided_at: str | None
+    decided_by: str | None
+    reason: str | None
+
+
+class LogLine(_Shape):
+    """One line of a task's log; ``t`` is Unix time in seconds."""
+
+    t: float
+    line: str
+
+
+# -- the frames ---------------------------------------------------------------------------------
+
+
+class NotificationFrame(Frame):
+    """A notification (``Notification.frame()``). Its ``type`` is the notification's type, never
+    the name of a control frame."""
+
+    id: str
+    seq: int
+    title: str
+    message: str
+    badge: str
+    severity: Severity
+    timestamp: str
+    data: dict[str, Any]
+    actions: list[NotificationAction]
+    read: bool
+
+
+class WelcomeFrame(Frame):
+    """The first frame of every connection: who the caller is and where their log stands."""
+
+    type: Literal["welcome"]
+    user_id: str
+    epoch: str
+    seq: int
+    unread: int
+    protocol: int
+
+
+class SyncedFrame(Frame):
+    """The end of the replay: everything up to ``seq`` has been sent."""
+
+    type: Literal["synced"]
+    seq: int
+    gap: bool = Field(
+        default=False, description="present (true) when notifications the client asked for are gone"
+    )
+
+
+class PongFrame(Reply):
+    type: Literal["pong"]
+
+
+class ErrorFrame(Reply):
+    type: Literal["error"]
+    code: ErrorCode
+    message: str
+    close_code: int | None = Field(
+        default=None, description="present when the server closes the stream after this frame"
+    )
+
+
+class AckedFrame(Reply):
+    type: Literal["acked"]
+    seq: int
+
+
+class ReadFrame(Reply):
+    """Notifications marked read: the reply to ``mark_read``, and pushed to the user's other
+    connections."""
+
+    type: Literal["read"]
+    ids: list[str]
+    up_to_seq: int | None
+    all: bool
+    marked: int
+    unread: int
+
+
+class TaskListFrame(Reply):
+    type: Literal["task_list"]
+    tasks: list[TaskInfo]
+    active: int
+
+
+class TaskFrame(Reply):
+    type: Literal["task"]
+    task: TaskInfo
+
+
+class TaskLogsFrame(Reply):
+    type: Literal["task_logs"]
+    task_id: str
+    lines: list[LogLine]
+
+
+class ApprovalFrame(Reply):
+    type: Literal["approval"]
+    approval: ApprovalInfo
+    decided: bool = Field(description="false when an earlier decision already stood")
+
+
+class LearningFrame(Reply):
+    type: Literal["learning"]
+    state: LearningState
+    waiting: int
+    changed: bool = Field(description="false when learning already was in that state")
+
+
+class StatusFrame(Reply):
+    """What Grace is doing: ``summary`` in words, plus one section per status provider."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["status"]
+    summary: str
+
+
+class ChatReplyFrame(Reply):
+    type: Literal["chat_reply"]
+    text: str
+    intent: str | None
+    data: dict[str, Any]
+
+
+#: Every server frame by name: control frames by their ``type``, notifications as "notification".
+FRAMES: dict[str, type[Frame]] = {
+    "welcome": WelcomeFrame,
+    "synced": SyncedFrame,
+    "pong": PongFrame,
+    "error": ErrorFrame,
+    "acked": AckedFrame,
+    "read": ReadFrame,
+    "task_list": TaskListFrame,
+    "task": TaskFrame,
+    "task_logs": TaskLogsFrame,
+    "approval": ApprovalFrame,
+    "learning": LearningFrame,
+    "status": StatusFrame,
+    "chat_reply": ChatReplyFrame,
+    "notification": NotificationFrame,
+}

@@ -1,0 +1,63 @@
+import { useState } from 'react';
+import { describeError } from '../errors';
+import type { NotificationFrame } from '../frames';
+import type { ApprovalOutcome } from '../threadState';
+import type { NotificationCommands } from '../useNotifications';
+import { Details } from './Details';
+import { localTime } from './format';
+
+export type Decide = Pick<NotificationCommands, 'approve' | 'reject'>;
+
+const OUTCOME_TEXT: Record<ApprovalOutcome['state'], string> = {
+  approved: '✅ Approved',
+  rejected: '🚫 Rejected',
+  expired: '⌛ Expired',
+  pending: 'Pending',
+};
+
+/** Approve and Reject on an approval card; once decided (here or elsewhere), the outcome. */
+export function ApprovalActions({ n, outcome, g }: { n: NotificationFrame; outcome: ApprovalOutcome | null; g: Decide }) {
+  const approvalId = n.data.approval_id as string;
+  const [busy, setBusy] = useState<'approve' | 'reject' | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const decide = async (which: 'approve' | 'reject') => {
+    setBusy(which);
+    setError(null);
+    try {
+      const reply = await (which === 'approve' ? g.approve(approvalId) : g.reject(approvalId));
+      if (reply.approval.state === 'pending') setError('The approval is still pending.');
+    } catch (err) {
+      setError(`Could not ${which}: ${describeError(err)}`);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const decided = outcome && outcome.state !== 'pending';
+  return (
+    <div className="approval">
+      <Details data={n.data} />
+      {decided ? (
+        <p className={`outcome ${outcome.state}`} data-testid="approval-outcome" role="status">
+          {OUTCOME_TEXT[outcome.state]}
+          {outcome.decided_by ? ` by ${outcome.decided_by}` : ''}
+          {outcome.decided_at ? ` at ${localTime(outcome.decided_at)}` : ''}
+          {outcome.reason ? `: ${outcome.reason}` : ''}
+        </p>
+      ) : (
+        <div className="actions">
+          <button type="button" className="approve" disabled={busy !== null} onClick={() => void decide('approve')}>
+            {busy === 'approve' ? 'Approving…' : 'Approve'}
+          </button>
+          <button type="button" className="reject" disabled={busy !== null} onClick={() => void decide('reject')}>
+            {busy === 'reject' ? 'Rejecting…' : 'Reject'}
+          </button>
+        </div>
+      )}
+      {error && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}

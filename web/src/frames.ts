@@ -1,0 +1,231 @@
+/**
+ * Protocol v1's server frames as the TypeScript client sees them: the counterpart of
+ * `grace.frames`, published in `protocol.schema.json` under `frames` and checked against it by
+ * `protocol.test.ts` (every frame, every field, which fields are always present).
+ */
+import type { ErrorCode, Ref, SendableCommandType } from './protocol';
+
+export const TASK_STATES = [
+  'queued',
+  'running',
+  'paused',
+  'cancelling',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'interrupted',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'expired'] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+export const SEVERITIES = ['info', 'success', 'warning', 'error'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const LEARNING_STATES = ['running', 'paused'] as const;
+export type LearningState = (typeof LEARNING_STATES)[number];
+
+// -- what frames carry ----------------------------------------------------------------------------
+
+export interface NotificationAction {
+  id: string;
+  label: string;
+}
+
+export interface TaskInfo {
+  task_id: string;
+  task_type: string;
+  title: string;
+  state: TaskState;
+  progress: number | null;
+  note: string | null;
+  params: Record<string, unknown>;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_seconds: number | null;
+  running_for: string | null;
+  pause_requested: boolean;
+  result: unknown;
+  error: string | null;
+}
+
+export interface ApprovalInfo {
+  approval_id: string;
+  user_id: string;
+  action_type: string;
+  agent: string;
+  params: Record<string, unknown>;
+  trace_id: string | null;
+  message: string;
+  state: ApprovalState;
+  created_at: string;
+  expires_at: string | null;
+  decided_at: string | null;
+  decided_by: string | null;
+  reason: string | null;
+}
+
+export interface LogLine {
+  /** Unix time in seconds. */
+  t: number;
+  line: string;
+}
+
+// -- the frames -----------------------------------------------------------------------------------
+
+/** A notification; its `type` is never the name of a control frame. */
+export interface NotificationFrame {
+  type: string;
+  id: string;
+  seq: number;
+  title: string;
+  message: string;
+  badge: string;
+  severity: Severity;
+  timestamp: string;
+  data: Record<string, unknown>;
+  actions: NotificationAction[];
+  read: boolean;
+}
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  user_id: string;
+  epoch: string;
+  seq: number;
+  unread: number;
+  protocol: number;
+}
+export interface SyncedFrame {
+  type: 'synced';
+  seq: number;
+  /** Present (true) when notifications the client asked for are gone. */
+  gap?: boolean;
+}
+
+/** A frame that may answer a command: `ref` is the command's `id`. */
+interface Reply {
+  ref?: Ref | null;
+}
+export interface PongFrame extends Reply {
+  type: 'pong';
+}
+export interface ErrorFrame extends Reply {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  /** Present when the server closes the stream after this frame. */
+  close_code?: number | null;
+}
+export interface AckedFrame extends Reply {
+  type: 'acked';
+  seq: number;
+}
+/** The reply to `mark_read`, also pushed to the user's other connections. */
+export interface ReadFrame extends Reply {
+  type: 'read';
+  ids: string[];
+  up_to_seq: number | null;
+  all: boolean;
+  marked: number;
+  unread: number;
+}
+export interface TaskListFrame extends Reply {
+  type: 'task_list';
+  tasks: TaskInfo[];
+  active: number;
+}
+export interface TaskFrame extends Reply {
+  type: 'task';
+  task: TaskInfo;
+}
+export interface TaskLogsFrame extends Reply {
+  type: 'task_logs';
+  task_id: string;
+  lines: LogLine[];
+}
+export interface ApprovalFrame extends Reply {
+  type: 'approval';
+  approval: ApprovalInfo;
+  /** False when an earlier decision already stood. */
+  decided: boolean;
+}
+export interface LearningFrame extends Reply {
+  type: 'learning';
+  state: LearningState;
+  waiting: number;
+  /** False when learning already was in that state. */
+  changed: boolean;
+}
+/** `summary` in words, plus one section per status provider (tasks, approvals, …). */
+export type StatusFrame = Reply & {
+  type: 'status';
+  summary: string;
+  [section: string]: unknown;
+};
+export interface ChatReplyFrame extends Reply {
+  type: 'chat_reply';
+  text: string;
+  intent: string | null;
+  data: Record<string, unknown>;
+}
+
+/** Every server frame by its name in the schema (notifications as `notification`). */
+export interface ServerFrameMap {
+  welcome: WelcomeFrame;
+  synced: SyncedFrame;
+  pong: PongFrame;
+  error: ErrorFrame;
+  acked: AckedFrame;
+  read: ReadFrame;
+  task_list: TaskListFrame;
+  task: TaskFrame;
+  task_logs: TaskLogsFrame;
+  approval: ApprovalFrame;
+  learning: LearningFrame;
+  status: StatusFrame;
+  chat_reply: ChatReplyFrame;
+  notification: NotificationFrame;
+}
+export type ControlFrame = ServerFrameMap[Exclude<keyof ServerFrameMap, 'notification'>];
+export type ServerFrame = ControlFrame | NotificationFrame;
+
+/** What each command is answered with (besides an `error`). */
+export interface ReplyMap {
+  ping: PongFrame;
+  ack: AckedFrame;
+  mark_read: ReadFrame;
+  list_tasks: TaskListFrame;
+  cancel_task: TaskFrame;
+  pause_task: TaskFrame;
+  resume_task: TaskFrame;
+  task_logs: TaskLogsFrame;
+  start_task: TaskFrame;
+  pause_learning: LearningFrame;
+  resume_learning: LearningFrame;
+  approve: ApprovalFrame;
+  reject: ApprovalFrame;
+  status: StatusFrame;
+  chat: ChatReplyFrame;
+}
+
+/** The type of each command's reply, to check what the server answered. */
+export const REPLY_TYPES: { [K in SendableCommandType]: ReplyMap[K]['type'] } = {
+  ping: 'pong',
+  ack: 'acked',
+  mark_read: 'read',
+  list_tasks: 'task_list',
+  cancel_task: 'task',
+  pause_task: 'task',
+  resume_task: 'task',
+  task_logs: 'task_logs',
+  start_task: 'task',
+  pause_learning: 'learning',
+  resume_learning: 'learning',
+  approve: 'approval',
+  reject: 'approval',
+  status: 'status',
+  chat: 'chat_reply',
+};
