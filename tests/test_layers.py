@@ -5,11 +5,11 @@ Layers, bottom to top (docs/architecture.md draws them):
 0. ``errors``
 1. ``config``, ``protocol``, ``events``, ``auth``
 2. ``hub``
-3. ``notifications``, ``store.base`` (the notification log's contract)
+3. ``notifications`` (with ``notifications.store``, the notification log's contract)
 4. ``commands``, ``status``, ``component`` (what the systems plug into)
 5. the systems: ``tasks``, ``approvals``, ``learning``, ``guardian``, ``selfheal``,
    ``missions``, ``chat``
-6. ``store`` engines (they implement the systems' store contracts), ``helpers``
+6. ``store``: the engines (they implement the systems' store contracts), ``helpers``
 7. ``app`` (the composition root)
 8. ``api``
 9. ``cli``, ``demo``, the package itself
@@ -40,7 +40,6 @@ LAYERS: dict[str, int] = {
     "grace.auth": 1,
     "grace.hub": 2,
     "grace.notifications": 3,
-    "grace.store.base": 3,
     "grace.commands": 4,
     "grace.status": 4,
     "grace.component": 4,

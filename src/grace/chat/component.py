@@ -22,6 +22,7 @@ from grace.chat.intents import Intent, parse
 from grace.commands import CommandContext, CommandRouter
 from grace.errors import BadRequest, GraceError, NotFound, Unavailable
 from grace.missions.component import MissionControl
+from grace.notifications.store import NotificationStore
 from grace.protocol import (
     Approve,
     CancelTask,
@@ -38,7 +39,6 @@ from grace.protocol import (
     parse_command,
 )  # fmt: skip
 from grace.selfheal.component import SelfHeal
-from grace.store.base import NotificationStore
 from grace.tasks.runner import TaskRunner
 
 #: ``(sentence, caller) -> command frame or None``; plugged in by applications that want an LLM.

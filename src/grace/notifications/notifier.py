@@ -24,8 +24,8 @@ from grace.hub.backplane import Backplane
 from grace.hub.outbox import Outbox
 from grace.notifications.model import Action, Draft, Notification, Posted, Severity, frame_bytes
 from grace.notifications.rules import Rules, recipients
+from grace.notifications.store import NotificationStore
 from grace.notifications.types import TypeRegistry
-from grace.store.base import NotificationStore
 
 log = logging.getLogger("grace.notifier")
 

@@ -10,8 +10,8 @@ from grace.config import Settings
 from grace.errors import ConfigError
 from grace.learning.store import KnowledgeStore, LearningStore
 from grace.missions.model import MissionStore
+from grace.notifications.store import NotificationStore
 from grace.selfheal.model import AttemptStore
-from grace.store.base import NotificationStore
 from grace.tasks.store import TaskStore
 
 __all__ = ["Stores", "open_stores"]

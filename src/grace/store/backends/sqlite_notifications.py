@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 import orjson
 
 from grace.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
+from grace.notifications.store import CommitListener, LogHead, MarkReadResult
 from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 from grace.store.backends.sqlite_schema import BEFORE_SCHEMA, body_id, migrate, parse_body_id
-from grace.store.base import CommitListener, LogHead, MarkReadResult
 
 log = logging.getLogger("grace.store.sqlite")
 T = TypeVar("T")
