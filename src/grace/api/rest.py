@@ -18,7 +18,7 @@ from grace.auth import Identity
 from grace.commands import CommandContext
 from grace.errors import BadRequest
 from grace.notifications.model import Severity
-from grace.protocol import STREAM_PATH, MarkRead, protocol_schema
+from grace.protocol import MAX_SEQ, STREAM_PATH, MarkRead, Seq, protocol_schema
 
 if TYPE_CHECKING:
     from grace.app import Grace
@@ -66,7 +66,7 @@ class MarkReadBody(BaseModel):
     # strict: a value of the wrong JSON type is refused, never coerced ("all": "yes")
     model_config = ConfigDict(extra="forbid", strict=True)
     ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] | None = None
-    up_to_seq: Annotated[int, Field(ge=0)] | None = None
+    up_to_seq: Seq | None = None
     all: bool = False
 
 
@@ -127,19 +127,25 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
         summary="Notification stream as Server-Sent Events",
     )
     async def sse(
-        request: Request, caller: Caller, since: Annotated[int | None, Query(ge=0)] = None
+        request: Request,
+        caller: Caller,
+        since: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     ) -> EventSourceResponse:
         header = last_event_id(request)
-        return sse_response(grace, caller, parse_since(header) if header else since)
+        if header:
+            since = parse_since(header)
+            if since is not None and since > MAX_SEQ:
+                raise BadRequest(f"'Last-Event-ID' must be a seq of at most {MAX_SEQ}")
+        return sse_response(grace, caller, since)
 
     @router.get("/api/notifications", response_model=NotificationPage, summary="History")
     async def history(
         caller: Caller,
         since: Annotated[
-            int | None, Query(ge=0, description="oldest first, after this seq")
+            int | None, Query(ge=0, le=MAX_SEQ, description="oldest first, after this seq")
         ] = None,
         before: Annotated[
-            int | None, Query(ge=1, description="newest first, below this seq")
+            int | None, Query(ge=1, le=MAX_SEQ, description="newest first, below this seq")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:

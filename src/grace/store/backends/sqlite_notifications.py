@@ -31,6 +31,9 @@ T = TypeVar("T")
 
 #: Most recipients written in one transaction; a larger burst takes several.
 MAX_BATCH = 8192
+#: SQLite's largest INTEGER. Positions beyond it (from library callers; the protocol and REST
+#: refuse them) are clamped to it: every ``seq`` is below it anyway.
+MAX_INTEGER = 2**63 - 1
 PRUNE_EVERY_SECONDS = 300.0
 
 _SELECT = (
@@ -256,7 +259,7 @@ class SQLiteNotificationLog:
         def run(conn: sqlite3.Connection) -> list[Notification]:
             rows = conn.execute(
                 f"{_SELECT} WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
-                (user_id, since, limit),
+                (user_id, min(since, MAX_INTEGER), limit),
             ).fetchall()
             return [_row(r) for r in rows]
 
@@ -268,7 +271,7 @@ class SQLiteNotificationLog:
         def run(conn: sqlite3.Connection) -> list[Notification]:
             rows = conn.execute(
                 f"{_SELECT} WHERE e.user_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?",
-                (user_id, before if before is not None else 2**62, limit),
+                (user_id, MAX_INTEGER if before is None else min(before, MAX_INTEGER), limit),
             ).fetchall()
             return [_row(r) for r in rows]
 
@@ -305,7 +308,9 @@ class SQLiteNotificationLog:
             if everything:
                 marked += conn.execute(base, (user_id,)).rowcount
             if up_to_seq is not None:
-                marked += conn.execute(f"{base} AND seq <= ?", (user_id, up_to_seq)).rowcount
+                marked += conn.execute(
+                    f"{base} AND seq <= ?", (user_id, min(up_to_seq, MAX_INTEGER))
+                ).rowcount
             if ids:
                 unique = list(dict.fromkeys(ids))
                 numbers = [n for n in map(parse_body_id, unique) if n is not None]
