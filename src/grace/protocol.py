@@ -134,12 +134,19 @@ class StartTask(Command):
     task_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
+#: Whose learning ``pause_learning`` / ``resume_learning`` change: the caller's own (default) or
+#: everyone's (``all``: admins only, else ``forbidden``).
+LearningScope = Literal["own", "all"]
+
+
 class PauseLearning(Command):
     type: Literal["pause_learning"]
+    scope: LearningScope = "own"
 
 
 class ResumeLearning(Command):
     type: Literal["resume_learning"]
+    scope: LearningScope = "own"
 
 
 class _Decision(Command):

@@ -108,9 +108,13 @@ export interface StartTaskCommand extends Base {
 }
 export interface PauseLearningCommand extends Base {
   type: 'pause_learning';
+  /** The caller's own learning (`own`, the default) or everyone's (`all`: admins only). */
+  scope?: 'own' | 'all';
 }
 export interface ResumeLearningCommand extends Base {
   type: 'resume_learning';
+  /** The caller's own learning (`own`, the default) or everyone's (`all`: admins only). */
+  scope?: 'own' | 'all';
 }
 export interface ApproveCommand extends Base {
   type: 'approve';
@@ -174,8 +178,8 @@ export const COMMAND_FIELDS: { [K in CommandType]: FieldSpec<CommandMap[K]> } = 
   resume_task: { type: 'required', id: 'optional', task_id: 'required' },
   task_logs: { type: 'required', id: 'optional', task_id: 'required', limit: 'optional' },
   start_task: { type: 'required', id: 'optional', task_type: 'required', params: 'optional', task_id: 'optional' },
-  pause_learning: { type: 'required', id: 'optional' },
-  resume_learning: { type: 'required', id: 'optional' },
+  pause_learning: { type: 'required', id: 'optional', scope: 'optional' },
+  resume_learning: { type: 'required', id: 'optional', scope: 'optional' },
   approve: { type: 'required', id: 'optional', approval_id: 'required', reason: 'optional' },
   reject: { type: 'required', id: 'optional', approval_id: 'required', reason: 'optional' },
   status: { type: 'required', id: 'optional' },
