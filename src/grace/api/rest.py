@@ -1,9 +1,10 @@
-"""REST: history, unread count, read state, publishing for backend services, the protocol schema.
+"""REST: history, unread count, read state, publishing for backend services, the protocol schema,
+liveness (``/api/health``) and readiness (``/api/ready``: can the store write?).
 
 Every error body is ``{"error": {"code": ..., "message": ...}}`` with the protocol's codes.
 """
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,6 +101,19 @@ class Health(BaseModel):
     status: str
     epoch: str
     connections: int
+
+
+class Ready(BaseModel):
+    status: str
+
+
+@runtime_checkable
+class WriteProbe(Protocol):
+    """A store that can tell whether a write would succeed now (the embedded engine can)."""
+
+    async def writable(self) -> None:
+        """Return if a write can succeed; raise ``StoreUnavailable`` saying why not."""
+        ...
 
 
 def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
@@ -223,7 +237,19 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
     async def protocol() -> dict[str, Any]:
         return protocol_schema()
 
-    @router.get("/api/health", response_model=Health)
+    @router.get(
+        "/api/ready",
+        response_model=Ready,
+        summary="Readiness: 200 when the store can write, 503 unavailable (and why) when not",
+        responses={503: {"model": ErrorBody, "description": "the store cannot write now"}},
+    )
+    async def ready() -> dict[str, Any]:
+        store = grace.store
+        if isinstance(store, WriteProbe):
+            await store.writable()  # StoreUnavailable: 503 with the reason and Retry-After
+        return {"status": "ready"}
+
+    @router.get("/api/health", response_model=Health, summary="Liveness: the server answers")
     async def health() -> dict[str, Any]:
         return {
             "status": "ok",

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from grace.errors import StoreUnavailable
 from grace.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
 from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 from grace.store.backends.sqlite_schema import BEFORE_SCHEMA, body_id, migrate, parse_body_id
@@ -160,7 +161,8 @@ class SQLiteNotificationLog:
             try:
                 stored = await self.db.write(partial(self._write, drafts=drafts))
             except Exception as exc:
-                log.exception("appending %d notifications failed", len(drafts))
+                if not isinstance(exc, StoreUnavailable):  # that one is logged once per episode
+                    log.exception("appending %d notifications failed", len(drafts))
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
@@ -392,5 +394,14 @@ class SQLiteNotificationLog:
             await asyncio.sleep(PRUNE_EVERY_SECONDS)
             try:
                 await self.prune()
+            except StoreUnavailable:
+                pass  # logged once per episode by the database
             except Exception:
                 log.exception("retention pass failed")
+
+    # -- readiness ----------------------------------------------------------------------------
+
+    async def writable(self) -> None:
+        """Return when a write can succeed now; raise ``StoreUnavailable`` saying why not (the
+        disk is full, the data directory is read-only or gone)."""
+        await self.db.probe()
