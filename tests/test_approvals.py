@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
+
+import pytest
 
 from grace import action_gateway
+from grace.approvals.model import Approval, Policy
 from grace.config import Settings
+from grace.errors import BadRequest, ConfigError
 from tests.support import Client, Running, serve
 
 
@@ -159,3 +164,71 @@ async def test_status_reports_tasks_and_waiting_approvals(server: Running) -> No
     assert len(status["approvals"]["pending"]) == 1
     assert "running 1 task: Deployment" in status["summary"]
     assert "1 approval is waiting for you: modify_file" in status["summary"]
+
+
+async def test_durations_beyond_the_bound_are_refused_before_anything_is_stored(
+    server: Running,
+) -> None:
+    admin = {**server.auth("root", admin=True), "Content-Type": "application/json"}
+    body = '{"action_type": "modify_file", "agent": "ops", "user_id": "ann", "expires_in": %s}'
+    async with server.http() as http:
+        for raw in ("1e12", "1e308", "Infinity", "-Infinity", "NaN", "0", "-5", "2592001"):
+            response = await http.post("/api/approvals", content=body % raw, headers=admin)
+            assert response.status_code == 422, (raw, response.text)
+            assert response.json()["error"]["code"] == "bad_request"
+        kept = await http.post("/api/approvals", content=body % "2592000", headers=admin)
+        assert kept.status_code == 201, kept.text
+        for headers in (admin, server.auth("ann")):
+            listing = await http.get("/api/approvals", headers=headers)
+            assert listing.status_code == 200, listing.text
+            (only,) = listing.json()["approvals"]
+            assert only["approval_id"] == kept.json()["approval_id"]
+        audit = (await http.get("/api/audit", headers=admin)).json()["entries"]
+        assert [e["event"] for e in audit] == ["requested"]
+
+    gateway = server.grace.action_gateway
+    for bad in (1e12, 1e308, float("inf"), float("nan"), 0, -1, True):
+        with pytest.raises(BadRequest, match="30 days"):
+            await gateway.request_action("modify_file", "ops", expires_in=bad)
+    for bad_wait in (float("inf"), float("nan"), -1.0, 1e12):
+        with pytest.raises(BadRequest, match="wait"):
+            await gateway.request_action("modify_file", "ops", wait=bad_wait)
+    assert len(await gateway.store.list_approvals(None)) == 1
+    with pytest.raises(ConfigError, match="30 days"):
+        Policy.from_config({"expire_after": 1e12})
+
+
+async def test_an_unreadable_stored_approval_is_skipped_and_logged_once(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An approval stored with an expiry no clock can show (as happened before durations were
+    bounded) must not break listings, the status or the chat, before or after a restart."""
+    async with serve(settings) as srv:
+        gateway = srv.grace.action_gateway
+        broken = Approval("appr_broken", "ann", "modify_file", "ops", expires_at=time.time() + 1e12)
+        await gateway.store.create(broken)
+        good = await gateway.request_action("delete_branch", "ops", user_id="ann")
+
+    for _ in range(2):  # twice: across a restart
+        caplog.clear()
+        async with serve(settings) as srv, srv.http() as http:
+            for headers in (srv.auth("ann"), srv.auth("root", admin=True), srv.auth("ann")):
+                listing = await http.get("/api/approvals", headers=headers)
+                assert listing.status_code == 200, listing.text
+                ids = [a["approval_id"] for a in listing.json()["approvals"]]
+                assert ids == [good["approval_id"]]
+            missing = await http.get("/api/approvals/appr_broken", headers=srv.auth("ann"))
+            assert missing.status_code == 404
+            status = await http.get("/api/status", headers=srv.auth("ann"))
+            assert status.status_code == 200 and "1 approval is waiting" in status.json()["summary"]
+        logged = [r for r in caplog.records if "appr_broken" in r.getMessage()]
+        assert len(logged) == 1, [r.getMessage() for r in logged]
+
+    async with serve(settings) as srv, srv.http() as http:
+        said = await http.post(
+            "/api/unified/chat", json={"text": "approve it"}, headers=srv.auth("ann")
+        )
+        assert said.status_code == 200, said.text
+        assert said.json()["intent"] == "approve"
+        assert said.json()["data"]["approval"]["approval_id"] == good["approval_id"]
+        assert said.json()["data"]["decided"] is True

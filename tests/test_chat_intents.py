@@ -47,6 +47,12 @@ TABLE: list[tuple[str, Intent | None]] = [
     ("start learning again", Intent("resume_learning")),
     ("unpause learning", Intent("resume_learning")),
     ("continue the learning jobs", Intent("resume_learning")),
+    ("pause learning for me", Intent("pause_learning")),
+    ("Pause learning for everyone", Intent("pause_learning", {"everyone": "for everyone"})),
+    ("stop all learning for all users", Intent("pause_learning", {"everyone": "for all users"})),
+    ("pause everyone's learning", Intent("pause_learning", {"everyone": "everyone's"})),
+    ("resume learning for everybody", Intent("resume_learning", {"everyone": "for everybody"})),
+    ("resume everyone's learning jobs", Intent("resume_learning", {"everyone": "everyone's"})),
     # status
     ("what are you doing?", Intent("status")),
     ("what is grace up to", Intent("status")),
@@ -74,6 +80,7 @@ TABLE: list[tuple[str, Intent | None]] = [
     # must NOT act
     ("don't cancel task task_1", Intent("declined", {"intent": "cancel_task"})),
     ("do not pause learning", Intent("declined", {"intent": "pause_learning"})),
+    ("don't pause learning for everyone", Intent("declined", {"intent": "pause_learning"})),
     ("never approve appr_1", Intent("declined", {"intent": "approve"})),
     ("I wonder how deployments work", None),
     ("tell me a joke", None),

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sqlite3
 import sys
 import textwrap
 from pathlib import Path
 
+from grace.auth import Identity
 from grace.config import Settings
+from grace.learning.model import LearningJob
 from tests.support import Client, Running
 from tests.support.learning import (
     GUIDE_MD,
@@ -98,7 +101,9 @@ async def test_paused_learning_holds_new_jobs_until_resumed(
         reply = await c.command({"type": "pause_learning"})
         assert reply == {
             "type": "learning",
+            "scope": "own",
             "state": "paused",
+            "effective": "paused",
             "waiting": 0,
             "changed": True,
             "ref": reply["ref"],
@@ -153,7 +158,9 @@ async def test_rest_pause_and_resume(settings: Settings, tmp_path: Path) -> None
         paused = await http.post("/api/learning/pause", headers=srv.auth("user"))
         assert paused.json() == {
             "type": "learning",
+            "scope": "own",
             "state": "paused",
+            "effective": "paused",
             "waiting": 0,
             "changed": True,
         }
@@ -167,7 +174,7 @@ async def test_the_paused_state_and_the_waiting_queue_survive_a_restart(
 ) -> None:
     (tmp_path / "CRM_API_Spec.pdf").write_bytes(SPEC_PDF)
     async with learning_server(settings) as (srv, supervisor):
-        assert await supervisor.pause("user")
+        assert await supervisor.pause(Identity("user"))
         first = await supervisor.submit(tmp_path / "CRM_API_Spec.pdf", "user")
         second = await supervisor.submit(("guide.md", GUIDE_MD), "user")
         assert first.state.value == second.state.value == "waiting"
@@ -185,7 +192,7 @@ async def test_the_paused_state_and_the_waiting_queue_survive_a_restart(
         assert (await search(srv, "Retry-After header"))[0]["name"] == "CRM_API_Spec.pdf"
 
     async with learning_server(settings) as (srv, supervisor):
-        assert supervisor.gate.state.value == "running"  # resuming is durable too
+        assert supervisor.state("user").value == "running"  # resuming is durable too
 
 
 async def test_uploads_over_rest_become_learning_tasks(settings: Settings) -> None:
@@ -393,3 +400,181 @@ async def wait_until_up(url: str) -> None:
 
         async with asyncio.timeout(20):
             await probe()
+
+
+async def upload(srv: Running, user: str, name: str = "guide.md", *, admin: bool = False) -> str:
+    async with srv.http() as http:
+        files = {"files": (name, GUIDE_MD, "text/markdown")}
+        response = await http.post(
+            "/api/learning/documents", files=files, headers=srv.auth(user, admin=admin)
+        )
+    assert response.status_code == 202, response.text
+    (task_id,) = response.json()["task_ids"]
+    return task_id
+
+
+async def waiting_ids(srv: Running, user: str, *, admin: bool = False) -> list[str]:
+    async with srv.http() as http:
+        response = await http.get("/api/learning", headers=srv.auth(user, admin=admin))
+    assert response.status_code == 200, response.text
+    return [j["task_id"] for j in response.json()["waiting"]]
+
+
+async def test_a_persons_pause_holds_only_their_own_learning(settings: Settings) -> None:
+    async with learning_server(settings) as (srv, _), srv.http() as http:
+        paused = await http.post("/api/learning/pause", headers=srv.auth("ann"))
+        assert paused.status_code == 200, paused.text
+        assert paused.json()["scope"] == "own" and paused.json()["state"] == "paused"
+        ann_job = await upload(srv, "ann")
+        bob_job = await upload(srv, "bob")
+        assert (await finished(srv, bob_job, "bob"))["state"] == "succeeded"
+        assert await waiting_ids(srv, "ann") == [ann_job]
+        assert (await job_state_of(srv, ann_job, "ann"))["state"] == "waiting"
+
+        ann_view = (await http.get("/api/learning", headers=srv.auth("ann"))).json()
+        assert (ann_view["state"], ann_view["changed_by"]) == ("paused", "ann")
+        assert ann_view["everyone"]["state"] == "running" and "paused_users" not in ann_view
+        bob_view = (await http.get("/api/learning", headers=srv.auth("bob"))).json()
+        assert bob_view["state"] == "running" and bob_view["changed_by"] is None
+        admin_view = await http.get("/api/learning", headers=srv.auth("root", admin=True))
+        assert admin_view.json()["paused_users"] == ["ann"]
+
+        resumed = await http.post("/api/learning/resume", headers=srv.auth("ann"))
+        assert resumed.json()["changed"] and resumed.json()["effective"] == "running"
+        assert (await finished(srv, ann_job, "ann"))["state"] == "succeeded"
+
+
+async def test_only_an_admin_pauses_everyones_learning_on_every_door(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    watched = learning_settings(
+        settings, watch=str(folder), watch_user="wanda", watch_interval=3600
+    )
+    async with learning_server(watched, chat=True) as (srv, supervisor), srv.http() as http:
+        # REST, the socket and the chat refuse everyone's gate to an ordinary user ...
+        for action in ("pause", "resume"):
+            response = await http.post(
+                f"/api/learning/{action}", params={"scope": "all"}, headers=srv.auth("ann")
+            )
+            assert response.status_code == 403, response.text
+            assert response.json()["error"]["code"] == "forbidden"
+        async with Client.connect(srv, "ann") as ann:
+            await ann.welcome()
+            for kind in ("pause_learning", "resume_learning"):
+                reply = await ann.command({"type": kind, "scope": "all"})
+                assert (reply["type"], reply["code"]) == ("error", "forbidden")
+            said = await http.post(
+                "/api/unified/chat",
+                json={"text": "Pause learning for everyone"},
+                headers=srv.auth("ann"),
+            )
+            assert said.json()["intent"] == "pause_learning"
+            assert said.json()["data"]["error"] == "forbidden"
+            assert supervisor.gate(None).state.value == "running"
+
+            # ... while "pause learning" keeps working for them, on their own jobs.
+            said = await http.post(
+                "/api/unified/chat", json={"text": "pause learning"}, headers=srv.auth("ann")
+            )
+            assert said.json()["intent"] == "pause_learning"
+            assert said.json()["data"]["scope"] == "own" and said.json()["data"]["changed"]
+            (note,) = await ann.notifications(1)
+            assert note["type"] == "learning_paused" and note["message"] == PAUSED
+            assert supervisor.gate("ann").paused and not supervisor.gate(None).paused
+
+        # An admin pauses everyone's learning: every user's job waits, the watched folder's too.
+        said = await http.post(
+            "/api/unified/chat",
+            json={"text": "Pause learning for everyone"},
+            headers=srv.auth("root", admin=True),
+        )
+        assert said.json()["data"]["scope"] == "all" and said.json()["data"]["state"] == "paused"
+        assert said.json()["text"].startswith("Learning jobs paused for everyone.")
+        bob_job = await upload(srv, "bob")
+        ann_job = await upload(srv, "ann")
+        (folder / "memo.md").write_text("# Memo\n\nThe pelican memo.")
+        submitted: list[LearningJob] = []
+        for _ in range(3):  # a new file is submitted once it stayed the same for one scan
+            submitted = submitted or await supervisor.scan()
+        (watch_job,) = submitted
+        assert watch_job.state.value == "waiting"
+        everyone = await waiting_ids(srv, "root", admin=True)
+        assert everyone == [bob_job, ann_job, watch_job.task_id]
+        bob_view = (await http.get("/api/learning", headers=srv.auth("bob"))).json()
+        assert bob_view["state"] == "paused" and bob_view["everyone"]["changed_by"] == "root"
+        status = (await http.get("/api/status", headers=srv.auth("bob"))).json()
+        assert "Learning is paused for everyone; 1 document waiting." in status["summary"]
+
+    # Both gates and the waiting jobs survive a restart.
+    async with learning_server(watched, chat=True) as (srv, supervisor):
+        assert supervisor.gate(None).paused and supervisor.gate("ann").paused
+        assert await waiting_ids(srv, "root", admin=True) == [bob_job, ann_job, watch_job.task_id]
+
+        admin_token = srv.token("root", admin=True)
+        async with Client.connect(srv, token=admin_token) as root:
+            await root.welcome()
+            reply = await root.command({"type": "resume_learning", "scope": "all"})
+            assert (reply["scope"], reply["state"], reply["changed"]) == ("all", "running", True)
+        # everyone's gate is open: bob's and the watched folder's jobs run, ann's still waits
+        assert (await finished(srv, bob_job, "bob"))["state"] == "succeeded"
+        assert (await finished(srv, watch_job.task_id, "wanda"))["state"] == "succeeded"
+        assert await waiting_ids(srv, "ann") == [ann_job]
+        async with srv.http() as http:
+            said = await http.post(
+                "/api/unified/chat", json={"text": "resume learning"}, headers=srv.auth("ann")
+            )
+            assert said.json()["data"]["changed"] is True
+        assert (await finished(srv, ann_job, "ann"))["state"] == "succeeded"
+
+
+async def test_a_database_with_the_single_learning_gate_keeps_it_as_everyones(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with learning_server(settings) as (srv, supervisor):
+        job = await supervisor.submit(("guide.md", GUIDE_MD), "ann")
+        assert (await finished(srv, job.task_id, "ann"))["state"] == "succeeded"
+    # Make the file as the previous version left it: one gate row, paused, and a waiting job.
+    with sqlite3.connect(settings.data_dir / "grace.db") as conn:
+        conn.executescript(
+            """
+            DROP TABLE learning_gates;
+            CREATE TABLE learning_gate (
+                id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL,
+                changed_at REAL, changed_by TEXT
+            );
+            INSERT INTO learning_gate VALUES (1, 'paused', 1700000000.0, 'ann');
+            """
+        )
+        source = tmp_path / "old.md"
+        source.write_bytes(GUIDE_MD)
+        conn.execute(
+            "INSERT INTO learning_jobs VALUES ('learn_old', 'bob', 'old.md', ?, 'path', 0, "
+            "'waiting', 1700000001.0, NULL)",
+            (str(source),),
+        )
+    async with learning_server(settings) as (srv, supervisor), srv.http() as http:
+        assert supervisor.gate(None).paused and supervisor.gate(None).changed_by == "ann"
+        assert not supervisor.gate("ann").paused
+        assert await waiting_ids(srv, "bob") == ["learn_old"]
+        denied = await http.post(
+            "/api/learning/resume", params={"scope": "all"}, headers=srv.auth("ann")
+        )
+        assert denied.status_code == 403
+        resumed = await http.post(
+            "/api/learning/resume", params={"scope": "all"}, headers=srv.auth("root", admin=True)
+        )
+        assert resumed.json()["changed"] is True
+        assert (await finished(srv, "learn_old", "bob"))["state"] == "succeeded"
+    with sqlite3.connect(settings.data_dir / "grace.db") as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "learning_gate" not in tables and "learning_gates" in tables
+
+
+async def job_state_of(srv: Running, task_id: str, user: str) -> dict[str, object]:
+    async with srv.http() as http:
+        response = await http.get(f"/api/learning/jobs/{task_id}", headers=srv.auth(user))
+    assert response.status_code == 200, response.text
+    view: dict[str, object] = response.json()
+    return view

@@ -33,6 +33,9 @@ class GraceError(Exception):
 
     code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
     http_status: ClassVar[int] = 500
+    #: Seconds after which trying again may work (REST sends it as ``Retry-After``); ``None``:
+    #: trying again will not help by itself.
+    retry_after: ClassVar[int | None] = None
 
     def __init__(self, message: str = "internal error") -> None:
         super().__init__(message)
@@ -85,10 +88,21 @@ class RateLimited(GraceError):
 
 
 class Unavailable(GraceError):
-    """The command exists in the protocol but this server has no component wired to serve it."""
+    """The command exists in the protocol but this server has no component wired to serve it, or
+    (``StoreUnavailable``) cannot serve it right now."""
 
     code = ErrorCode.UNAVAILABLE
     http_status = 503
+
+
+class StoreUnavailable(Unavailable):
+    """The store cannot write: the disk is full, the data directory is read-only or gone.
+
+    Nothing was stored by the call that gets it; once the store can write again, the same call
+    succeeds. The message says which of those it is, never a path.
+    """
+
+    retry_after = 30
 
 
 class ConfigError(Exception):

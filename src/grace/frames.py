@@ -196,9 +196,13 @@ class ApprovalFrame(Reply):
 
 
 class LearningFrame(Reply):
+    """The gate a pause or resume addressed: the caller's own (``own``) or everyone's (``all``)."""
+
     type: Literal["learning"]
+    scope: Literal["own", "all"]
     state: LearningState
     waiting: int
+    effective: LearningState = Field(description="whether the caller's own learning runs")
     changed: bool = Field(description="false when learning already was in that state")
 
 

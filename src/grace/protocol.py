@@ -27,6 +27,13 @@ PROTOCOL_VERSION = 1
 #: Where the notification stream (WebSocket) is served.
 STREAM_PATH = "/api/notifications/stream"
 
+#: The largest integer a command may carry where it is a position in a log (``seq``, ``since``,
+#: ``up_to_seq``): the top of the store's signed 64-bit range. Larger numbers are ``bad_request``.
+MAX_SEQ = 2**63 - 1
+
+#: A ``seq`` (or a ``since``): a non-negative integer the store can hold.
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+
 
 class CloseCode(IntEnum):
     GOING_AWAY = 1001
@@ -76,7 +83,7 @@ class Command(BaseModel):
 class Hello(Command):
     type: Literal["hello"]
     token: Annotated[str, Field(max_length=8192)] | None = None
-    since: Annotated[int, Field(ge=0)] | None = None
+    since: Seq | None = None
 
 
 class Ping(Command):
@@ -85,13 +92,13 @@ class Ping(Command):
 
 class Ack(Command):
     type: Literal["ack"]
-    seq: Annotated[int, Field(ge=0)]
+    seq: Seq
 
 
 class MarkRead(Command):
     type: Literal["mark_read"]
     ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] | None = None
-    up_to_seq: Annotated[int, Field(ge=0)] | None = None
+    up_to_seq: Seq | None = None
     all: bool = False
 
 
@@ -128,12 +135,19 @@ class StartTask(Command):
     task_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
+#: Whose learning ``pause_learning`` / ``resume_learning`` change: the caller's own (default) or
+#: everyone's (``all``: admins only, else ``forbidden``).
+LearningScope = Literal["own", "all"]
+
+
 class PauseLearning(Command):
     type: Literal["pause_learning"]
+    scope: LearningScope = "own"
 
 
 class ResumeLearning(Command):
     type: Literal["resume_learning"]
+    scope: LearningScope = "own"
 
 
 class _Decision(Command):

@@ -59,8 +59,10 @@ def learning_settings(settings: Settings, **learning: Any) -> Settings:
 
 
 @asynccontextmanager
-async def learning_server(settings: Settings) -> AsyncIterator[tuple[Running, LearningSupervisor]]:
-    grace = Grace(settings, systems={"learning"})
+async def learning_server(
+    settings: Settings, *, chat: bool = False
+) -> AsyncIterator[tuple[Running, LearningSupervisor]]:
+    grace = Grace(settings, systems={"learning", "chat"} if chat else {"learning"})
     supervisor = grace.learning
     assert supervisor is not None
     async with serve(settings, grace) as srv:

@@ -154,8 +154,12 @@ export interface ApprovalFrame extends Reply {
 }
 export interface LearningFrame extends Reply {
   type: 'learning';
+  /** The gate addressed: the caller's own, or everyone's (admins). */
+  scope: 'own' | 'all';
   state: LearningState;
   waiting: number;
+  /** Whether the caller's own learning runs, both gates considered. */
+  effective: LearningState;
   /** False when learning already was in that state. */
   changed: boolean;
 }

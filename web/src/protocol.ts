@@ -105,9 +105,13 @@ export interface StartTaskCommand extends Base {
 }
 export interface PauseLearningCommand extends Base {
   type: 'pause_learning';
+  /** The caller's own learning (`own`, the default) or everyone's (`all`: admins only). */
+  scope?: 'own' | 'all';
 }
 export interface ResumeLearningCommand extends Base {
   type: 'resume_learning';
+  /** The caller's own learning (`own`, the default) or everyone's (`all`: admins only). */
+  scope?: 'own' | 'all';
 }
 export interface ApproveCommand extends Base {
   type: 'approve';

@@ -16,7 +16,14 @@ type Case<K extends SendableCommandType = SendableCommandType> = {
 
 const task = taskInfo('t 1', { state: 'paused' });
 const approval = approvalInfo('ap/1', { state: 'rejected' });
-const learning = { type: 'learning', state: 'paused', waiting: 1, changed: true } as const;
+const learning = {
+  type: 'learning',
+  scope: 'own',
+  state: 'paused',
+  waiting: 1,
+  effective: 'paused',
+  changed: true,
+} as const;
 
 /** Each command, the request it becomes and the frame its response becomes. */
 const CASES: Case[] = [

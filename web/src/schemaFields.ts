@@ -39,8 +39,8 @@ export const COMMAND_FIELDS: { [K in CommandType]: FieldSpec<CommandMap[K]> } = 
     params: 'optional',
     task_id: 'optional',
   },
-  pause_learning: { type: 'required', id: 'optional' },
-  resume_learning: { type: 'required', id: 'optional' },
+  pause_learning: { type: 'required', id: 'optional', scope: 'optional' },
+  resume_learning: { type: 'required', id: 'optional', scope: 'optional' },
   approve: { type: 'required', id: 'optional', approval_id: 'required', reason: 'optional' },
   reject: { type: 'required', id: 'optional', approval_id: 'required', reason: 'optional' },
   status: { type: 'required', id: 'optional' },
@@ -61,7 +61,7 @@ export const FRAME_FIELDS: { [K in keyof ServerFrameMap]: FieldSpec<ServerFrameM
   task: { type: R, ref: O, task: R },
   task_logs: { type: R, ref: O, task_id: R, lines: R },
   approval: { type: R, ref: O, approval: R, decided: R },
-  learning: { type: R, ref: O, state: R, waiting: R, changed: R },
+  learning: { type: R, ref: O, scope: R, state: R, waiting: R, effective: R, changed: R },
   status: { type: R, ref: O, summary: R },
   chat_reply: { type: R, ref: O, text: R, intent: R, data: R },
   notification: {
@@ -129,7 +129,9 @@ export const OBJECT_FIELDS: {
 export const ENUMERATIONS: Record<string, readonly string[]> = {
   'error.code': ERROR_CODES,
   'notification.severity': SEVERITIES,
+  'learning.scope': ['own', 'all'],
   'learning.state': LEARNING_STATES,
+  'learning.effective': LEARNING_STATES,
   'TaskInfo.state': TASK_STATES,
   'ApprovalInfo.state': APPROVAL_STATES,
 };

@@ -31,8 +31,11 @@ log = logging.getLogger("grace.api")
 def install_error_handlers(app: FastAPI) -> None:
     async def grace_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GraceError)
+        retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
         return JSONResponse(
-            {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.http_status
+            {"error": {"code": exc.code, "message": exc.message}},
+            status_code=exc.http_status,
+            headers=retry,
         )
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:

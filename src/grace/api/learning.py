@@ -3,12 +3,13 @@
 ``POST /api/learning/documents`` (multipart, one or more ``files``) makes one learning job per
 file and answers their task ids; ``GET /api/learning`` is the gate, the waiting queue and recent
 jobs; ``GET /api/learning/jobs/{task_id}`` follows one job (``waiting`` until it starts, then its
-task's state and progress); ``POST /api/learning/pause`` and ``/resume``;
+task's state and progress); ``POST /api/learning/pause`` and ``/resume`` (the caller's own
+learning; ``?scope=all``: everyone's, admins only);
 ``GET /api/knowledge/search?q=&limit=`` finds passages; ``GET /api/knowledge/documents`` lists
 what was learned. A caller sees their own jobs and documents (an admin everyone's).
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
@@ -53,7 +54,7 @@ def build_learning_router(
         ]
         jobs = [await supervisor.submit(item, caller.user_id) for item in received]
         return {
-            "state": supervisor.gate.state.value,
+            "state": supervisor.state(caller.user_id).value,
             "task_ids": [j.task_id for j in jobs],
             "jobs": [j.info() for j in jobs],
         }
@@ -69,15 +70,20 @@ def build_learning_router(
     async def job(task_id: str, caller: Caller) -> dict[str, Any]:
         return await supervisor.job(task_id, caller)
 
+    Scoped = Annotated[
+        Literal["own", "all"],
+        Query(description="own: the caller's learning; all: everyone's (admin token)"),
+    ]
+
     @router.post("/api/learning/pause", tags=["learning"])
-    async def pause(caller: Caller) -> dict[str, Any]:
+    async def pause(caller: Caller, scope: Scoped = "own") -> dict[str, Any]:
         ctx = CommandContext(identity=caller, channel="rest")
-        return await commands.dispatch(ctx, PauseLearning(type="pause_learning"))
+        return await commands.dispatch(ctx, PauseLearning(type="pause_learning", scope=scope))
 
     @router.post("/api/learning/resume", tags=["learning"])
-    async def resume(caller: Caller) -> dict[str, Any]:
+    async def resume(caller: Caller, scope: Scoped = "own") -> dict[str, Any]:
         ctx = CommandContext(identity=caller, channel="rest")
-        return await commands.dispatch(ctx, ResumeLearning(type="resume_learning"))
+        return await commands.dispatch(ctx, ResumeLearning(type="resume_learning", scope=scope))
 
     @router.get("/api/knowledge/search", tags=["knowledge"])
     async def search(

@@ -1,9 +1,10 @@
-"""REST: history, unread count, read state, publishing for backend services, the protocol schema.
+"""REST: history, unread count, read state, publishing for backend services, the protocol schema,
+liveness (``/api/health``) and readiness (``/api/ready``: can the store write?).
 
 Every error body is ``{"error": {"code": ..., "message": ...}}`` with the protocol's codes.
 """
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +20,7 @@ from grace.commands import CommandContext
 from grace.errors import BadRequest
 from grace.frames import NotificationFrame
 from grace.notifications.model import Severity
-from grace.protocol import STREAM_PATH, MarkRead, protocol_schema
+from grace.protocol import MAX_SEQ, STREAM_PATH, MarkRead, Seq, protocol_schema
 
 if TYPE_CHECKING:
     from grace.app import Grace
@@ -53,7 +54,7 @@ class MarkReadBody(BaseModel):
     # strict: a value of the wrong JSON type is refused, never coerced ("all": "yes")
     model_config = ConfigDict(extra="forbid", strict=True)
     ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] | None = None
-    up_to_seq: Annotated[int, Field(ge=0)] | None = None
+    up_to_seq: Seq | None = None
     all: bool = False
 
 
@@ -89,6 +90,19 @@ class Health(BaseModel):
     connections: int
 
 
+class Ready(BaseModel):
+    status: str
+
+
+@runtime_checkable
+class WriteProbe(Protocol):
+    """A store that can tell whether a write would succeed now (the embedded engine can)."""
+
+    async def writable(self) -> None:
+        """Return if a write can succeed; raise ``StoreUnavailable`` saying why not."""
+        ...
+
+
 def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
     """The notification routes: the stream (WebSocket, SSE), history, read state, publishing,
     the session cookie, the protocol schema and health."""
@@ -114,19 +128,25 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
         summary="Notification stream as Server-Sent Events",
     )
     async def sse(
-        request: Request, caller: Caller, since: Annotated[int | None, Query(ge=0)] = None
+        request: Request,
+        caller: Caller,
+        since: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     ) -> EventSourceResponse:
         header = last_event_id(request)
-        return sse_response(grace, caller, parse_since(header) if header else since)
+        if header:
+            since = parse_since(header)
+            if since is not None and since > MAX_SEQ:
+                raise BadRequest(f"'Last-Event-ID' must be a seq of at most {MAX_SEQ}")
+        return sse_response(grace, caller, since)
 
     @router.get("/api/notifications", response_model=NotificationPage, summary="History")
     async def history(
         caller: Caller,
         since: Annotated[
-            int | None, Query(ge=0, description="oldest first, after this seq")
+            int | None, Query(ge=0, le=MAX_SEQ, description="oldest first, after this seq")
         ] = None,
         before: Annotated[
-            int | None, Query(ge=1, description="newest first, below this seq")
+            int | None, Query(ge=1, le=MAX_SEQ, description="newest first, below this seq")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
@@ -204,7 +224,19 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
     async def protocol() -> dict[str, Any]:
         return protocol_schema()
 
-    @router.get("/api/health", response_model=Health)
+    @router.get(
+        "/api/ready",
+        response_model=Ready,
+        summary="Readiness: 200 when the store can write, 503 unavailable (and why) when not",
+        responses={503: {"model": ErrorBody, "description": "the store cannot write now"}},
+    )
+    async def ready() -> dict[str, Any]:
+        store = grace.store
+        if isinstance(store, WriteProbe):
+            await store.writable()  # StoreUnavailable: 503 with the reason and Retry-After
+        return {"status": "ready"}
+
+    @router.get("/api/health", response_model=Health, summary="Liveness: the server answers")
     async def health() -> dict[str, Any]:
         return {
             "status": "ok",

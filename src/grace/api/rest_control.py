@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grace.api.deps import CallerDependency, admin_dependency
 from grace.approvals.gateway import ActionGateway
-from grace.approvals.model import ApprovalState
+from grace.approvals.model import MAX_WAIT_SECONDS, ApprovalState
 from grace.auth import Identity
 from grace.commands import CommandContext, CommandRouter
 from grace.frames import ApprovalInfo, LogLine, TaskInfo
@@ -72,7 +72,18 @@ class RequestActionBody(BaseModel):
     trace_id: Annotated[str, Field(max_length=128)] | None = None
     user_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     message: Annotated[str, Field(max_length=2000)] | None = None
-    expires_in: Annotated[float, Field(gt=0)] | None = None
+    expires_in: (
+        Annotated[
+            float,
+            Field(
+                gt=0,
+                le=MAX_WAIT_SECONDS,
+                allow_inf_nan=False,
+                description="seconds until the approval expires; at most 30 days",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class RequestOutcome(BaseModel):

@@ -8,6 +8,9 @@ Approve / Reject, through the bus's GOVERNANCE_CHECK rule) and answers
 decision if it comes in time. Guarantees: the first decision wins and later ones get the stored
 outcome; only the approval's user or an admin decides; pending approvals expire (as a
 rejection) after ``expire_after``; every request and decision is in the append-only audit log.
+Every duration (``expires_in``, ``wait``, the policy's ``expire_after``) is checked before
+anything is stored: a finite number of seconds of at most ``MAX_WAIT_SECONDS`` (30 days), else
+``bad_request``.
 """
 
 from __future__ import annotations
@@ -22,13 +25,23 @@ from typing import Any
 
 import orjson
 
-from grace.approvals.model import Approval, ApprovalState, AuditEntry, Policy, Verdict
+from grace.approvals.model import (
+    Approval,
+    ApprovalState,
+    AuditEntry,
+    Policy,
+    Verdict,
+    check_duration,
+)
 from grace.approvals.store import ApprovalStore
 from grace.auth import Identity, check_user_id
 from grace.errors import BadRequest, Forbidden, NotFound
 from grace.events import Event, EventBus, EventType
 
 log = logging.getLogger("grace.approvals")
+
+#: The expirer looks again at least this often, whatever the next expiry says.
+EXPIRY_CHECK_SECONDS = 3600.0
 
 
 def describe(agent: str, action_type: str, params: dict[str, Any]) -> str:
@@ -85,6 +98,10 @@ class ActionGateway:
         params = dict(params or {})
         if not action_type or not agent:
             raise BadRequest("action_type and agent are required")
+        lifetime = check_duration(
+            self.policy.expire_after if expires_in is None else expires_in, "expires_in"
+        )
+        patience = None if wait is None else check_duration(wait, "wait", zero=True)
         try:
             orjson.dumps(params)
         except TypeError:
@@ -108,7 +125,7 @@ class ActionGateway:
             params=params,
             trace_id=trace_id,
             message=message or describe(agent, action_type, params),
-            expires_at=time.time() + (expires_in or self.policy.expire_after),
+            expires_at=time.time() + lifetime,
         )
         await self.store.create(approval)
         await self.store.audit(_with(base, event="requested", approval_id=approval.approval_id))
@@ -131,9 +148,9 @@ class ActionGateway:
                 },
             )
         )
-        if wait:
+        if patience:
             with contextlib.suppress(TimeoutError):
-                approval = await self.wait_for(approval.approval_id, wait)
+                approval = await self.wait_for(approval.approval_id, patience)
         return outcome(approval)
 
     async def wait_for(self, approval_id: str, timeout: float | None = None) -> Approval:
@@ -220,9 +237,9 @@ class ActionGateway:
             )
         )
 
-    async def expire_due(self) -> list[Approval]:
+    async def expire_due(self, now: float | None = None) -> list[Approval]:
         expired = []
-        for approval in await self.store.due(time.time()):
+        for approval in await self.store.due(time.time() if now is None else now):
             stored, changed = await self.store.decide(
                 approval.decide(ApprovalState.EXPIRED, "grace", "no decision in time")
             )
@@ -247,13 +264,16 @@ class ActionGateway:
     async def _expire_loop(self) -> None:
         while True:
             try:
-                await self.expire_due()
-                upcoming = await self.store.next_expiry()
+                now = time.time()
+                await self.expire_due(now)
+                # after ``now``: a due approval the store could not read must not spin this loop
+                upcoming = await self.store.next_expiry(now)
             except Exception:
                 log.exception("expiring approvals failed")
                 upcoming = time.time() + 5.0
             self._wake.clear()
             delay = None if upcoming is None else max(0.0, upcoming - time.time())
+            delay = None if delay is None else min(delay, EXPIRY_CHECK_SECONDS)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()

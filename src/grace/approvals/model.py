@@ -7,14 +7,42 @@ wins and a repeated or late one gets the stored outcome back.
 from __future__ import annotations
 
 import fnmatch
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from grace.errors import ConfigError, Conflict
+from grace.errors import BadRequest, ConfigError, Conflict
 from grace.notifications.model import iso_utc_ts
+
+#: The longest an approval may wait for its decision (``expires_in``, ``[approvals]
+#: expire_after``) and the longest a caller may wait for it (``wait``): 30 days, in seconds.
+MAX_WAIT_SECONDS = 30 * 86400.0
+
+
+def seconds(value: object, *, zero: bool = False) -> float | None:
+    """``value`` as a number of seconds Grace accepts (finite, positive, or zero when ``zero``,
+    and at most ``MAX_WAIT_SECONDS``); ``None`` when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (number == 0 and not zero):
+        return None
+    return number if number <= MAX_WAIT_SECONDS else None
+
+
+def check_duration(value: object, what: str, *, zero: bool = False) -> float:
+    """``value`` as seconds, or ``BadRequest`` naming ``what`` and the bounds."""
+    number = seconds(value, zero=zero)
+    if number is None:
+        low = "0 or more" if zero else "more than 0"
+        raise BadRequest(
+            f"{what} must be a number of seconds, {low} and at most {MAX_WAIT_SECONDS:.0f} "
+            "(30 days)"
+        )
+    return number
 
 
 class ApprovalState(StrEnum):
@@ -105,12 +133,16 @@ class Policy:
             for k, v in dict(table.get("actions", {})).items()
         }
         expire = table.get("expire_after", 3600.0)
-        if not isinstance(expire, int | float) or expire <= 0:
-            raise ConfigError("[approvals] expire_after must be a positive number of seconds")
+        expire_after = seconds(expire)
+        if expire_after is None:
+            raise ConfigError(
+                "[approvals] expire_after must be a positive number of seconds, at most "
+                f"{MAX_WAIT_SECONDS:.0f} (30 days)"
+            )
         return cls(
             default=verdict(table.get("default", "ask"), "[approvals] default"),
             actions=actions,
-            expire_after=float(expire),
+            expire_after=expire_after,
             approver=str(table.get("approver", approver)),
         )
 

@@ -2,7 +2,9 @@
 
 Guarantees: ``decide`` is atomic and only changes a ``pending`` approval, so of two concurrent
 decisions exactly one wins (it returns ``changed=True``) and the other gets the stored record;
-the audit log is append-only (no method updates or deletes an entry).
+the audit log is append-only (no method updates or deletes an entry); a stored approval that
+cannot be read back (a row written before its values were checked) is left out of every answer
+(``get`` answers ``None``) and logged once, so it never breaks a listing.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ class ApprovalStore(Protocol):
         """Pending approvals whose ``expires_at`` has passed."""
         ...
 
-    async def next_expiry(self) -> float | None: ...
+    async def next_expiry(self, after: float) -> float | None:
+        """The earliest ``expires_at`` later than ``after`` of a pending approval."""
+        ...
 
     async def audit(self, entry: AuditEntry) -> None: ...
 

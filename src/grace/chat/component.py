@@ -28,6 +28,7 @@ from grace.protocol import (
     CancelTask,
     Chat,
     Command,
+    LearningScope,
     ListTasks,
     PauseLearning,
     PauseTask,
@@ -133,16 +134,14 @@ class UnifiedChat:
         if name in ("cancel_task", "pause_task", "resume_task"):
             return await self._control_task(caller, name, args.get("id"))
         if name in ("pause_learning", "resume_learning"):
+            # "pause learning" is the caller's own; "... for everyone" is everyone's (admins)
+            scope: LearningScope = "all" if args.get("everyone") else "own"
             command: Command = (
-                PauseLearning(type="pause_learning") if name == "pause_learning"
-                else ResumeLearning(type="resume_learning")
+                PauseLearning(type="pause_learning", scope=scope) if name == "pause_learning"
+                else ResumeLearning(type="resume_learning", scope=scope)
             )  # fmt: skip
             result = await self._dispatch(caller, command)
-            text = result.get("message") or (
-                "Learning jobs paused. Grace will not start new learning tasks."
-                if name == "pause_learning" else "Learning resumed."
-            )  # fmt: skip
-            return _reply(text, name, result)
+            return _reply(_learning_text(name == "pause_learning", result), name, result)
         if name == "healing":
             if self.healer is None:
                 raise Unavailable("self-heal is not enabled on this server")
@@ -260,6 +259,25 @@ class UnifiedChat:
 
 def _reply(text: str, intent: str | None, data: dict[str, Any] | None = None) -> Reply:
     return {"text": text, "intent": intent, "data": data or {}}
+
+
+def _learning_text(pause: bool, result: dict[str, Any]) -> str:
+    """What the chat says to a ``learning`` reply (see ``grace.learning.commands``)."""
+    everyone = result.get("scope") == "all"
+    whose = " for everyone" if everyone else ""
+    if pause:
+        if not result.get("changed"):
+            return f"Learning was already paused{whose}."
+        return f"Learning jobs paused{whose}. Grace will not start new learning tasks."
+    text = f"Learning resumed{whose}." if result.get("changed") else (
+        f"Learning was already running{whose}."
+    )  # fmt: skip
+    if result.get("effective") == "paused":
+        text += (
+            " Your own learning is still paused." if everyone
+            else " It is still paused for everyone until an admin resumes it."
+        )  # fmt: skip
+    return text
 
 
 def _explain(intent: Intent, exc: GraceError) -> str:

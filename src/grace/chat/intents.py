@@ -35,6 +35,9 @@ _ID = r"(?P<id>[a-z0-9][\w.:-]*)"
 _VERB_CANCEL = r"(?:cancel|stop|kill|abort|terminate|end|halt)"
 _VERB_PAUSE = r"(?:pause|suspend|hold|freeze)"
 _VERB_RESUME = r"(?:resume|continue|unpause|unfreeze|restart)"
+#: "... for everyone": the learning intents then carry ``everyone`` (everyone's gate, admins).
+_EVERYONE = r"(?P<everyone>for (everyone|everybody|all users|all))"
+_EVERYONES = r"(?P<everyone>everyone'?s|everybody'?s|all users'?|all user)"
 _SHOW = r"(?:show|list|display|see|view|get|give|tell)(?: me)?(?: (?:the|all|my|all the|our))?"
 
 PATTERNS: list[tuple[str, list[str]]] = [
@@ -91,6 +94,8 @@ PATTERNS: list[tuple[str, list[str]]] = [
         [
             rf"^({_VERB_PAUSE}|stop|halt)( all)?( the)? learning( jobs| tasks)?$",
             r"^(no more|stop) learning$",
+            rf"^({_VERB_PAUSE}|stop|halt)( all)?( the)? learning( jobs| tasks)? {_EVERYONE}$",
+            rf"^({_VERB_PAUSE}|stop|halt) {_EVERYONES} learning( jobs| tasks)?$",
         ],
     ),
     (
@@ -98,6 +103,8 @@ PATTERNS: list[tuple[str, list[str]]] = [
         [
             rf"^({_VERB_RESUME}|start)( the)? learning( jobs| tasks)?( again)?$",
             r"^(start|keep) learning( again)?$",
+            rf"^({_VERB_RESUME}|start)( the)? learning( jobs| tasks)?( again)? {_EVERYONE}$",
+            rf"^({_VERB_RESUME}|start) {_EVERYONES} learning( jobs| tasks)?( again)?$",
         ],
     ),
     (

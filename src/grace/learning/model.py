@@ -1,8 +1,12 @@
-"""A learning job as the supervisor keeps it, and the gate's state.
+"""A learning job as the supervisor keeps it, and the gates' state.
 
-A job is ``waiting`` (submitted while learning was paused; nothing has run) or ``started`` (handed
-to the task runner as a task of type ``learning`` with the same id; from then on the task record
-says how it went). Waiting jobs are stored, so they survive a restart and start on resume.
+A job is ``waiting`` (submitted while its learning was paused; nothing has run) or ``started``
+(handed to the task runner as a task of type ``learning`` with the same id; from then on the task
+record says how it went). Waiting jobs are stored, so they survive a restart and start on resume.
+
+There are two kinds of gate: each user's own (``Scope.OWN``: that user's jobs) and everyone's
+(``Scope.ALL``: every job, the watched folder's included; only an admin changes it). A job starts
+when neither its owner's gate nor everyone's is paused.
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ from grace.notifications.model import iso_utc_ts
 class GateState(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
+
+
+class Scope(StrEnum):
+    """Whose learning a pause or resume is about: the caller's own, or everyone's (admins)."""
+
+    OWN = "own"
+    ALL = "all"
 
 
 class JobState(StrEnum):

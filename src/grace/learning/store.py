@@ -6,10 +6,11 @@ leaves stale passages); ``search`` sees only whole documents, ranks passages by 
 accepts any text (a query is reduced to plain words, never a syntax error); ``user_id=None``
 means every user's documents (admin views), otherwise only that user's.
 
-Guarantees of a ``LearningStore``: the gate (running / paused) and every waiting job are
-durable once the call that changed them returns, so both survive a restart; ``jobs`` returns
-waiting jobs oldest first (the order they start in) and started ones newest first, keeps at
-most a bounded number of started jobs and never drops a waiting one.
+Guarantees of a ``LearningStore``: the gates (everyone's, ``user_id=None``, and each user's;
+running / paused) and every waiting job are durable once the call that changed them returns, so
+they survive a restart; ``gates`` returns every gate ever set; ``jobs`` returns waiting jobs
+oldest first (the order they start in) and started ones newest first, keeps at most a bounded
+number of started jobs and never drops a waiting one.
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ class KnowledgeStore(Protocol):
 class LearningStore(Protocol):
     async def open(self) -> None: ...
 
-    async def gate(self) -> Gate: ...
+    async def gates(self) -> dict[str | None, Gate]:
+        """Every gate that was ever set: ``None`` is everyone's, a user id that user's."""
+        ...
 
-    async def set_gate(self, gate: Gate) -> None: ...
+    async def set_gate(self, user_id: str | None, gate: Gate) -> None:
+        """Set everyone's gate (``user_id=None``) or one user's."""
+        ...
 
     async def save(self, job: LearningJob) -> None: ...
 

@@ -7,14 +7,17 @@ Guarantees:
   every task). On success the knowledge store holds the document's passages and the owner gets
   🧠 "Ingested <name>, trust <score>". A file that cannot be read, parsed or is of an unsupported
   type fails its own job with the reason; the supervisor keeps working.
-* Learning is a gate, ``running ⇄ paused``. Paused, no new learning job starts: a job submitted
-  then waits, stored, in submission order, and starts on resume. Jobs already started finish.
-  The gate and the waiting jobs are durable: after a restart learning is still paused and the
-  same jobs still wait. (A job handed to the runner may still sit ``queued`` there when every task
-  slot is busy; it counts as started.)
+* Learning is gated, ``running ⇄ paused``, per user: a person's pause holds that person's jobs
+  only; everyone's gate (``Scope.ALL``, which only an admin may change) holds every job, the
+  watched folder's included. A job whose owner's gate or everyone's is paused does not start: it
+  waits, stored, in submission order, and starts once both are running. Jobs already started
+  finish. The gates and the waiting jobs are durable: after a restart the same gates are paused
+  and the same jobs still wait. (A job handed to the runner may still sit ``queued`` there when
+  every task slot is busy; it counts as started.)
 * Pausing and resuming tell the person who did it: ⏸️ "Learning jobs paused. Grace will not
-  start new learning tasks." and ▶️ "Learning resumed.". Asking for the state it is already in
-  changes nothing and sends nothing.
+  start new learning tasks." and ▶️ "Learning resumed.". Asking for the state a gate is already
+  in changes nothing and sends nothing. Anyone but an admin asking about everyone's gate is
+  ``forbidden``, whichever door they use.
 * A watched folder (``[learning] watch``) is scanned every ``watch_interval`` seconds; a new or
   changed file of a supported type is submitted once it has been stable for one scan
   (``grace.learning.watcher``).
@@ -37,7 +40,7 @@ from grace.errors import Conflict, Forbidden, NotFound
 from grace.events import Event, EventBus, EventType
 from grace.learning.config import LearningConfig
 from grace.learning.ingest import SOURCE, ingest_task
-from grace.learning.model import Gate, GateState, JobState, LearningJob
+from grace.learning.model import Gate, GateState, JobState, LearningJob, Scope
 from grace.learning.store import KnowledgeStore, LearningStore
 from grace.learning.uploads import absolute, keep_upload, safe_name
 from grace.learning.watcher import FolderWatcher
@@ -50,6 +53,8 @@ log = logging.getLogger("grace.learning")
 TASK_TYPE = "learning"
 PAUSED_MESSAGE = "Learning jobs paused. Grace will not start new learning tasks."
 RESUMED_MESSAGE = "Learning resumed."
+PAUSED_ALL_MESSAGE = "Learning paused for everyone. Grace will not start new learning tasks."
+RESUMED_ALL_MESSAGE = "Learning resumed for everyone."
 
 
 class LearningSupervisor:
@@ -69,7 +74,9 @@ class LearningSupervisor:
         self.store = jobs
         self.runner = runner
         self.bus = bus
-        self.gate = Gate()
+        #: Everyone's gate, and the gates users set for their own learning.
+        self._everyone = Gate()
+        self._users: dict[str, Gate] = {}
         self._lock = asyncio.Lock()
         self.watcher = (
             FolderWatcher(config.watch, config.watch_interval, jobs, self._submit_watched)
@@ -82,11 +89,14 @@ class LearningSupervisor:
     async def start(self) -> None:
         await self.knowledge.open()
         await self.store.open()
-        self.gate = await self.store.gate()
-        if not self.gate.paused:
+        gates = await self.store.gates()
+        self._everyone = gates.pop(None, Gate())
+        self._users = {user: gate for user, gate in gates.items() if user is not None}
+        if not self._everyone.paused:
             async with self._lock:
                 for job in await self.store.jobs(JobState.WAITING):
-                    await self._dispatch(job)
+                    if not self.held(job.user_id):
+                        await self._dispatch(job)
         if self.watcher is not None:
             self.watcher.start()
 
@@ -113,7 +123,7 @@ class LearningSupervisor:
             job = LearningJob(task_id, user_id, safe_name(path.name), str(path), origin or "path")
         async with self._lock:
             await self.store.save(job)
-            if not self.gate.paused:
+            if not self.held(job.user_id):
                 job = await self._dispatch(job)
         return job
 
@@ -136,31 +146,75 @@ class LearningSupervisor:
         await self.store.save(started)
         return started
 
-    # -- the gate -----------------------------------------------------------------------------
+    # -- the gates ----------------------------------------------------------------------------
 
-    async def pause(self, user_id: str) -> bool:
-        """Stop new learning jobs from starting; ``False`` when learning was already paused."""
+    def gate(self, user_id: str | None = None) -> Gate:
+        """One user's own gate, or (``None``) everyone's."""
+        if user_id is None:
+            return self._everyone
+        return self._users.get(user_id, Gate())
+
+    def held(self, user_id: str) -> bool:
+        """Whether ``user_id``'s new learning jobs wait: their own gate or everyone's is paused."""
+        return self._everyone.paused or self.gate(user_id).paused
+
+    def state(self, user_id: str) -> GateState:
+        """Whether ``user_id``'s learning runs, both gates considered."""
+        return GateState.PAUSED if self.held(user_id) else GateState.RUNNING
+
+    @staticmethod
+    def _scoped(caller: Identity, scope: Scope) -> str | None:
+        """The gate ``caller`` asks about: their own, or everyone's (admins only)."""
+        if scope is Scope.OWN:
+            return caller.user_id
+        if not caller.admin:
+            raise Forbidden(
+                "only an admin may pause or resume everyone's learning; "
+                "pausing without scope 'all' pauses your own"
+            )
+        return None
+
+    async def pause(self, caller: Identity, scope: Scope = Scope.OWN) -> bool:
+        """Stop new learning jobs from starting: the caller's, or (``Scope.ALL``, admins)
+        everyone's. ``False`` when that gate was already paused."""
+        user = self._scoped(caller, scope)
         async with self._lock:
-            if self.gate.paused:
+            if self.gate(user).paused:
                 return False
-            self.gate = Gate(GateState.PAUSED, time.time(), user_id)
-            await self.store.set_gate(self.gate)
-            waiting = await self.store.count_waiting()
-            await self._tell(user_id, "learning_paused", PAUSED_MESSAGE, waiting=waiting)
+            await self._set(user, Gate(GateState.PAUSED, time.time(), caller.user_id))
+            waiting = await self.store.count_waiting(user)
+            message = PAUSED_MESSAGE if user is not None else PAUSED_ALL_MESSAGE
+            await self._tell(
+                caller.user_id, "learning_paused", message, waiting=waiting, scope=scope.value
+            )
         return True
 
-    async def resume(self, user_id: str) -> bool:
-        """Let learning jobs start again, the waiting ones first; ``False`` if it was running."""
+    async def resume(self, caller: Identity, scope: Scope = Scope.OWN) -> bool:
+        """Let learning jobs start again, the waiting ones first (oldest first): the caller's, or
+        (``Scope.ALL``, admins) everyone's. ``False`` if that gate was running. A job still held
+        by the other gate keeps waiting."""
+        user = self._scoped(caller, scope)
         async with self._lock:
-            if not self.gate.paused:
+            if not self.gate(user).paused:
                 return False
-            self.gate = Gate(GateState.RUNNING, time.time(), user_id)
-            await self.store.set_gate(self.gate)
-            waiting = await self.store.jobs(JobState.WAITING)
-            await self._tell(user_id, "learning_resumed", RESUMED_MESSAGE, starting=len(waiting))
-            for job in waiting:
+            await self._set(user, Gate(GateState.RUNNING, time.time(), caller.user_id))
+            ready = [
+                j for j in await self.store.jobs(JobState.WAITING, user) if not self.held(j.user_id)
+            ]
+            message = RESUMED_MESSAGE if user is not None else RESUMED_ALL_MESSAGE
+            await self._tell(
+                caller.user_id, "learning_resumed", message, starting=len(ready), scope=scope.value
+            )
+            for job in ready:
                 await self._dispatch(job)
         return True
+
+    async def _set(self, user_id: str | None, gate: Gate) -> None:
+        await self.store.set_gate(user_id, gate)
+        if user_id is None:
+            self._everyone = gate
+        else:
+            self._users[user_id] = gate
 
     async def _tell(self, user_id: str, kind: str, message: str, **data: Any) -> None:
         await self.bus.publish(
@@ -171,12 +225,33 @@ class LearningSupervisor:
             )
         )
 
-    async def frame(self) -> dict[str, Any]:
+    async def frame(self, caller: Identity, scope: Scope = Scope.OWN) -> dict[str, Any]:
+        """The reply to ``pause_learning`` / ``resume_learning``: that gate's state, the jobs
+        waiting in its scope, and (``effective``) whether the caller's own learning runs."""
+        user = self._scoped(caller, scope)
         return {
             "type": "learning",
-            "state": self.gate.state.value,
-            "waiting": await self.store.count_waiting(),
+            "scope": scope.value,
+            "state": self.gate(user).state.value,
+            "waiting": await self.store.count_waiting(user),
+            "effective": self.state(caller.user_id).value,
         }
+
+    def gates_view(self, caller: Identity) -> dict[str, Any]:
+        """The caller's learning state (``state``: both gates considered; ``changed_at`` and
+        ``changed_by``: their own gate's last change), their own gate, everyone's, and for an
+        admin every user's gate that is paused."""
+        own = self.gate(caller.user_id)
+        view: dict[str, Any] = {
+            "state": self.state(caller.user_id).value,
+            "changed_at": own.info()["changed_at"],
+            "changed_by": own.changed_by,
+            "own": own.info(),
+            "everyone": self._everyone.info(),
+        }
+        if caller.admin:
+            view["paused_users"] = sorted(u for u, g in self._users.items() if g.paused)
+        return view
 
     # -- what it is doing ---------------------------------------------------------------------
 
@@ -217,7 +292,7 @@ class LearningSupervisor:
         waiting = await self.store.jobs(JobState.WAITING, user)
         started = await self.store.jobs(JobState.STARTED, user, limit=recent)
         return {
-            **self.gate.info(),
+            **self.gates_view(caller),
             "waiting": [await self.job_view(j, caller) for j in waiting],
             "recent": [await self.job_view(j, caller) for j in started],
             "watch": str(self.config.watch) if self.config.watch else None,
@@ -231,7 +306,9 @@ class LearningSupervisor:
             for r in await self.runner.list_tasks(caller, include_finished=False)
             if r.task_type == TASK_TYPE
         ]
-        sentence = f"Learning is {self.gate.state.value}"
+        sentence = f"Learning is {self.state(caller.user_id).value}"
+        if self._everyone.paused:
+            sentence += " for everyone"
         if active:
             described = [
                 f"{r.params.get('name', r.task_id)}"
@@ -243,7 +320,7 @@ class LearningSupervisor:
             noun = "document" if len(waiting) == 1 else "documents"
             sentence += f"; {len(waiting)} {noun} waiting"
         data = {
-            **self.gate.info(),
+            **self.gates_view(caller),
             "waiting": [j.info() for j in waiting],
             "active": [r.info() for r in active],
         }

@@ -1,8 +1,16 @@
-"""Embedded engine: approvals and the append-only audit log in the shared SQLite file."""
+"""Embedded engine: approvals and the append-only audit log in the shared SQLite file.
+
+A row that cannot be read back as an approval whose every field can be shown (an expiry past
+year 9999 stored before durations were bounded, a state or params this version does not know)
+is left out of every answer and logged once per process; the rows around it are answered.
+"""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -54,6 +62,10 @@ _COLUMNS = (
     "approval_id, user_id, action_type, agent, params, trace_id, message, state, created_at, "
     "expires_at, decided_at, decided_by, reason"
 )
+#: Expiries at or beyond this (year 10000) cannot be shown, so the expirer does not wait for them.
+_LAST_SHOWABLE = 253402300800.0
+
+log = logging.getLogger("grace.store.sqlite")
 
 
 def _row(r: tuple[Any, ...]) -> Approval:
@@ -74,9 +86,42 @@ def _row(r: tuple[Any, ...]) -> Approval:
     )
 
 
+def _readable(row: tuple[Any, ...]) -> Approval | None:
+    """The approval in ``row``, if it can be read and every field of it shown."""
+    try:
+        approval = _row(row)
+        approval.info()
+    except (ValueError, TypeError, KeyError, OverflowError):  # JSONDecodeError is a ValueError
+        return None
+    return approval
+
+
 class SQLiteApprovalStore:
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
+        self._unreadable: set[str] = set()
+        self._unreadable_lock = threading.Lock()
+
+    def _read_rows(self, rows: Iterable[tuple[Any, ...]]) -> list[Approval]:
+        """The readable approvals of ``rows``; each unreadable one is logged the first time."""
+        found = []
+        for row in rows:
+            approval = _readable(row)
+            if approval is not None:
+                found.append(approval)
+                continue
+            with self._unreadable_lock:
+                first = row[0] not in self._unreadable
+                self._unreadable.add(row[0])
+            if first:
+                log.error(
+                    "approval %r cannot be read (state %r, expires_at %r); it is left out of "
+                    "every answer",
+                    row[0],
+                    row[7],
+                    row[9],
+                )
+        return found
 
     async def open(self) -> None:
         await self.db.write(lambda conn: conn.executescript(SCHEMA))
@@ -110,7 +155,8 @@ class SQLiteApprovalStore:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM approvals WHERE approval_id = ?", (approval_id,)
             ).fetchone()
-            return _row(row) if row else None
+            found = self._read_rows([row] if row else [])
+            return found[0] if found else None
 
         return await self.db.read(run)
 
@@ -131,7 +177,7 @@ class SQLiteApprovalStore:
                 "ORDER BY created_at DESC LIMIT ?",
                 (*args, limit),
             ).fetchall()
-            return [_row(r) for r in rows]
+            return self._read_rows(rows)
 
         return await self.db.read(run)
 
@@ -151,7 +197,8 @@ class SQLiteApprovalStore:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM approvals WHERE approval_id = ?", (decided.approval_id,)
             ).fetchone()
-            return _row(row), changed == 1
+            stored = self._read_rows([row])
+            return (stored[0] if stored else decided), changed == 1
 
         return await self.db.write(run)
 
@@ -161,14 +208,16 @@ class SQLiteApprovalStore:
                 f"SELECT {_COLUMNS} FROM approvals WHERE state = 'pending' AND expires_at <= ?",
                 (now,),
             ).fetchall()
-            return [_row(r) for r in rows]
+            return self._read_rows(rows)
 
         return await self.db.read(run)
 
-    async def next_expiry(self) -> float | None:
+    async def next_expiry(self, after: float) -> float | None:
         def run(conn: sqlite3.Connection) -> float | None:
             value = conn.execute(
-                "SELECT MIN(expires_at) FROM approvals WHERE state = 'pending'"
+                "SELECT MIN(expires_at) FROM approvals WHERE state = 'pending' "
+                "AND expires_at > ? AND expires_at < ?",
+                (after, _LAST_SHOWABLE),
             ).fetchone()[0]
             return float(value) if value is not None else None
 

@@ -1,21 +1,32 @@
-"""Embedded engine: the learning supervisor's gate, its jobs and its watched-folder memory.
+"""Embedded engine: the learning supervisor's gates, its jobs and its watched-folder memory.
 
-Guarantees: the gate (running / paused) and every waiting job are durable once the call that
-changed them returns, so both survive a restart; ``jobs`` keeps at most ``keep`` finished
-(``started``) jobs per store, the newest, and never drops a waiting one.
+Guarantees: the gates (everyone's and each user's; running / paused) and every waiting job are
+durable once the call that changed them returns, so they survive a restart; ``jobs`` keeps at
+most ``keep`` finished (``started``) jobs per store, the newest, and never drops a waiting one.
+
+Schema: ``learning_gates`` holds one row per gate, keyed by user id, everyone's gate under the
+empty id (which no user can have). A file from before per-user gates has one ``learning_gate``
+row, everyone's; ``open`` moves it into ``learning_gates`` as everyone's gate (a pause in force
+stays in force until an admin resumes it) and drops the old table, in one transaction.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from typing import Any
 
 from grace.learning.model import Gate, GateState, JobState, LearningJob
 from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 
+log = logging.getLogger("grace.store.sqlite")
+
+#: The key of everyone's gate in ``learning_gates``: not a user id (those are never empty).
+EVERYONE = ""
+
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS learning_gate (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
+CREATE TABLE IF NOT EXISTS learning_gates (
+    user_id TEXT PRIMARY KEY,
     state TEXT NOT NULL,
     changed_at REAL,
     changed_by TEXT
@@ -41,6 +52,27 @@ CREATE TABLE IF NOT EXISTS learning_watch (
 _COLUMNS = "task_id, user_id, name, path, origin, owned, state, submitted_at, started_at"
 
 
+def _create(conn: sqlite3.Connection) -> None:
+    """The tables, and the move of a file's single gate (before per-user gates) to everyone's."""
+    conn.executescript(SCHEMA)
+    old = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'learning_gate'"
+    ).fetchone()
+    if old is None:
+        return
+
+    def move(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO learning_gates (user_id, state, changed_at, changed_by) "
+            "SELECT ?, state, changed_at, changed_by FROM learning_gate WHERE id = 1",
+            (EVERYONE,),
+        )
+        conn.execute("DROP TABLE learning_gate")
+
+    transaction(conn, move)
+    log.info("learning: the single learning gate is now everyone's gate (per-user gates)")
+
+
 def _job(row: tuple[Any, ...]) -> LearningJob:
     return LearningJob(
         task_id=row[0],
@@ -61,23 +93,34 @@ class SQLiteLearningStore:
         self.keep = keep
 
     async def open(self) -> None:
-        await self.db.write(lambda conn: conn.executescript(SCHEMA))
+        await self.db.write(_create)
 
-    async def gate(self) -> Gate:
-        def run(conn: sqlite3.Connection) -> Gate:
-            row = conn.execute(
-                "SELECT state, changed_at, changed_by FROM learning_gate WHERE id = 1"
-            ).fetchone()
-            return Gate(GateState(row[0]), row[1], row[2]) if row else Gate()
+    async def gates(self) -> dict[str | None, Gate]:
+        def run(conn: sqlite3.Connection) -> dict[str | None, Gate]:
+            rows = conn.execute(
+                "SELECT user_id, state, changed_at, changed_by FROM learning_gates"
+            ).fetchall()
+            return {
+                (None if user == EVERYONE else user): Gate(GateState(state), at, by)
+                for user, state, at, by in rows
+            }
 
         return await self.db.read(run)
 
-    async def set_gate(self, gate: Gate) -> None:
+    async def set_gate(self, user_id: str | None, gate: Gate) -> None:
+        if user_id == EVERYONE:
+            raise ValueError("a user id is never empty; None names everyone's gate")
+
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO learning_gate (id, state, changed_at, changed_by) "
-                "VALUES (1, ?, ?, ?)",
-                (gate.state.value, gate.changed_at, gate.changed_by),
+                "INSERT OR REPLACE INTO learning_gates (user_id, state, changed_at, changed_by) "
+                "VALUES (?, ?, ?, ?)",
+                (
+                    EVERYONE if user_id is None else user_id,
+                    gate.state.value,
+                    gate.changed_at,
+                    gate.changed_by,
+                ),
             )
 
         await self.db.write(run)

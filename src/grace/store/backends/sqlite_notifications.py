@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from grace.errors import StoreUnavailable
 from grace.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
 from grace.notifications.store import CommitListener, LogHead, MarkReadResult
 from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
@@ -31,6 +32,9 @@ T = TypeVar("T")
 
 #: Most recipients written in one transaction; a larger burst takes several.
 MAX_BATCH = 8192
+#: SQLite's largest INTEGER. Positions beyond it (from library callers; the protocol and REST
+#: refuse them) are clamped to it: every ``seq`` is below it anyway.
+MAX_INTEGER = 2**63 - 1
 PRUNE_EVERY_SECONDS = 300.0
 
 _SELECT = (
@@ -157,7 +161,8 @@ class SQLiteNotificationLog:
             try:
                 stored = await self.db.write(partial(self._write, drafts=drafts))
             except Exception as exc:
-                log.exception("appending %d notifications failed", len(drafts))
+                if not isinstance(exc, StoreUnavailable):  # that one is logged once per episode
+                    log.exception("appending %d notifications failed", len(drafts))
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
@@ -256,7 +261,7 @@ class SQLiteNotificationLog:
         def run(conn: sqlite3.Connection) -> list[Notification]:
             rows = conn.execute(
                 f"{_SELECT} WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
-                (user_id, since, limit),
+                (user_id, min(since, MAX_INTEGER), limit),
             ).fetchall()
             return [_row(r) for r in rows]
 
@@ -268,7 +273,7 @@ class SQLiteNotificationLog:
         def run(conn: sqlite3.Connection) -> list[Notification]:
             rows = conn.execute(
                 f"{_SELECT} WHERE e.user_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?",
-                (user_id, before if before is not None else 2**62, limit),
+                (user_id, MAX_INTEGER if before is None else min(before, MAX_INTEGER), limit),
             ).fetchall()
             return [_row(r) for r in rows]
 
@@ -305,7 +310,9 @@ class SQLiteNotificationLog:
             if everything:
                 marked += conn.execute(base, (user_id,)).rowcount
             if up_to_seq is not None:
-                marked += conn.execute(f"{base} AND seq <= ?", (user_id, up_to_seq)).rowcount
+                marked += conn.execute(
+                    f"{base} AND seq <= ?", (user_id, min(up_to_seq, MAX_INTEGER))
+                ).rowcount
             if ids:
                 unique = list(dict.fromkeys(ids))
                 numbers = [n for n in map(parse_body_id, unique) if n is not None]
@@ -387,5 +394,14 @@ class SQLiteNotificationLog:
             await asyncio.sleep(PRUNE_EVERY_SECONDS)
             try:
                 await self.prune()
+            except StoreUnavailable:
+                pass  # logged once per episode by the database
             except Exception:
                 log.exception("retention pass failed")
+
+    # -- readiness ----------------------------------------------------------------------------
+
+    async def writable(self) -> None:
+        """Return when a write can succeed now; raise ``StoreUnavailable`` saying why not (the
+        disk is full, the data directory is read-only or gone)."""
+        await self.db.probe()
