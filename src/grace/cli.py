@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from grace.app import Grace
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+log = logging.getLogger("grace.cli")
 
 
 def _settings(args: argparse.Namespace, **more: Any) -> Settings:
@@ -70,7 +73,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def run_server(
     settings: Settings, user: str, prepare: Callable[[Grace], object] | None = None
 ) -> int:
-    """Serve until interrupted; prints the URL (with a login token for ``user``) once ready."""
+    """Serve until stopped; prints the URL (with a login token for ``user``) once ready.
+
+    However it stops (SIGTERM, SIGINT or SIGHUP, a second one of them, an exception), Grace's
+    own shutdown runs before the process ends: running tasks are stopped (shell tasks' whole
+    process groups), recorded ``interrupted`` and their owners told. Stopped by a signal, the
+    process then ends by that signal, as an unhandled one would end it.
+    """
     from grace.api.app import create_app
     from grace.api.server import base_url, listen, make_server
     from grace.app import Grace
@@ -96,27 +105,58 @@ def run_server(
     # in use, a bad grace.toml) are one clear line, not a server traceback.
     server = make_server(app, settings, lifespan="off")
 
-    async def main() -> int:
+    def again(count: int) -> None:
+        grace.tasks.kill_processes()  # second signal: no grace period for task processes
+        if count >= 3:  # third: do not wait for the rest of the shutdown either
+            log.warning("stopping without finishing the shutdown; tasks are marked at restart")
+            _end_by_signal(server.signals[0])
+
+    async def serve() -> int:
         try:
             await grace.start()
         except ConfigError as exc:
             print(f"grace: {exc}", file=sys.stderr)
             return 2
         try:
-            token = grace.tokens.issue(user)
-            print(f"Grace is running at {url}/?token={token}", flush=True)
-            print(f"  open that URL to chat as {user!r}; token: {token}", flush=True)
-            print(f"  data: {settings.data_dir.resolve()}   (Ctrl-C stops)", flush=True)
-            await server.serve(sockets=[sock])
+            if not server.should_exit:  # a signal during start-up: do not begin serving
+                token = grace.tokens.issue(user)
+                print(f"Grace is running at {url}/?token={token}", flush=True)
+                print(f"  open that URL to chat as {user!r}; token: {token}", flush=True)
+                print(f"  data: {settings.data_dir.resolve()}   (Ctrl-C stops)", flush=True)
+                await server.serve(sockets=[sock])
         finally:
-            await grace.stop()
+            try:
+                await grace.stop()
+            finally:
+                grace.tasks.kill_processes()  # anything the shutdown did not reach
         return 0
+
+    async def main() -> int:
+        with server.stop_on_signals(again):
+            code = await serve()
+        if server.signals:
+            # Now: the tasks are recorded, and the event loop's closing would wait for worker
+            # threads (a Python task that never reaches a checkpoint) for as long as they run.
+            _end_by_signal(server.signals[0])
+        return code
 
     try:
         import uvloop
     except ImportError:
         return asyncio.run(main())
     return int(uvloop.run(main()))
+
+
+def _end_by_signal(sig: int) -> None:
+    """End the process by ``sig``'s default action, so whoever sent it (a shell, a supervisor)
+    sees the process ended by it."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+    os._exit(128 + sig)  # not reached: the default action of a stop signal ends the process
 
 
 # -- token ----------------------------------------------------------------------------------

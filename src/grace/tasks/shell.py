@@ -1,6 +1,8 @@
 """Shell tasks: a command in its own process group, so pause, resume and cancel reach every
 process it started (SIGSTOP / SIGCONT / SIGTERM, then SIGKILL after a grace period) and nothing is
-left behind when it ends."""
+left behind when it ends: not when it finishes, not when it is cancelled, and not when the server
+stops under it (its job is cancelled: the group gets SIGTERM, then SIGKILL; if that wait is itself
+cut short, SIGKILL at once)."""
 
 from __future__ import annotations
 
@@ -85,18 +87,24 @@ class ShellProcess:
         await self.kill(grace)
 
     async def kill(self, grace: float) -> None:
+        """SIGTERM to the group (SIGCONT first, in case it is paused), SIGKILL after ``grace``
+        seconds, and SIGKILL for what is left of the group in every case, also when this wait is
+        cancelled (a second stop request, the event loop closing)."""
         proc = self.proc
-        if proc is None or proc.returncode is not None:
+        if proc is None:
             return
-        self.signal(signal.SIGCONT)
-        self.signal(signal.SIGTERM)
         try:
-            async with asyncio.timeout(grace):
-                await proc.wait()
-        except TimeoutError:
-            self.signal(signal.SIGKILL)
-            await proc.wait()
-        self.reap()
+            if proc.returncode is None:
+                self.signal(signal.SIGCONT)
+                self.signal(signal.SIGTERM)
+                try:
+                    async with asyncio.timeout(grace):
+                        await proc.wait()
+                except TimeoutError:
+                    self.signal(signal.SIGKILL)
+                    await proc.wait()
+        finally:
+            self.reap()
 
     def reap(self) -> None:
         """Kill whatever the command left running in its process group."""

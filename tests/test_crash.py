@@ -1,0 +1,316 @@
+"""Crashes and stops of a real ``grace serve`` process, and what it leaves on disk.
+
+The server runs as a child process on a free loopback port; the tests publish through the REST API,
+kill or stop the process, start it again on the same data directory and check the log and the
+tasks. Every wait polls with a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+#: The children see no GRACE_* settings from the environment running the tests.
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("GRACE_")}
+BANNER = re.compile(r"Grace is running at (http://127\.0\.0\.1:\d+)/\?token=(\S+)")
+
+#: ``grace serve`` with three Python task types besides the shell ones of grace.toml: the same
+#: command line and ``run_server``, given the ``prepare`` hook ``grace demo`` uses for its own.
+#: ``GRACE_TEST_FAULT=PATH`` makes the server's main loop raise once PATH exists (an exception
+#: while serving).
+SERVE_WITH_PYTHON_TASKS = """
+import asyncio, os, sys, time
+from pathlib import Path
+
+from grace import cli
+from grace.api.server import GraceServer
+from grace.tasks.types import TaskSpec
+
+
+async def py_wait(ctx):
+    while True:
+        await ctx.checkpoint()
+        await asyncio.sleep(0.05)
+
+
+def py_wait_sync(ctx):
+    while True:
+        ctx.checkpoint_sync()
+        time.sleep(0.05)
+
+
+def py_stuck_sync(ctx):  # never reaches a checkpoint
+    while True:
+        time.sleep(0.05)
+
+
+def prepare(grace):
+    grace.tasks.types.add(TaskSpec("py-wait", fn=py_wait))
+    grace.tasks.types.add(TaskSpec("py-wait-sync", fn=py_wait_sync))
+    grace.tasks.types.add(TaskSpec("py-stuck-sync", fn=py_stuck_sync))
+
+
+fault = os.environ.pop("GRACE_TEST_FAULT", None)
+if fault:
+    async def main_loop(self):
+        while not Path(fault).exists():
+            await asyncio.sleep(0.05)
+        raise RuntimeError("injected fault in the server's main loop")
+
+    GraceServer.main_loop = main_loop
+
+serve = cli.run_server
+cli.run_server = lambda settings, user, _prepare=None: serve(settings, user, prepare)
+sys.exit(cli.main(["serve", *sys.argv[1:]]))
+"""
+
+
+async def until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``predicate`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await asyncio.sleep(0.02)
+    return value
+
+
+@dataclass
+class GraceProcess:
+    """A ``grace serve`` child process whose output is collected as it comes."""
+
+    proc: asyncio.subprocess.Process
+    data_dir: Path
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+    readers: list[asyncio.Task[None]] = field(default_factory=list)
+    url: str = ""
+    token: str = ""  # the banner's login token (for "user")
+
+    @classmethod
+    async def start(
+        cls,
+        data_dir: Path,
+        *args: str,
+        python_tasks: bool = False,
+        env: dict[str, str] | None = None,
+        log_level: str = "warning",
+    ) -> GraceProcess:
+        program = ["-c", SERVE_WITH_PYTHON_TASKS] if python_tasks else ["-m", "grace.cli", "serve"]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *program,
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            log_level,
+            *args,
+            env={**ENV, **(env or {})},
+            cwd=data_dir.parent,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        running = cls(proc, data_dir)
+        for stream, lines in ((proc.stdout, running.out), (proc.stderr, running.err)):
+            assert stream is not None
+            running.readers.append(asyncio.create_task(_collect(stream, lines)))
+        try:
+            found = await running.line(BANNER, timeout=30)
+        except BaseException:
+            await running.kill()
+            raise
+        running.url, running.token = found[1], found[2]
+        return running
+
+    async def line(self, pattern: re.Pattern[str], timeout: float = 10) -> re.Match[str]:
+        def seen() -> re.Match[str] | None:
+            if self.proc.returncode is not None and self.readers[0].done():
+                raise AssertionError(f"server exited: {self.out} {self.err}")
+            return next((m for text in self.out if (m := pattern.search(text))), None)
+
+        found: re.Match[str] = await until(seen, timeout, f"a line matching {pattern.pattern}")
+        return found
+
+    async def exited(self, timeout: float = 20) -> int:
+        """Wait for the process to end; its return code (``-N``: ended by signal N)."""
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"server still running after {timeout:g}s: {self.err}") from None
+        await asyncio.wait_for(asyncio.gather(*self.readers), 10)
+        return code
+
+    async def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        for reader in self.readers:
+            reader.cancel()
+
+    def http(self, token: str | None = None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token or self.token}"},
+            timeout=10,
+        )
+
+
+async def _collect(stream: asyncio.StreamReader, lines: list[str]) -> None:
+    while raw := await stream.readline():
+        lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+
+@asynccontextmanager
+async def grace_serve(data_dir: Path, *args: str, **kwargs: Any) -> AsyncIterator[GraceProcess]:
+    server = await GraceProcess.start(data_dir, *args, **kwargs)
+    try:
+        yield server
+    finally:
+        await server.kill()
+
+
+def write_toml(data_dir: Path, text: str) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "grace.toml").write_text(text)
+
+
+# -- tasks and their processes ------------------------------------------------------------------
+
+#: Three processes in one group: the shell and two ``sleep 300``.
+SLEEPERS = '[tasks.sleepers]\ncommand = "sleep 300 & sleep 300 & wait"\n'
+
+
+async def start_task(server: GraceProcess, task_type: str) -> str:
+    async with server.http() as http:
+        response = await http.post("/api/tasks", json={"task_type": task_type})
+    assert response.status_code == 201, response.text
+    task_id: str = response.json()["task_id"]
+    return task_id
+
+
+async def task_state(server: GraceProcess, task_id: str) -> dict[str, Any]:
+    async with server.http() as http:
+        response = await http.get(f"/api/tasks/{task_id}")
+    assert response.status_code == 200, response.text
+    info: dict[str, Any] = response.json()
+    return info
+
+
+async def until_running(server: GraceProcess, task_id: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while (await task_state(server, task_id))["state"] != "running":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task {task_id} did not start running")
+        await asyncio.sleep(0.02)
+
+
+def task_processes(task_id: str) -> list[psutil.Process]:
+    """The live processes a shell task started (its environment names the task)."""
+    found = []
+    for proc in psutil.process_iter():
+        with suppress(psutil.Error):
+            if proc.environ().get("GRACE_TASK_ID") == task_id and _alive(proc):
+                found.append(proc)
+    return found
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE  # a zombie has ended; only its status is left
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def process_group_of(task_id: str, size: int, timeout: float = 10) -> int:
+    """The process group of a running shell task, once ``size`` of its processes are up."""
+    procs = await until(
+        lambda: (found := task_processes(task_id)) and len(found) >= size and found,
+        timeout,
+        f"{size} processes of task {task_id}",
+    )
+    groups = {os.getpgid(p.pid) for p in procs}
+    assert len(groups) == 1, f"task {task_id} spans process groups {groups}"
+    (group,) = groups
+    return group
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for proc in psutil.process_iter():
+        with suppress(psutil.Error, OSError):
+            if os.getpgid(proc.pid) == pgid and _alive(proc):
+                members.append(proc)
+    return members
+
+
+def kill_group(pgid: int) -> None:
+    """Clean up after a test that failed with processes left over."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def stored_tasks(data_dir: Path) -> dict[str, tuple[str, str | None]]:
+    """``task_id → (state, error)`` straight from the database file (no server running)."""
+    conn = sqlite3.connect(data_dir / "grace.db")
+    try:
+        rows = conn.execute("SELECT task_id, state, error FROM tasks").fetchall()
+    finally:
+        conn.close()
+    return {task_id: (state, error) for task_id, state, error in rows}
+
+
+# -- (b) SIGTERM with running tasks ---------------------------------------------------------------
+
+
+async def test_sigterm_ends_the_task_processes_and_records_them_interrupted(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    write_toml(data_dir, SLEEPERS)
+    pgid = 0
+    try:
+        async with grace_serve(data_dir, python_tasks=True) as server:
+            shell_task = await start_task(server, "sleepers")
+            python_task = await start_task(server, "py-wait")
+            pgid = await process_group_of(shell_task, size=3)
+            await until_running(server, python_task)
+            await until_running(server, shell_task)
+
+            started = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            code = await server.exited()
+            stopped_in = time.monotonic() - started
+            assert group_members(pgid) == [], "the shell task's processes outlived the server"
+            assert code == -signal.SIGTERM, server.err
+            assert stopped_in < 10
+
+        # Recorded by the server as it stopped, not only by the next start:
+        stored = stored_tasks(data_dir)
+        assert stored[shell_task] == ("interrupted", "the server stopped")
+        assert stored[python_task] == ("interrupted", "the server stopped")
+
+        async with grace_serve(data_dir, python_tasks=True) as server:
+            for task_id in (shell_task, python_task):
+                assert (await task_state(server, task_id))["state"] == "interrupted"
+            async with server.http() as http:
+                items = (await http.get("/api/notifications", params={"limit": 100})).json()
+            told = [n for n in items["items"] if n["type"] == "task_interrupted"]
+            assert {n["data"]["task_id"] for n in told} == {shell_task, python_task}
+    finally:
+        if pgid:
+            kill_group(pgid)
