@@ -80,6 +80,7 @@ def run_server(
     process groups), recorded ``interrupted`` and their owners told. Stopped by a signal, the
     process then ends by that signal, as an unhandled one would end it.
     """
+    from grace import logredact
     from grace.api.app import create_app
     from grace.api.server import base_url, listen, make_server
     from grace.app import Grace
@@ -104,6 +105,7 @@ def run_server(
     # Grace starts before the server takes connections, so start-up problems (a data directory
     # in use, a bad grace.toml) are one clear line, not a server traceback.
     server = make_server(app, settings, lifespan="off")
+    logredact.install()  # after make_server: uvicorn's logging is configured by then
 
     def again(count: int) -> None:
         grace.tasks.kill_processes()  # second signal: no grace period for task processes
@@ -121,7 +123,11 @@ def run_server(
             if not server.should_exit:  # a signal during start-up: do not begin serving
                 token = grace.tokens.issue(user)
                 print(f"Grace is running at {url}/?token={token}", flush=True)
-                print(f"  open that URL to chat as {user!r}; token: {token}", flush=True)
+                print(
+                    f"  that link signs in as {user!r}: it is a secret, like a password "
+                    "(anyone who has it can act as that user until it expires)",
+                    flush=True,
+                )
                 print(f"  data: {settings.data_dir.resolve()}   (Ctrl-C stops)", flush=True)
                 await server.serve(sockets=[sock])
         finally:
