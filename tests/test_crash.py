@@ -13,6 +13,7 @@ import random
 import re
 import signal
 import sqlite3
+import stat
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -111,6 +112,7 @@ class GraceProcess:
         python_tasks: bool = False,
         env: dict[str, str] | None = None,
         log_level: str = "warning",
+        umask: int = 0o022,
     ) -> GraceProcess:
         program = ["-c", SERVE_WITH_PYTHON_TASKS] if python_tasks else ["-m", "grace.cli", "serve"]
         proc = await asyncio.create_subprocess_exec(
@@ -127,6 +129,7 @@ class GraceProcess:
             cwd=data_dir.parent,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            umask=umask,
         )
         running = cls(proc, data_dir)
         for stream, lines in ((proc.stdout, running.out), (proc.stderr, running.err)):
@@ -202,9 +205,13 @@ def write_toml(data_dir: Path, text: str) -> None:
 SLEEPERS = '[tasks.sleepers]\ncommand = "sleep 300 & sleep 300 & wait"\n'
 
 
-async def start_task(server: GraceProcess, task_type: str) -> str:
+async def start_task(
+    server: GraceProcess, task_type: str, params: dict[str, Any] | None = None
+) -> str:
     async with server.http() as http:
-        response = await http.post("/api/tasks", json={"task_type": task_type})
+        response = await http.post(
+            "/api/tasks", json={"task_type": task_type, "params": params or {}}
+        )
     assert response.status_code == 201, response.text
     task_id: str = response.json()["task_id"]
     return task_id
@@ -433,3 +440,93 @@ async def test_sigterm_ends_the_task_processes_and_records_them_interrupted(
     finally:
         if pgid:
             kill_group(pgid)
+
+
+# -- data at rest ---------------------------------------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_the_data_directory_and_everything_in_it_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    async with grace_serve(data_dir) as server:
+        admin = mint(data_dir, "publisher", admin=True)
+        async with server.http(admin) as http:
+            response = await http.post(
+                "/api/notifications/publish",
+                json={"user_id": "user", "type": "task_completed", "message": "stored"},
+            )
+            assert response.status_code == 201
+        async with server.http() as http:
+            # paused, learning keeps the upload in its inbox (it deletes it once learned)
+            assert (await http.post("/api/learning/pause")).status_code == 200
+            response = await http.post(
+                "/api/learning/documents",
+                files={"files": ("notes.md", b"# Notes\n\nPrivate words.\n", "text/markdown")},
+            )
+            assert response.status_code == 202, response.text
+        wal = data_dir / "grace.db-wal"
+        assert wal.exists() and (data_dir / "grace.db-shm").exists()
+        uploads = [p for p in (data_dir / "learning" / "inbox").rglob("*") if p.is_file()]
+        assert uploads, "the upload was not kept in the inbox"
+        everything = [data_dir, *data_dir.rglob("*")]
+        names = {p.name for p in everything}
+        assert {"grace.db", "grace.db-wal", "grace.db-shm", "secret.key"} <= names
+        loose = {
+            str(p.relative_to(tmp_path)): oct(mode(p))
+            for p in everything
+            if mode(p) != (0o700 if p.is_dir() else 0o600)
+        }
+        assert loose == {}
+        server.proc.send_signal(signal.SIGTERM)
+        await server.exited()
+
+
+async def test_an_existing_data_directory_is_made_private_on_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    async with grace_serve(data_dir) as server:
+        server.proc.send_signal(signal.SIGTERM)
+        await server.exited()
+    inbox = data_dir / "learning" / "inbox" / "old"
+    inbox.mkdir(parents=True)
+    (inbox / "old.txt").write_text("uploaded by an older version")
+    os.chmod(data_dir, 0o755)
+    for path in data_dir.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    script = data_dir / "hook.sh"
+    script.write_text("#!/bin/sh\n")
+    os.chmod(script, 0o755)
+
+    async with grace_serve(data_dir) as server:
+        assert mode(data_dir) == 0o700
+        for path in data_dir.rglob("*"):
+            expected = 0o700 if path.is_dir() or path == script else 0o600
+            assert mode(path) == expected, f"{path}: {oct(mode(path))}"
+        server.proc.send_signal(signal.SIGTERM)
+        await server.exited()
+
+
+async def test_shell_tasks_write_files_with_the_umask_grace_was_started_with(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    written = tmp_path / "report.txt"
+    write_toml(data_dir, '[tasks.report]\ncommand = "echo done > {path}"\n')
+    async with grace_serve(data_dir, umask=0o022) as server:
+        task = await start_task(server, "report", {"path": str(written)})
+        await until_finished(server, task)
+        assert mode(written) == 0o644  # as if the person had run the command
+        assert mode(data_dir / "grace.db") == 0o600  # while Grace's own files stay private
+        server.proc.send_signal(signal.SIGTERM)
+        await server.exited()
+
+
+async def until_finished(server: GraceProcess, task_id: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while (info := await task_state(server, task_id))["state"] != "succeeded":
+        assert info["state"] in ("queued", "running"), info
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task {task_id} did not finish")
+        await asyncio.sleep(0.02)

@@ -78,16 +78,27 @@ def run_server(
     However it stops (SIGTERM, SIGINT or SIGHUP, a second one of them, an exception), Grace's
     own shutdown runs before the process ends: running tasks are stopped (shell tasks' whole
     process groups), recorded ``interrupted`` and their owners told. Stopped by a signal, the
-    process then ends by that signal, as an unhandled one would end it.
+    process then ends by that signal, as an unhandled one would end it. Everything the server
+    writes to the data directory is private to the user running it (see ``docs/security.md``).
     """
     from grace import logredact
     from grace.api.app import create_app
     from grace.api.server import base_url, listen, make_server
     from grace.app import Grace
+    from grace.store.backends.sqlite_db import make_private
+    from grace.tasks import shell
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    started_with = os.umask(0o077)  # what Grace writes is the user's alone ...
+    if shell.child_umask is None:
+        shell.child_umask = started_with  # ... what its shell tasks write is as usual
+    try:
+        make_private(settings.data_dir)
+    except OSError as exc:
+        print(f"grace: cannot make {settings.data_dir} private: {exc}", file=sys.stderr)
+        return 2
     try:
         sock = listen(settings.host, settings.port)
     except OSError as exc:

@@ -16,6 +16,11 @@ from typing import Any
 
 from grace.tasks.context import TaskCancelled, TaskFailed
 
+#: The file-creation mask a shell task starts with; ``None``: the server's own. ``grace serve``
+#: keeps its data private with umask 077 and sets this to the mask it was started with, so the
+#: files a task writes are as readable as when the person runs the command themselves.
+child_umask: int | None = None
+
 
 class ShellProcess:
     def __init__(self, command: str, cwd: str | None, env: Mapping[str, str]) -> None:
@@ -26,8 +31,11 @@ class ShellProcess:
         self.cancelled = False
 
     async def run(self, on_line: Callable[[str], None], timeout: float | None) -> dict[str, Any]:
+        command = self.command
+        if child_umask is not None:
+            command = f"umask {child_umask:04o}\n{command}"
         self.proc = await asyncio.create_subprocess_shell(
-            self.command,
+            command,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
