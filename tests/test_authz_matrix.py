@@ -46,8 +46,8 @@ from grace.config import Settings
 from grace.learning.model import Scope
 from grace.protocol import COMMANDS
 from tests.support import Client, Frame, Running, serve
-from tests.test_sse import PATH as SSE_PATH
-from tests.test_sse import SSEStream
+from tests.support.sse import PATH as SSE_PATH
+from tests.support.sse import SSEStream
 
 DOORS = ("ws", "chat", "rest", "sse")
 RESOURCES = (

@@ -8,8 +8,7 @@ import logging
 import pytest
 
 from grace.protocol import MAX_SEQ
-from tests.support import Client, Running
-from tests.test_rest import error_body
+from tests.support import Client, Running, error_body
 
 BEYOND = 2**63  # one past SQLite's largest INTEGER
 H = "/api/notifications"

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from tests.support import Client, Running
+from tests.support import Client, Running, error_body
 
 H = "/api/notifications"
-
-
-def error_body(response: httpx.Response, status: int, code: str) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
-    assert body["error"]["code"] == code
-    message: str = body["error"]["message"]
-    assert message and "Traceback" not in message
-    return message
 
 
 async def publish_many(srv: Running, user: str, count: int) -> None:

@@ -79,10 +79,17 @@ class TokenAuthority:
 
 
 def load_or_create_secret(data_dir: Path) -> str:
+    """The signing secret in ``data_dir/secret.key``, created (0600, in a 0700 directory when
+    that is new) on first use; an existing one readable by others is made 0600."""
     path = data_dir / "secret.key"
     if path.exists():
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+        except OSError:
+            pass  # not ours to change: reading it is all this needs
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

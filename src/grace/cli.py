@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from grace.app import Grace
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+log = logging.getLogger("grace.cli")
 
 
 def _settings(args: argparse.Namespace, **more: Any) -> Settings:
@@ -70,14 +73,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def run_server(
     settings: Settings, user: str, prepare: Callable[[Grace], object] | None = None
 ) -> int:
-    """Serve until interrupted; prints the URL (with a login token for ``user``) once ready."""
+    """Serve until stopped; prints the URL (with a login token for ``user``) once ready.
+
+    However it stops (SIGTERM, SIGINT or SIGHUP, a second one of them, an exception), Grace's
+    own shutdown runs before the process ends: running tasks are stopped (shell tasks' whole
+    process groups), recorded ``interrupted`` and their owners told. Stopped by a signal, the
+    process then ends by that signal, as an unhandled one would end it. Everything the server
+    writes to the data directory is private to the user running it (see ``docs/security.md``).
+    """
+    from grace import logredact
     from grace.api.app import create_app
     from grace.api.server import base_url, listen, make_server
     from grace.app import Grace
+    from grace.store.backends.sqlite_db import make_private
+    from grace.tasks import shell
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    started_with = os.umask(0o077)  # what Grace writes is the user's alone ...
+    if shell.child_umask is None:
+        shell.child_umask = started_with  # ... what its shell tasks write is as usual
+    try:
+        make_private(settings.data_dir)
+    except OSError as exc:
+        print(f"grace: cannot make {settings.data_dir} private: {exc}", file=sys.stderr)
+        return 2
     try:
         sock = listen(settings.host, settings.port)
     except OSError as exc:
@@ -95,28 +116,64 @@ def run_server(
     # Grace starts before the server takes connections, so start-up problems (a data directory
     # in use, a bad grace.toml) are one clear line, not a server traceback.
     server = make_server(app, settings, lifespan="off")
+    logredact.install()  # after make_server: uvicorn's logging is configured by then
 
-    async def main() -> int:
+    def again(count: int) -> None:
+        grace.tasks.kill_processes()  # second signal: no grace period for task processes
+        if count >= 3:  # third: do not wait for the rest of the shutdown either
+            log.warning("stopping without finishing the shutdown; tasks are marked at restart")
+            _end_by_signal(server.signals[0])
+
+    async def serve() -> int:
         try:
             await grace.start()
         except ConfigError as exc:
             print(f"grace: {exc}", file=sys.stderr)
             return 2
         try:
-            token = grace.tokens.issue(user)
-            print(f"Grace is running at {url}/?token={token}", flush=True)
-            print(f"  open that URL to chat as {user!r}; token: {token}", flush=True)
-            print(f"  data: {settings.data_dir.resolve()}   (Ctrl-C stops)", flush=True)
-            await server.serve(sockets=[sock])
+            if not server.should_exit:  # a signal during start-up: do not begin serving
+                token = grace.tokens.issue(user)
+                print(f"Grace is running at {url}/?token={token}", flush=True)
+                print(
+                    f"  that link signs in as {user!r}: it is a secret, like a password "
+                    "(anyone who has it can act as that user until it expires)",
+                    flush=True,
+                )
+                print(f"  data: {settings.data_dir.resolve()}   (Ctrl-C stops)", flush=True)
+                await server.serve(sockets=[sock])
         finally:
-            await grace.stop()
+            try:
+                await grace.stop()
+            finally:
+                grace.tasks.kill_processes()  # anything the shutdown did not reach
         return 0
+
+    async def main() -> int:
+        with server.stop_on_signals(again):
+            code = await serve()
+        if server.signals:
+            # Now: the tasks are recorded, and the event loop's closing would wait for worker
+            # threads (a Python task that never reaches a checkpoint) for as long as they run.
+            _end_by_signal(server.signals[0])
+        return code
 
     try:
         import uvloop
     except ImportError:
         return asyncio.run(main())
     return int(uvloop.run(main()))
+
+
+def _end_by_signal(sig: int) -> None:
+    """End the process by ``sig``'s default action, so whoever sent it (a shell, a supervisor)
+    sees the process ended by it."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+    os._exit(128 + sig)  # not reached: the default action of a stop signal ends the process
 
 
 # -- token ----------------------------------------------------------------------------------

@@ -55,6 +55,16 @@ def small_window_socket(url: str) -> socket.socket:
     return sock
 
 
+def error_body(response: httpx.Response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code
+    message: str = body["error"]["message"]
+    assert message and "Traceback" not in message
+    return message
+
+
 async def until(
     predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
 ) -> None:

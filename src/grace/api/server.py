@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import logging
+import signal
 import socket
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
@@ -33,8 +38,29 @@ def listen(host: str, port: int) -> socket.socket:
 GC_THRESHOLD = (10_000, 50, 1000)
 
 
+log = logging.getLogger("grace.server")
+
+#: The signals that stop ``grace serve``: SIGTERM (systemd, Docker, Kubernetes, ``kill``), SIGINT
+#: (Ctrl-C) and SIGHUP (the terminal went away; left alone when the process started with it
+#: ignored, as under ``nohup``).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 class GraceServer(uvicorn.Server):
-    """uvicorn's server, which tunes the cycle collector once started."""
+    """uvicorn's server, which tunes the cycle collector once started.
+
+    On its own, ``serve`` handles SIGINT and SIGTERM as uvicorn does: it stops, then raises the
+    signal again as it returns, and the default action of SIGTERM ends the process there, before
+    the caller's ``finally`` runs. Inside ``stop_on_signals`` the caller owns the signals instead,
+    for as long as its clean-up takes, and decides how the process ends.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        #: Stop signals received under ``stop_on_signals``, in order.
+        self.signals: list[int] = []
+        self._owned = False
+        self._again: Callable[[int], None] = lambda count: None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -42,8 +68,52 @@ class GraceServer(uvicorn.Server):
         gc.freeze()  # what start-up built lives as long as the process: never scan it again
         gc.set_threshold(*GC_THRESHOLD)
 
+    @contextlib.contextmanager
+    def stop_on_signals(self, again: Callable[[int], None]) -> Iterator[None]:
+        """Handle the stop signals while the block runs (call from the event loop's thread).
 
-def make_server(app: object, settings: Settings, lifespan: str = "on") -> uvicorn.Server:
+        The first one stops the server gracefully (``should_exit``, as uvicorn would); each later
+        one stops it at once (``force_exit``) and calls ``again(count)``, ``count`` being 2 for
+        the second signal, so the caller can cut its own clean-up short. Nothing is re-raised:
+        ``signals`` says what was received, and the caller ends the process when it is done.
+        """
+        loop = asyncio.get_running_loop()
+        installed: list[int] = []
+        for sig in STOP_SIGNALS:
+            if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                continue
+            loop.add_signal_handler(sig, self._received, sig)
+            installed.append(sig)
+        self._owned, self._again = True, again
+        try:
+            yield
+        finally:
+            self._owned = False
+            for number in installed:
+                loop.remove_signal_handler(number)
+
+    def _received(self, sig: int) -> None:
+        self.signals.append(sig)
+        name = signal.Signals(sig).name
+        # uvicorn's handler (which sse-starlette wraps to end its streams) starts the shutdown.
+        self.handle_exit(sig, None)
+        if len(self.signals) == 1:
+            log.info("%s received: stopping (send it again to stop at once)", name)
+            return
+        log.warning("%s received again: stopping at once", name)
+        self.should_exit = self.force_exit = True
+        self._again(len(self.signals))
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if self._owned:
+            yield  # stop_on_signals handles them, and nothing is raised again afterwards
+            return
+        with super().capture_signals():
+            yield
+
+
+def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceServer:
     """``lifespan="off"`` when the caller starts and stops Grace itself.
 
     WebSockets run on ``GraceWebSocketProtocol`` (frames flushed once per loop turn; the stream

@@ -83,12 +83,30 @@ class TaskRunner:
             await self._emit(EventType.TASK_INTERRUPTED, task)
 
     async def stop(self) -> None:
+        """Stop every task (shell tasks' process groups get SIGTERM, then SIGKILL) and record it
+        ``interrupted``; returns when all of them are recorded."""
         lives = list(self._live.values())
         for live in lives:
-            live.stopping = True
-            if live.job is not None:
-                live.job.cancel()
+            self._interrupt(live)
         await asyncio.gather(*(lv.job for lv in lives if lv.job), return_exceptions=True)
+
+    def kill_processes(self) -> None:
+        """Stop now: like ``stop`` without a grace period, every shell task's process group gets
+        SIGKILL at once. The tasks are still recorded ``interrupted`` by ``stop`` (or by their
+        jobs, which this cancels)."""
+        for live in list(self._live.values()):
+            self._interrupt(live)
+            if live.shell is not None:
+                live.shell.reap()
+
+    def _interrupt(self, live: _Live) -> None:
+        if live.stopping:
+            return  # cancelled once: a second cancel would cut its clean-up short
+        live.stopping = True
+        live.control.cancel = True  # a task in a worker thread ends at its next checkpoint
+        live.control.release()
+        if live.job is not None:
+            live.job.cancel()
 
     # -- starting -----------------------------------------------------------------------------
 
@@ -237,6 +255,11 @@ class TaskRunner:
                 await self._set(live, live.record.move(TaskState.RUNNING))
                 await self._emit(EventType.TASK_STARTED, live.record)
                 await self._execute_and_report(live)
+        except asyncio.CancelledError:
+            if live.stopping and not live.record.state.terminal:  # stopped while queued
+                record = live.record.move(TaskState.INTERRUPTED, error="the server stopped")
+                await asyncio.shield(self._finish(live, record, EventType.TASK_INTERRUPTED))
+            raise
         finally:
             self._live.pop(live.record.task_id, None)
 

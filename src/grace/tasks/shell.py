@@ -1,6 +1,8 @@
 """Shell tasks: a command in its own process group, so pause, resume and cancel reach every
 process it started (SIGSTOP / SIGCONT / SIGTERM, then SIGKILL after a grace period) and nothing is
-left behind when it ends."""
+left behind when it ends: not when it finishes, not when it is cancelled, and not when the server
+stops under it (its job is cancelled: the group gets SIGTERM, then SIGKILL; if that wait is itself
+cut short, SIGKILL at once)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,11 @@ from typing import Any
 
 from grace.tasks.context import TaskCancelled, TaskFailed
 
+#: The file-creation mask a shell task starts with; ``None``: the server's own. ``grace serve``
+#: keeps its data private with umask 077 and sets this to the mask it was started with, so the
+#: files a task writes are as readable as when the person runs the command themselves.
+child_umask: int | None = None
+
 
 class ShellProcess:
     def __init__(self, command: str, cwd: str | None, env: Mapping[str, str]) -> None:
@@ -24,8 +31,11 @@ class ShellProcess:
         self.cancelled = False
 
     async def run(self, on_line: Callable[[str], None], timeout: float | None) -> dict[str, Any]:
+        command = self.command
+        if child_umask is not None:
+            command = f"umask {child_umask:04o}\n{command}"
         self.proc = await asyncio.create_subprocess_shell(
-            self.command,
+            command,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -85,18 +95,24 @@ class ShellProcess:
         await self.kill(grace)
 
     async def kill(self, grace: float) -> None:
+        """SIGTERM to the group (SIGCONT first, in case it is paused), SIGKILL after ``grace``
+        seconds, and SIGKILL for what is left of the group in every case, also when this wait is
+        cancelled (a second stop request, the event loop closing)."""
         proc = self.proc
-        if proc is None or proc.returncode is not None:
+        if proc is None:
             return
-        self.signal(signal.SIGCONT)
-        self.signal(signal.SIGTERM)
         try:
-            async with asyncio.timeout(grace):
-                await proc.wait()
-        except TimeoutError:
-            self.signal(signal.SIGKILL)
-            await proc.wait()
-        self.reap()
+            if proc.returncode is None:
+                self.signal(signal.SIGCONT)
+                self.signal(signal.SIGTERM)
+                try:
+                    async with asyncio.timeout(grace):
+                        await proc.wait()
+                except TimeoutError:
+                    self.signal(signal.SIGKILL)
+                    await proc.wait()
+        finally:
+            self.reap()
 
     def reap(self) -> None:
         """Kill whatever the command left running in its process group."""

@@ -14,16 +14,22 @@ episode is logged once when it starts and once when a write succeeds again, not 
 the disk was found full, writes are refused until ``RESUME_FREE_BYTES`` are free again: small
 writes that might still squeeze in would make the store answer yes and no by turns. ``probe``
 tells whether a write can succeed now (the readiness check).
+The database and the files beside it (``-wal``, ``-shm``, ``.lock``) are readable and writable
+by their owner only (0600; SQLite gives ``-wal`` and ``-shm`` the mode of the database file), and
+a directory the database needs is created 0700. ``make_private`` does the same for a whole data
+directory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -90,6 +96,46 @@ class _StillFull(Exception):
     """The disk was full and has not got ``RESUME_FREE_BYTES`` free since."""
 
 
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+_SIDE_FILES = ("", "-wal", "-shm", "-journal", ".lock")
+
+
+def make_private(directory: Path) -> None:
+    """Create ``directory`` 0700, or take every group and other permission away from it and from
+    everything in it. Owner permissions stay as they are; symbolic links are neither changed nor
+    followed. Raises ``OSError`` if the directory cannot be created; a mode that cannot be
+    changed is logged."""
+    directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    _take_away_group_and_other(directory)
+    for root, dirs, files in os.walk(directory, onerror=_walk_error):
+        for name in dirs + files:
+            _take_away_group_and_other(Path(root, name))
+
+
+def _take_away_group_and_other(path: Path) -> None:
+    try:
+        info = path.lstat()
+        if not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o077:
+            os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
+    except FileNotFoundError:
+        return  # not there (yet), or went away meanwhile
+    except OSError as exc:
+        log.warning("cannot make %s private: %s", path, exc)
+
+
+def _walk_error(exc: OSError) -> None:
+    log.warning("cannot make %s private: %s", exc.filename, exc)
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` (empty) 0600 if it is missing, else take group and other permissions
+    away from it (a failure to is logged: the database still opens)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    _take_away_group_and_other(path)
+
+
 class SQLiteDatabase:
     """A SQLite file with one writer thread and a pool of reader threads."""
 
@@ -117,7 +163,13 @@ class SQLiteDatabase:
         self.trouble: str | None = None
 
     async def open(self, schema: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        for suffix in _SIDE_FILES:
+            side = Path(f"{self.path}{suffix}")
+            if suffix in ("", ".lock"):
+                _create_private(side)  # before SQLite creates it, and -wal/-shm after its mode
+            else:
+                _take_away_group_and_other(side)
         lock = Path(f"{self.path}.lock").open("w")  # noqa: SIM115, ASYNC230 - held while open
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
