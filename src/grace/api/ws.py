@@ -20,7 +20,7 @@ from grace.auth import Identity, origin_allowed
 from grace.commands import CommandContext
 from grace.errors import GraceError, Unauthenticated
 from grace.hub.outbox import pack
-from grace.protocol import CloseCode, dumps, encode, error_frame
+from grace.protocol import CloseCode, close_reason, dumps, encode, error_frame
 
 if TYPE_CHECKING:
     from grace.app import Grace
@@ -54,14 +54,14 @@ class StreamSession:
         if not origin_allowed(
             ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins
         ):
-            await ws.close(CloseCode.FORBIDDEN, "origin not allowed")
+            await self._close(CloseCode.FORBIDDEN, "origin not allowed")
             return
         try:
             identity, since = await self._authenticate()
         except GraceError as exc:
             with contextlib.suppress(Exception):
                 await ws.send_text(encode(error_frame(exc)))
-                await ws.close(CloseCode.UNAUTHENTICATED, exc.message[:120])
+                await self._close(CloseCode.UNAUTHENTICATED, exc.message)
             return
         except WebSocketDisconnect:
             return
@@ -85,6 +85,10 @@ class StreamSession:
             if self.closing is not None:
                 with contextlib.suppress(BaseException):
                     await self.closing
+
+    async def _close(self, code: CloseCode, reason: str) -> None:
+        """Every close this session starts: ``reason`` cut to what a close frame holds."""
+        await self.ws.close(code, close_reason(reason))
 
     async def _serve(self, ctx: CommandContext, since: int | None) -> None:
         await self._greet(ctx, since)
@@ -144,7 +148,7 @@ class StreamSession:
         ws = self.ws
         if not self.outbox.overflowed and ws.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
-                await ws.close(CloseCode.GOING_AWAY, "server going away")
+                await self._close(CloseCode.GOING_AWAY, "server going away")
 
     def _overflowed(self) -> None:
         """The client let its queue fill: cut it off; it resumes from its last seq."""
@@ -156,7 +160,7 @@ class StreamSession:
     async def _close_slow(self) -> None:
         try:
             async with asyncio.timeout(SLOW_CLOSE_SECONDS):
-                await self.ws.close(
+                await self._close(
                     CloseCode.SLOW_CONSUMER, "slow consumer: resume from your last seq"
                 )
         except Exception:

@@ -187,7 +187,7 @@ class NativeStream:
 
     def _refuse(self, exc: GraceError) -> None:
         self.sink.write([dumps(error_frame(exc))])
-        self.close(CloseCode.UNAUTHENTICATED, exc.message[:120])
+        self.close(CloseCode.UNAUTHENTICATED, exc.message)
 
     def _hello_timed_out(self) -> None:
         self.timer = None

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from grace.api.ws_native import NativeStream
-from grace.protocol import STREAM_PATH
+from grace.protocol import STREAM_PATH, close_reason
 
 if TYPE_CHECKING:
     from websockets.http11 import Request
@@ -113,10 +113,11 @@ class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def start_close(self, code: int, reason: str) -> None:
         """The closing handshake from the server's side (idempotent): a close frame, then the
-        transport is dropped after ``close_timeout`` if the client never answers."""
+        transport is dropped after ``close_timeout`` if the client never answers. ``reason`` is
+        cut to what a close frame holds (``close_reason``)."""
         if self.close_sent or self.transport.is_closing():
             return
-        self.conn.send_close(code, reason)
+        self.conn.send_close(code, close_reason(reason))
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True
         self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
