@@ -27,6 +27,8 @@ log = logging.getLogger("grace.ws")
 
 REPLAY_PAGE = 500
 BINARY_REFUSED = "binary messages are not part of the protocol; send JSON text"
+#: What a stream is told (error ``unauthenticated``, then close 4401) when its token expires.
+TOKEN_EXPIRED = "token expired: sign in again"
 
 
 def parse_since(raw: str | None) -> int | None:

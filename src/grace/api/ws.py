@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from grace.api.session import TokenBucket, authenticate_hello, greet, handle_command, parse_since
+from grace.api.session import (
+    TOKEN_EXPIRED,
+    TokenBucket,
+    authenticate_hello,
+    greet,
+    handle_command,
+    parse_since,
+)
 from grace.auth import Identity, origin_allowed
 from grace.commands import CommandContext
 from grace.errors import GraceError, Unauthenticated
@@ -27,9 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("grace.ws")
 
-#: How long a slow consumer's close frame may wait for the client to read before the session
-#: stops waiting (its queue is already dropped; the socket is then left to the server to shut).
-SLOW_CLOSE_SECONDS = 10.0
+#: How long a close the session starts from outside its tasks (a slow consumer, an expired
+#: token) may wait for the client to read before the session stops waiting (its queue is already
+#: dropped; the socket is then left to the server to shut).
+CUT_OFF_SECONDS = 10.0
 
 
 def _payload(message: MutableMapping[str, Any]) -> str | bytes | None:
@@ -47,6 +55,7 @@ class StreamSession:
         self.writer: asyncio.Task[None] | None = None
         self.serving: asyncio.Task[None] | None = None
         self.closing: asyncio.Task[None] | None = None
+        self.expiry: asyncio.TimerHandle | None = None
 
     async def run(self) -> None:
         ws, settings = self.ws, self.grace.settings
@@ -66,9 +75,13 @@ class StreamSession:
         except WebSocketDisconnect:
             return
         ctx = CommandContext(identity=identity, channel="ws", outbox=self.outbox)
-        # Greeting and reading run in their own task, which a slow-consumer cut-off cancels: a
-        # stalled client may never read the close frame nor send anything again.
-        self.serving = asyncio.get_running_loop().create_task(self._serve(ctx, since))
+        # Greeting and reading run in their own task, which a cut-off (slow consumer, expired
+        # token) cancels: a stalled client may never read the close frame nor send anything again.
+        loop = asyncio.get_running_loop()
+        self.serving = loop.create_task(self._serve(ctx, since))
+        left = identity.seconds_left()
+        if left is not None:
+            self.expiry = loop.call_later(left, self._token_expired)
         try:
             await asyncio.wait({self.serving})
             if not self.serving.cancelled():
@@ -76,6 +89,8 @@ class StreamSession:
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass  # the client went away mid-send
         finally:
+            if self.expiry is not None:
+                self.expiry.cancel()
             self.serving.cancel()
             self.grace.hub.detach(identity.user_id, self.outbox)
             self.outbox.close()
@@ -153,21 +168,32 @@ class StreamSession:
     def _overflowed(self) -> None:
         """The client let its queue fill: cut it off; it resumes from its last seq."""
         log.info("closing a slow consumer (queue of %d frames full)", self.outbox.capacity)
-        if self.writer is not None:
-            self.writer.cancel()
-        self.closing = asyncio.get_running_loop().create_task(self._close_slow())
+        self._cut_off(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your last seq")
 
-    async def _close_slow(self) -> None:
+    def _token_expired(self) -> None:
+        """The token the stream was opened with expired: it may neither receive nor command."""
+        self.expiry = None
+        error = Unauthenticated(TOKEN_EXPIRED)
+        self._cut_off(CloseCode.UNAUTHENTICATED, error.message, error)
+
+    def _cut_off(self, code: CloseCode, reason: str, error: GraceError | None = None) -> None:
+        """End the session from outside its tasks: stop reading and writing at once, then send
+        ``error`` (if any) and the close frame, waiting ``CUT_OFF_SECONDS`` at most."""
+        if self.closing is not None:
+            return
+        for task in (self.writer, self.serving):
+            if task is not None:
+                task.cancel()
+        self.closing = asyncio.get_running_loop().create_task(self._close_cut(code, reason, error))
+
+    async def _close_cut(self, code: CloseCode, reason: str, error: GraceError | None) -> None:
         try:
-            async with asyncio.timeout(SLOW_CLOSE_SECONDS):
-                await self._close(
-                    CloseCode.SLOW_CONSUMER, "slow consumer: resume from your last seq"
-                )
+            async with asyncio.timeout(CUT_OFF_SECONDS):
+                if error is not None:
+                    await self.ws.send_text(encode(error_frame(error)))
+                await self._close(code, reason)
         except Exception:
             pass  # the client is gone, or still not reading
-        finally:
-            if self.serving is not None:
-                self.serving.cancel()
 
 
 async def notification_stream(grace: Grace, websocket: WebSocket) -> None:

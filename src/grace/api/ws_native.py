@@ -8,8 +8,9 @@ log) or works through the commands the client sent. Protocol v1 is the same as o
 ``grace.api.session``.
 
 States: ``AUTH`` (handshake done, waiting for credentials) → ``GREETING`` (welcome, replay,
-synced; commands wait) → ``LIVE`` → ``CLOSED``. Every close the server starts goes through
-``close`` (a close frame, then the transport after ``close_timeout`` if the client never
+synced; commands wait) → ``LIVE`` → ``CLOSED``. The stream's one timer waits for the hello, then
+for its token's expiry, when the stream is closed with 4401. Every close the server starts goes
+through ``close`` (a close frame, then the transport after ``close_timeout`` if the client never
 answers).
 """
 
@@ -25,6 +26,7 @@ from urllib.parse import parse_qs
 from starlette.requests import cookie_parser
 
 from grace.api.session import (
+    TOKEN_EXPIRED,
     TokenBucket,
     authenticate_hello,
     greet,
@@ -189,6 +191,13 @@ class NativeStream:
         self.sink.write([dumps(error_frame(exc))])
         self.close(CloseCode.UNAUTHENTICATED, exc.message)
 
+    def _token_expired(self) -> None:
+        """The token the stream was opened with expired: it may neither receive nor command."""
+        self.timer = None
+        if self.state in (StreamState.GREETING, StreamState.LIVE):
+            self.pending.clear()
+            self._refuse(Unauthenticated(TOKEN_EXPIRED))
+
     def _hello_timed_out(self) -> None:
         self.timer = None
         if self.state is StreamState.AUTH:
@@ -208,7 +217,11 @@ class NativeStream:
     def _start(self, identity: Identity, since: int | None) -> None:
         self.ctx = CommandContext(identity=identity, channel="ws", outbox=self.outbox)
         self._move(StreamState.GREETING)
-        self.task = asyncio.get_running_loop().create_task(self._greet(identity, since))
+        loop = asyncio.get_running_loop()
+        left = identity.seconds_left()
+        if left is not None:
+            self.timer = loop.call_later(left, self._token_expired)
+        self.task = loop.create_task(self._greet(identity, since))
 
     async def _greet(self, identity: Identity, since: int | None) -> None:
         try:
