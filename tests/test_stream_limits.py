@@ -3,20 +3,33 @@ commands per user, and a client that never reads."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import time
 from typing import Any
 
 import pytest
 import websockets
 
 from grace.config import Settings
+from grace.errors import ConfigError
 from grace.protocol import MAX_CLOSE_REASON_BYTES, close_reason
-from tests.support import Client, Running
+from tests.support import Client, Frame, Running, serve, until
+from tests.test_sse import PATH as SSE_PATH
+from tests.test_sse import sse
 from tests.test_ws_protocol import close_code, no_errors_logged
 
 
 @pytest.fixture
 def settings(tmp_path: Any) -> Settings:
     return Settings(data_dir=tmp_path / "data", sqlite_synchronous="NORMAL", hello_timeout=2.0)
+
+
+@pytest.fixture(params=[False, True], ids=["native", "asgi"])
+def plain_asgi(request: pytest.FixtureRequest) -> bool:
+    """For tests that start their own server with other settings: both stream drivers."""
+    return bool(request.param)
 
 
 # -- close reasons --------------------------------------------------------------------------
@@ -86,3 +99,209 @@ async def test_many_bad_first_frames_write_no_traceback(
                 c = Client(ws)
                 assert (await c.expect("error"))["code"] == "unknown_command"
                 assert await close_code(c) == 4401
+
+
+# -- connections per user -------------------------------------------------------------------
+
+
+async def refused(client: Client) -> tuple[Frame, int]:
+    """The error a refused connection gets, and its close code."""
+    error = await client.expect("error")
+    return error, await close_code(client)
+
+
+async def test_connections_over_the_per_user_limit_are_closed_4429(
+    settings: Settings, plain_asgi: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        serve(settings.with_(max_connections_per_user=3), plain_asgi=plain_asgi) as srv,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        with no_errors_logged(caplog):
+            tabs = [await stack.enter_async_context(Client.connect(srv, "ann")) for _ in range(3)]
+            for tab in tabs:
+                await tab.welcome()
+            for how in ("hello", "header"):
+                kwargs: dict[str, Any] = (
+                    {"hello": False, "additional_headers": srv.auth("ann")}
+                    if how == "header"
+                    else {}
+                )
+                async with Client.connect(srv, "ann", **kwargs) as extra:
+                    error, code = await refused(extra)
+                assert code == 4429, how
+                assert (
+                    error["code"] == "rate_limited" and "too many connections" in error["message"]
+                )
+            # other users are not affected, and ann's open connections keep working
+            async with Client.connect(srv, "bob") as bob:
+                await bob.welcome()
+                await srv.grace.notifier.notify_users(["ann", "bob"], "test", "for both")
+                await bob.notifications(1)
+            for tab in tabs:
+                (got,) = await tab.notifications(1)
+                assert got["message"] == "for both"
+                assert (await tab.command({"type": "ping"}))["type"] == "pong"
+            # a place frees up when a connection closes
+            await tabs[0].ws.close()
+            await until(lambda: srv.grace.hub.connection_count("ann") == 2, what="detach")
+            async with Client.connect(srv, "ann") as again:
+                welcome, _, _ = await again.welcome()
+                assert welcome["user_id"] == "ann"
+
+
+async def test_connections_arriving_together_cannot_all_slip_under_the_limit(
+    settings: Settings, plain_asgi: bool
+) -> None:
+    limit, tries = 4, 20
+    async with serve(settings.with_(max_connections_per_user=limit), plain_asgi=plain_asgi) as srv:
+        token = srv.token("ann")
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = await asyncio.gather(
+                *(stack.enter_async_context(websockets.connect(srv.ws_url)) for _ in range(tries))
+            )
+            await asyncio.gather(
+                *(ws.send(json.dumps({"type": "hello", "token": token})) for ws in sockets)
+            )
+
+            async def outcome(ws: Any) -> str:
+                first = await Client(ws).recv()
+                if first["type"] == "welcome":
+                    return "welcome"
+                assert first["code"] == "rate_limited", first
+                return str(await close_code(Client(ws)))
+
+            outcomes = await asyncio.gather(*(outcome(ws) for ws in sockets))
+            assert sorted(outcomes).count("welcome") == limit
+            assert outcomes.count("4429") == tries - limit
+            assert srv.grace.hub.connection_count("ann") == limit
+
+
+async def test_sse_streams_count_towards_the_per_user_limit(settings: Settings) -> None:
+    async with (
+        serve(settings.with_(max_connections_per_user=2)) as srv,
+        Client.connect(srv, "ann") as tab,
+        sse(srv, "ann") as stream,
+    ):
+        await tab.welcome()
+        await stream.until_synced()
+        async with srv.http() as http:
+            response = await http.get(SSE_PATH, headers=srv.auth("ann"))
+        assert response.status_code == 429
+        assert response.json()["error"]["code"] == "rate_limited"
+        async with Client.connect(srv, "ann") as extra:
+            _, code = await refused(extra)
+        assert code == 4429
+        async with sse(srv, "bob") as bob:
+            await bob.until_synced()
+
+
+# -- commands per user ----------------------------------------------------------------------
+
+
+async def test_commands_per_user_are_limited_across_all_their_connections(
+    settings: Settings, plain_asgi: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The abuse the limits are for: many connections of one user each asking ``status`` as fast
+    as they may. Connections over the limit are refused, and the commands served across all
+    the others stay within the user's budget; another user is served as usual."""
+    connections, per_connection = 40, 60
+    limit = settings.max_connections_per_user
+    rate, burst = settings.user_command_budget
+    async with serve(settings, plain_asgi=plain_asgi) as srv, contextlib.AsyncExitStack() as stack:
+        with no_errors_logged(caplog):
+            clients = [
+                await stack.enter_async_context(Client.connect(srv, "ann"))
+                for _ in range(connections)
+            ]
+            admitted: list[Client] = []
+            for client in clients:
+                first = await client.recv()
+                if first["type"] == "welcome":
+                    while (await client.recv())["type"] != "synced":
+                        pass
+                    admitted.append(client)
+                else:
+                    assert first["code"] == "rate_limited"
+                    assert await close_code(client) == 4429
+            assert len(admitted) == limit
+
+            started = time.monotonic()
+
+            async def flood(client: Client) -> list[Frame]:
+                for i in range(per_connection):
+                    await client.send({"type": "status", "id": i})
+                return [await client.recv(timeout=30) for _ in range(per_connection)]
+
+            replies = [r for rs in await asyncio.gather(*(flood(c) for c in admitted)) for r in rs]
+            elapsed = time.monotonic() - started
+            served = [r for r in replies if r["type"] == "status"]
+            limited = [r for r in replies if r["type"] == "error"]
+            assert len(served) + len(limited) == limit * per_connection
+            assert {r["code"] for r in limited} == {"rate_limited"}
+            assert any("from one user" in r["message"] for r in limited)
+            assert len(served) <= burst + rate * elapsed + 1, (len(served), elapsed)
+            # another user has a budget of their own
+            async with Client.connect(srv, "bob") as bob:
+                await bob.welcome()
+                for _ in range(5):
+                    assert (await bob.command({"type": "status"}))["type"] == "status"
+            # and ann's budget refills
+            for _ in range(200):
+                reply = await admitted[0].command({"type": "ping"})
+                if reply["type"] == "pong":
+                    break
+                assert reply["code"] == "rate_limited"
+            else:
+                raise AssertionError("still rate limited after 200 attempts")
+
+
+async def test_the_user_budget_is_shared_but_each_connection_keeps_its_own_too(
+    settings: Settings,
+) -> None:
+    tight = settings.with_(
+        command_rate=0.001, command_burst=3, user_command_rate=0.001, user_command_burst=5
+    )
+    async with (
+        serve(tight) as srv,
+        Client.connect(srv, "ann") as a,
+        Client.connect(srv, "ann") as b,
+    ):
+        await a.welcome()
+        await b.welcome()
+        got_a = [(await a.command({"type": "ping"}))["type"] for _ in range(4)]
+        assert got_a == ["pong", "pong", "pong", "error"]  # the connection's own burst: 3
+        got_b = [(await b.command({"type": "ping"}))["type"] for _ in range(4)]
+        assert got_b == ["pong", "pong", "error", "error"]  # what is left of the user's 5
+
+
+def test_stream_limits_are_settings_with_environment_names(tmp_path: Any) -> None:
+    settings = Settings.from_env(
+        {
+            "GRACE_DATA_DIR": str(tmp_path),
+            "GRACE_MAX_CONNECTIONS_PER_USER": "8",
+            "GRACE_COMMAND_RATE": "10",
+            "GRACE_COMMAND_BURST": "30",
+            "GRACE_USER_COMMAND_RATE": "25.5",
+            "GRACE_USER_COMMAND_BURST": "50",
+        }
+    )
+    assert settings.max_connections_per_user == 8
+    assert (settings.command_rate, settings.command_burst) == (10.0, 30)
+    assert settings.user_command_budget == (25.5, 50)
+    # unset, the user's budget is twice a connection's
+    assert Settings(data_dir=tmp_path, command_rate=7, command_burst=9).user_command_budget == (
+        14,
+        18,
+    )
+    defaults = Settings(data_dir=tmp_path)
+    assert defaults.max_connections_per_user == 32
+    assert defaults.user_command_budget == (40.0, 120)
+    for bad in (
+        {"max_connections_per_user": 0},
+        {"user_command_rate": 0.0},
+        {"user_command_burst": 0},
+        {"command_rate": -1.0},
+    ):
+        with pytest.raises(ConfigError):
+            Settings(data_dir=tmp_path, **bad)

@@ -34,6 +34,7 @@ class CloseCode(IntEnum):
     SLOW_CONSUMER = 4008
     UNAUTHENTICATED = 4401
     FORBIDDEN = 4403
+    TOO_MANY_CONNECTIONS = 4429
 
 
 #: RFC 6455: a close frame's payload is at most 125 bytes, two of which hold the code.

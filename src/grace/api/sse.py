@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
-from grace.api.session import TOKEN_EXPIRED, greet
+from grace.api.session import TOKEN_EXPIRED, admit, greet, too_many_connections
 from grace.auth import Identity
 from grace.errors import ErrorCode
 from grace.protocol import CloseCode, encode
@@ -26,9 +26,20 @@ if TYPE_CHECKING:
 
 
 def sse_response(grace: Grace, identity: Identity, since: int | None) -> EventSourceResponse:
-    outbox = grace.hub.outbox(grace.settings.queue_max_frames, lambda: None)
+    """The stream for ``identity``; raises ``RateLimited`` (HTTP 429) when the user already has
+    ``max_connections_per_user`` streams open."""
+    settings = grace.settings
+    if grace.hub.connection_count(identity.user_id) >= settings.max_connections_per_user:
+        raise too_many_connections(settings)
+    outbox = grace.hub.outbox(settings.queue_max_frames, lambda: None)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
+        # Admitted here, where the detach below is certain to follow; a stream opened by the user
+        # since the check above may still take the last place.
+        if admit(grace, identity, outbox) is None:
+            error = too_many_connections(settings)
+            yield _closing(error.code, CloseCode.TOO_MANY_CONNECTIONS, error.message)
+            return
         try:
             async for batch in greet(grace, identity, outbox, since):
                 for seq, frame in batch:

@@ -17,15 +17,17 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from grace.api.session import (
     TOKEN_EXPIRED,
-    TokenBucket,
+    admit,
     authenticate_hello,
     greet,
     handle_command,
     parse_since,
+    too_many_connections,
 )
 from grace.auth import Identity, origin_allowed
 from grace.commands import CommandContext
 from grace.errors import GraceError, Unauthenticated
+from grace.hub.hub import TokenBucket
 from grace.hub.outbox import pack
 from grace.protocol import CloseCode, close_reason, dumps, encode, error_frame
 
@@ -74,11 +76,18 @@ class StreamSession:
             return
         except WebSocketDisconnect:
             return
+        user_bucket = admit(self.grace, identity, self.outbox)
+        if user_bucket is None:
+            with contextlib.suppress(Exception):
+                error = too_many_connections(settings)
+                await ws.send_text(encode(error_frame(error)))
+                await self._close(CloseCode.TOO_MANY_CONNECTIONS, error.message)
+            return
         ctx = CommandContext(identity=identity, channel="ws", outbox=self.outbox)
         # Greeting and reading run in their own task, which a cut-off (slow consumer, expired
         # token) cancels: a stalled client may never read the close frame nor send anything again.
         loop = asyncio.get_running_loop()
-        self.serving = loop.create_task(self._serve(ctx, since))
+        self.serving = loop.create_task(self._serve(ctx, user_bucket, since))
         left = identity.seconds_left()
         if left is not None:
             self.expiry = loop.call_later(left, self._token_expired)
@@ -105,10 +114,12 @@ class StreamSession:
         """Every close this session starts: ``reason`` cut to what a close frame holds."""
         await self.ws.close(code, close_reason(reason))
 
-    async def _serve(self, ctx: CommandContext, since: int | None) -> None:
+    async def _serve(
+        self, ctx: CommandContext, user_bucket: TokenBucket, since: int | None
+    ) -> None:
         await self._greet(ctx, since)
         self.writer = asyncio.get_running_loop().create_task(self._write())
-        await self._read(ctx)
+        await self._read(ctx, user_bucket)
 
     async def _greet(self, ctx: CommandContext, since: int | None) -> None:
         # A method of its own so that no frame outlives it in a local of the long-lived caller
@@ -135,7 +146,7 @@ class StreamSession:
             raise WebSocketDisconnect(message.get("code", 1000))
         return authenticate_hello(self.grace, _payload(message) or "")
 
-    async def _read(self, ctx: CommandContext) -> None:
+    async def _read(self, ctx: CommandContext, user_bucket: TokenBucket) -> None:
         ws = self.ws
         while True:
             message = await ws.receive()
@@ -144,7 +155,7 @@ class StreamSession:
             raw = _payload(message)
             if raw is None:
                 continue
-            reply = await handle_command(self.grace, ctx, self.bucket, raw)
+            reply = await handle_command(self.grace, ctx, self.bucket, user_bucket, raw)
             self.outbox.push(0, dumps(reply))
 
     async def _write(self) -> None:
