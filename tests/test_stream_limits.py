@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
+import secrets
 import time
+import tracemalloc
 from typing import Any
 
+import psutil
 import pytest
 import websockets
+from websockets.exceptions import ConnectionClosed
 
+from grace.api import wsproto
 from grace.config import Settings
 from grace.errors import ConfigError
 from grace.protocol import MAX_CLOSE_REASON_BYTES, close_reason
 from tests.support import Client, Frame, Running, serve, until
+from tests.test_hub import small_window_socket
 from tests.test_sse import PATH as SSE_PATH
 from tests.test_sse import sse
 from tests.test_ws_protocol import close_code, no_errors_logged
@@ -305,3 +312,124 @@ def test_stream_limits_are_settings_with_environment_names(tmp_path: Any) -> Non
     ):
         with pytest.raises(ConfigError):
             Settings(data_dir=tmp_path, **bad)
+
+
+# -- a client that never reads --------------------------------------------------------------
+
+#: Per notification: incompressible, so the bytes really queue up somewhere.
+BLOB = secrets.token_urlsafe(3_000)
+FLOOD = 3_000
+BIG_BLOB = secrets.token_urlsafe(100_000)
+MiB = 1024 * 1024
+
+
+async def collect_seqs(client: Client, count: int, into: list[int]) -> None:
+    """Read ``count`` notifications, keeping only their seq (not their bodies' memory)."""
+    while len(into) < count:
+        frame = await client.recv(timeout=20)
+        if "seq" in frame and "message" in frame:
+            into.append(frame["seq"])
+
+
+async def test_a_never_reading_client_is_cut_off_4008_with_bounded_memory(
+    settings: Settings, plain_asgi: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While notifications flood, one client stops reading its socket: the server holds at most
+    its queue for it, then cuts it off with 4008 and drops the queue; another user receives
+    everything meanwhile. Memory is measured with tracemalloc (the clients, in this process,
+    hold next to nothing: one reads as it goes, the other has stopped)."""
+    queue = 200
+    async with serve(settings.with_(queue_max_frames=queue), plain_asgi=plain_asgi) as srv:
+        hub = srv.grace.hub
+        with no_errors_logged(caplog):
+            async with (
+                Client.connect(
+                    srv, "ann", max_queue=1, max_size=None, sock=small_window_socket(srv.url)
+                ) as stalled,
+                Client.connect(srv, "bob", max_size=None) as bob,
+            ):
+                await stalled.welcome()
+                await bob.welcome()
+                (box,) = hub._users["ann"]
+                got: list[int] = []
+                gc.collect()
+                tracemalloc.start()
+                try:
+                    baseline, _ = tracemalloc.get_traced_memory()
+                    reader = asyncio.create_task(collect_seqs(bob, FLOOD, got))
+                    for i in range(FLOOD):  # ann no longer reads from here on
+                        await srv.grace.notifier.notify_users(
+                            ["ann", "bob"], "test", f"n{i}", data={"blob": BLOB}
+                        )
+                    await asyncio.wait_for(reader, 30)
+                    await until(lambda: box.overflowed, 10, "the stalled client's cut-off")
+                    gc.collect()
+                    after, peak = tracemalloc.get_traced_memory()
+                finally:
+                    tracemalloc.stop()
+                published = FLOOD * len(BLOB)
+                report = (
+                    f"published {published / MiB:.1f} MiB to each user; traced memory "
+                    f"{baseline / MiB:.2f} MiB before, peak {peak / MiB:.2f}, "
+                    f"after {after / MiB:.2f}"
+                )
+                print(f"\n[{'asgi' if plain_asgi else 'native'}] {report}")
+                # bounded by the queue, not by what was published to the stalled client
+                assert peak - baseline < 2 * queue * len(BLOB) + MiB < published / 4, report
+                assert after - baseline < 2 * MiB, report
+                # the stalled connection's queue is dropped and it is out of the hub
+                assert box.closed and len(box) == 0
+                assert hub.connection_count("ann") == 0 and hub.connection_count("bob") == 1
+                # the other user got everything, in order
+                assert got == list(range(1, FLOOD + 1))
+                # the stalled client reads again: what was in flight, then the close
+                received: list[Frame] = []
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        frame = await stalled.recv(timeout=10)
+                        if "seq" in frame:
+                            received.append(frame)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+                seqs = [f["seq"] for f in received]
+                assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < FLOOD
+        # it resumes from the last seq it saw
+        async with Client.connect(srv, "ann", since=seqs[-1] if seqs else 0, max_size=None) as c:
+            _, replay, synced = await c.welcome()
+        assert [f["seq"] for f in replay] == list(range(len(seqs) + 1, FLOOD + 1))
+        assert synced["seq"] == FLOOD and "gap" not in synced
+
+
+def server_side_open(port: int, client: tuple[str, int]) -> bool:
+    """Whether the server still holds its end of the client's TCP connection (this process)."""
+    return any(
+        c.laddr and c.raddr and c.laddr[1] == port and tuple(c.raddr) == client
+        for c in psutil.Process().net_connections(kind="tcp")
+    )
+
+
+async def test_a_client_that_never_reads_again_loses_its_socket_after_the_close_timeout(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the cut-off the client still does not read: its close frame and the frames before
+    it stay unsent, so the server drops the connection once the closing handshake times out
+    instead of keeping its buffers (and socket) for as long as the peer stays silent.
+
+    Native driver only: through ASGI the server's transport is out of reach (under uvicorn, the
+    socket stays until the peer reads or goes away; see docs/security.md)."""
+    monkeypatch.setattr(wsproto, "CLOSE_TIMEOUT", 0.5)
+    async with serve(settings.with_(queue_max_frames=50)) as srv:
+        port = int(srv.url.rsplit(":", 1)[1])
+        sock = small_window_socket(srv.url)
+        here = sock.getsockname()
+        async with Client.connect(
+            srv, "ann", max_queue=1, max_size=None, sock=sock, close_timeout=0.1
+        ) as stalled:
+            await stalled.welcome()
+            (box,) = srv.grace.hub._users["ann"]
+            for i in range(2_000):  # until the kernel's buffers, then the server's, are full
+                await srv.grace.notify_user("ann", "test", f"n{i}", data={"blob": BIG_BLOB})
+                if box.overflowed:
+                    break
+            assert box.overflowed
+            assert server_side_open(port, here)
+            await until(lambda: not server_side_open(port, here), 10, "the server to drop it")
