@@ -79,6 +79,9 @@ CONTROL_FRAME_TYPES = frozenset(
 
 Ref = str | int
 
+#: The largest ``seq`` a command may name: the store's integers are signed 64-bit.
+MAX_SEQ = 2**63 - 1
+
 
 class Command(BaseModel):
     """Base of every client frame: ``type`` plus an optional correlation ``id``.
@@ -96,7 +99,7 @@ class Command(BaseModel):
 class Hello(Command):
     type: Literal["hello"]
     token: Annotated[str, Field(max_length=8192)] | None = None
-    since: Annotated[int, Field(ge=0)] | None = None
+    since: Annotated[int, Field(ge=0, le=MAX_SEQ)] | None = None
 
 
 class Ping(Command):
@@ -105,13 +108,13 @@ class Ping(Command):
 
 class Ack(Command):
     type: Literal["ack"]
-    seq: Annotated[int, Field(ge=0)]
+    seq: Annotated[int, Field(ge=0, le=MAX_SEQ)]
 
 
 class MarkRead(Command):
     type: Literal["mark_read"]
     ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] | None = None
-    up_to_seq: Annotated[int, Field(ge=0)] | None = None
+    up_to_seq: Annotated[int, Field(ge=0, le=MAX_SEQ)] | None = None
     all: bool = False
 
 
