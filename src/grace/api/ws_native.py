@@ -10,8 +10,8 @@ log) or works through the commands the client sent. Protocol v1 is the same as o
 States: ``AUTH`` (handshake done, waiting for credentials) → ``GREETING`` (welcome, replay,
 synced; commands wait) → ``LIVE`` → ``CLOSED``. The stream's one timer waits for the hello, then
 for its token's expiry, when the stream is closed with 4401. Every close the server starts goes
-through ``close`` (a close frame, then the transport after ``close_timeout`` if the client never
-answers).
+through ``close`` (a close frame, then the connection is dropped after ``CLOSE_TIMEOUT`` if the
+client never answers).
 """
 
 from __future__ import annotations
