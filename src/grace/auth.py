@@ -2,8 +2,9 @@
 
 Guarantees: a user's identity only ever comes from a token this server signed (or, in
 ``--no-auth`` development mode on loopback, from ``?user_id=``); an expired, malformed or foreign
-token raises ``Unauthenticated`` with a message that says which; the signing secret is created
-once in the data directory with owner-only permissions and reused across restarts.
+token raises ``Unauthenticated`` with a message that says which; an identity knows when its token
+expires; the signing secret is created once in the data directory with owner-only permissions and
+reused across restarts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,6 +39,15 @@ def check_user_id(user_id: object) -> str:
 class Identity:
     user_id: str
     admin: bool = False
+    #: When the token this identity came from expires (Unix time, seconds); ``None`` when it
+    #: never does (``--no-auth``). A stream opened with the token is closed then.
+    expires_at: float | None = field(default=None, compare=False)
+
+    def seconds_left(self, now: float | None = None) -> float | None:
+        """Seconds until the token expires (0 once it has); ``None`` when it never does."""
+        if self.expires_at is None:
+            return None
+        return max(0.0, self.expires_at - (time.time() if now is None else now))
 
 
 class TokenAuthority:
@@ -75,7 +85,7 @@ class TokenAuthority:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("invalid token")
-        return Identity(subject, admin=claims.get("adm") is True)
+        return Identity(subject, admin=claims.get("adm") is True, expires_at=float(claims["exp"]))
 
 
 def load_or_create_secret(data_dir: Path) -> str:

@@ -62,6 +62,12 @@ class Settings:
     #: Commands per second per connection, and the burst allowed above that.
     command_rate: float = 20.0
     command_burst: int = 60
+    #: Commands per second per user, shared by all of that user's connections, and the burst;
+    #: unset, twice the per-connection figures (see ``user_command_budget``).
+    user_command_rate: float | None = None
+    user_command_burst: int | None = None
+    #: Open streams (WebSocket and SSE) per user; one more is refused (WebSocket: close 4429).
+    max_connections_per_user: int = 32
     #: Seconds a connection may take to send ``hello`` when the request did not identify it.
     hello_timeout: float = 10.0
     #: SSE keep-alive comment interval.
@@ -93,6 +99,24 @@ class Settings:
             raise ConfigError("task_concurrency must be at least 1")
         if self.queue_max_frames < 1:
             raise ConfigError("queue_max_frames must be at least 1")
+        if self.max_connections_per_user < 1:
+            raise ConfigError("max_connections_per_user must be at least 1")
+        for name in ("command_rate", "user_command_rate"):
+            if (rate := getattr(self, name)) is not None and not rate > 0:
+                raise ConfigError(f"{name} must be above 0")
+        for name in ("command_burst", "user_command_burst"):
+            if (burst := getattr(self, name)) is not None and burst < 1:
+                raise ConfigError(f"{name} must be at least 1")
+
+    @property
+    def user_command_budget(self) -> tuple[float, int]:
+        """Commands per second and burst one user's connections share."""
+        rate = self.user_command_rate
+        burst = self.user_command_burst
+        return (
+            2 * self.command_rate if rate is None else rate,
+            2 * self.command_burst if burst is None else burst,
+        )
 
     @property
     def tasks_config(self) -> Mapping[str, Any]:
@@ -149,6 +173,11 @@ class Settings:
         text("GRACE_SQLITE_SYNCHRONOUS", "sqlite_synchronous")
         number("GRACE_SQLITE_CACHE_MIB", "sqlite_cache_mib", int)
         number("GRACE_QUEUE_MAX_FRAMES", "queue_max_frames", int)
+        number("GRACE_COMMAND_RATE", "command_rate", float)
+        number("GRACE_COMMAND_BURST", "command_burst", int)
+        number("GRACE_USER_COMMAND_RATE", "user_command_rate", float)
+        number("GRACE_USER_COMMAND_BURST", "user_command_burst", int)
+        number("GRACE_MAX_CONNECTIONS_PER_USER", "max_connections_per_user", int)
         text("GRACE_DEFAULT_USER", "default_user")
         number("GRACE_TASK_CONCURRENCY", "task_concurrency", int)
         if env.get("GRACE_NO_AUTH", "").lower() in {"1", "true", "yes"}:

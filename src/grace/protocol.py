@@ -42,6 +42,27 @@ class CloseCode(IntEnum):
     SLOW_CONSUMER = 4008
     UNAUTHENTICATED = 4401
     FORBIDDEN = 4403
+    TOO_MANY_CONNECTIONS = 4429
+
+
+#: RFC 6455: a close frame's payload is at most 125 bytes, two of which hold the code.
+MAX_CLOSE_REASON_BYTES = 123
+_ELLIPSIS = "…"
+
+
+def close_reason(reason: str) -> str:
+    """``reason`` as a close frame can carry it: at most ``MAX_CLOSE_REASON_BYTES`` of UTF-8.
+
+    A longer reason is cut at a character boundary and ends with ``…``; what UTF-8 cannot encode
+    (a lone surrogate) becomes ``?``. Every close the server starts goes through this: the
+    WebSocket library raises instead of closing on a longer reason, and reasons may quote what a
+    client sent.
+    """
+    data = reason.encode("utf-8", "replace")
+    if len(data) > MAX_CLOSE_REASON_BYTES:
+        room = MAX_CLOSE_REASON_BYTES - len(_ELLIPSIS.encode())
+        return data[:room].decode("utf-8", "ignore") + _ELLIPSIS
+    return data.decode()
 
 
 #: Server frames that are not notifications.

@@ -32,6 +32,7 @@ export const CLOSE_CODES = {
   slow_consumer: 4008,
   unauthenticated: 4401,
   forbidden: 4403,
+  too_many_connections: 4429,
 } as const;
 
 export const CONTROL_FRAMES = [

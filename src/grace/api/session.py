@@ -2,31 +2,34 @@
 WebSockets, the hello frame and the commands, whichever driver (native or ASGI) reads them.
 
 The order is what makes delivery exactly-once without locks: the connection's outbox is attached
-to the hub *before* the log is read, so a notification committed during the replay is either in
-the replay or queued live; queued frames at or below the replayed ``seq`` are dropped by the
-outbox's ``floor``.
+to the hub (``admit``, which also holds each user to ``max_connections_per_user``) *before* the
+log is read, so a notification committed during the replay is either in the replay or queued
+live; queued frames at or below the replayed ``seq`` are dropped by the outbox's ``floor``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from grace.auth import Identity
 from grace.commands import CommandContext
 from grace.errors import BadRequest, Conflict, GraceError, RateLimited, TooLarge, Unauthenticated
+from grace.hub.hub import TokenBucket
 from grace.hub.outbox import Outbox
 from grace.protocol import PROTOCOL_VERSION, Hello, dumps, error_frame, parse_command, ref_of
 
 if TYPE_CHECKING:
     from grace.app import Grace
+    from grace.config import Settings
 
 log = logging.getLogger("grace.ws")
 
 REPLAY_PAGE = 500
 BINARY_REFUSED = "binary messages are not part of the protocol; send JSON text"
+#: What a stream is told (error ``unauthenticated``, then close 4401) when its token expires.
+TOKEN_EXPIRED = "token expired: sign in again"
 
 
 def parse_since(raw: str | None) -> int | None:
@@ -56,14 +59,47 @@ def authenticate_hello(grace: Grace, raw: str | bytes) -> tuple[Identity, int | 
     return grace.tokens.verify(command.token), command.since
 
 
+def admit(grace: Grace, identity: Identity, outbox: Outbox) -> TokenBucket | None:
+    """Attach ``outbox`` to the hub as one of the user's connections and return the command
+    budget the user's connections share; ``None`` (nothing attached) when the user already has
+    ``max_connections_per_user`` open: refuse the connection with ``too_many_connections``."""
+    settings = grace.settings
+    user = identity.user_id
+    if not grace.hub.attach(user, outbox, limit=settings.max_connections_per_user):
+        return None
+    return grace.hub.user_bucket(user, *settings.user_command_budget)
+
+
+def too_many_connections(settings: Settings) -> RateLimited:
+    """What a connection over ``max_connections_per_user`` is told before it is closed 4429."""
+    return RateLimited(
+        f"too many connections: at most {settings.max_connections_per_user} per user; "
+        "close another tab or stream"
+    )
+
+
 async def handle_command(
-    grace: Grace, ctx: CommandContext, bucket: TokenBucket, raw: str | bytes
+    grace: Grace,
+    ctx: CommandContext,
+    bucket: TokenBucket,
+    user_bucket: TokenBucket,
+    raw: str | bytes,
 ) -> dict[str, Any]:
-    """One client frame after hello: its reply frame, an error frame for anything wrong."""
+    """One client frame after hello: its reply frame, an error frame for anything wrong.
+
+    ``bucket`` is the connection's command budget, ``user_bucket`` the one all the user's
+    connections share (``admit``)."""
     settings = grace.settings
     try:
         if not bucket.take():
-            raise RateLimited(f"too many commands: at most {settings.command_rate:g} per second")
+            raise RateLimited(
+                f"too many commands: at most {settings.command_rate:g} per second on one connection"
+            )
+        if not user_bucket.take():
+            raise RateLimited(
+                f"too many commands: at most {settings.user_command_budget[0]:g} per second "
+                "from one user across their connections"
+            )
         if isinstance(raw, bytes):
             raise BadRequest(BINARY_REFUSED)
         command = parse_command(raw, max_bytes=settings.max_command_bytes)
@@ -85,12 +121,12 @@ async def handle_command(
 async def greet(
     grace: Grace, identity: Identity, outbox: Outbox, since: int | None
 ) -> AsyncIterator[list[tuple[int, bytes]]]:
-    """Attach ``outbox`` and yield batches: welcome, the replay after ``since``, then synced.
+    """Yield batches: welcome, the replay after ``since``, then synced.
 
-    The caller sends each batch, then runs its writer on the outbox; the caller detaches.
+    The caller has attached ``outbox`` (``admit``) before: frames committed meanwhile queue
+    there. It sends each batch, then runs its writer on the outbox; the caller detaches.
     """
     user = identity.user_id
-    grace.hub.attach(user, outbox)
     head = await grace.store.head(user)
     welcome: dict[str, Any] = {
         "type": "welcome",
@@ -122,24 +158,3 @@ async def greet(
     if gap:
         synced["gap"] = True
     yield [(0, dumps(synced))]
-
-
-class TokenBucket:
-    """Commands per second with a burst allowance."""
-
-    __slots__ = ("_burst", "_last", "_rate", "_tokens")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._last = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True

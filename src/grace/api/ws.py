@@ -15,21 +15,31 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from grace.api.session import TokenBucket, authenticate_hello, greet, handle_command, parse_since
+from grace.api.session import (
+    TOKEN_EXPIRED,
+    admit,
+    authenticate_hello,
+    greet,
+    handle_command,
+    parse_since,
+    too_many_connections,
+)
 from grace.auth import Identity, origin_allowed
 from grace.commands import CommandContext
 from grace.errors import GraceError, Unauthenticated
+from grace.hub.hub import TokenBucket
 from grace.hub.outbox import pack
-from grace.protocol import CloseCode, dumps, encode, error_frame
+from grace.protocol import CloseCode, close_reason, dumps, encode, error_frame
 
 if TYPE_CHECKING:
     from grace.app import Grace
 
 log = logging.getLogger("grace.ws")
 
-#: How long a slow consumer's close frame may wait for the client to read before the session
-#: stops waiting (its queue is already dropped; the socket is then left to the server to shut).
-SLOW_CLOSE_SECONDS = 10.0
+#: How long a close the session starts from outside its tasks (a slow consumer, an expired
+#: token) may wait for the client to read before the session stops waiting (its queue is already
+#: dropped; the socket is then left to the server to shut).
+CUT_OFF_SECONDS = 10.0
 
 
 def _payload(message: MutableMapping[str, Any]) -> str | bytes | None:
@@ -47,6 +57,7 @@ class StreamSession:
         self.writer: asyncio.Task[None] | None = None
         self.serving: asyncio.Task[None] | None = None
         self.closing: asyncio.Task[None] | None = None
+        self.expiry: asyncio.TimerHandle | None = None
 
     async def run(self) -> None:
         ws, settings = self.ws, self.grace.settings
@@ -54,21 +65,32 @@ class StreamSession:
         if not origin_allowed(
             ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins
         ):
-            await ws.close(CloseCode.FORBIDDEN, "origin not allowed")
+            await self._close(CloseCode.FORBIDDEN, "origin not allowed")
             return
         try:
             identity, since = await self._authenticate()
         except GraceError as exc:
             with contextlib.suppress(Exception):
                 await ws.send_text(encode(error_frame(exc)))
-                await ws.close(CloseCode.UNAUTHENTICATED, exc.message[:120])
+                await self._close(CloseCode.UNAUTHENTICATED, exc.message)
             return
         except WebSocketDisconnect:
             return
+        user_bucket = admit(self.grace, identity, self.outbox)
+        if user_bucket is None:
+            with contextlib.suppress(Exception):
+                error = too_many_connections(settings)
+                await ws.send_text(encode(error_frame(error)))
+                await self._close(CloseCode.TOO_MANY_CONNECTIONS, error.message)
+            return
         ctx = CommandContext(identity=identity, channel="ws", outbox=self.outbox)
-        # Greeting and reading run in their own task, which a slow-consumer cut-off cancels: a
-        # stalled client may never read the close frame nor send anything again.
-        self.serving = asyncio.get_running_loop().create_task(self._serve(ctx, since))
+        # Greeting and reading run in their own task, which a cut-off (slow consumer, expired
+        # token) cancels: a stalled client may never read the close frame nor send anything again.
+        loop = asyncio.get_running_loop()
+        self.serving = loop.create_task(self._serve(ctx, user_bucket, since))
+        left = identity.seconds_left()
+        if left is not None:
+            self.expiry = loop.call_later(left, self._token_expired)
         try:
             await asyncio.wait({self.serving})
             if not self.serving.cancelled():
@@ -76,6 +98,8 @@ class StreamSession:
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass  # the client went away mid-send
         finally:
+            if self.expiry is not None:
+                self.expiry.cancel()
             self.serving.cancel()
             self.grace.hub.detach(identity.user_id, self.outbox)
             self.outbox.close()
@@ -86,10 +110,16 @@ class StreamSession:
                 with contextlib.suppress(BaseException):
                     await self.closing
 
-    async def _serve(self, ctx: CommandContext, since: int | None) -> None:
+    async def _close(self, code: CloseCode, reason: str) -> None:
+        """Every close this session starts: ``reason`` cut to what a close frame holds."""
+        await self.ws.close(code, close_reason(reason))
+
+    async def _serve(
+        self, ctx: CommandContext, user_bucket: TokenBucket, since: int | None
+    ) -> None:
         await self._greet(ctx, since)
         self.writer = asyncio.get_running_loop().create_task(self._write())
-        await self._read(ctx)
+        await self._read(ctx, user_bucket)
 
     async def _greet(self, ctx: CommandContext, since: int | None) -> None:
         # A method of its own so that no frame outlives it in a local of the long-lived caller
@@ -116,7 +146,7 @@ class StreamSession:
             raise WebSocketDisconnect(message.get("code", 1000))
         return authenticate_hello(self.grace, _payload(message) or "")
 
-    async def _read(self, ctx: CommandContext) -> None:
+    async def _read(self, ctx: CommandContext, user_bucket: TokenBucket) -> None:
         ws = self.ws
         while True:
             message = await ws.receive()
@@ -125,7 +155,7 @@ class StreamSession:
             raw = _payload(message)
             if raw is None:
                 continue
-            reply = await handle_command(self.grace, ctx, self.bucket, raw)
+            reply = await handle_command(self.grace, ctx, self.bucket, user_bucket, raw)
             self.outbox.push(0, dumps(reply))
 
     async def _write(self) -> None:
@@ -144,26 +174,37 @@ class StreamSession:
         ws = self.ws
         if not self.outbox.overflowed and ws.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
-                await ws.close(CloseCode.GOING_AWAY, "server going away")
+                await self._close(CloseCode.GOING_AWAY, "server going away")
 
     def _overflowed(self) -> None:
         """The client let its queue fill: cut it off; it resumes from its last seq."""
         log.info("closing a slow consumer (queue of %d frames full)", self.outbox.capacity)
-        if self.writer is not None:
-            self.writer.cancel()
-        self.closing = asyncio.get_running_loop().create_task(self._close_slow())
+        self._cut_off(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your last seq")
 
-    async def _close_slow(self) -> None:
+    def _token_expired(self) -> None:
+        """The token the stream was opened with expired: it may neither receive nor command."""
+        self.expiry = None
+        error = Unauthenticated(TOKEN_EXPIRED)
+        self._cut_off(CloseCode.UNAUTHENTICATED, error.message, error)
+
+    def _cut_off(self, code: CloseCode, reason: str, error: GraceError | None = None) -> None:
+        """End the session from outside its tasks: stop reading and writing at once, then send
+        ``error`` (if any) and the close frame, waiting ``CUT_OFF_SECONDS`` at most."""
+        if self.closing is not None:
+            return
+        for task in (self.writer, self.serving):
+            if task is not None:
+                task.cancel()
+        self.closing = asyncio.get_running_loop().create_task(self._close_cut(code, reason, error))
+
+    async def _close_cut(self, code: CloseCode, reason: str, error: GraceError | None) -> None:
         try:
-            async with asyncio.timeout(SLOW_CLOSE_SECONDS):
-                await self.ws.close(
-                    CloseCode.SLOW_CONSUMER, "slow consumer: resume from your last seq"
-                )
+            async with asyncio.timeout(CUT_OFF_SECONDS):
+                if error is not None:
+                    await self.ws.send_text(encode(error_frame(error)))
+                await self._close(code, reason)
         except Exception:
             pass  # the client is gone, or still not reading
-        finally:
-            if self.serving is not None:
-                self.serving.cancel()
 
 
 async def notification_stream(grace: Grace, websocket: WebSocket) -> None:

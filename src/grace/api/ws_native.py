@@ -8,9 +8,10 @@ log) or works through the commands the client sent. Protocol v1 is the same as o
 ``grace.api.session``.
 
 States: ``AUTH`` (handshake done, waiting for credentials) → ``GREETING`` (welcome, replay,
-synced; commands wait) → ``LIVE`` → ``CLOSED``. Every close the server starts goes through
-``close`` (a close frame, then the transport after ``close_timeout`` if the client never
-answers).
+synced; commands wait) → ``LIVE`` → ``CLOSED``. The stream's one timer waits for the hello, then
+for its token's expiry, when the stream is closed with 4401. Every close the server starts goes
+through ``close`` (a close frame, then the connection is dropped after ``CLOSE_TIMEOUT`` if the
+client never answers).
 """
 
 from __future__ import annotations
@@ -25,15 +26,18 @@ from urllib.parse import parse_qs
 from starlette.requests import cookie_parser
 
 from grace.api.session import (
-    TokenBucket,
+    TOKEN_EXPIRED,
+    admit,
     authenticate_hello,
     greet,
     handle_command,
     parse_since,
+    too_many_connections,
 )
 from grace.auth import Identity, origin_allowed
 from grace.commands import CommandContext
 from grace.errors import GraceError, Unauthenticated
+from grace.hub.hub import TokenBucket
 from grace.hub.outbox import FrameSink, pack
 from grace.protocol import CloseCode, dumps, error_frame
 
@@ -88,6 +92,7 @@ class NativeStream:
         "state",
         "task",
         "timer",
+        "user_bucket",
     )
 
     def __init__(self, grace: Grace, proto: Connection, sink: FrameSink) -> None:
@@ -97,6 +102,7 @@ class NativeStream:
         self.sink = sink
         self.outbox = grace.hub.outbox(s.queue_max_frames, self._overflowed)
         self.bucket = TokenBucket(s.command_rate, s.command_burst)
+        self.user_bucket: TokenBucket | None = None
         self.ctx: CommandContext | None = None
         self.pending: deque[str | bytes] = deque()
         self.read_paused = False
@@ -185,9 +191,16 @@ class NativeStream:
         """Start the closing handshake (idempotent)."""
         self.proto.start_close(code, reason)
 
-    def _refuse(self, exc: GraceError) -> None:
+    def _refuse(self, exc: GraceError, code: CloseCode = CloseCode.UNAUTHENTICATED) -> None:
         self.sink.write([dumps(error_frame(exc))])
-        self.close(CloseCode.UNAUTHENTICATED, exc.message[:120])
+        self.close(code, exc.message)
+
+    def _token_expired(self) -> None:
+        """The token the stream was opened with expired: it may neither receive nor command."""
+        self.timer = None
+        if self.state in (StreamState.GREETING, StreamState.LIVE):
+            self.pending.clear()
+            self._refuse(Unauthenticated(TOKEN_EXPIRED))
 
     def _hello_timed_out(self) -> None:
         self.timer = None
@@ -206,9 +219,17 @@ class NativeStream:
     # -- greeting and commands ----------------------------------------------------------------
 
     def _start(self, identity: Identity, since: int | None) -> None:
+        self.user_bucket = admit(self.grace, identity, self.outbox)
+        if self.user_bucket is None:
+            self._refuse(too_many_connections(self.grace.settings), CloseCode.TOO_MANY_CONNECTIONS)
+            return
         self.ctx = CommandContext(identity=identity, channel="ws", outbox=self.outbox)
         self._move(StreamState.GREETING)
-        self.task = asyncio.get_running_loop().create_task(self._greet(identity, since))
+        loop = asyncio.get_running_loop()
+        left = identity.seconds_left()
+        if left is not None:
+            self.timer = loop.call_later(left, self._token_expired)
+        self.task = loop.create_task(self._greet(identity, since))
 
     async def _greet(self, identity: Identity, since: int | None) -> None:
         try:
@@ -229,14 +250,16 @@ class NativeStream:
             self.task = asyncio.get_running_loop().create_task(self._serve_commands())
 
     async def _serve_commands(self) -> None:
-        assert self.ctx is not None
+        assert self.ctx is not None and self.user_bucket is not None
         try:
             while self.pending and self.state is StreamState.LIVE:
                 raw = self.pending.popleft()
                 if self.read_paused and len(self.pending) < MAX_PENDING_COMMANDS // 2:
                     self.read_paused = False
                     self.proto.resume_reading()
-                reply = await handle_command(self.grace, self.ctx, self.bucket, raw)
+                reply = await handle_command(
+                    self.grace, self.ctx, self.bucket, self.user_bucket, raw
+                )
                 self.outbox.push(0, dumps(reply))
         finally:
             self.task = None

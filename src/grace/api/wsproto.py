@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from grace.api.ws_native import NativeStream
-from grace.protocol import STREAM_PATH
+from grace.protocol import STREAM_PATH, close_reason
 
 if TYPE_CHECKING:
     from websockets.http11 import Request
@@ -39,6 +39,10 @@ class _NoQueue:
 
 
 _NO_QUEUE = _NoQueue()
+
+#: Seconds the client has to answer a close frame the server sent; then its connection is
+#: dropped, with whatever is still buffered for it (a client that stopped reading never will).
+CLOSE_TIMEOUT = 10.0
 
 
 class _Sink:
@@ -113,13 +117,21 @@ class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def start_close(self, code: int, reason: str) -> None:
         """The closing handshake from the server's side (idempotent): a close frame, then the
-        transport is dropped after ``close_timeout`` if the client never answers."""
+        transport is dropped after ``CLOSE_TIMEOUT`` if the client never answers. ``reason`` is
+        cut to what a close frame holds (``close_reason``)."""
         if self.close_sent or self.transport.is_closing():
             return
-        self.conn.send_close(code, reason)
+        self.conn.send_close(code, close_reason(reason))
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True
-        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+        self.close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        """The client did not answer the close frame in time: drop the connection now. Not
+        ``transport.close()``, which would wait, buffers and socket held, for a client that
+        does not read to take what is buffered for it."""
+        self.close_timer = None
+        self.transport.abort()
 
     def pause_reading(self) -> None:
         self.transport.pause_reading()

@@ -5,20 +5,46 @@ bytes to every outbox, so a notification is serialized once however many tabs ar
 in push mode are flushed by the hub's one ``flusher`` when the loop turn ends; a user
 never receives a frame delivered for another user. An outbox that is closed (a slow consumer whose
 queue overflowed) is dropped at once, so a stalled connection holds no memory in the hub while
-its socket is being shut.
+its socket is being shut. ``attach`` with a ``limit`` admits at most that many connections per
+user (the check and the attach are one step, so connections arriving together cannot all slip
+under it); each user with a connection has one command budget (``user_bucket``) that all their
+connections draw from, dropped with their last connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from grace.hub.outbox import Flusher, Outbox
 
 
+class TokenBucket:
+    """Commands per second with a burst allowance."""
+
+    __slots__ = ("_burst", "_last", "_rate", "_tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
 class Hub:
     def __init__(self) -> None:
         self._users: dict[str, set[Outbox]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
         self._online: dict[str, list[asyncio.Future[None]]] = {}
         self.flusher = Flusher()
 
@@ -26,11 +52,29 @@ class Hub:
         """A new connection's outbox, flushed by this hub."""
         return Outbox(max_frames, on_overflow, self.flusher)
 
-    def attach(self, user_id: str, outbox: Outbox) -> None:
-        self._users.setdefault(user_id, set()).add(outbox)
+    def attach(self, user_id: str, outbox: Outbox, limit: int | None = None) -> bool:
+        """Add ``outbox`` to the user's connections; False (and nothing added) when the user
+        already has ``limit`` of them."""
+        boxes = self._users.get(user_id)
+        if boxes is None:
+            boxes = self._users[user_id] = set()
+        elif limit is not None and len(boxes) >= limit and outbox not in boxes:
+            return False
+        boxes.add(outbox)
         for waiter in self._online.pop(user_id, ()):
             if not waiter.done():
                 waiter.set_result(None)
+        return True
+
+    def user_bucket(self, user_id: str, rate: float, burst: int) -> TokenBucket:
+        """The command budget all of a connected user's connections share (a fresh one, kept
+        nowhere, for a user with no connection)."""
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            bucket = TokenBucket(rate, burst)
+            if user_id in self._users:
+                self._buckets[user_id] = bucket
+        return bucket
 
     async def wait_online(self, user_id: str) -> None:
         """Return once ``user_id`` has at least one open connection."""
@@ -47,6 +91,7 @@ class Hub:
         boxes.discard(outbox)
         if not boxes:
             del self._users[user_id]
+            self._buckets.pop(user_id, None)
 
     def deliver(self, user_id: str, seq: int, frame: bytes, exclude: Outbox | None = None) -> None:
         boxes = self._users.get(user_id)
