@@ -15,7 +15,8 @@ from grace.api.chat import build_chat_router
 from grace.api.deps import caller_dependency
 from grace.api.guardian import build_guardian_router
 from grace.api.healing import build_healing_router
-from grace.api.learning import build_learning_router
+from grace.api.learning import UPLOAD_PATH, build_learning_router
+from grace.api.limits import UPLOAD_FRAMING_BYTES, RequestLimits
 from grace.api.missions import build_mission_router
 from grace.api.rest import build_router
 from grace.api.rest_control import build_control_router
@@ -63,11 +64,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def mount(grace: Grace, app: FastAPI) -> None:
-    """Add Grace's routes and error bodies to an existing FastAPI app (library use).
+    """Add Grace's routes, error bodies and request limits to an existing FastAPI app (library
+    use).
 
     The host app's lifespan must run ``async with grace:``. Each system's routes are added when
-    that system is part of ``grace``.
+    that system is part of ``grace``. The limits (``grace.api.limits``) guard every request body
+    under ``/api/``, Grace's paths.
     """
+    install_limits(grace, app)
     caller = caller_dependency(grace.auth)
     app.include_router(build_router(grace, caller))
     app.include_router(
@@ -84,6 +88,20 @@ def mount(grace: Grace, app: FastAPI) -> None:
     if grace.chat is not None:
         app.include_router(build_chat_router(grace.chat, caller))
     install_error_handlers(app)
+
+
+def install_limits(grace: Grace, app: FastAPI) -> None:
+    """Identity before any body is read, and body caps (``grace.api.limits``)."""
+    caps: dict[str, int] = {}
+    if grace.learning is not None:
+        caps[UPLOAD_PATH] = grace.learning.config.max_bytes + UPLOAD_FRAMING_BYTES
+    app.add_middleware(
+        RequestLimits,
+        auth=grace.auth,
+        max_body_bytes=grace.settings.max_body_bytes,
+        body_timeout=grace.settings.body_timeout,
+        caps=caps,
+    )
 
 
 def create_app(grace: Grace) -> FastAPI:

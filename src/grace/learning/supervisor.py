@@ -30,7 +30,7 @@ import logging
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from grace.auth import Identity
 from grace.errors import Conflict, Forbidden, NotFound
@@ -97,9 +97,14 @@ class LearningSupervisor:
     # -- submitting ---------------------------------------------------------------------------
 
     async def submit(
-        self, source: str | Path | tuple[str, bytes], user_id: str, *, origin: str | None = None
+        self,
+        source: str | Path | tuple[str, bytes | BinaryIO],
+        user_id: str,
+        *,
+        origin: str | None = None,
     ) -> LearningJob:
-        """Make a learning job of a file (by path) or of uploaded bytes (``(name, data)``)."""
+        """Make a learning job of a file (by path) or of an upload (``(name, data)``: bytes, or
+        a file that is copied into the inbox in chunks)."""
         task_id = f"learn_{uuid.uuid4().hex[:12]}"
         if isinstance(source, tuple):
             path = await asyncio.to_thread(
