@@ -2,21 +2,16 @@
 
 Guarantees: an uploaded name is reduced to its file name part (no directories, no control
 characters, at most 200 characters), so an upload can never write outside its own folder of the
-inbox; an upload larger than the limit is refused and nothing of it is kept; an upload given as a
-file is copied in chunks, never read whole into memory.
+inbox; an upload larger than the limit is refused before anything is written.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from grace.errors import BadRequest, TooLarge
-
-#: What is read from an upload at a time while it is copied into the inbox.
-CHUNK = 1024 * 1024
 
 
 def safe_name(name: str) -> str:
@@ -32,30 +27,39 @@ def absolute(source: str | Path) -> Path:
     return Path(os.path.abspath(os.path.expanduser(source)))
 
 
-def keep_upload(
-    inbox: Path, folder: str, name: str, data: bytes | BinaryIO, max_bytes: int
-) -> Path:
-    """Write an upload (bytes, or a file read from where it is in chunks) to
-    ``inbox/folder/<safe name>``; returns where it went. Over ``max_bytes`` nothing is kept."""
+def keep_upload(inbox: Path, folder: str, name: str, data: bytes, max_bytes: int) -> Path:
+    """Write an upload to ``inbox/folder/<safe name>``; returns where it went."""
     clean = safe_name(name)
-    if isinstance(data, bytes) and len(data) > max_bytes:
+    if len(data) > max_bytes:
         raise TooLarge(f"{clean} is larger than {max_bytes} bytes")
     path = inbox / folder / clean
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, bytes):
-        path.write_bytes(data)
-        return path
+    path.write_bytes(data)
+    return path
+
+
+#: What is read from an uploaded file at a time while it is copied into the inbox.
+CHUNK = 1024 * 1024
+
+
+def keep_upload_file(inbox: Path, folder: str, name: str, source: BinaryIO, max_bytes: int) -> Path:
+    """``keep_upload`` for an upload that is a file (spooled to disk as it arrived): copied to
+    the inbox in ``CHUNK``s, never read whole into memory. Past ``max_bytes`` the partial copy
+    is removed and ``TooLarge`` raised."""
+    clean = safe_name(name)
+    path = inbox / folder / clean
+    path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     try:
         with path.open("wb") as out:
-            while chunk := data.read(CHUNK):
+            while chunk := source.read(CHUNK):
                 written += len(chunk)
                 if written > max_bytes:
                     raise TooLarge(f"{clean} is larger than {max_bytes} bytes")
                 out.write(chunk)
     except BaseException:
-        path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)  # nothing of a refused upload is kept, not its folder
+        if not any(path.parent.iterdir()):
             path.parent.rmdir()
         raise
     return path
