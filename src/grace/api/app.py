@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from grace.api.chat import build_chat_router
@@ -45,12 +45,12 @@ STATUS_CODES: dict[int, ErrorCode] = {
 }
 
 
-def envelope(code: ErrorCode, message: str, status: int, **kwargs: object) -> JSONResponse:
+def envelope(
+    code: ErrorCode, message: str, status: int, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     """Every error answer of the HTTP API: ``{"error": {"code": ..., "message": ...}}``."""
     return JSONResponse(
-        {"error": {"code": code.value, "message": message}},
-        status_code=status,
-        **kwargs,  # type: ignore[arg-type]
+        {"error": {"code": code.value, "message": message}}, status_code=status, headers=headers
     )
 
 
@@ -76,8 +76,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, GraceError)
         return envelope(exc.code, exc.message, exc.http_status)
 
-    async def starlette_error(request: Request, exc: Exception) -> JSONResponse:
+    async def starlette_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        if exc.status_code in {204, 304}:  # not errors, and answers without a body
+            return Response(status_code=exc.status_code, headers=exc.headers)
         code, message = http_error(request, exc)
         return envelope(code, message, exc.status_code, headers=exc.headers)
 
