@@ -36,8 +36,14 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     args = parser.parse_args()
     # The durable defaults stay on (sqlite_synchronous=FULL); no_auth gives ?user_id= on loopback.
+    # Every benchmark client comes from 127.0.0.1: no cap on connections per address.
     settings = Settings.from_env(
-        data_dir=Path(args.data_dir), host="127.0.0.1", port=0, log_level="warning", no_auth=True
+        data_dir=Path(args.data_dir),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        no_auth=True,
+        max_connections_per_address=0,
     )
     grace = Grace(settings)
     app = create_app(grace)

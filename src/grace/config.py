@@ -70,6 +70,16 @@ class Settings:
     max_connections_per_user: int = 32
     #: Seconds a connection may take to send ``hello`` when the request did not identify it.
     hello_timeout: float = 10.0
+    #: Largest HTTP request body under ``/api/`` (bigger: 413 ``too_large``, connection closed).
+    #: Uploads to learning have their own cap, ``[learning] max_bytes``.
+    max_body_bytes: int = 1024 * 1024
+    #: Seconds a client has to send a request's line and headers (a WebSocket handshake's too),
+    #: from when the connection opens or the request starts; then the connection is closed.
+    header_timeout: float = 10.0
+    #: Seconds the server waits for the next part of a request body it is reading.
+    body_timeout: float = 30.0
+    #: Connections one client address may hold open at once, WebSockets included (0: no cap).
+    max_connections_per_address: int = 256
     #: SSE keep-alive comment interval.
     sse_ping_seconds: float = 15.0
     #: The user the seed's calls mean when they name none (approvals, ``grace serve``'s token).
@@ -107,6 +117,12 @@ class Settings:
         for name in ("command_burst", "user_command_burst"):
             if (burst := getattr(self, name)) is not None and burst < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.max_body_bytes < 1:
+            raise ConfigError("max_body_bytes must be at least 1")
+        if self.header_timeout <= 0 or self.body_timeout <= 0:
+            raise ConfigError("header_timeout and body_timeout must be positive")
+        if self.max_connections_per_address < 0:
+            raise ConfigError("max_connections_per_address must be 0 (no cap) or more")
 
     @property
     def user_command_budget(self) -> tuple[float, int]:
@@ -180,6 +196,10 @@ class Settings:
         number("GRACE_MAX_CONNECTIONS_PER_USER", "max_connections_per_user", int)
         text("GRACE_DEFAULT_USER", "default_user")
         number("GRACE_TASK_CONCURRENCY", "task_concurrency", int)
+        number("GRACE_MAX_BODY_BYTES", "max_body_bytes", int)
+        number("GRACE_HEADER_TIMEOUT", "header_timeout", float)
+        number("GRACE_BODY_TIMEOUT", "body_timeout", float)
+        number("GRACE_MAX_CONNECTIONS_PER_ADDRESS", "max_connections_per_address", int)
         if env.get("GRACE_NO_AUTH", "").lower() in {"1", "true", "yes"}:
             values["no_auth"] = True
         config_file = overrides.pop("config_file", None) or env.get("GRACE_CONFIG") or None

@@ -20,18 +20,13 @@ from grace.errors import BadRequest, Forbidden, NotFound, TooLarge
 from grace.learning.supervisor import LearningSupervisor
 from grace.protocol import PauseLearning, ResumeLearning
 
-CHUNK = 1024 * 1024
+UPLOAD_PATH = "/api/learning/documents"
 
 
-async def read_upload(upload: UploadFile, limit: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    while chunk := await upload.read(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"{upload.filename or 'the upload'} is larger than {limit} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
+def check_size(upload: UploadFile, limit: int) -> None:
+    """Refuse a document over ``limit`` before anything is kept of it."""
+    if upload.size is not None and upload.size > limit:
+        raise TooLarge(f"{upload.filename or 'the upload'} is larger than {limit} bytes")
 
 
 def build_learning_router(
@@ -41,18 +36,23 @@ def build_learning_router(
     router = APIRouter()
     Caller = Annotated[Identity, Depends(caller)]
 
-    @router.post("/api/learning/documents", status_code=202, tags=["learning"])
+    @router.post(UPLOAD_PATH, status_code=202, tags=["learning"])
     async def upload(
         caller: Caller, files: Annotated[list[UploadFile], File(description="documents")]
     ) -> dict[str, Any]:
-        """Learn from uploaded documents: one learning job (task) per file."""
+        """Learn from uploaded documents: one learning job (task) per file.
+
+        The request's body is spooled to disk as it arrives and each document copied from
+        there to learning's inbox in chunks: no document is ever held whole in memory.
+        """
         if not files:
             raise BadRequest("send at least one file in the 'files' field")
-        received = [
-            (upload.filename or "", await read_upload(upload, supervisor.config.max_bytes))
+        for upload in files:
+            check_size(upload, supervisor.config.max_bytes)
+        jobs = [
+            await supervisor.submit((upload.filename or "", upload.file), caller.user_id)
             for upload in files
         ]
-        jobs = [await supervisor.submit(item, caller.user_id) for item in received]
         return {
             "state": supervisor.state(caller.user_id).value,
             "task_ids": [j.task_id for j in jobs],

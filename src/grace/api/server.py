@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from grace.api.connections import GraceHttpProtocol
 from grace.api.wsproto import GraceWebSocketProtocol
 from grace.config import Settings
 
@@ -127,6 +128,7 @@ def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceS
     )
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
+        http=GraceHttpProtocol.configured(settings),  # header timeout, connections per address
         ws=protocol,
         ws_per_message_deflate=False,
         log_level=settings.log_level,

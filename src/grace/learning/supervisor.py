@@ -33,7 +33,7 @@ import logging
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from grace.auth import Identity
 from grace.errors import Conflict, Forbidden, NotFound
@@ -42,7 +42,7 @@ from grace.learning.config import LearningConfig
 from grace.learning.ingest import SOURCE, ingest_task
 from grace.learning.model import Gate, GateState, JobState, LearningJob, Scope
 from grace.learning.store import KnowledgeStore, LearningStore
-from grace.learning.uploads import absolute, keep_upload, safe_name
+from grace.learning.uploads import absolute, keep_upload, keep_upload_file, safe_name
 from grace.learning.watcher import FolderWatcher
 from grace.status import listed
 from grace.tasks.model import TaskRecord
@@ -107,14 +107,22 @@ class LearningSupervisor:
     # -- submitting ---------------------------------------------------------------------------
 
     async def submit(
-        self, source: str | Path | tuple[str, bytes], user_id: str, *, origin: str | None = None
+        self,
+        source: str | Path | tuple[str, bytes | BinaryIO],
+        user_id: str,
+        *,
+        origin: str | None = None,
     ) -> LearningJob:
-        """Make a learning job of a file (by path) or of uploaded bytes (``(name, data)``)."""
+        """Make a learning job of a file (by path) or of an upload (``(name, data)``: bytes, or
+        a file that is copied into the inbox in chunks)."""
         task_id = f"learn_{uuid.uuid4().hex[:12]}"
         if isinstance(source, tuple):
-            path = await asyncio.to_thread(
-                keep_upload, self.config.inbox, task_id, *source, self.config.max_bytes
-            )
+            name, data = source
+            inbox, limit = self.config.inbox, self.config.max_bytes
+            if isinstance(data, bytes):
+                path = await asyncio.to_thread(keep_upload, inbox, task_id, name, data, limit)
+            else:
+                path = await asyncio.to_thread(keep_upload_file, inbox, task_id, name, data, limit)
             job = LearningJob(
                 task_id, user_id, path.name, str(path), origin or "upload", owned=True
             )

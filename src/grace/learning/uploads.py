@@ -8,10 +8,12 @@ disk cannot take (full, read-only) is ``StoreUnavailable`` and leaves no partial
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 from pathlib import Path, PurePath
+from typing import BinaryIO
 
 from grace.errors import BadRequest, StoreUnavailable, TooLarge
 
@@ -48,11 +50,45 @@ def keep_upload(inbox: Path, folder: str, name: str, data: bytes, max_bytes: int
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     except OSError as exc:
-        reason = _DISK_TROUBLE.get(exc.errno or 0)
-        if reason is None:
-            raise
-        shutil.rmtree(path.parent, ignore_errors=True)
-        raise StoreUnavailable(
-            f"Grace cannot store the upload right now: {reason}. Try again later."
-        ) from exc
+        raise _unavailable(exc, path.parent) from exc
+    return path
+
+
+def _unavailable(exc: OSError, folder: Path) -> OSError | StoreUnavailable:
+    """``StoreUnavailable`` (with the upload's folder removed) when ``exc`` says the disk cannot
+    take the upload; ``exc`` itself otherwise."""
+    reason = _DISK_TROUBLE.get(exc.errno or 0)
+    if reason is None:
+        return exc
+    shutil.rmtree(folder, ignore_errors=True)
+    return StoreUnavailable(f"Grace cannot store the upload right now: {reason}. Try again later.")
+
+
+#: What is read from an uploaded file at a time while it is copied into the inbox.
+CHUNK = 1024 * 1024
+
+
+def keep_upload_file(inbox: Path, folder: str, name: str, source: BinaryIO, max_bytes: int) -> Path:
+    """``keep_upload`` for an upload that is a file (spooled to disk as it arrived): copied to
+    the inbox in ``CHUNK``s, never read whole into memory. Past ``max_bytes`` the partial copy
+    is removed and ``TooLarge`` raised."""
+    clean = safe_name(name)
+    path = inbox / folder / clean
+    written = 0
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as out:
+            while chunk := source.read(CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise TooLarge(f"{clean} is larger than {max_bytes} bytes")
+                out.write(chunk)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):  # nothing of a refused upload is kept, not its folder
+            path.unlink(missing_ok=True)
+            if not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        if isinstance(exc, OSError) and (refused := _unavailable(exc, path.parent)) is not exc:
+            raise refused from exc
+        raise
     return path

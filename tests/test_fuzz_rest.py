@@ -1,0 +1,100 @@
+"""The REST API fuzzed from its own OpenAPI document (schemathesis) against a real
+``grace serve``: valid and invalid requests for every operation, with an admin token. No answer
+may be a 5xx, and every error answer must be the envelope with a protocol code.
+
+Bounded: ``EXAMPLES`` cases per operation and generation mode, no shrinking, no example
+database; about 30 s on the 2-core test machine.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
+
+from grace.errors import ErrorCode
+from tests.support.served import grace_serve
+
+EXAMPLES = int(os.environ.get("GRACE_FUZZ_EXAMPLES", "20"))
+CODES = {code.value for code in ErrorCode}
+
+
+def problems_with(response: requests.Response) -> str | None:
+    """What is wrong with one answer, or ``None``."""
+    if response.status_code >= 500:
+        return f"answered {response.status_code}: {response.text[:300]}"
+    if response.status_code < 400:
+        return None
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return f"{response.status_code} is not JSON: {response.text[:300]}"
+    body: Any = response.json()
+    if not (
+        isinstance(body, dict)
+        and set(body) == {"error"}
+        and isinstance(body["error"], dict)
+        and set(body["error"]) == {"code", "message"}
+        and body["error"]["code"] in CODES
+        and isinstance(body["error"]["message"], str)
+    ):
+        return f"{response.status_code} is not the error envelope: {response.text[:300]}"
+    return None
+
+
+def test_the_rest_api_survives_fuzzing_from_its_openapi(tmp_path: Path) -> None:
+    with grace_serve(tmp_path / "data") as served, requests.Session() as session:
+        auth = {"Authorization": f"Bearer {served.admin_token()}"}
+        schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json", timeout=10)
+        operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
+        assert len(operations) >= 30, [op.label for op in operations]
+        calls: Counter[str] = Counter()
+        statuses: Counter[int] = Counter()
+        failures: list[str] = []
+        started = time.monotonic()
+
+        def fuzz(operation: Any, mode: GenerationMode) -> None:
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def one(case: Any) -> None:
+                kwargs = case.as_transport_kwargs(base_url=served.url, headers=auth)
+                with session.request(**kwargs, stream=True, timeout=15) as response:
+                    calls[operation.label] += 1
+                    statuses[response.status_code] += 1
+                    if response.headers.get("content-type", "").startswith("text/event-stream"):
+                        return  # the SSE stream answered; it never ends by itself
+                    problem = problems_with(response)
+                assert problem is None, f"{case.as_curl_command()}\n{problem}"
+
+            one()
+
+        for operation in operations:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                try:
+                    fuzz(operation, mode)
+                except Unsatisfiable:
+                    assert mode is GenerationMode.NEGATIVE  # no input of it can be made invalid
+                except Exception as exc:  # one operation's failure; the others still run
+                    failures.append(f"{operation.label} ({mode.value}): {exc}")
+
+        elapsed = time.monotonic() - started
+        print(
+            f"\nfuzzed {len(operations)} operations with {sum(calls.values())} requests "
+            f"in {elapsed:.1f} s; statuses {dict(sorted(statuses.items()))}"
+        )
+        assert not failures, "\n\n".join(failures)
+        assert all(calls[op.label] > 0 for op in operations)
+        assert served.proc.poll() is None, "the server died"
