@@ -168,7 +168,7 @@ class UnifiedChat:
             return await self._confirm(caller, convo)
         if name == "target":
             if convo.pending in TASK_COMMANDS:
-                return await self._task_command(caller, convo.pending, args, convo, chosen=True)
+                return await self._task_command(caller, convo.pending, args, convo)
             name = "task_status"
         if name == "hypothetical":
             return await self._hypothetical(caller, args, convo)
@@ -217,23 +217,18 @@ class UnifiedChat:
         name: str,
         args: dict[str, str],
         convo: Conversation,
-        *,
-        chosen: bool = False,
     ) -> Reply:
         found = await self._find(caller, name, args, convo)
         if found.missing:
             return _reply(found.missing, name, {"slots": {}})
         if found.task is None and found.other_id is None:
             return self._ask(name, [task_suggestion(name, t) for t in found.candidates], args)
-        if found.task is not None and found.task.task_id != args.get("id") and not chosen:
-            pass  # found by type, recency, state or the conversation: certain enough to act
         task_id = found.task.task_id if found.task is not None else str(found.other_id)
         slots = {"task_id": task_id}
         if found.task is not None:
             slots["task_type"] = found.task.task_type
         if name == "task_status":
-            assert found.task is not None
-            task = found.task.info()
+            task = (found.task or await self.runner.get(task_id, caller)).info()
             return _reply(replies.task_line(task), name, {"task": task, "slots": slots})
         if name == "task_logs":
             result = await self._dispatch(caller, TaskLogs(type="task_logs", task_id=task_id))
@@ -420,7 +415,9 @@ def _reply(text: str, intent: str | None, data: dict[str, Any] | None = None) ->
 def _explain(intent: Intent, exc: GraceError) -> str:
     target = intent.args.get("id")
     what = f" {target}" if target else ""
-    action = intent.name.replace("_", " ")
+    action = {"task_status": "find task", "task_logs": "show the logs of task"}.get(
+        intent.name, intent.name.replace("_", " ")
+    )
     if exc.code == "unavailable":
         return f"I can't {action} here: {exc.message}."
     return f"I couldn't {action}{what}: {exc.message}."
