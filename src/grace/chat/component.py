@@ -1,11 +1,16 @@
 """``/api/unified/chat``: a sentence in, an answer out, drawn from live state.
 
-Sentences are parsed deterministically (``chat.intents``) into the same typed protocol commands
-the WebSocket accepts, and run through the same ``CommandRouter`` with the caller's identity, so
-the chat can do nothing the person could not do with a command. A sentence the parser does not
-understand goes to the optional ``interpreter`` hook (an LLM, say), whose answer must again be a
-protocol command; failing that, Grace says what she can do and does nothing. Every exchange is
-kept in the user's chat history.
+Understanding is layered, each layer its own module: ``normalize`` (the words that matter),
+``vocabulary`` (things, verbs and their everyday words), ``intents`` (what kind of sentence it is
+and its slots, deterministically), ``conversation`` (what "it" means, what Grace just asked) and
+``resolve`` (slots → the task or approval meant, or suggestions). What it understands becomes the
+same typed protocol commands the WebSocket accepts, run through the same ``CommandRouter`` with the
+caller's identity, so the chat can do nothing the person could not do with a command. A reading
+that is not certain enough to act on becomes a ``clarify`` reply whose suggestions each carry the
+exact command; a bare "yes" runs the suggestion only when Grace offered exactly one. A sentence
+the reader does not understand goes to the optional ``interpreter`` hook (an LLM, say), whose
+answer must again be a protocol command; failing that, Grace says what she can do and does
+nothing. Every exchange is kept in the user's chat history, with what Grace acted on.
 """
 
 from collections.abc import Awaitable, Callable
@@ -28,6 +33,7 @@ from grace.chat.resolve import (
     find_approval,
     find_task,
     run_suggestion,
+    state_names,
     task_suggestion,
 )
 from grace.chat.resolve import task_type as resolve_type
@@ -64,17 +70,7 @@ TASK_COMMANDS: dict[str, type[Command]] = {
     "resume_task": ResumeTask,
 }
 #: What a reply keeps in the history: enough for "it" and for a "yes" to a question.
-_VERBS = {"cancel_task": "cancel", "pause_task": "pause", "resume_task": "resume",
-          "task_logs": "show the logs of", "task_status": "look at", "approve": "approve",
-          "reject": "reject", "run_task": "start"}  # fmt: skip
 _KEPT = ("slots", "suggestions", "pending", "pending_args")
-_STATE_NAMES = {
-    "failed": ("failed", "interrupted"),
-    "paused": ("paused",),
-    "succeeded": ("succeeded",),
-    "cancelled": ("cancelled", "cancelling"),
-    "queued": ("queued",),
-}
 
 
 class UnifiedChat:
@@ -173,7 +169,8 @@ class UnifiedChat:
         if name == "hypothetical":
             return await self._hypothetical(caller, args, convo)
         if name == "clarify":
-            return await self._unsure(caller, args.pop("intent"), args, convo)
+            reading = dict(args)
+            return await self._unsure(caller, reading.pop("intent"), reading, convo)
         if name == "status":
             result = await self._dispatch(caller, Status(type="status"))
             return _reply(result["summary"], name, result)
@@ -248,7 +245,7 @@ class UnifiedChat:
 
     def _ask(self, name: str, suggestions: list[dict[str, Any]], args: dict[str, str]) -> Reply:
         """The ``clarify`` reply: Grace asks, offering the commands she could run."""
-        what = _VERBS.get(name, "do")
+        what = replies.VERBS.get(name, "do")
         if not suggestions:
             nothing = {"pause_task": "No task is running.", "resume_task": "No task is paused.",
                        "approve": "Nothing is waiting for your approval.",
@@ -315,7 +312,7 @@ class UnifiedChat:
                 tasks = [t for t in tasks if t["task_type"] == kind]
         if args.get("state"):
             slots["state"] = args["state"]
-            tasks = [t for t in tasks if t["state"] in _STATE_NAMES.get(args["state"], ())]
+            tasks = [t for t in tasks if t["state"] in state_names(args["state"])]
         data = {**result, "slots": slots, "command": {"type": "list_tasks"}}
         if not slots:
             return _reply(replies.task_list(tasks, result["active"]), "list_tasks", data)
@@ -413,14 +410,7 @@ def _reply(text: str, intent: str | None, data: dict[str, Any] | None = None) ->
 
 
 def _explain(intent: Intent, exc: GraceError) -> str:
-    target = intent.args.get("id")
-    what = f" {target}" if target else ""
-    action = {"task_status": "find task", "task_logs": "show the logs of task"}.get(
-        intent.name, intent.name.replace("_", " ")
-    )
-    if exc.code == "unavailable":
-        return f"I can't {action} here: {exc.message}."
-    return f"I couldn't {action}{what}: {exc.message}."
+    return replies.failed(intent.name, intent.args.get("id"), exc.code, exc.message)
 
 
 __all__ = ["Interpreter", "UnifiedChat"]

@@ -158,3 +158,20 @@ def greeting(text: str) -> str:
     if said & {"hello", "hi", "hey", "morning", "afternoon", "evening", "yo", "howdy"}:
         return "Hello! Ask me what's running, or tell me what to do."
     return "OK."
+
+
+#: How a clarify reply names the command it asks about.
+VERBS = {"cancel_task": "cancel", "pause_task": "pause", "resume_task": "resume",
+         "task_logs": "show the logs of", "task_status": "look at", "approve": "approve",
+         "reject": "reject", "run_task": "start"}  # fmt: skip
+
+
+def failed(name: str, target: str | None, code: str, message: str) -> str:
+    """A command that could not be done, and why."""
+    action = {"task_status": "find task", "task_logs": "show the logs of task"}.get(
+        name, name.replace("_", " ")
+    )
+    if code == "unavailable":
+        return f"I can't {action} here: {message}."
+    what = f" {target}" if target else ""
+    return f"I couldn't {action}{what}: {message}."

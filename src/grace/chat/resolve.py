@@ -56,6 +56,11 @@ def task_type(word: str, names: list[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def state_names(state: str) -> frozenset[str]:
+    """The task states a state word covers ("failed": failed and interrupted)."""
+    return frozenset(s.value for s in _STATES.get(state, ()))
+
+
 def in_state(task: TaskRecord, state: str) -> bool:
     state_set = _STATES.get(state)
     if state == "paused" and task.pause_requested:
