@@ -193,3 +193,19 @@ async def test_it_is_the_task_the_conversation_spoke_of(settings: Settings) -> N
         stopped = await say(srv, "ok, stop it")
         assert stopped["text"] == "Cancelling task nightly_1 (Backup)."
         assert (await srv.grace.tasks.get("nightly_2", Identity("user"))).state.active
+
+
+def test_a_question_long_ago_is_no_longer_open() -> None:
+    from grace.chat import conversation
+    from grace.chat.history import ChatMessage
+
+    offer = {
+        "label": "Cancel task t1 (Backup)",
+        "command": {"type": "cancel_task", "task_id": "t1"},
+    }
+    asked = ChatMessage("user", "grace", "Did you mean …?", {"intent": "clarify",
+                        "suggestions": [offer], "pending": "cancel_task"}, at=1000.0)  # fmt: skip
+    fresh = conversation.read([asked], {"t1"}, now=1000.0 + 60)
+    stale = conversation.read([asked], {"t1"}, now=1000.0 + 3600)
+    assert fresh.pending == "cancel_task" and fresh.suggestions == [offer]
+    assert stale.pending is None and not stale.suggestions

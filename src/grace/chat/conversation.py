@@ -4,12 +4,13 @@ Built from the user's recent chat history. Grace keeps, with each reply, the slo
 (``slots.task_id``) and, for a ``clarify`` reply, the suggestions she offered and the command she
 was asked for (``pending``). "it" / "that task" is the task the newest message spoke of (a reply's
 slots, or a task id the person typed); a bare "yes" runs the one suggestion of the newest reply,
-when that reply was a question.
+when that reply was a question asked in the last ten minutes.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ from grace.chat.history import ChatMessage
 
 #: How far back "it" may point, in messages (the person's and Grace's).
 LOOKBACK = 6
+#: How long a question of Grace's waits for its "yes", in seconds.
+ANSWER_WITHIN = 600.0
 _ID = re.compile(r"[A-Za-z0-9][\w.:-]*")
 
 
@@ -31,7 +34,9 @@ class Conversation:
     pending_args: dict[str, str] = field(default_factory=dict)
 
 
-def read(messages: list[ChatMessage], known_tasks: set[str]) -> Conversation:
+def read(
+    messages: list[ChatMessage], known_tasks: set[str], now: float | None = None
+) -> Conversation:
     """``messages`` oldest first, as ``ChatHistory.latest`` returns them."""
     recent = messages[-LOOKBACK:]
     task_id: str | None = None
@@ -42,6 +47,8 @@ def read(messages: list[ChatMessage], known_tasks: set[str]) -> Conversation:
     last = next((m for m in reversed(recent) if m.role == "grace"), None)
     if last is None or last.data.get("intent") != "clarify" or recent[-1] is not last:
         return Conversation(task_id)
+    if (now if now is not None else time.time()) - last.at > ANSWER_WITHIN:
+        return Conversation(task_id)  # a question long ago is no longer open
     suggestions = [s for s in last.data.get("suggestions", []) if isinstance(s, dict)]
     pending = last.data.get("pending")
     args = last.data.get("pending_args")
