@@ -142,3 +142,70 @@ async def test_pause_and_resume_learning_from_the_chat(server: Any) -> None:
         assert resumed["intent"] == "resume_learning"
         (note,) = await c.notifications(1)
     assert note["type"] == "learning_resumed"
+
+
+async def test_an_uncertain_cancel_asks_with_the_command_to_run_and_yes_runs_it(
+    settings: Settings,
+) -> None:
+    async with serve(settings.with_(file=FILE)) as srv:
+        await srv.grace.start_background_task("backup", "user", task_id="task_backup_789")
+        asked = await say(srv, "cancle task_backup_789")
+        assert asked["intent"] == "clarify"
+        assert asked["data"]["suggestions"] == [
+            {
+                "label": "Cancel task task_backup_789 (Backup)",
+                "command": {"type": "cancel_task", "task_id": "task_backup_789"},
+            }
+        ]
+        assert asked["text"].endswith("Did you mean: Cancel task task_backup_789 (Backup)?")
+        assert (await srv.grace.tasks.get("task_backup_789", Identity("user"))).state.active
+        done = await say(srv, "yes")
+        assert done["text"] == "Cancelling task task_backup_789 (Backup)."
+        assert done["data"]["command"] == {"type": "cancel_task", "task_id": "task_backup_789"}
+        final = await srv.grace.tasks.wait("task_backup_789", 10)
+    assert final.state is TaskState.CANCELLED
+
+
+async def test_ok_alone_never_acts(server: Any) -> None:
+    idle = await say(server, "ok")
+    assert idle["intent"] == "smalltalk"
+    result = await server.grace.action_gateway.request_action(
+        "modify_file", "learning_supervisor", {"file_path": "config.yaml"}
+    )
+    for word in ("ok", "yes", "sure", "go ahead"):
+        reply = await say(server, word)
+        assert reply["intent"] == "clarify", word
+        commands = [s["command"] for s in reply["data"]["suggestions"]]
+        assert {"type": "approve", "approval_id": result["approval_id"]} in commands
+        assert {"type": "reject", "approval_id": result["approval_id"]} in commands
+    approval = await server.grace.action_gateway.get(result["approval_id"], Identity("user"))
+    assert approval.state.value == "pending"
+
+
+async def test_it_is_the_task_the_conversation_spoke_of(settings: Settings) -> None:
+    async with serve(settings.with_(file=FILE)) as srv:
+        await srv.grace.start_background_task("backup", "user", task_id="nightly_1")
+        await srv.grace.start_background_task("backup", "user", task_id="nightly_2")
+        unsure = await say(srv, "stop the backup")
+        assert unsure["intent"] == "clarify" and len(unsure["data"]["suggestions"]) == 2
+        status = await say(srv, "is nightly_1 still running?")
+        assert status["intent"] == "task_status"
+        stopped = await say(srv, "ok, stop it")
+        assert stopped["text"] == "Cancelling task nightly_1 (Backup)."
+        assert (await srv.grace.tasks.get("nightly_2", Identity("user"))).state.active
+
+
+def test_a_question_long_ago_is_no_longer_open() -> None:
+    from grace.chat import conversation
+    from grace.chat.history import ChatMessage
+
+    offer = {
+        "label": "Cancel task t1 (Backup)",
+        "command": {"type": "cancel_task", "task_id": "t1"},
+    }
+    asked = ChatMessage("user", "grace", "Did you mean …?", {"intent": "clarify",
+                        "suggestions": [offer], "pending": "cancel_task"}, at=1000.0)  # fmt: skip
+    fresh = conversation.read([asked], {"t1"}, now=1000.0 + 60)
+    stale = conversation.read([asked], {"t1"}, now=1000.0 + 3600)
+    assert fresh.pending == "cancel_task" and fresh.suggestions == [offer]
+    assert stale.pending is None and not stale.suggestions

@@ -1,21 +1,30 @@
-"""Sentence → intent, deterministically.
+"""Sentence → intent and slots, deterministically: the reading layer.
 
-``parse`` normalizes a sentence (case, punctuation, politeness: "please", "could you", "for now",
-"Grace, …") and matches it against a table of patterns per intent. It never guesses: a sentence
-that matches nothing gives ``None``, and a sentence that negates a destructive request ("don't
-cancel task_1") gives the ``declined`` intent, so no action is taken. Destructive intents carry
-exactly the id they act on, or none (then the chat asks which).
+``parse`` reads the words ``normalize`` kept and decides, before anything can act, what kind of
+sentence it is: small talk or a bare "ok" (``confirm``: only a question Grace asked can make it
+act), a question (never acts: "did you cancel the backup?" asks about the backup), a hypothetical
+("what would happen if I cancelled …", "should I approve it?"), a negation ("don't cancel …"), or
+a command. Only a command acts, and only when its verb leads the sentence. Slots name the target
+as it was said — ``id``, ``what`` (the task type word), ``which`` (latest / previous / first),
+``state``, ``all`` — and the chat resolves them against live state and the conversation. A
+destructive command whose verb was a spelling correction becomes ``clarify``. A sentence it cannot
+read gives ``None``.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from grace.chat import vocabulary as v
+from grace.chat.normalize import Text, is_id, normalize
 
 DESTRUCTIVE = frozenset(
     {"cancel_task", "pause_task", "resume_task", "approve", "reject", "run_task",
      "pause_learning", "resume_learning"}
 )  # fmt: skip
+#: Commands that ask rather than act whenever the reading is uncertain.
+ASK_WHEN_UNSURE = frozenset({"cancel_task", "approve", "reject"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,169 +33,343 @@ class Intent:
     args: dict[str, str] = field(default_factory=dict)
 
 
-_POLITE = re.compile(
-    r"\b(please|pls|kindly|could you|can you|would you|will you|would you mind|i want you to|"
-    r"i'd like you to|i would like you to|go ahead and|for now|for me|right now|thanks|"
-    r"thank you|just)\b"
-)
-_LEAD = re.compile(r"^(hey |hi |ok |okay |so )?(grace[,:]?\s+)?")
-_NEGATION = re.compile(r"\b(don'?t|do not|never|not|no need to|stop asking)\b")
-_ID = r"(?P<id>[a-z0-9][\w.:-]*)"
-_VERB_CANCEL = r"(?:cancel|stop|kill|abort|terminate|end|halt)"
-_VERB_PAUSE = r"(?:pause|suspend|hold|freeze)"
-_VERB_RESUME = r"(?:resume|continue|unpause|unfreeze|restart)"
-#: "... for everyone": the learning intents then carry ``everyone`` (everyone's gate, admins).
-_EVERYONE = r"(?P<everyone>for (everyone|everybody|all users|all))"
-_EVERYONES = r"(?P<everyone>everyone'?s|everybody'?s|all users'?|all user)"
-_SHOW = r"(?:show|list|display|see|view|get|give|tell)(?: me)?(?: (?:the|all|my|all the|our))?"
-
-PATTERNS: list[tuple[str, list[str]]] = [
-    ("help", [r"^(help|what can you do|what can i (say|ask)|commands|\?)$"]),
-    (
-        "status",
-        [
-            r"^what'?s? (is )?(grace|you) (doing|up to|working on)$",
-            r"^what (is|are) (grace|you) (doing|up to|working on)$",
-            r"^(status|system status|grace status)$",
-            r"^(what'?s|what is) (going on|happening)$",
-            r"^how are things( going)?$",
-            r"^are you busy$",
-            r"^(give me )?(a |the )?status (update|report)$",
-        ],
-    ),
-    (
-        "list_tasks",
-        [
-            rf"^{_SHOW}( (active|running|current|background|ongoing))* (tasks|jobs)$",
-            r"^(what'?s|what is|what are) (running|in progress)$",
-            r"^(which|what) (tasks|jobs) are (running|active)$",
-            r"^(are there )?any (tasks|jobs) running$",
-            r"^(background|active|running) (tasks|jobs)$",
-            r"^tasks$",
-        ],
-    ),
-    (
-        "cancel_task",
-        [
-            rf"^{_VERB_CANCEL} (the )?(task|job) {_ID}$",
-            rf"^{_VERB_CANCEL} (?P<id>(task|job)_[\w.:-]+)$",
-            rf"^{_VERB_CANCEL} (the )?(task|job)$",
-        ],
-    ),
-    (
-        "pause_task",
-        [
-            rf"^{_VERB_PAUSE} (the )?(task|job) {_ID}$",
-            rf"^{_VERB_PAUSE} (?P<id>(task|job)_[\w.:-]+)$",
-            rf"^{_VERB_PAUSE} (the )?(task|job)$",
-        ],
-    ),
-    (
-        "resume_task",
-        [
-            rf"^{_VERB_RESUME} (the )?(task|job) {_ID}$",
-            rf"^{_VERB_RESUME} (?P<id>(task|job)_[\w.:-]+)$",
-            rf"^{_VERB_RESUME} (the )?(task|job)$",
-        ],
-    ),
-    (
-        "pause_learning",
-        [
-            rf"^({_VERB_PAUSE}|stop|halt)( all)?( the)? learning( jobs| tasks)?$",
-            r"^(no more|stop) learning$",
-            rf"^({_VERB_PAUSE}|stop|halt)( all)?( the)? learning( jobs| tasks)? {_EVERYONE}$",
-            rf"^({_VERB_PAUSE}|stop|halt) {_EVERYONES} learning( jobs| tasks)?$",
-        ],
-    ),
-    (
-        "resume_learning",
-        [
-            rf"^({_VERB_RESUME}|start)( the)? learning( jobs| tasks)?( again)?$",
-            r"^(start|keep) learning( again)?$",
-            rf"^({_VERB_RESUME}|start)( the)? learning( jobs| tasks)?( again)? {_EVERYONE}$",
-            rf"^({_VERB_RESUME}|start) {_EVERYONES} learning( jobs| tasks)?( again)?$",
-        ],
-    ),
-    (
-        "healing",
-        [
-            rf"^{_SHOW}( recent| latest)? (self[- ]?)?heal(ing)?"
-            r"( attempts| logs| history| actions| runs)?$",
-            r"^what (did|has) (self[- ]?heal(ing)?|the healer) (do|done)$",
-            r"^(self[- ]?)?healing (attempts|history|status)$",
-        ],
-    ),
-    (
-        "missions",
-        [
-            rf"^{_SHOW}( (active|current|running|ongoing))? missions$",
-            r"^(what|which) missions are (running|active|in progress)$",
-            r"^missions$",
-        ],
-    ),
-    (
-        "task_logs",
-        [
-            rf"^{_SHOW} logs? (of|for) (the )?(task |job )?{_ID}$",
-            rf"^{_SHOW} (?P<what>[a-z][\w-]*) (logs?|output)$",
-        ],
-    ),
-    (
-        "run_task",
-        [
-            r"^(run|start|launch|kick off|begin|execute|do|trigger) (a |an |the )?"
-            r"(?P<what>[a-z][\w-]*)( task| job)?( (?P<rest>[\w .-]+?))? in the background$",
-            r"^(?P<what>[a-z][\w-]*)( (?P<rest>[\w .-]+?))? in the background$",
-        ],
-    ),
-    (
-        "approve",
-        [
-            r"^(approve|accept|allow|ok|yes|go ahead)"
-            r"( it| that| this| the (request|action|approval))?( (?P<id>appr_[\w-]+))?$",
-            r"^(yes,? )?(approve|accept) (?P<id>appr_[\w-]+)$",
-        ],
-    ),
-    (
-        "reject",
-        [
-            r"^(reject|deny|decline|refuse|no)( it| that| this| the (request|action|approval))?"
-            r"( (?P<id>appr_[\w-]+))?$",
-        ],
-    ),
-]
-_COMPILED = [(name, [re.compile(p) for p in patterns]) for name, patterns in PATTERNS]
+_ARTICLES = frozenset({"a", "an", "the", "my", "our", "your", "some", "another", "new", "one",
+                       "of", "for", "on", "with", "to", "about", "from", "in", "me", "us",
+                       "again", "up", "please", "also", "too", "and", "its"})  # fmt: skip
+_SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
+_FINITE = frozenset({"is", "are", "was", "were", "has", "have", "had", "will", "would"})
+_SMALL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
+    {"grace", "good", "so", "much", "you", "there", "day", "night", "all", "very", "bye",
+     "goodbye", "welcome", "lol", "haha", "again", "job", "done", "well"}
+)  # fmt: skip
+_QUERY_THINGS = ("mission", "healing", "logs", "approval", "learning", "status")
+_HELP = ("what can you do", "what can i say", "what can i ask", "what do you understand",
+         "what commands", "which commands", "what can i do", "how do i", "how can i", "how to ",
+         "is it possible to", "what do you do", "what are you able to")  # fmt: skip
+_NOT_ABOUT = frozenset({"that", "this", "it", "request", "change", "action"})
+#: Words that may follow "what" / "how" / "which" in a question Grace can answer.
+_ASKING = frozenset({"happened", "happens", "went", "about", "far", "long", "many", "much",
+                     "else", "going", "state", "progress", "kind", "type", "sort"})  # fmt: skip
 
 
-def normalize(text: str) -> str:
-    t = text.strip().lower()
-    t = t.replace("’", "'")
-    t = _LEAD.sub("", t)
-    t = _POLITE.sub(" ", t)
-    t = re.sub(r"[!?.;,]+(\s|$)", " ", t)
-    t = re.sub(r"[\"“”()]", " ", t)
-    return re.sub(r"\s+", " ", t).strip()
-
-
-_HELP = re.compile(r"^\s*(grace,?\s+)?what (can|do) (you|i) (do|say|ask)\s*\??\s*$")
-
-
-def parse(text: str) -> Intent | None:
-    if _HELP.match(text.lower()):
-        return Intent("help")
-    t = normalize(text)
-    if not t:
-        return None
-    negated = bool(_NEGATION.search(t))
-    for name, patterns in _COMPILED:
-        for pattern in patterns:
-            match = pattern.match(_NEGATION.sub(" ", t).strip() if negated else t)
-            if match is None:
-                continue
-            if negated and name in DESTRUCTIVE:
-                return Intent("declined", {"intent": name})
-            if negated:
-                return None
-            args = {k: v.strip() for k, v in match.groupdict().items() if v}
-            return Intent(name, args)
+def command_for(verb: str, thing: str | None) -> str | None:
+    """The command a verb makes of a thing: "stop" + learning → ``pause_learning``."""
+    if verb in ("approve", "reject"):
+        return verb
+    if thing == "learning":
+        return {"cancel": "pause_learning", "pause": "pause_learning",
+                "resume": "resume_learning", "run": "resume_learning"}.get(verb)  # fmt: skip
+    if thing in (None, "task"):
+        return {"cancel": "cancel_task", "pause": "pause_task", "resume": "resume_task",
+                "run": "run_task"}.get(verb)  # fmt: skip
     return None
+
+
+class _Reader:
+    def __init__(self, text: Text, types: tuple[str, ...]) -> None:
+        self.text = text
+        self.types = types
+        self.known = v.known_words(types)
+
+    # -- words -------------------------------------------------------------------------------
+
+    def type_of(self, word: str) -> str | None:
+        """The task type a word names: ``deploy``, ``deployments``, ``deployment`` → deployment."""
+        if is_id(word):
+            return None
+        found = {
+            name
+            for name in self.types
+            if word in (name, name + "s", name + "es")
+            or (len(word) >= 4 and (name.startswith(word) or word.startswith(name)))
+        }
+        return found.pop() if len(found) == 1 else None
+
+    def verb_form(self, word: str) -> str | None:
+        """A task type used as a verb ("deploy the backend", "build it")."""
+        name = self.type_of(word)
+        if name is None or word.endswith(("ment", "ments", "ion", "ions", "s")):
+            return None
+        return name
+
+    @staticmethod
+    def things(words: Iterable[str]) -> list[str]:
+        return [v.THING[w] for w in words if w in v.THING]
+
+    def target(self, words: list[str], *, structural: bool = False) -> dict[str, str]:
+        """The task a command or question points at, as said."""
+        args: dict[str, str] = {}
+        for i, word in enumerate(words):
+            after_noun = i > 0 and words[i - 1] in ("task", "job")
+            if "id" not in args and (
+                (is_id(word) and word not in v.STATE)
+                or (after_noun and word not in v.known_words(self.types) | _ARTICLES)
+            ):
+                args["id"] = word
+            elif "what" not in args and self.type_of(word):
+                args["what"] = word
+            elif word in v.RECENT and "which" not in args:
+                args["which"] = v.RECENT[word]
+            elif word in v.STATE and "state" not in args:
+                args["state"] = v.STATE[word]
+                if "what" in args or any(w in v.THING or w in v.PRONOUNS for w in words[:i]):
+                    args["said"] = "after"  # "is the backup finished?": asked, not a filter
+            elif word in v.ALL:
+                args["all"] = "yes"
+        if structural and "what" not in args and "id" not in args:
+            skip = _ARTICLES | v.PRONOUNS
+            content = [w for w in words if w not in skip and w not in v.THING
+                       and w not in v.RECENT and w not in v.STATE]  # fmt: skip
+            if content and content[0] not in v.VERB and content[0] not in v.COMMON:
+                args["what"] = content[0]
+        return args
+
+    # -- kinds of sentence -------------------------------------------------------------------
+
+    def help(self) -> bool:
+        said = " ".join(self.text.said)
+        if self.text.said[:1] == ("help",) or said in ("commands", "menu", "options"):
+            return True
+        return any(said.startswith(a) or f" {a}" in said for a in _HELP)
+
+    def hypothetical(self, words: list[str]) -> int | None:
+        """Where the action of a hypothetical starts, or None when the sentence is not one."""
+        joined = " ".join(words)
+        for marker in ("what would happen if", "what happens if", "what will happen if",
+                       "what would happen when", "what if", "what about if", "suppose",
+                       "supposing", "imagine", "hypothetically", "is it safe to",
+                       "would it be safe to", "is it ok to", "would it be ok to",
+                       "should i", "should we", "if i", "if we", "if you",
+                       "would it hurt to", "what would"):  # fmt: skip
+            if joined.startswith(marker + " ") or joined == marker:
+                return len(marker.split())
+        if len(words) > 1 and words[0] in ("would", "could", "will") and words[1] in v.GERUND:
+            return 1
+        return None
+
+    @staticmethod
+    def action(words: list[str]) -> tuple[int, str] | None:
+        """The first word that names an action (any tense), and its concept."""
+        for i, word in enumerate(words):
+            for table in (v.VERB, v.PAST_VERB, v.GERUND):
+                if word in table and table[word] not in ("show", "fail", "finish"):
+                    return i, table[word]
+        return None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self) -> Intent | None:
+        text = self.text
+        words = list(text.words)
+        if not text.said:
+            return None
+        if self.help():
+            return Intent("help")
+        if not words:
+            return Intent("smalltalk") if set(text.said) & _SMALL | v.YES else None
+        if len(words) > 1 and words[0] in v.YES | v.NO and words[1] not in ("need",):
+            words = words[1:]
+        if all(w in v.YES for w in words):
+            if set(text.said) & v.THANKS:
+                return Intent("smalltalk")
+            return Intent("confirm")
+        if all(w in _SMALL | v.YES for w in words):
+            return Intent("smalltalk")
+        if all(w in v.NO for w in words) or "nevermind" in words:
+            return Intent("declined")
+        if words[0] in ("why", "who", "whose", "when"):
+            return None
+        start = self.hypothetical(words)
+        if start is not None:
+            found = self.action(words[start:])
+            if found is None:
+                return None
+            name = command_for(found[1], self._thing(words))
+            return Intent("hypothetical", {"intent": name}) if name else None
+        negated = self.negated(words)
+        if negated is not None:
+            return negated
+        if words[0] in ("leave", "keep") and set(words) & (set(v.STATE) | {"alone", "be", "is"}):
+            return Intent("declined")
+        if words[:2] in (["can", "i"], ["could", "i"], ["may", "i"]):
+            if len(words) > 2 and v.VERB.get(words[2]) == "show":
+                words = words[2:]
+            else:
+                return Intent("help")
+        if words[0] in v.AUX and len(words) > 1 and words[1] in ("i", "you", "we", "they"):
+            return self.query(words)  # "do I have …", "did you …"
+        if (
+            words[0] in v.VERB
+            or "inbackground" in words[1:]
+            or (self.verb_form(words[0]) and not {"logs", "status"} & set(self.things(words)))
+        ):
+            return self.command(words)
+        if words[0] in _SUBJECTS or words[0] in v.GERUND:
+            return None
+        if words[0] in ("what", "which", "how") and len(words) > 1 and not self._askable(words[1]):
+            return None  # "what time is it?"
+        first = words[0]
+        if not (first in self.known or first in _ARTICLES or is_id(first) or self.type_of(first)):
+            return None  # starts with a word Grace does not know: "nuke it all"
+        return self.query(words)
+
+    def _askable(self, word: str) -> bool:
+        return (
+            word in self.known or word in _ARTICLES or word in _ASKING or is_id(word)
+            or self.type_of(word) is not None
+        )  # fmt: skip
+
+    def _thing(self, words: list[str]) -> str | None:
+        found = [t for t in self.things(words) if t != "task"]
+        return found[0] if found else None
+
+    def negated(self, words: list[str]) -> Intent | None:
+        neg = next((i for i, w in enumerate(words) if w in ("not", "never")), None)
+        if neg is None:
+            return None
+        rest = words[neg + 1 :]
+        for i, word in enumerate(rest):
+            concept = v.VERB.get(word) or (self.verb_form(word) and "run")
+            if concept == "show":
+                return None
+            if concept:
+                name = command_for(concept, self._thing(rest[i + 1 :]))
+                return Intent("declined", {"intent": name} if name else {})
+        return None
+
+    def command(self, words: list[str]) -> Intent | None:
+        head, rest = words[0], [w for w in words[1:] if w != "inbackground"]
+        verb = v.VERB.get(head)
+        if verb is None:  # "deploy the backend", "<type> … in the background"
+            what = head
+            extra = [w for w in rest if w not in _ARTICLES and w not in v.THING]
+            args = {"what": what, **({"rest": " ".join(extra)} if extra else {})}
+            return Intent("run_task", args)
+        if verb == "show":
+            return self.query(rest, shown=True)
+        if not rest:
+            return None
+        thing = self._thing(rest)
+        if verb in ("approve", "reject"):
+            args = {}
+            ids = [w for w in rest if is_id(w)]
+            if ids:
+                args["id"] = ids[0]
+            skip = _ARTICLES | v.PRONOUNS | v.AUX | _NOT_ABOUT
+            about = [
+                w for w in rest if w not in skip and v.THING.get(w) != "approval" and not is_id(w)
+            ]
+            if about:
+                args["about"] = " ".join(about)
+            name = verb
+        else:
+            command = command_for(verb, thing)
+            if command is None:
+                return None
+            name = command
+            if name in ("pause_learning", "resume_learning"):
+                # "... for everyone": everyone's gate (admins); otherwise the caller's own
+                args = {"everyone": "yes"} if everyone(rest) else {}
+            elif name == "run_task":
+                args = self.run_args(rest)
+            else:
+                args = self.target(rest)
+                args.pop("said", None)
+        if head in self.text.corrected and name in ASK_WHEN_UNSURE:
+            return Intent("clarify", {"intent": name, **args})
+        return Intent(name, args)
+
+    def run_args(self, rest: list[str]) -> dict[str, str]:
+        words = [w for w in rest if w not in _ARTICLES]
+        typed = next((w for w in words if self.type_of(w)), None)
+        what = typed or next((w for w in words if w not in v.THING and w not in v.PRONOUNS), None)
+        if what is None:
+            return {}
+        after = words[words.index(what) + 1 :]
+        extra = [w for w in after if w not in v.THING and w not in v.COMMON]
+        return {"what": what, **({"rest": " ".join(extra)} if extra else {})}
+
+    def query(self, words: list[str], *, shown: bool = False) -> Intent | None:
+        """A question or a noun phrase ("deployment logs", "status of build_789")."""
+        question = not shown and (
+            self.text.asked or words[0] in v.QUESTION | v.AUX | v.ANY or words[0] == "about"
+        )
+        if not (shown or question) and any(w in _FINITE or w in v.PAST_VERB for w in words[1:]):
+            return None  # a statement: "the backup is important"
+        things = [t for t in self.things(words) if t != "task"]
+        if question and (set(words) & {"approve", "reject"}):
+            things.append("approval")
+        personal = {"you", "grace", "your"} & set(words)
+        if personal and ({"doing", "busy"} & set(words)) and not things:
+            return Intent("status")
+        target = self.target(words, structural="logs" in things)
+        specific = "id" in target or self._singular(target) or self._pointed(words)
+        for thing in _QUERY_THINGS:
+            if thing not in things:
+                continue
+            if thing == "logs":
+                return Intent("task_logs", self._logs_target(words, target))
+            if thing == "status" and specific:
+                return Intent("task_status", self._asked_about(target))
+            name = {"mission": "missions", "approval": "approvals", "learning": "status"}
+            return Intent(name.get(thing, thing))
+        if specific:
+            args = self._asked_about(target)
+            if question or shown:
+                return Intent("task_status", args)
+            return Intent("target", args) if {"id", "what"} & set(args) else None
+        state = target.get("state")
+        listed = "task" in self.things(words) or state or "what" in target
+        if not listed and not (question and set(words) & v.ANY):
+            return None
+        listing: dict[str, str] = {}
+        if state and state != "running":
+            listing["state"] = state
+        if "what" in target:
+            listing["what"] = target["what"]
+        return Intent("list_tasks", listing)
+
+    @staticmethod
+    def _asked_about(target: dict[str, str]) -> dict[str, str]:
+        """The task a question is about: a state said after it is asked, not a filter."""
+        args = {k: x for k, x in target.items() if k not in ("all", "said")}
+        if target.get("said") == "after":
+            args.pop("state", None)
+        return args
+
+    def _singular(self, target: dict[str, str]) -> bool:
+        what = target.get("what")
+        if what is None or "all" in target:
+            return False
+        name = self.type_of(what)
+        return name is not None and not (what != name and what.endswith("s"))
+
+    @staticmethod
+    def _pointed(words: list[str]) -> bool:
+        return bool(set(words) & {"it", "its", "that", "this"})
+
+    def _logs_target(self, words: list[str], target: dict[str, str]) -> dict[str, str]:
+        target = {k: x for k, x in target.items() if k in ("id", "what", "which", "state")}
+        if "what" in target and not self.types and "logs" in words:
+            i = words.index("logs") if "logs" in words else -1
+            before = words[i - 1] if i > 0 else None
+            if before and before not in _ARTICLES and before not in v.THING:
+                target["what"] = before
+        return target
+
+
+_EVERYONE = frozenset({"everyone", "everybody", "everyones", "everybodys", "everyone's",
+                       "everybody's"})  # fmt: skip
+
+
+def everyone(words: list[str]) -> bool:
+    """Whether the words name everyone ("for everyone", "for all users", "everybody's")."""
+    return bool(_EVERYONE.intersection(words)) or (
+        "all" in words and bool({"users", "people", "user"}.intersection(words))
+    )
+
+
+def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
+    """The intent of one sentence; ``task_types`` are the names the runner knows."""
+    types = tuple(sorted(task_types))
+    return _Reader(normalize(text, types), types).read()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -89,3 +90,88 @@ def logs(task: dict[str, Any], lines: list[dict[str, Any]]) -> str:
 def approvals_to_choose(pending: list[dict[str, Any]]) -> str:
     listed = "\n".join(f"⚠️ {a['approval_id']}: {a['message']}" for a in pending[:10])
     return f"Which one? {len(pending)} actions are waiting:\n{listed}"
+
+
+def task_line(task: dict[str, Any]) -> str:
+    """One task, as an answer to "how is the deployment going?"."""
+    text = f"{STATE_ICON.get(task['state'], '•')} Task {task['task_id']} ({task['title']}): "
+    text += task_status(task)
+    if task.get("note") and task["state"] in ("running", "paused"):
+        text += f" — {task['note']}"
+    return text + "."
+
+
+def filtered_tasks(tasks: list[dict[str, Any]], label: str) -> str:
+    if not tasks:
+        return f"No {label} tasks."
+    lines = [f"{label.capitalize()} tasks ({len(tasks)}):"]
+    for t in tasks[:10]:
+        lines.append(f"{STATE_ICON.get(t['state'], '•')} {t['task_id']} - {t['title']}")
+        lines.append(f"   Status: {task_status(t)}")
+    if len(tasks) > 10:
+        lines.append(f"… and {len(tasks) - 10} more")
+    return "\n".join(lines)
+
+
+def pending_approvals(pending: list[dict[str, Any]]) -> str:
+    if not pending:
+        return "Nothing is waiting for your approval."
+    count = len(pending)
+    head = f"{count} action{'s are' if count > 1 else ' is'} waiting for your approval:"
+    return head + "\n" + "\n".join(f"⚠️ {a['approval_id']}: {a['message']}" for a in pending[:10])
+
+
+def did_you_mean(question: str, suggestions: list[dict[str, Any]]) -> str:
+    """The ``clarify`` reply: a question and the suggestions, each of which is a button."""
+    if len(suggestions) == 1:
+        return f"{question} Did you mean: {suggestions[0]['label']}?"
+    listed = "\n".join(f"• {s['label']}" for s in suggestions)
+    return f"{question} Did you mean one of these?\n{listed}"
+
+
+_IF = {
+    "cancel_task": "If you cancel {target}, it stops at its next checkpoint (a shell command is "
+    "terminated) and cannot be resumed; what it finished stays done.",
+    "pause_task": "If you pause {target}, it waits at its next checkpoint until you resume it; "
+    "nothing is lost.",
+    "resume_task": "If you resume {target}, it carries on from where it paused.",
+    "run_task": "If you start {target}, it runs in the background and I tell you when it is done.",
+    "pause_learning": "If you pause learning, no new learning job starts until you resume it; "
+    "documents sent meanwhile wait.",
+    "resume_learning": "If you resume learning, the documents that waited are learned.",
+    "approve": "If you approve {target}, it goes ahead.",
+    "reject": "If you reject {target}, it does not happen and the requester is told.",
+}
+
+
+def hypothetical(name: str, target: str | None) -> str:
+    default = {"run_task": "a task", "approve": "the request", "reject": "the request"}
+    text = _IF.get(name, "I can tell you what would happen, but not for that.")
+    text = text.format(target=target or default.get(name, "the task"))
+    return f"{text} I haven't done anything."
+
+
+def greeting(text: str) -> str:
+    said = set(re.findall(r"[a-z]+", text.lower()))
+    if said & {"thanks", "thank", "thx", "cheers", "ty"}:
+        return "You're welcome."
+    if said & {"hello", "hi", "hey", "morning", "afternoon", "evening", "yo", "howdy"}:
+        return "Hello! Ask me what's running, or tell me what to do."
+    return "OK."
+
+
+#: How a clarify reply names the command it asks about.
+VERBS = {"cancel_task": "cancel", "pause_task": "pause", "resume_task": "resume",
+         "task_logs": "show the logs of", "task_status": "look at", "approve": "approve",
+         "reject": "reject", "run_task": "start"}  # fmt: skip
+
+
+def failed(name: str, target: str | None, code: str, message: str) -> str:
+    """A command that could not be done, and why."""
+    action = {"task_status": "find task", "task_logs": "show the logs of task"}.get(
+        name, name.replace("_", " ")
+    )
+    if code == "unavailable":
+        return f"I can't {action} here: {message}."
+    what = f" {target}" if target else ""
+    return f"I couldn't {action}{what}: {message}."

@@ -1,0 +1,201 @@
+"""What the chat knows: the things Grace runs and the verbs that act on them, with the everyday
+words people use for each.
+
+Every word maps to one *concept*: a verb (``cancel``, ``pause``, ``resume``, ``run``, ``show``,
+``approve``, ``reject``), a thing (``task``, ``learning``, ``healing``, ``mission``, ``logs``,
+``approval``, ``status``), a task state, a recency, or a small word the reader needs (``yes``,
+pronouns, question words). Phrases of several words ("put … on hold", "kick off", "turn … back
+on") are rewritten to the single word of their concept before words are looked up
+(``rewrite``). Task types are not listed here: the runner knows them, and the reader gets them at
+parse time.
+"""
+
+from __future__ import annotations
+
+VERBS: dict[str, tuple[str, ...]] = {
+    "cancel": ("cancel", "stop", "kill", "abort", "terminate", "end", "halt", "scrap", "ditch",
+               "drop", "quit"),
+    "pause": ("pause", "suspend", "hold", "freeze", "park"),
+    "resume": ("resume", "continue", "unpause", "unfreeze", "proceed", "restart", "reactivate"),
+    "run": ("run", "start", "launch", "begin", "execute", "trigger", "do", "kick", "fire",
+            "generate", "make", "create", "perform", "spin"),
+    "show": ("show", "list", "display", "see", "view", "get", "give", "tell", "check", "fetch",
+             "open", "read", "pull"),
+    "approve": ("approve", "accept", "allow", "confirm", "grant", "permit", "authorize",
+                "authorise"),
+    "reject": ("reject", "deny", "decline", "refuse", "veto"),
+}  # fmt: skip
+
+#: The -ing forms: an action talked about ("would cancelling it lose data?"), never a request.
+GERUNDS: dict[str, tuple[str, ...]] = {
+    "cancel": ("cancelling", "canceling", "stopping", "killing", "aborting", "terminating"),
+    "pause": ("pausing", "suspending", "freezing"),
+    "resume": ("resuming", "continuing", "unpausing"),
+    "run": ("starting", "launching", "deploying", "triggering"),
+    "approve": ("approving", "accepting"),
+    "reject": ("rejecting", "denying", "declining"),
+}
+
+#: Past forms: an action spoken of as done ("was it cancelled?"), never a request.
+PAST: dict[str, tuple[str, ...]] = {
+    "cancel": ("cancelled", "canceled", "stopped", "killed", "aborted", "terminated", "ended",
+               "halted", "scrapped", "dropped"),
+    "pause": ("paused", "suspended", "held", "frozen"),
+    "resume": ("resumed", "continued", "restarted", "unpaused"),
+    "run": ("ran", "started", "launched", "began", "executed", "triggered", "did", "done"),
+    "approve": ("approved", "accepted", "allowed", "granted"),
+    "reject": ("rejected", "denied", "declined", "refused"),
+    "fail": ("failed", "broke", "broken", "crashed", "errored"),
+    "finish": ("finished", "completed", "succeeded", "complete", "successful", "over"),
+}  # fmt: skip
+
+THINGS: dict[str, tuple[str, ...]] = {
+    "task": ("task", "tasks", "job", "jobs", "work", "process", "processes", "background"),
+    "learning": ("learning", "learn", "studying", "study", "studies", "reading", "ingestion",
+                 "ingesting", "ingest", "training", "documents", "docs", "supervisor"),
+    "healing": ("healing", "heal", "healed", "heals", "healer", "repair", "repairs", "repaired",
+                "fix", "fixes", "fixed", "recovery", "recoveries", "recovered", "remediation"),
+    "mission": ("mission", "missions"),
+    "logs": ("logs", "log", "output", "outputs", "print", "printed", "console", "transcript"),
+    "approval": ("approval", "approvals", "request", "requests", "permission", "permissions"),
+    "status": ("status", "overview", "summary", "update"),
+}  # fmt: skip
+
+STATES: dict[str, tuple[str, ...]] = {
+    "failed": ("failed", "failing", "broken", "crashed", "errored", "failure", "failures", "fail",
+               "fails", "wrong"),
+    "paused": ("paused", "suspended", "frozen", "onhold"),
+    "running": ("running", "active", "ongoing", "live"),
+    "succeeded": ("finished", "completed", "complete", "done", "succeeded", "successful"),
+    "cancelled": ("cancelled", "canceled", "killed", "aborted"),
+    "queued": ("queued", "waiting"),
+}  # fmt: skip
+
+RECENCY: dict[str, tuple[str, ...]] = {
+    "latest": ("last", "latest", "newest", "recent", "current"),
+    "previous": ("previous", "prior", "earlier", "older", "before"),
+    "first": ("first", "oldest"),
+}
+
+YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "fine", "goahead",
+                 "affirmative", "absolutely", "certainly", "definitely", "k"})  # fmt: skip
+NO = frozenset({"no", "nope", "nah"})
+GREETINGS = frozenset({"hello", "hi", "hey", "morning", "afternoon", "evening", "yo", "howdy"})
+THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty"})
+PLEASED = frozenset({"cool", "great", "nice", "awesome", "perfect", "good", "excellent", "wow"})
+PRONOUNS = frozenset({"it", "that", "this", "them", "those", "its", "one"})
+ALL = frozenset({"all", "everything", "every", "each"})
+QUESTION = frozenset({"what", "which", "how", "why", "when", "where", "who", "whose"})
+AUX = frozenset({"is", "are", "was", "were", "did", "does", "do", "has", "have", "had", "will",
+                 "can", "could", "would", "should", "shall", "may", "might"})  # fmt: skip
+ANY = frozenset({"any", "anything", "something", "anyone", "there"})
+NEGATIONS = frozenset({"not", "never", "no", "nothing"})
+
+#: Words of several parts, rewritten to one word before anything else: (words, replacement).
+PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
+    (tuple(a.split()), tuple(b.split()))
+    for a, b in (
+        ("never mind", "nevermind"), ("forget it", "nevermind"), ("forget about it", "nevermind"),
+        ("no need to", "not"), ("no need", "not"),
+        ("hold on", ""), ("hang on", ""),
+        ("hold off on", "pause"), ("hold off", "pause"),
+        ("kick off", "run"), ("kick-off", "run"), ("fire off", "run"), ("spin up", "run"),
+        ("start up", "run"),
+        ("call off", "cancel"), ("carry on with", "resume"), ("carry on", "resume"),
+        ("go on with", "resume"), ("keep going with", "resume"),
+        ("take a break from", "pause"), ("take a break", "pause"),
+        ("back up", "backup"), ("sign off on", "approve"), ("sign off", "approve"),
+        ("green light", "approve"), ("go ahead and", ""), ("go ahead", "goahead"),
+        ("do it", "goahead"), ("please do", "goahead"), ("sounds good", "goahead"),
+        ("self heal", "healing"), ("self healing", "healing"), ("auto heal", "healing"),
+        ("auto healing", "healing"), ("auto healed", "healing"), ("self heals", "healing"),
+        ("in the background", "inbackground"), ("in background", "inbackground"),
+        ("background tasks", "tasks"),
+        ("background task", "task"), ("background jobs", "jobs"), ("background job", "job"),
+        ("work in progress", "tasks"), ("in progress", "running"), ("on hold", "onhold"),
+        ("status report", "status"), ("most recent", "latest"), ("one before", "previous"),
+        ("learning supervisor", "learning"), ("learning jobs", "learning"),
+        ("learning tasks", "learning"), ("what is up", "status"),
+        ("what is going on", "status"), ("what is happening", "status"),
+        ("what is new", "status"), ("how is everything going", "status"),
+        ("how is everything", "status"), ("how are things going", "status"),
+        ("how are things", "status"), ("how is it going", "status"), ("up to", "doing"),
+        ("working on", "doing"), ("busy with", "doing"),
+        ("waiting for my approval", "approvals"), ("waiting on my approval", "approvals"),
+        ("waiting on me", "approvals"), ("waiting for me", "approvals"),
+        ("needs my approval", "approvals"), ("need my approval", "approvals"),
+        ("pending approvals", "approvals"), ("pending approval", "approval"),
+    )
+)  # fmt: skip
+
+#: Verbs whose object sits between them and their particle: "put the backup on hold".
+SPLIT: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("put", ("on", "hold"), "pause"),
+    ("place", ("on", "hold"), "pause"),
+    ("turn", ("back", "on"), "resume"),
+    ("switch", ("back", "on"), "resume"),
+    ("turn", ("on", "again"), "resume"),
+    ("switch", ("on", "again"), "resume"),
+    ("turn", ("on",), "resume"),
+    ("switch", ("on",), "resume"),
+    ("turn", ("off",), "pause"),
+    ("switch", ("off",), "pause"),
+    ("get", ("going", "again"), "resume"),
+    ("get", ("going",), "resume"),
+    ("pick", ("back", "up"), "resume"),
+    ("let", ("continue",), "resume"),
+    ("let", ("resume",), "resume"),
+    ("let", ("carry", "on"), "resume"),
+    ("let", ("finish",), "resume"),
+)
+
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+def _index(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {word: concept for concept, words in table.items() for word in words}
+
+
+VERB = _index(VERBS)
+PAST_VERB = _index(PAST)
+GERUND = _index(GERUNDS)
+THING = _index(THINGS)
+STATE = _index(STATES)
+RECENT = _index(RECENCY)
+
+#: Words never taken for a typo of something else (short common words of English and the
+#: reader's own small words).
+COMMON = frozenset(
+    _split(
+        """
+        a an the to of for on in at by with from about into over after before and or but if then
+        so as is are was were be been being am i me my mine you your yours we our us he she they
+        them their it its this that these those there here what which who whom whose why how
+        when where do does did done doing have has had having can could would should will shall
+        may might must not no yes all any some each every more most much many few new old now
+        just again still yet also too very really please thanks thank ok okay well hi hey hello
+        bye good great nice cool fine sure right left up down out off back away today tomorrow
+        yesterday lately ago time times day days week music meeting manager weather joke love
+        like want need know think wonder say said tell told ask asked go going went come came
+        make made take took let put keep kept leave left set use used try tried help fun
+        important mistake wrote write script everything anything something nothing lose data
+        safe happen happens happened would what then one two three step steps stuff thing things
+        way people person project team file files code test tests plan plans
+        """
+    )
+)
+
+
+def known_words(task_types: tuple[str, ...] = ()) -> frozenset[str]:
+    """Every word the reader understands, for spelling correction."""
+    words: set[str] = (
+        set(VERB) | set(PAST_VERB) | set(GERUND) | set(THING) | set(STATE) | set(RECENT)
+    )
+    words |= YES | NO | GREETINGS | THANKS | PLEASED | PRONOUNS | ALL | QUESTION | AUX | ANY
+    words |= NEGATIONS
+    words |= {w for phrase, _ in PHRASES for w in phrase}
+    words |= {w for verb, tail, _ in SPLIT for w in (verb, *tail)}
+    words |= set(task_types)
+    return frozenset(words)

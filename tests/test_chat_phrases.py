@@ -1,0 +1,27 @@
+"""The phrase tables against a real server with live tasks, missions, healing attempts and
+approvals behind every row (tests/phrases/README.md).
+
+Strict: no sentence marked must-not-act may act, in any table. Accuracy is held to floors a little
+under what was measured when each table was last scored (tuned 343/343, held-back 259/261, fresh
+90/111), so a change that makes the chat understand less fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.phrases.world import bench, score
+
+FLOORS = {"tuned.tsv": 0.99, "untuned.tsv": 0.97, "fresh.tsv": 0.78}
+
+
+@pytest.mark.parametrize("table", list(FLOORS))
+async def test_phrase_table(table: str) -> None:
+    async with bench() as runner:
+        result = await score(table, runner)
+    wrongful = [f"{o.row.where} {o.row.sentence!r}: {o.actions}" for o in result.wrongful_actions]
+    assert result.must_not_act > 50
+    assert not wrongful, "sentences that must not act acted:\n" + "\n".join(wrongful)
+    misses = [f"{o.row.where} {o.row.sentence!r}: {'; '.join(o.problems)}"
+              for o in result.outcomes if not o.right]  # fmt: skip
+    assert result.accuracy >= FLOORS[table], result.line() + "\n" + "\n".join(misses)
