@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from grace.config import Settings
 from tests.support import Client, Running
 from tests.support.learning import (
@@ -21,6 +23,7 @@ from tests.support.learning import (
     search,
 )
 
+pytestmark = pytest.mark.engines
 PAUSED = "Learning jobs paused. Grace will not start new learning tasks."
 
 

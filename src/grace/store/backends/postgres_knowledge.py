@@ -24,6 +24,8 @@ from grace.learning.knowledge import Document, Hit
 from grace.store.backends.postgres_db import Conn, PostgresDatabase
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_EDGES = re.compile(r"^\W+|\W+$")
+_CLOSING = re.compile(r"[^\w\s]*$")
 _DOC_COLUMNS = (
     "document_id, user_id, name, kind, origin, sha256, size, chars, passages, trust, detail, "
     "task_id, created_at"
@@ -63,11 +65,15 @@ def _document(row: asyncpg.Record) -> Document:
 
 
 def snippet(headline: str, text: str) -> str:
-    """``…`` before and after the fragment where it does not reach the passage's ends."""
-    plain = headline.replace("[", "").replace("]", "").strip()
-    whole = text.strip()
+    """``…`` before and after the fragment where it does not reach the passage's ends (the
+    fragment ends on a word: punctuation after the passage's last word does not count)."""
+    plain = _EDGES.sub("", headline.replace("[", "").replace("]", ""))
+    whole = _EDGES.sub("", text)
     head = "" if whole.startswith(plain[:40]) else "…"
-    tail = "" if whole.endswith(plain[-40:]) else "…"
+    # at the passage's end, the fragment keeps the passage's closing punctuation
+    closing = _CLOSING.search(text.rstrip())
+    ends = whole.endswith(plain[-40:])
+    tail = (closing.group() if closing else "") if ends else "…"
     return f"{head}{headline.strip()}{tail}"
 
 
