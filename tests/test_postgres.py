@@ -9,6 +9,7 @@ The notification log's contract itself is held against every engine in
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
 import textwrap
@@ -176,12 +177,17 @@ async def test_processes_appending_together_keep_every_log_gap_free_and_readers_
     for out in outputs:
         assert sum(out["batches"]) == out["drafts"]
         assert len(out["batches"]) < lanes * rounds / 2, out["batches"]
+    # the processes really did interleave in the same logs
+    writers_in_order = [m.split(".")[0] for m in messages["ann"]]
+    switches = sum(a != b for a, b in itertools.pairwise(writers_in_order))
+    assert set(writers_in_order) == {f"w{p}" for p in range(processes)} and switches >= 3
     sizes = [b for out in outputs for b in out["batches"]]
     print(
         f"\n{processes} processes x {lanes} callers x {rounds} appends: "
         f"{sum(len(p) for p in posted.values())} entries over {len(users)} users; "
         f"{pages} pages read while they ran, no hole seen; "
-        f"{len(sizes)} transactions, {sum(sizes) / len(sizes):.1f} drafts each on average"
+        f"{len(sizes)} transactions, {sum(sizes) / len(sizes):.1f} drafts each on average; "
+        f"ann's log changed writer process {switches} times"
     )
 
 
