@@ -13,6 +13,8 @@ from grace.config import Settings
 from grace.errors import BadRequest, ConfigError
 from tests.support import Client, Running, serve
 
+pytestmark = pytest.mark.engines
+
 
 async def test_seed_approval_flow_user_approves_and_the_waiting_caller_proceeds(
     server: Running,
@@ -135,7 +137,7 @@ async def test_only_the_approvals_user_or_an_admin_may_decide(server: Running) -
 
 async def test_policy_allows_and_denies_without_asking(settings: Settings) -> None:
     file = {"approvals": {"default": "ask", "actions": {"read_*": "allow", "drop_db": "deny"}}}
-    async with serve(settings.with_(file=file)) as srv:
+    async with serve(settings.with_(file={**settings.file, **file})) as srv:
         gateway = srv.grace.action_gateway
         allowed = await gateway.request_action("read_file", "learning", {"path": "x"})
         denied = await gateway.request_action("drop_db", "self_heal")

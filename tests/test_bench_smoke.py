@@ -56,3 +56,23 @@ def test_bench_quick_run_completes_with_nothing_lost_or_duplicated(tmp_path: Pat
     assert reconnect["server"] == "grace" and reconnect["ok"]
     assert reconnect["deliveries"] == 20 * 10
     assert out_png.stat().st_size > 1000
+
+
+def test_the_postgresql_driver_bench_runs_both_drivers_and_the_log(postgres_database: str) -> None:
+    from tests.support.postgres import ADMIN_URL
+
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "bench.store_pg", "--url", ADMIN_URL, "--cells", "4,4x2",
+            "--seconds", "0.3", "--runs", "1", "--store", "4",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for row in ("| asyncpg | 4 | 1 |", "| psycopg | 4 | 1 |", "| asyncpg | 4 | 2 |"):
+        assert row in out, out
+    assert "Grace's log (PostgresNotificationLog)" in out and "| 4 | " in out

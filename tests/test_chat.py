@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from grace import Grace, TaskContext
 from grace.auth import Identity
 from grace.config import Settings
 from grace.tasks.model import TaskState
 from tests.support import Client, serve
 
+pytestmark = pytest.mark.engines
 FILE = {
     "tasks": {
         "deployment": {"command": "echo pushing image; echo Deployed v2.1"},
@@ -27,7 +30,10 @@ async def say(srv: Any, text: str, user: str = "user") -> dict[str, Any]:
 
 
 async def test_the_seed_background_deployment_conversation(settings: Settings) -> None:
-    async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **FILE})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         reply = await say(srv, "Run deployment in the background")
         task_id = reply["data"]["task"]["task_id"]
@@ -43,7 +49,7 @@ async def test_the_seed_background_deployment_conversation(settings: Settings) -
 
 
 async def test_show_background_tasks_cancel_and_nothing_for_other_users(settings: Settings) -> None:
-    async with serve(settings.with_(file=FILE)) as srv:
+    async with serve(settings.with_(file={**settings.file, **FILE})) as srv:
         await srv.grace.start_background_task("backup", "user", task_id="task_backup_789")
         listing = await say(srv, "Show background tasks")
         assert listing["text"].startswith("Background Tasks (1 active):")
@@ -62,7 +68,7 @@ async def test_show_background_tasks_cancel_and_nothing_for_other_users(settings
 
 
 async def test_unknown_and_negated_sentences_do_nothing(settings: Settings) -> None:
-    async with serve(settings.with_(file=FILE)) as srv:
+    async with serve(settings.with_(file={**settings.file, **FILE})) as srv:
         await srv.grace.start_background_task("backup", "user", task_id="keep_me")
         for sentence in ("don't cancel task keep_me", "I wonder how backups work", "cancel"):
             reply = await say(srv, sentence)

@@ -32,6 +32,13 @@ def test_environment_variables_are_read_and_flags_win(tmp_path: Path) -> None:
     assert s.default_recipients == ("ops",) and s.retention_days == 2.5 and s.no_auth
 
 
+def test_a_postgresql_url_and_its_pool_size_come_from_the_environment() -> None:
+    url = "postgresql://grace@db.internal:5432/grace"
+    s = Settings.from_env({"GRACE_DATABASE_URL": url, "GRACE_POSTGRES_POOL_SIZE": "4"})
+    assert s.resolved_database_url == url and s.postgres_pool_size == 4
+    assert Settings().postgres_pool_size == 10
+
+
 def test_a_number_that_is_not_one_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="GRACE_PORT must be a number, got 'eighty'"):
         Settings.from_env({"GRACE_PORT": "eighty"})
@@ -41,6 +48,7 @@ def test_a_number_that_is_not_one_names_the_variable() -> None:
     ("changes", "says"),
     [
         ({"sqlite_cache_mib": 0}, "sqlite_cache_mib"),
+        ({"postgres_pool_size": 0}, "postgres_pool_size"),
         ({"sqlite_synchronous": "sometimes"}, "sqlite_synchronous"),
         ({"retention_count": 0}, "retention_count"),
         ({"task_concurrency": 0}, "task_concurrency"),

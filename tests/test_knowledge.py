@@ -21,6 +21,8 @@ from tests.support.learning import (
     search,
 )
 
+pytestmark = pytest.mark.engines
+
 
 def test_text_comes_out_of_pdf_markdown_html_and_plain_text() -> None:
     pdf = extract("CRM_API_Spec.pdf", SPEC_PDF)

@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from grace.auth import Identity
 from grace.config import Settings
 from grace.learning.model import LearningJob
@@ -24,6 +26,7 @@ from tests.support.learning import (
     search,
 )
 
+pytestmark = pytest.mark.engines
 PAUSED = "Learning jobs paused. Grace will not start new learning tasks."
 
 
@@ -529,6 +532,7 @@ async def test_only_an_admin_pauses_everyones_learning_on_every_door(
         assert (await finished(srv, ann_job, "ann"))["state"] == "succeeded"
 
 
+@pytest.mark.sqlite_only  # a file of the embedded engine from before per-user gates
 async def test_a_database_with_the_single_learning_gate_keeps_it_as_everyones(
     settings: Settings, tmp_path: Path
 ) -> None:

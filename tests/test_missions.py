@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from grace.config import Settings
 from grace.missions.model import MissionState
 from tests.support import Client, serve
 
+pytestmark = pytest.mark.engines
 FILE = {
     "tasks": {
         "build": {"command": "echo built"},
@@ -26,7 +29,10 @@ FILE = {
 
 
 async def test_two_step_mission_completes_in_order(settings: Settings) -> None:
-    async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **FILE})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         async with srv.http() as http:
             started = await http.post(
@@ -50,7 +56,10 @@ async def test_two_step_mission_completes_in_order(settings: Settings) -> None:
 async def test_a_failing_step_fails_the_mission_and_later_steps_never_run(
     settings: Settings,
 ) -> None:
-    async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **FILE})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         control = srv.grace.missions
         assert control is not None
@@ -65,7 +74,10 @@ async def test_a_failing_step_fails_the_mission_and_later_steps_never_run(
 
 
 async def test_missions_are_listed_paused_resumed_and_cancelled(settings: Settings) -> None:
-    async with serve(settings.with_(file=FILE)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **FILE})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         auth = srv.auth("user")
         async with srv.http() as http:

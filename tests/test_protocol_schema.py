@@ -92,7 +92,7 @@ async def test_every_frame_a_live_server_sends_is_declared(settings: Settings) -
     def check(*received: Frame) -> None:
         seen.update(declared(frame) for frame in received)
 
-    async with serve(settings.with_(file=TASKS)) as srv:
+    async with serve(settings.with_(file={**settings.file, **TASKS})) as srv:
         grace = srv.grace
         await grace.notify_user("ann", "task_completed", "Deployment finished", data={"v": 2})
         async with Client.connect(srv, "ann", since=0) as ann, Client.connect(srv, "ann") as tab:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from grace.config import Settings
 from tests.support import Client, serve
+
+pytestmark = pytest.mark.engines
 
 
 async def test_failed_deployment_is_rolled_back_and_the_whole_sequence_arrives_in_order(
@@ -22,7 +26,10 @@ async def test_failed_deployment_is_rolled_back_and_the_whole_sequence_arrives_i
             ]
         },
     }
-    async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **file})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         await srv.grace.start_background_task("deployment", "user", task_id="deploy_456")
         frames = await c.until("healing_completed", 15, skip_progress=False)
@@ -52,7 +59,10 @@ async def test_retry_playbook_reruns_the_task_and_loop_protection_stops_and_asks
             ],
         },
     }
-    async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **file})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         await srv.grace.start_background_task("flaky", "user", task_id="flaky_1")
         frames = await c.until("approval_needed", 20, skip_progress=False)
@@ -77,7 +87,10 @@ async def test_retry_that_succeeds_heals(settings: Settings, tmp_path) -> None: 
         },
         "selfheal": {"playbooks": [{"task_type": "sync", "strategy": "retry", "backoff": 0.01}]},
     }
-    async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **file})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         await srv.grace.start_background_task("sync", "user", task_id="sync_1")
         frames = await c.until("healing_completed", 15, skip_progress=False)
@@ -109,7 +122,10 @@ async def test_guardian_alert_triggers_the_restart_service_playbook(settings: Se
             ]
         },
     }
-    async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "ops", since=0) as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **file})) as srv,
+        Client.connect(srv, "ops", since=0) as c,
+    ):
         _, frames, _ = await c.welcome()  # what happened before this connection, then live
         if not any(f["type"] == "healing_completed" for f in frames):
             frames += await c.until("healing_completed", 15, skip_progress=False)

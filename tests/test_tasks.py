@@ -13,6 +13,8 @@ from grace.config import Settings
 from grace.tasks.model import TaskRecord, TaskState
 from tests.support import Client, Frame, Running, serve, until
 
+pytestmark = pytest.mark.engines
+
 
 async def test_background_deployment_flow_of_the_seed(server: Running) -> None:
     release = asyncio.Event()
@@ -128,7 +130,10 @@ async def test_shell_task_is_stopped_continued_and_killed_with_no_orphans(
         "for i in $(seq 1 100000); do echo tick $i; sleep 0.02; done"
     )
     file = {"tasks": {"backup": {"command": command}}}
-    async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **file})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         started = await c.command({"type": "start_task", "task_type": "backup"})
         task_id = started["task"]["task_id"]
@@ -154,7 +159,10 @@ async def test_failing_shell_task_reports_exit_code_and_last_line(settings: Sett
     file = {
         "tasks": {"deployment": {"command": "echo connecting; echo Connection timeout >&2; exit 3"}}
     }
-    async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **file})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         await c.command({"type": "start_task", "task_type": "deployment"})
         frames = await c.until("task_failed")
@@ -163,7 +171,10 @@ async def test_failing_shell_task_reports_exit_code_and_last_line(settings: Sett
 
 async def test_shell_parameters_are_quoted_and_required(settings: Settings) -> None:
     file = {"tasks": {"greet": {"command": "echo hello {name}"}}}
-    async with serve(settings.with_(file=file)) as srv, Client.connect(srv, "user") as c:
+    async with (
+        serve(settings.with_(file={**settings.file, **file})) as srv,
+        Client.connect(srv, "user") as c,
+    ):
         await c.welcome()
         missing = await c.command({"type": "start_task", "task_type": "greet"})
         assert missing["code"] == "bad_request" and "name" in missing["message"]

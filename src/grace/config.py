@@ -32,7 +32,7 @@ class Settings:
     """Everything Grace can be told. Defaults give the embedded, single-process set-up."""
 
     data_dir: Path = Path(".grace")
-    #: ``sqlite:///path`` (default: ``grace.db`` in ``data_dir``).
+    #: ``sqlite:///path`` (default: ``grace.db`` in ``data_dir``) or ``postgresql://…``.
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -53,6 +53,8 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     #: Page cache of the SQLite writer connection, in MiB: the logs' hot pages stay in memory.
     sqlite_cache_mib: int = 64
+    #: Most connections one process opens to PostgreSQL for its stores (plus one of its own).
+    postgres_pool_size: int = 10
     #: Per-connection outbound queue; a client that lets it fill is closed with 4008.
     queue_max_frames: int = 2_000
     #: Largest client frame handled as a command (bigger: ``too_large`` error, socket stays open).
@@ -103,6 +105,8 @@ class Settings:
             raise ConfigError("sqlite_cache_mib must be at least 1")
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+        if self.postgres_pool_size < 1:
+            raise ConfigError("postgres_pool_size must be at least 1")
         if self.retention_count < 1:
             raise ConfigError("retention_count must be at least 1")
         if self.task_concurrency < 1:
@@ -188,6 +192,7 @@ class Settings:
         number("GRACE_RETENTION_DAYS", "retention_days", float)
         text("GRACE_SQLITE_SYNCHRONOUS", "sqlite_synchronous")
         number("GRACE_SQLITE_CACHE_MIB", "sqlite_cache_mib", int)
+        number("GRACE_POSTGRES_POOL_SIZE", "postgres_pool_size", int)
         number("GRACE_QUEUE_MAX_FRAMES", "queue_max_frames", int)
         number("GRACE_COMMAND_RATE", "command_rate", float)
         number("GRACE_COMMAND_BURST", "command_burst", int)

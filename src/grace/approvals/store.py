@@ -9,9 +9,59 @@ cannot be read back (a row written before its values were checked) is left out o
 
 from __future__ import annotations
 
-from typing import Protocol
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from grace.approvals.model import Approval, ApprovalState, AuditEntry
+
+#: Expiries at or beyond this (year 10000) cannot be shown, so the expirer does not wait for them.
+LAST_SHOWABLE = 253402300800.0
+
+log = logging.getLogger("grace.approvals")
+
+
+class Row(Protocol):
+    """A stored row as an engine's driver gives it: its fields by position."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
+class ReadableRows:
+    """What every engine does with its stored approval rows: turns the readable ones into
+    approvals (``make`` must build one from a row whose first field is its id), leaves out a row
+    that cannot be read or shown, and logs each such row the first time it is met."""
+
+    def __init__(self, make: Callable[[Any], Approval]) -> None:
+        self._make = make
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, rows: Iterable[Row]) -> list[Approval]:
+        found = []
+        for row in rows:
+            try:
+                approval = self._make(row)
+                approval.info()
+            except (ValueError, TypeError, KeyError, OverflowError):  # bad JSON is a ValueError
+                self._left_out(row)
+                continue
+            found.append(approval)
+        return found
+
+    def _left_out(self, row: Row) -> None:
+        with self._lock:
+            first = row[0] not in self._seen
+            self._seen.add(row[0])
+        if first:
+            log.error(
+                "approval %r cannot be read (state %r, expires_at %r); it is left out of "
+                "every answer",
+                row[0],
+                row[7],
+                row[9],
+            )
 
 
 class ApprovalStore(Protocol):

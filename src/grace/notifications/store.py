@@ -14,6 +14,9 @@ Guarantees of a ``NotificationStore``:
   (group commit), so a burst does not cost one disk flush per notification. An ``append`` whose
   caller is cancelled is still written.
 * Reads see only committed data; one user's reads never return another user's rows.
+* In each user's log ``seq`` order is commit order, even with several processes appending to
+  one log: once a reader has seen ``seq`` N, every ``seq`` below N is committed too, so
+  ``read_since`` never returns a hole that a later commit fills.
 """
 
 from __future__ import annotations

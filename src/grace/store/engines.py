@@ -1,4 +1,10 @@
-"""Which engine keeps the stores: ``open_stores`` picks it from the database URL."""
+"""Which engine keeps the stores: ``open_stores`` picks it from the database URL.
+
+``sqlite:///path`` (the default: ``grace.db`` in the data directory) is the embedded engine, one
+file and one process. ``postgresql://…`` (or ``postgres://…``) puts every store in that
+PostgreSQL database, which several processes may share; it needs the ``postgres`` extra
+(``pip install 'grace[postgres]'``, the asyncpg driver).
+"""
 
 from __future__ import annotations
 
@@ -38,8 +44,11 @@ def open_stores(settings: Settings) -> Stores:
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ConfigError(
-            f"database URL {url!r} has no scheme (expected sqlite:///relative/path or sqlite:////absolute/path)"
+            f"database URL {url!r} has no scheme (expected sqlite:///relative/path, "
+            "sqlite:////absolute/path or postgresql://user@host/database)"
         )
+    if scheme in ("postgresql", "postgres"):
+        return _postgres_stores(settings, url)
     if scheme == "sqlite":
         from pathlib import Path
 
@@ -69,4 +78,41 @@ def open_stores(settings: Settings) -> Stores:
             SQLiteKnowledgeStore(log.db),
             SQLiteLearningStore(log.db),
         )
-    raise ConfigError(f"unsupported database URL scheme {scheme!r}; supported: sqlite")
+    raise ConfigError(
+        f"unsupported database URL scheme {scheme!r}; supported: sqlite, postgresql (postgres)"
+    )
+
+
+def _postgres_stores(settings: Settings, url: str) -> Stores:
+    try:
+        import asyncpg  # noqa: F401 - only to tell a missing driver apart
+    except ImportError:
+        raise ConfigError(
+            "GRACE_DATABASE_URL names PostgreSQL, whose driver is not installed: "
+            "install Grace with the postgres extra (pip install 'grace[postgres]')"
+        ) from None
+    from grace.store.backends.postgres_approvals import PostgresApprovalStore
+    from grace.store.backends.postgres_chat import PostgresChatHistory
+    from grace.store.backends.postgres_healing import PostgresAttemptStore
+    from grace.store.backends.postgres_knowledge import PostgresKnowledgeStore
+    from grace.store.backends.postgres_learning import PostgresLearningStore
+    from grace.store.backends.postgres_missions import PostgresMissionStore
+    from grace.store.backends.postgres_notifications import PostgresNotificationLog
+    from grace.store.backends.postgres_tasks import PostgresTaskStore
+
+    log = PostgresNotificationLog(
+        url,
+        pool_size=settings.postgres_pool_size,
+        retention_count=settings.retention_count,
+        retention_days=settings.retention_days,
+    )
+    return Stores(
+        log,
+        PostgresTaskStore(log.db),
+        PostgresApprovalStore(log.db),
+        PostgresAttemptStore(log.db),
+        PostgresMissionStore(log.db),
+        PostgresChatHistory(log.db),
+        PostgresKnowledgeStore(log.db),
+        PostgresLearningStore(log.db),
+    )

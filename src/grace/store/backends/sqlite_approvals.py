@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
-from collections.abc import Iterable
-from typing import Any
 
 import orjson
 
 from grace.approvals.model import Approval, ApprovalState, AuditEntry
+from grace.approvals.store import LAST_SHOWABLE, ReadableRows, Row
 from grace.store.backends.sqlite_db import SQLiteDatabase
 
 SCHEMA = """
@@ -62,13 +60,11 @@ _COLUMNS = (
     "approval_id, user_id, action_type, agent, params, trace_id, message, state, created_at, "
     "expires_at, decided_at, decided_by, reason"
 )
-#: Expiries at or beyond this (year 10000) cannot be shown, so the expirer does not wait for them.
-_LAST_SHOWABLE = 253402300800.0
 
 log = logging.getLogger("grace.store.sqlite")
 
 
-def _row(r: tuple[Any, ...]) -> Approval:
+def _row(r: Row) -> Approval:
     return Approval(
         approval_id=r[0],
         user_id=r[1],
@@ -86,42 +82,10 @@ def _row(r: tuple[Any, ...]) -> Approval:
     )
 
 
-def _readable(row: tuple[Any, ...]) -> Approval | None:
-    """The approval in ``row``, if it can be read and every field of it shown."""
-    try:
-        approval = _row(row)
-        approval.info()
-    except (ValueError, TypeError, KeyError, OverflowError):  # JSONDecodeError is a ValueError
-        return None
-    return approval
-
-
 class SQLiteApprovalStore:
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
-        self._unreadable: set[str] = set()
-        self._unreadable_lock = threading.Lock()
-
-    def _read_rows(self, rows: Iterable[tuple[Any, ...]]) -> list[Approval]:
-        """The readable approvals of ``rows``; each unreadable one is logged the first time."""
-        found = []
-        for row in rows:
-            approval = _readable(row)
-            if approval is not None:
-                found.append(approval)
-                continue
-            with self._unreadable_lock:
-                first = row[0] not in self._unreadable
-                self._unreadable.add(row[0])
-            if first:
-                log.error(
-                    "approval %r cannot be read (state %r, expires_at %r); it is left out of "
-                    "every answer",
-                    row[0],
-                    row[7],
-                    row[9],
-                )
-        return found
+        self._read_rows = ReadableRows(_row)
 
     async def open(self) -> None:
         await self.db.write(lambda conn: conn.executescript(SCHEMA))
@@ -217,7 +181,7 @@ class SQLiteApprovalStore:
             value = conn.execute(
                 "SELECT MIN(expires_at) FROM approvals WHERE state = 'pending' "
                 "AND expires_at > ? AND expires_at < ?",
-                (after, _LAST_SHOWABLE),
+                (after, LAST_SHOWABLE),
             ).fetchone()[0]
             return float(value) if value is not None else None
 

@@ -105,9 +105,13 @@ class SQLiteNotificationLog:
 
     async def open(self) -> None:
         await self.db.open(BEFORE_SCHEMA)
-        await self.db.write(migrate)
-        self.epoch, self._last_body = await self.db.write(self._load_meta)
-        await self.prune()
+        try:
+            await self.db.write(partial(migrate, where=str(self.db.path)))
+            self.epoch, self._last_body = await self.db.write(self._load_meta)
+            await self.prune()
+        except BaseException:
+            await self.db.close()
+            raise
         self._pruner = asyncio.get_running_loop().create_task(self._prune_periodically())
 
     @staticmethod

@@ -7,13 +7,17 @@ numbered by the writer in commit order, so within a user's log ``seq`` and ``bod
 together. Each user's last ``seq`` and unread count live in ``user_log``.
 
 A conversion runs in one transaction when the store opens a file of an older version, keeping
-every notification, its ``seq``, id, read flag, and the unread counts.
+every notification, its ``seq``, id, read flag, and the unread counts. The version is recorded
+in ``meta`` (``schema_version``) and covers the whole file; a file of a newer version than this
+module knows is refused, since this process would not know what its tables mean.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+
+from grace.errors import ConfigError
 
 log = logging.getLogger("grace.store.sqlite")
 
@@ -106,10 +110,16 @@ def parse_body_id(nid: str) -> int | None:
     return None
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the file to ``SCHEMA_VERSION``: create it, or convert an older one in place."""
+def migrate(conn: sqlite3.Connection, where: str = "") -> None:
+    """Bring the file to ``SCHEMA_VERSION``: create it, or convert an older one in place; refuse
+    one of a newer version (``where`` names the file in that refusal)."""
     found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     version = found[0] if found is not None else None
+    if version is not None and (not str(version).isdigit() or int(version) > int(SCHEMA_VERSION)):
+        raise ConfigError(
+            f"the database file {where} has schema version {version}, newer than this Grace "
+            f"understands ({SCHEMA_VERSION}); run the newer Grace or use another data directory"
+        )
     if version in ("1", "2"):
         log.info("converting the notification log from schema %s to %s", version, SCHEMA_VERSION)
         steps = (_V1_TO_V2 if version == "1" else "") + _V2_TO_V3
