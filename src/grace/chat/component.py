@@ -86,7 +86,12 @@ class UnifiedChat:
         await self.history.add(ChatMessage(caller.user_id, "user", text))
         reply = await self._answer(caller, text)
         await self.history.add(
-            ChatMessage(caller.user_id, "grace", reply["text"], {"intent": reply["intent"]})
+            ChatMessage(
+                caller.user_id,
+                "grace",
+                reply["text"],
+                {"intent": reply["intent"], "data": reply["data"]},
+            )
         )
         return reply
 
