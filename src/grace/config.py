@@ -72,6 +72,9 @@ class Settings:
     task_concurrency: int = 4
     #: Seconds a task has to stop after cancel (then it is killed / its coroutine cancelled).
     cancel_grace_seconds: float = 5.0
+    #: A person who comes back to this many missed notifications or more gets one summary of
+    #: them first (``synced.summary``); 0 never summarizes.
+    away_digest_threshold: int = 20
     #: ``grace.toml`` as parsed: ``[tasks.NAME]`` and ``[approvals]`` tables.
     file: Mapping[str, Any] = field(default_factory=dict)
 
@@ -93,6 +96,8 @@ class Settings:
             raise ConfigError("task_concurrency must be at least 1")
         if self.queue_max_frames < 1:
             raise ConfigError("queue_max_frames must be at least 1")
+        if self.away_digest_threshold < 0:
+            raise ConfigError("away_digest_threshold must be 0 (off) or more")
 
     @property
     def tasks_config(self) -> Mapping[str, Any]:
@@ -151,6 +156,7 @@ class Settings:
         number("GRACE_QUEUE_MAX_FRAMES", "queue_max_frames", int)
         text("GRACE_DEFAULT_USER", "default_user")
         number("GRACE_TASK_CONCURRENCY", "task_concurrency", int)
+        number("GRACE_AWAY_DIGEST_THRESHOLD", "away_digest_threshold", int)
         if env.get("GRACE_NO_AUTH", "").lower() in {"1", "true", "yes"}:
             values["no_auth"] = True
         config_file = overrides.pop("config_file", None) or env.get("GRACE_CONFIG") or None

@@ -53,6 +53,7 @@ CONTROL_FRAME_TYPES = frozenset(
         "learning",
         "status",
         "chat_reply",
+        "preferences",
         "hello",
     }
 )

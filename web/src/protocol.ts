@@ -42,6 +42,7 @@ export const CONTROL_FRAMES = [
   'hello',
   'learning',
   'pong',
+  'preferences',
   'read',
   'status',
   'synced',

@@ -13,10 +13,12 @@ from fastapi.responses import JSONResponse
 
 from grace.api.chat import build_chat_router
 from grace.api.deps import caller_dependency
+from grace.api.digest import build_summary_router
 from grace.api.guardian import build_guardian_router
 from grace.api.healing import build_healing_router
 from grace.api.learning import build_learning_router
 from grace.api.missions import build_mission_router
+from grace.api.preferences import build_preferences_router
 from grace.api.rest import build_router
 from grace.api.rest_control import build_control_router
 from grace.api.web import mount_web
@@ -70,6 +72,12 @@ def mount(grace: Grace, app: FastAPI) -> None:
     """
     caller = caller_dependency(grace.auth)
     app.include_router(build_router(grace, caller))
+    app.include_router(
+        build_summary_router(grace.store, grace.preferences, grace.action_gateway, caller)
+    )
+    app.include_router(
+        build_preferences_router(grace.preferences, grace.types, grace.backplane, caller)
+    )
     app.include_router(
         build_control_router(grace.commands, grace.tasks, grace.action_gateway, caller)
     )

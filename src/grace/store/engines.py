@@ -10,6 +10,7 @@ from grace.config import Settings
 from grace.errors import ConfigError
 from grace.learning.store import KnowledgeStore, LearningStore
 from grace.missions.model import MissionStore
+from grace.notifications.preferences import PreferenceStore
 from grace.notifications.store import NotificationStore
 from grace.selfheal.model import AttemptStore
 from grace.tasks.store import TaskStore
@@ -31,6 +32,7 @@ class Stores:
     chat: ChatHistory
     knowledge: KnowledgeStore
     learning: LearningStore
+    preferences: PreferenceStore
 
 
 def open_stores(settings: Settings) -> Stores:
@@ -50,6 +52,7 @@ def open_stores(settings: Settings) -> Stores:
         from grace.store.backends.sqlite_learning import SQLiteLearningStore
         from grace.store.backends.sqlite_missions import SQLiteMissionStore
         from grace.store.backends.sqlite_notifications import SQLiteNotificationLog
+        from grace.store.backends.sqlite_preferences import SQLitePreferenceStore
         from grace.store.backends.sqlite_tasks import SQLiteTaskStore
 
         log = SQLiteNotificationLog(
@@ -68,5 +71,6 @@ def open_stores(settings: Settings) -> Stores:
             SQLiteChatHistory(log.db),
             SQLiteKnowledgeStore(log.db),
             SQLiteLearningStore(log.db),
+            SQLitePreferenceStore(log.db),
         )
     raise ConfigError(f"unsupported database URL scheme {scheme!r}; supported: sqlite")
