@@ -73,25 +73,24 @@ def test_approvals_waiting_decided_and_expired_while_away() -> None:
         "ap_wait": status("ap_wait", "pending", "deploy?"),
         "ap_late": status("ap_late", "expired", "drop the cache?"),
         "ap_before": status("ap_before", "expired", "asked before you left"),
-        "ap_old": status("ap_old", "pending", "still waiting from last week"),
+        "ap_other": status("ap_other", "pending", "not mentioned: not listed"),
     }
     s = summarize(notes, 0, now)
     listed = [(a["approval_id"], a["state"], a["seq"]) for a in s["approvals"]]
     assert listed == [
         ("ap_wait", "pending", 1),
-        ("ap_old", "pending", None),  # asked before the absence, still waiting
         ("ap_late", "expired", 2),
         ("ap_before", "expired", None),
         ("ap_yes", "approved", 3),  # no current state: the decision notification's word
     ]
-    assert s["waiting"] == 2
+    assert s["waiting"] == 1
     by_id = {a["approval_id"]: a for a in s["approvals"]}
     assert by_id["ap_wait"]["message"] == "deploy?"
     assert by_id["ap_before"]["message"] == "asked before you left"
     assert by_id["ap_wait"]["action_type"] == "modify_file"
     assert by_id["ap_wait"]["expires_at"] == "2026-01-15T11:00:00.000Z"
     assert s["text"] == (
-        "5 notifications while you were away: 2 approvals wait for you, 2 expired."
+        "5 notifications while you were away: 1 approval waits for you, 2 expired."
     )
     AwaySummary.model_validate(s, strict=True)
 
@@ -258,9 +257,7 @@ async def test_rest_summarizes_after_any_since(server: Running) -> None:
         part = (await get(2)).json()
         assert (part["count"], part["first_seq"], part["last_seq"]) == (2, 3, 4)
         nothing = (await get(4)).json()
-        assert nothing["count"] == 0 and nothing["approvals"] == [
-            {**whole["approvals"][0], "seq": None}  # still waiting, asked before `since`
-        ]
+        assert nothing["count"] == 0 and nothing["approvals"] == nothing["tasks"] == []
         assert (await get(0, "bob")).json()["count"] == 2  # never another user's
         assert (await get(None)).status_code == 422
         assert (await get(-1)).status_code == 422

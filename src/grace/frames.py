@@ -123,7 +123,7 @@ class SummaryApproval(_Shape):
     action_type: str | None
     expires_at: str | None
     seq: int | None = Field(
-        description="the approval_needed notification's seq; null for one asked before"
+        description="the approval_needed notification's seq; null when only its decision came"
     )
 
 

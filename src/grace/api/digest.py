@@ -5,6 +5,7 @@ The summary itself is computed by ``grace.notifications.digest``; this module gi
 needs from the other parts: the person's muted types and the approvals as they stand now.
 """
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +13,6 @@ from fastapi import APIRouter, Depends, Query
 
 from grace.api.deps import CallerDependency
 from grace.approvals.gateway import ActionGateway
-from grace.approvals.model import ApprovalState
 from grace.auth import Identity
 from grace.errors import GraceError
 from grace.frames import AwaySummary
@@ -31,18 +31,19 @@ PAGE = 500
 async def approval_states(
     gateway: ActionGateway, caller: Identity, mentioned: Sequence[str]
 ) -> dict[str, ApprovalStatus]:
-    """The caller's pending approvals, and the current state of those ``mentioned`` (at most
-    ``MAX_LISTED`` of them looked up one by one; the rest keep what their notifications said)."""
-    found: dict[str, ApprovalStatus] = {}
-    for a in await gateway.list_approvals(caller, ApprovalState.PENDING):
-        if a.user_id == caller.user_id:
-            found[a.approval_id] = _status(a.info())
-    for approval_id in [i for i in mentioned if i not in found][-MAX_LISTED:]:
+    """The current state of the approvals the replay ``mentioned`` (the latest ``MAX_LISTED``,
+    looked up together; the others, and any gone or not the caller's, keep what their
+    notifications said). Nothing is read when none is mentioned: a reconnect storm of clients
+    that missed no approval costs no lookup."""
+
+    async def one(approval_id: str) -> ApprovalStatus | None:
         try:
-            found[approval_id] = _status((await gateway.get(approval_id, caller)).info())
+            return _status((await gateway.get(approval_id, caller)).info())
         except GraceError:
-            continue  # gone, or not the caller's: the notifications' word stands
-    return found
+            return None
+
+    found = await asyncio.gather(*(one(i) for i in mentioned[-MAX_LISTED:]))
+    return {s.approval_id: s for s in found if s is not None}
 
 
 def _status(info: dict[str, Any]) -> ApprovalStatus:

@@ -13,7 +13,7 @@ left out of every part of it. The shape is ``grace.frames.AwaySummary``.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from grace.notifications.model import Notification, Severity
@@ -33,6 +33,9 @@ DECISIONS = {
     "approval_expired": "expired",
 }
 APPROVAL_NEEDED = "approval_needed"
+#: The types of the notifications about approvals (the summary looks into those, and into the
+#: ends of tasks; the others it only counts).
+_APPROVALS = frozenset({APPROVAL_NEEDED, *DECISIONS})
 _STATE_ORDER = {"pending": 0, "expired": 1, "rejected": 2, "approved": 3}
 _TASK_ORDER = {"failed": 0, "interrupted": 1, "cancelled": 2, "succeeded": 3}
 
@@ -46,16 +49,6 @@ class ApprovalStatus:
     message: str
     action_type: str | None = None
     expires_at: str | None = None
-
-
-@dataclass(slots=True)
-class _Tally:
-    count: int = 0
-    severities: dict[str, int] = field(default_factory=dict)
-    first_seq: int = 0
-    first_at: str = ""
-    last_seq: int = 0
-    last_at: str = ""
 
 
 @dataclass(slots=True)
@@ -87,41 +80,50 @@ def _text(value: object) -> str | None:
 
 
 class Digest:
-    """The summary of a replay, fed page by page with ``add``."""
+    """The summary of a replay, fed page by page with ``add``.
+
+    ``add`` is on the path of every reconnecting client's replay: per notification it does one
+    count and two dictionary stores; only the notifications about approvals and the ends of tasks
+    are looked into.
+    """
 
     def __init__(self, since: int) -> None:
         self.since = since
-        self._types: dict[str, _Tally] = {}
+        self._counts: dict[tuple[str, Severity], int] = {}
+        self._first: dict[str, Notification] = {}  # by type: the first, and the last one added
+        self._last: dict[str, Notification] = {}
         self._asked: dict[str, _Asked] = {}
         self._ended: dict[str, _Ended] = {}
 
     @property
     def count(self) -> int:
         """How many notifications were added, of every type."""
-        return sum(t.count for t in self._types.values())
+        return sum(self._counts.values())
 
     def count_without(self, muted: Collection[str]) -> int:
-        return sum(t.count for name, t in self._types.items() if name not in muted)
+        return sum(n for (kind, _), n in self._counts.items() if kind not in muted)
 
     def approval_ids(self) -> list[str]:
         """The approvals the added notifications mention, in the order they came."""
         return list(self._asked)
 
     def add(self, notifications: Iterable[Notification]) -> None:
+        counts, first, last = self._counts, self._first, self._last
         for n in notifications:
-            tally = self._types.get(n.type)
-            if tally is None:
-                tally = self._types[n.type] = _Tally(first_seq=n.seq, first_at=n.timestamp)
-            tally.count += 1
-            severity = n.severity.value
-            tally.severities[severity] = tally.severities.get(severity, 0) + 1
-            tally.last_seq, tally.last_at = n.seq, n.timestamp
-            self._note_approval(n)
-            self._note_task(n)
+            kind = n.type
+            key = (kind, n.severity)
+            counts[key] = counts.get(key, 0) + 1
+            if kind not in first:
+                first[kind] = n
+            last[kind] = n
+            if kind in TASK_ENDS:
+                self._note_task(n)
+            elif kind in _APPROVALS:
+                self._note_approval(n)
 
     def _note_approval(self, n: Notification) -> None:
         approval_id = _text(n.data.get("approval_id"))
-        if approval_id is None or (n.type != APPROVAL_NEEDED and n.type not in DECISIONS):
+        if approval_id is None:
             return
         asked = self._asked.get(approval_id)
         if asked is None:
@@ -157,18 +159,19 @@ class Digest:
     def summary(
         self, approvals: Mapping[str, ApprovalStatus], muted: Collection[str] = ()
     ) -> dict[str, Any]:
-        """The summary (``grace.frames.AwaySummary``), given the approvals as they stand now:
-        those the notifications mention, and any others still pending for the person (the
-        pending ones are listed even when no notification of this replay mentions them)."""
+        """The summary (``grace.frames.AwaySummary``), given the approvals the notifications
+        mention as they stand now (one missing from ``approvals`` keeps what its notifications
+        said: decided or expired by a decision notification, else pending)."""
         muted = frozenset(muted)
-        kept = {name: t for name, t in self._types.items() if name not in muted}
-        count = sum(t.count for t in kept.values())
+        by_type: dict[str, int] = {}
         severities = {s.value: 0 for s in Severity}
-        for t in kept.values():
-            for severity, n in t.severities.items():
-                severities[severity] = severities.get(severity, 0) + n
-        first = min(kept.values(), key=lambda t: t.first_seq, default=None)
-        last = max(kept.values(), key=lambda t: t.last_seq, default=None)
+        for (kind, severity), n in self._counts.items():
+            if kind not in muted:
+                by_type[kind] = by_type.get(kind, 0) + n
+                severities[severity.value] += n
+        count = sum(by_type.values())
+        first = min((self._first[k] for k in by_type), key=lambda n: n.seq, default=None)
+        last = max((self._last[k] for k in by_type), key=lambda n: n.seq, default=None)
         listed = self._approvals(approvals, muted)
         tasks = sorted(
             (e for e in self._ended.values() if e.type not in muted),
@@ -181,11 +184,11 @@ class Digest:
         return {
             "count": count,
             "since": self.since,
-            "first_seq": first.first_seq if first else self.since,
-            "last_seq": last.last_seq if last else self.since,
-            "first_at": first.first_at if first else None,
-            "last_at": last.last_at if last else None,
-            "by_type": dict(sorted(((k, t.count) for k, t in kept.items()), key=_most_first)),
+            "first_seq": first.seq if first else self.since,
+            "last_seq": last.seq if last else self.since,
+            "first_at": first.timestamp if first else None,
+            "last_at": last.timestamp if last else None,
+            "by_type": dict(sorted(by_type.items(), key=_most_first)),
             "by_severity": severities,
             "waiting": waiting,
             "approvals": listed[:MAX_LISTED],
@@ -206,7 +209,7 @@ class Digest:
                 {
                     "approval_id": approval_id,
                     "state": state,
-                    # the request's own words, else the approval's (asked before this replay)
+                    # the request's own words, else the approval's (asked before the replay)
                     "message": current.message if current and asked.seq is None
                     else asked.message,
                     "action_type": asked.action_type or (current.action_type if current else None),
@@ -214,20 +217,6 @@ class Digest:
                     "seq": asked.seq,
                 }
             )  # fmt: skip
-        if APPROVAL_NEEDED not in muted:
-            for approval_id, current in now.items():
-                if approval_id in self._asked or current.state != "pending":
-                    continue
-                items.append(
-                    {
-                        "approval_id": approval_id,
-                        "state": "pending",
-                        "message": current.message,
-                        "action_type": current.action_type,
-                        "expires_at": current.expires_at,
-                        "seq": None,
-                    }
-                )
         items.sort(key=lambda a: (_STATE_ORDER.get(a["state"], 9), a["seq"] is None, a["seq"] or 0))
         return items
 

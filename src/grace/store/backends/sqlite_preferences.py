@@ -1,6 +1,10 @@
 """Embedded engine: each person's notification preferences (modes per type, archived cards) in the
 shared SQLite file.
 
+Modes are read on every greeting that may summarize an absence, so this engine (one process per
+database file) keeps them all in memory as well: the table holds only the choices that differ from
+the default, and every change is written before the memory copy changes.
+
 An archive mark is kept by the user and the ``seq`` of the notification in that user's log, which
 is how the log's ``entries`` table names it, so "is it this user's?" is one lookup in the same
 database, and a mark whose notification retention removed is simply no longer found (such marks
@@ -53,19 +57,21 @@ def _seq_of(conn: sqlite3.Connection, user_id: str, nid: str) -> int | None:
 class SQLitePreferenceStore:
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
+        self._modes: dict[str, dict[str, Mode]] = {}
 
     async def open(self) -> None:
-        await self.db.write(lambda conn: conn.executescript(SCHEMA))
+        def run(conn: sqlite3.Connection) -> list[tuple[str, str, Mode]]:
+            conn.executescript(SCHEMA)
+            return conn.execute(
+                "SELECT user_id, type, mode FROM notification_modes ORDER BY user_id, type"
+            ).fetchall()
+
+        self._modes = {}
+        for user_id, kind, mode in await self.db.write(run):
+            self._modes.setdefault(user_id, {})[kind] = mode
 
     async def modes(self, user_id: str) -> dict[str, Mode]:
-        def run(conn: sqlite3.Connection) -> dict[str, Mode]:
-            rows = conn.execute(
-                "SELECT type, mode FROM notification_modes WHERE user_id = ? ORDER BY type",
-                (user_id,),
-            ).fetchall()
-            return {r[0]: r[1] for r in rows}
-
-        return await self.db.read(run)
+        return dict(self._modes.get(user_id, {}))
 
     async def set_mode(self, user_id: str, notification_type: str, mode: Mode) -> None:
         def run(conn: sqlite3.Connection) -> None:
@@ -82,6 +88,16 @@ class SQLitePreferenceStore:
                 )
 
         await self.db.write(run)
+        mine = self._modes.setdefault(user_id, {})
+        if mode == DEFAULT_MODE:
+            mine.pop(notification_type, None)
+        else:
+            mine[notification_type] = mode
+        mine = dict(sorted(mine.items()))
+        if mine:
+            self._modes[user_id] = mine
+        else:
+            del self._modes[user_id]
 
     async def archive(self, user_id: str, ids: Sequence[str], archived: bool) -> ArchiveResult:
         wanted = list(dict.fromkeys(ids))
