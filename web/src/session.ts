@@ -319,6 +319,8 @@ export class GraceSession {
 
   /** A muted notification is never shown, so it is never seen: it counts as read. */
   private readMuted(): void {
+    const { modes, defaultMode } = this.snap;
+    if (defaultMode !== 'mute' && !Object.values(modes).includes('mute')) return;
     const ids = this.snap.notifications.filter((n) => !n.read && this.modeOf(n.type) === 'mute').map((n) => n.id);
     this.markSeen(ids);
   }
