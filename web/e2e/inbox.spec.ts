@@ -111,6 +111,8 @@ test('cards are marked read when seen, the tab title counts the unread, other ta
   await setAway(page, true);
   for (let i = 0; i < 30; i++) await grace.publish(`flood ${i}`);
   await expect(cards(page)).toHaveCount(33);
+  await expect(cards(page).last()).toBeInViewport();
+  await expect(cards(page).nth(3)).not.toBeInViewport();
   await setAway(page, false);
   await expect.poll(async () => Number(await unread(page).textContent())).toBeGreaterThan(0);
   await expect(cards(page).last()).toHaveAttribute('data-read', 'true');
@@ -119,10 +121,13 @@ test('cards are marked read when seen, the tab title counts the unread, other ta
   const box = (await page.getByTestId('thread').boundingBox())!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await expect
-    .poll(async () => {
-      await page.mouse.wheel(0, -200);
-      return unread(page).textContent();
-    })
+    .poll(
+      async () => {
+        await page.mouse.wheel(0, -200);
+        return unread(page).textContent();
+      },
+      { intervals: [100], timeout: 30_000 },
+    )
     .toBe('0');
   await expect(other).toHaveTitle('Grace');
 });

@@ -13,6 +13,24 @@ function seenEnough(e: IntersectionObserverEntry): boolean {
   return e.intersectionRatio >= 0.5 || e.intersectionRect.height >= screen / 2;
 }
 
+/**
+ * The same test on the layout as it is now, inside its scrolling list and the window: what the
+ * observer last reported may be a frame old when the page comes to the front.
+ */
+function onScreenNow(el: Element): boolean {
+  let top = 0;
+  let bottom = window.innerHeight;
+  const list = el.closest('.thread');
+  if (list) {
+    const box = list.getBoundingClientRect();
+    top = Math.max(top, box.top);
+    bottom = Math.min(bottom, box.bottom);
+  }
+  const r = el.getBoundingClientRect();
+  const seen = Math.min(r.bottom, bottom) - Math.max(r.top, top);
+  return seen > 0 && (seen >= r.height / 2 || seen >= (bottom - top) / 2);
+}
+
 export type SeenRef = (el: Element | null) => void;
 
 /**
@@ -32,10 +50,14 @@ export function useMarkOnSeen(markSeen: (ids: string[]) => void, active: boolean
   const mark = useRef(markSeen);
   mark.current = markSeen;
 
-  const flush = useCallback(() => {
+  /** Mark what is on screen, if the page is in front. `recheck`: what the observer said last may
+   * be stale (the page just came to the front): measure the layout again. */
+  const flush = useCallback((recheck = false) => {
     if (!pageInFront()) return;
     const ids: string[] = [];
-    for (const el of onScreen.current) ids.push(...(idsOf.current.get(el) ?? []));
+    for (const el of onScreen.current) {
+      if (!recheck || onScreenNow(el)) ids.push(...(idsOf.current.get(el) ?? []));
+    }
     if (ids.length) mark.current(ids);
   }, []);
 
@@ -53,19 +75,20 @@ export function useMarkOnSeen(markSeen: (ids: string[]) => void, active: boolean
     );
     observer.current = io;
     for (const el of idsOf.current.keys()) io.observe(el);
-    document.addEventListener('visibilitychange', flush);
-    window.addEventListener('focus', flush);
+    const toFront = () => flush(true);
+    document.addEventListener('visibilitychange', toFront);
+    window.addEventListener('focus', toFront);
     return () => {
       io.disconnect();
       observer.current = null;
       onScreen.current.clear();
-      document.removeEventListener('visibilitychange', flush);
-      window.removeEventListener('focus', flush);
+      document.removeEventListener('visibilitychange', toFront);
+      window.removeEventListener('focus', toFront);
     };
   }, [flush]);
 
   useEffect(() => {
-    if (active) flush();
+    if (active) flush(true);
   }, [active, flush]);
 
   return useCallback(
