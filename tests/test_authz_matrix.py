@@ -84,6 +84,7 @@ class World:
     srv: Running
     tokens: dict[str, str | None]
     approval_id: str = ""
+    note_id: str = ""
     job_id: str = ""
     document_id: str = ""
     replays: dict[tuple[str, str], list[Frame]] = field(default_factory=dict)
@@ -147,7 +148,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     async with serve(settings, grace) as srv:
         w = World(srv, identities(grace))
         owner = Identity(OWNER)
-        await grace.notify_user(OWNER, "test", NOTE)
+        w.note_id = (await grace.notify_user(OWNER, "test", NOTE)).id
 
         async def work(ctx: Any) -> dict[str, str]:
             ctx.log(f"ann-log-{SECRET}")
@@ -373,6 +374,15 @@ def _rest_plain(method: str, url: Callable[[World], str], **kw: Any) -> Probe:
     return probe
 
 
+def _archive(path: str) -> Probe:
+    """Archiving the owner's notification by its id: a person archives only their own."""
+
+    async def probe(w: World, who: str) -> str:
+        return await rest(w, who, "POST", path, None, json={"ids": [w.note_id]})
+
+    return probe
+
+
 def _ws(resource: str, frame: Callable[[World], Frame], *, marked: bool = True) -> Probe:
     async def probe(w: World, who: str) -> str:
         return await ws_command(w, who, frame(w), w.marker(resource) if marked else None)
@@ -476,6 +486,10 @@ ROWS: list[Row] = [
        ("forbidden", "forbidden", "ok"),
        _rest_plain("POST", lambda w: "/api/notifications/publish",
                    json={"user_id": OWNER, "type": "test", "message": "from a backend"})),
+    _r("rest", "notifications", "POST /api/preferences/archive",
+       ("ok", "not_found", "not_found"), _archive("/api/preferences/archive")),
+    _r("rest", "notifications", "POST /api/preferences/unarchive",
+       ("ok", "not_found", "not_found"), _archive("/api/preferences/unarchive")),
     _r("rest", "tasks", "GET /api/tasks", ("ok", "hidden", "ok"),
        _rest("tasks", "GET", lambda w: "/api/tasks")),
     _r("rest", "tasks", "GET /api/tasks/{task_id}", ("ok", "forbidden", "ok"),
@@ -535,6 +549,9 @@ ROWS: list[Row] = [
 #: REST operations that are not an access path to another person's resource, and why.
 OUTSIDE_ROUTES = {
     "GET /api/notifications/unread": "counts the caller's own log; nothing names another user",
+    "GET /api/notifications/summary": "sums up the caller's own log; nothing names another user",
+    "GET /api/preferences": "the caller's own preferences",
+    "PUT /api/preferences/types/{notification_type}": "sets the caller's own preference",
     "POST /api/tasks": "starts a task owned by the caller",
     "POST /api/missions": "starts a mission owned by the caller",
     "POST /api/learning/documents": "makes learning jobs owned by the caller",

@@ -215,3 +215,19 @@ def test_a_question_long_ago_is_no_longer_open() -> None:
     stale = conversation.read([asked], {"t1"}, now=1000.0 + 3600)
     assert fresh.pending == "cancel_task" and fresh.suggestions == [offer]
     assert stale.pending is None and not stale.suggestions
+
+
+async def test_the_history_keeps_each_replys_intent_and_data(settings: Settings) -> None:
+    async with serve(settings.with_(file=FILE)) as srv:
+        await srv.grace.start_background_task("backup", "user", task_id="keep_me")
+        reply = await say(srv, "show background tasks")
+        assert reply["intent"] == "list_tasks" and reply["data"]["tasks"]
+        async with srv.http() as http:
+            thread = (await http.get("/api/unified/chat/history", headers=srv.auth("user"))).json()[
+                "items"
+            ]
+    asked, answered = [i for i in thread if i["kind"] == "message"]
+    assert (asked["role"], asked["intent"], asked["data"]) == ("user", None, {})
+    assert answered["role"] == "grace" and answered["text"] == reply["text"]
+    # drawn after a reload from what it was drawn from live
+    assert (answered["intent"], answered["data"]) == (reply["intent"], reply["data"])

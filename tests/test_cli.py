@@ -11,7 +11,9 @@ from pathlib import Path
 
 import websockets
 
+from grace.config import Settings
 from tests.support import Client
+from tests.support import serve as serve_here
 from tests.support.processes import RUNNING, Proc, grace, run
 
 
@@ -147,3 +149,28 @@ async def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -
     assert err.startswith("grace: another Grace process is using")
     assert "Traceback" not in err
     assert "Grace is running" not in out
+
+
+async def test_tail_prints_the_away_summary_before_going_live(settings: Settings) -> None:
+    async with serve_here(settings.with_(away_digest_threshold=3)) as srv:
+        for i in range(3):
+            data = {"task_id": f"t{i}", "task_type": "backup"}
+            await srv.grace.notify_user("ann", "task_failed", f"Backup {i} failed", data=data)
+        async with Client.connect(srv, "ann") as watching:
+            await watching.welcome()
+            asked = await srv.grace.action_gateway.request_action(
+                "modify_file", "learning_supervisor", {"file_path": "a.yaml"}, user_id="ann"
+            )
+            await watching.until("approval_needed")  # stored: the replay will have it
+        args = ("--since", "0", "--count", "5", "--url", srv.url, "--token", srv.token("ann"))
+        async with grace("tail", "ann", *args) as tail:
+            found = await tail.line("while you were away")
+            assert found.string.startswith("4 notifications while you were away: ")
+            assert "1 approval waits for you" in found.string and "3 tasks failed" in found.string
+            assert f"Waiting for you: {asked['approval_id']}" in found.string
+            await srv.grace.notify_user("ann", "test", "live again")
+            assert await asyncio.wait_for(tail.proc.wait(), 20) == 0
+            await tail.line("live again")
+        printed = [line.split(" ", 3)[-1] for line in tail.out if line.startswith("#")]
+        assert printed == [*(f"Backup {i} failed" for i in range(3)), printed[3], "live again"]
+        assert tail.out.index(found.string) == 4  # after the replay, before the live one

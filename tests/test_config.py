@@ -25,11 +25,13 @@ def test_environment_variables_are_read_and_flags_win(tmp_path: Path) -> None:
         "GRACE_RETENTION_DAYS": "2.5",
         "GRACE_NO_AUTH": "true",
         "GRACE_LOG_LEVEL": "debug",
+        "GRACE_AWAY_DIGEST_THRESHOLD": "7",
     }
     s = Settings.from_env(env, port=9002, log_level=None)
     assert s.data_dir == tmp_path / "d" and s.port == 9002 and s.log_level == "debug"
     assert s.allowed_origins == ("https://a.example", "https://b.example")
     assert s.default_recipients == ("ops",) and s.retention_days == 2.5 and s.no_auth
+    assert s.away_digest_threshold == 7 and Settings().away_digest_threshold == 20
 
 
 def test_a_postgresql_url_and_its_pool_size_come_from_the_environment() -> None:
@@ -53,6 +55,7 @@ def test_a_number_that_is_not_one_names_the_variable() -> None:
         ({"retention_count": 0}, "retention_count"),
         ({"task_concurrency": 0}, "task_concurrency"),
         ({"queue_max_frames": 0}, "queue_max_frames"),
+        ({"away_digest_threshold": -1}, "away_digest_threshold"),
     ],
 )
 def test_impossible_values_are_refused_at_start(changes: dict[str, object], says: str) -> None:

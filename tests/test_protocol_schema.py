@@ -27,6 +27,7 @@ from grace.errors import ErrorCode
 from grace.frames import FRAMES
 from grace.learning.model import GateState
 from grace.notifications.model import Severity
+from grace.notifications.preferences import MODES
 from grace.protocol import CONTROL_FRAME_TYPES, protocol_schema
 from grace.tasks.model import TaskState
 from tests.support import Client, Frame, Running, serve
@@ -63,6 +64,8 @@ def test_the_frames_enumerations_are_the_servers() -> None:
     assert get_args(frames.Severity) == tuple(s.value for s in Severity)
     assert get_args(frames.LearningState) == tuple(s.value for s in GateState)
     assert frames.ErrorFrame.model_fields["code"].annotation is ErrorCode
+    assert get_args(frames.NotificationMode) == MODES
+    assert set(get_args(frames.TaskEnd)) == {s.value for s in TaskState if not s.active}
 
 
 def declared(frame: Frame) -> str:
@@ -92,7 +95,9 @@ async def test_every_frame_a_live_server_sends_is_declared(settings: Settings) -
     def check(*received: Frame) -> None:
         seen.update(declared(frame) for frame in received)
 
-    async with serve(settings.with_(file={**settings.file, **TASKS})) as srv:
+    async with serve(
+        settings.with_(file={**settings.file, **TASKS}, away_digest_threshold=2)
+    ) as srv:
         grace = srv.grace
         await grace.notify_user("ann", "task_completed", "Deployment finished", data={"v": 2})
         async with Client.connect(srv, "ann", since=0) as ann, Client.connect(srv, "ann") as tab:
@@ -130,9 +135,23 @@ async def test_every_frame_a_live_server_sends_is_declared(settings: Settings) -
             error = await reply({"type": "cancel_task", "task_id": "no-such-task"})
             assert error["type"] == "error"
             check(*ann.buffer)
+            async with srv.http() as http:
+                await http.put(
+                    "/api/preferences/types/task_progress",
+                    json={"mode": "silent"},
+                    headers=srv.auth("ann"),
+                )
+            while (pushed := await tab.recv())["type"] != "preferences":
+                check(pushed)
+            check(pushed)  # pushed to every chat of the user
         # a client that knows more than this server's log gets a gap
         async with Client.connect(srv, "ann", since=10_000) as late:
             _, _, gap = await late.welcome()
             assert gap.get("gap") is True
             check(gap)
+        # one that missed away_digest_threshold notifications or more gets their summary
+        async with Client.connect(srv, "ann", since=0) as back:
+            _, replay, synced = await back.welcome()
+            assert synced["summary"]["count"] == len(replay)
+            check(synced)
     assert seen == set(FRAMES), f"not exercised: {set(FRAMES) - seen}"

@@ -94,6 +94,7 @@ class Grace:
         add_approval_rules(self.rules)
         self.stores = stores or open_stores(s)
         self.store = self.stores.notifications
+        self.preferences = self.stores.preferences
         self.hub = Hub()
         self.backplane: Backplane = (backplane or LocalBackplane)(self.hub)
         self.notifier = Notifier(
@@ -220,6 +221,7 @@ class Grace:
         try:
             await self.store.open()
             stack.push_async_callback(self.store.close)
+            await self.preferences.open()
             await self.backplane.start()
             stack.push_async_callback(self.backplane.stop)
             stack.callback(self.hub.close_all)

@@ -241,6 +241,16 @@ def format_frame(frame: dict[str, Any]) -> str:
     return f"#{frame.get('seq')} {when} {frame.get('badge', '')} {frame.get('message', '')}"
 
 
+def format_summary(summary: dict[str, Any]) -> str:
+    """The away summary of a ``synced`` frame as one line, with the approvals still waiting."""
+    line = f"{summary.get('text', '')} [#{summary.get('first_seq')}–#{summary.get('last_seq')}]"
+    approvals = summary.get("approvals", [])
+    waiting = [a["approval_id"] for a in approvals if a.get("state") == "pending"]
+    if waiting:
+        line += f" Waiting for you: {', '.join(waiting)}"
+    return line
+
+
 async def tail(url: str, token: str, since: int | None, as_json: bool, limit: int | None) -> int:
     import websockets
 
@@ -271,6 +281,10 @@ async def tail(url: str, token: str, since: int | None, as_json: bool, limit: in
                                 file=sys.stderr,
                                 flush=True,
                             )
+                        elif kind == "synced" and isinstance(frame.get("summary"), dict):
+                            # notifications stay alone on stdout with --json
+                            out = sys.stderr if as_json else sys.stdout
+                            print(format_summary(frame["summary"]), file=out, flush=True)
                         elif kind == "error":
                             print(f"grace: {frame['code']}: {frame['message']}", file=sys.stderr)
                             if frame["code"] == "unauthenticated":

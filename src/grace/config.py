@@ -90,6 +90,9 @@ class Settings:
     task_concurrency: int = 4
     #: Seconds a task has to stop after cancel (then it is killed / its coroutine cancelled).
     cancel_grace_seconds: float = 5.0
+    #: A person who comes back to this many missed notifications or more gets one summary of
+    #: them first (``synced.summary``); 0 never summarizes.
+    away_digest_threshold: int = 20
     #: ``grace.toml`` as parsed: ``[tasks.NAME]`` and ``[approvals]`` tables.
     file: Mapping[str, Any] = field(default_factory=dict)
 
@@ -127,6 +130,8 @@ class Settings:
             raise ConfigError("header_timeout and body_timeout must be positive")
         if self.max_connections_per_address < 0:
             raise ConfigError("max_connections_per_address must be 0 (no cap) or more")
+        if self.away_digest_threshold < 0:
+            raise ConfigError("away_digest_threshold must be 0 (off) or more")
 
     @property
     def user_command_budget(self) -> tuple[float, int]:
@@ -205,6 +210,7 @@ class Settings:
         number("GRACE_HEADER_TIMEOUT", "header_timeout", float)
         number("GRACE_BODY_TIMEOUT", "body_timeout", float)
         number("GRACE_MAX_CONNECTIONS_PER_ADDRESS", "max_connections_per_address", int)
+        number("GRACE_AWAY_DIGEST_THRESHOLD", "away_digest_threshold", int)
         if env.get("GRACE_NO_AUTH", "").lower() in {"1", "true", "yes"}:
             values["no_auth"] = True
         config_file = overrides.pop("config_file", None) or env.get("GRACE_CONFIG") or None

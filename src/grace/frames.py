@@ -27,6 +27,8 @@ TaskState = Literal[
 ApprovalState = Literal["pending", "approved", "rejected", "expired"]
 Severity = Literal["info", "success", "warning", "error"]
 LearningState = Literal["running", "paused"]
+TaskEnd = Literal["succeeded", "failed", "cancelled", "interrupted"]
+NotificationMode = Literal["alert", "silent", "mute"]
 
 
 class _Shape(BaseModel):
@@ -102,6 +104,59 @@ class LogLine(_Shape):
     line: str
 
 
+class SeverityCounts(_Shape):
+    """How many notifications of each severity."""
+
+    info: int
+    success: int
+    warning: int
+    error: int
+
+
+class SummaryApproval(_Shape):
+    """An approval in the away summary, as it stands now: still ``pending`` (the person can
+    approve or reject it by ``approval_id``), or decided or ``expired`` while they were away."""
+
+    approval_id: str
+    state: ApprovalState
+    message: str
+    action_type: str | None
+    expires_at: str | None
+    seq: int | None = Field(
+        description="the approval_needed notification's seq; null when only its decision came"
+    )
+
+
+class SummaryTask(_Shape):
+    """A background task that ended while the person was away (its latest end)."""
+
+    task_id: str
+    state: TaskEnd
+    message: str
+    task_type: str | None
+    title: str | None
+    error: str | None
+    seq: int
+
+
+class AwaySummary(_Shape):
+    """ "While you were away": the notifications after ``since`` in one summary
+    (``grace.notifications.digest``). Types the person muted are left out."""
+
+    count: int
+    since: int
+    first_seq: int = Field(description="the range the summary covers: first_seq..last_seq")
+    last_seq: int
+    first_at: str | None
+    last_at: str | None
+    by_type: dict[str, int] = Field(description="notification type → how many, most first")
+    by_severity: SeverityCounts
+    waiting: int = Field(description="approvals still waiting for the person")
+    approvals: list[SummaryApproval] = Field(description="pending first; at most 20")
+    tasks: list[SummaryTask] = Field(description="failed first; at most 20")
+    text: str = Field(description="the summary in one sentence")
+
+
 # -- the frames ---------------------------------------------------------------------------------
 
 
@@ -139,6 +194,10 @@ class SyncedFrame(Frame):
     seq: int
     gap: bool = Field(
         default=False, description="present (true) when notifications the client asked for are gone"
+    )
+    summary: AwaySummary | None = Field(
+        default=None,
+        description="present when the replay brought at least away_digest_threshold notifications",
     )
 
 
@@ -214,6 +273,18 @@ class StatusFrame(Reply):
     summary: str
 
 
+class PreferencesFrame(Frame):
+    """The user's notification preferences changed (in any of their chats, or over REST): every
+    mode they set (types not listed are ``default``) and the cards this change archived or
+    unarchived."""
+
+    type: Literal["preferences"]
+    modes: dict[str, NotificationMode]
+    default: NotificationMode
+    archived: list[str]
+    unarchived: list[str]
+
+
 class ChatReplyFrame(Reply):
     type: Literal["chat_reply"]
     text: str
@@ -236,5 +307,6 @@ FRAMES: dict[str, type[Frame]] = {
     "learning": LearningFrame,
     "status": StatusFrame,
     "chat_reply": ChatReplyFrame,
+    "preferences": PreferencesFrame,
     "notification": NotificationFrame,
 }

@@ -81,6 +81,7 @@ CONTROL_FRAME_TYPES = frozenset(
         "learning",
         "status",
         "chat_reply",
+        "preferences",
         "hello",
     }
 )

@@ -77,10 +77,12 @@ test('notifications published over REST appear in order without a reload', async
     'Healing complete',
   ]);
   const first = cards(page).first();
-  await expect(first).toContainText('Grace Notification');
+  await expect(first).toContainText('Task completed');
   await expect(first.locator('time')).toHaveText(/^\d{1,2}:\d{2}\s?(AM|PM)$/);
   await expect(cards(page).nth(1)).toHaveClass(/sev-error/);
-  await expect(page.getByTestId('unread-count')).toHaveText('4');
+  // all four are on screen in a focused page: seen, so read
+  await expect(page.getByTestId('unread-count')).toHaveText('0');
+  await expect(page).toHaveTitle('Grace');
   await expect(page.getByTestId('live-region')).toContainText('Healing complete');
 });
 

@@ -1,6 +1,9 @@
-/** REST calls to Grace: the request itself, history, session login, approvals, the chat's history. */
+/**
+ * REST calls to Grace: the request itself, history, session login and sign-out, approvals, the
+ * chat's history, notification preferences.
+ */
 import { GraceError, isErrorCode } from './errors';
-import type { ApprovalInfo, NotificationFrame } from './frames';
+import type { ApprovalInfo, NotificationFrame, NotificationMode, Severity } from './frames';
 
 export interface RestOptions {
   baseUrl: string;
@@ -8,7 +11,7 @@ export interface RestOptions {
   fetchImpl?: typeof fetch;
 }
 
-export type HttpMethod = 'GET' | 'POST';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** One JSON request; a refusal rejects with a `GraceError` carrying the server's code. */
 export async function rest<T>(opts: RestOptions, method: HttpMethod, path: string, body?: unknown): Promise<T> {
@@ -73,6 +76,11 @@ export async function startSession(opts: RestOptions, token: string): Promise<vo
   await rest<void>({ ...opts, token: null }, 'POST', '/api/session', { token });
 }
 
+/** Drop the session cookie. */
+export async function endSession(opts: RestOptions): Promise<void> {
+  await rest<void>(opts, 'DELETE', '/api/session');
+}
+
 export async function fetchApproval(opts: RestOptions, approvalId: string): Promise<ApprovalInfo> {
   return rest<ApprovalInfo>(opts, 'GET', `/api/approvals/${encodeURIComponent(approvalId)}`);
 }
@@ -94,6 +102,8 @@ export interface ThreadItem {
   kind: 'message' | 'notification';
   role?: 'user' | 'grace';
   text?: string;
+  /** What the reply answered (`list_tasks`, `status`, …) and the data it was drawn from. */
+  intent?: string | null;
   data?: Record<string, unknown>;
   timestamp: string;
 }
@@ -102,4 +112,33 @@ export interface ThreadItem {
 export async function fetchChatHistory(opts: RestOptions, limit = 100): Promise<ThreadItem[]> {
   const body = await rest<{ items: ThreadItem[] }>(opts, 'GET', `/api/unified/chat/history?limit=${limit}`);
   return body.items.filter((i) => i.kind === 'message');
+}
+
+export interface TypeInfo {
+  name: string;
+  badge: string;
+  severity: Severity;
+}
+
+/** `GET /api/preferences`: the modes the person set, what the others are, archived cards. */
+export interface Preferences {
+  modes: Record<string, NotificationMode>;
+  default: NotificationMode;
+  /** Ids of archived notifications, newest first. */
+  archived: string[];
+  /** The notification types the server knows. */
+  types: TypeInfo[];
+}
+
+export function fetchPreferences(opts: RestOptions): Promise<Preferences> {
+  return rest<Preferences>(opts, 'GET', '/api/preferences');
+}
+
+export function putMode(opts: RestOptions, type: string, mode: NotificationMode): Promise<Preferences> {
+  return rest<Preferences>(opts, 'PUT', `/api/preferences/types/${encodeURIComponent(type)}`, { mode });
+}
+
+/** Archive (or show again) the person's own notifications `ids`. */
+export function postArchive(opts: RestOptions, ids: string[], archived: boolean): Promise<{ changed: string[] }> {
+  return rest(opts, 'POST', `/api/preferences/${archived ? 'archive' : 'unarchive'}`, { ids });
 }

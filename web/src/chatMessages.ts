@@ -11,6 +11,8 @@ export interface ChatMessage {
   text: string;
   at: number;
   error?: boolean;
+  /** What a reply answered (`list_tasks`, …); it is drawn from `intent` and `data`. */
+  intent?: string | null;
   data?: Record<string, unknown>;
 }
 
@@ -58,6 +60,7 @@ export function mergeServerHistory(local: ChatMessage[], items: ThreadItem[]): C
     id: `s${item.timestamp}-${i}`,
     text: item.text ?? '',
     at: Date.parse(item.timestamp),
+    intent: item.intent ?? null,
     data: item.data,
   }));
   const kept = local.filter((m) => m.kind === 'tasks' || m.error || !fromServer.length);

@@ -26,6 +26,14 @@ export type Severity = (typeof SEVERITIES)[number];
 export const LEARNING_STATES = ['running', 'paused'] as const;
 export type LearningState = (typeof LEARNING_STATES)[number];
 
+/** How a task ended (the states a task does not leave). */
+export const TASK_ENDS = ['succeeded', 'failed', 'cancelled', 'interrupted'] as const;
+export type TaskEnd = (typeof TASK_ENDS)[number];
+
+/** How a person wants a type shown: with a desktop alert, silently, or not at all. */
+export const NOTIFICATION_MODES = ['alert', 'silent', 'mute'] as const;
+export type NotificationMode = (typeof NOTIFICATION_MODES)[number];
+
 // -- what frames carry ----------------------------------------------------------------------------
 
 export interface NotificationAction {
@@ -73,6 +81,57 @@ export interface LogLine {
   line: string;
 }
 
+export interface SeverityCounts {
+  info: number;
+  success: number;
+  warning: number;
+  error: number;
+}
+
+/** An approval in the away summary, as it stands now. */
+export interface SummaryApproval {
+  approval_id: string;
+  state: ApprovalState;
+  message: string;
+  action_type: string | null;
+  expires_at: string | null;
+  /** The approval_needed notification's seq; null for one asked before the absence. */
+  seq: number | null;
+}
+
+/** A background task that ended while the person was away. */
+export interface SummaryTask {
+  task_id: string;
+  state: TaskEnd;
+  message: string;
+  task_type: string | null;
+  title: string | null;
+  error: string | null;
+  seq: number;
+}
+
+/** "While you were away": the notifications after `since` in one summary (muted types left out). */
+export interface AwaySummary {
+  count: number;
+  since: number;
+  /** The range it covers: `first_seq`..`last_seq`. */
+  first_seq: number;
+  last_seq: number;
+  first_at: string | null;
+  last_at: string | null;
+  /** Notification type → how many, most first. */
+  by_type: Record<string, number>;
+  by_severity: SeverityCounts;
+  /** Approvals still waiting for the person. */
+  waiting: number;
+  /** Pending first; at most 20. */
+  approvals: SummaryApproval[];
+  /** Failed first; at most 20. */
+  tasks: SummaryTask[];
+  /** The summary in one sentence. */
+  text: string;
+}
+
 // -- the frames -----------------------------------------------------------------------------------
 
 /** A notification; its `type` is never the name of a control frame. */
@@ -103,6 +162,8 @@ export interface SyncedFrame {
   seq: number;
   /** Present (true) when notifications the client asked for are gone. */
   gap?: boolean;
+  /** Present when the replay brought at least `away_digest_threshold` notifications. */
+  summary?: AwaySummary | null;
 }
 
 /** A frame that may answer a command: `ref` is the command's `id`. */
@@ -169,6 +230,17 @@ export type StatusFrame = Reply & {
   summary: string;
   [section: string]: unknown;
 };
+/**
+ * The user's notification preferences changed (in any of their chats, or over REST): every mode
+ * they set (types not listed are `default`) and the cards this change archived or unarchived.
+ */
+export interface PreferencesFrame {
+  type: 'preferences';
+  modes: Record<string, NotificationMode>;
+  default: NotificationMode;
+  archived: string[];
+  unarchived: string[];
+}
 export interface ChatReplyFrame extends Reply {
   type: 'chat_reply';
   text: string;
@@ -191,6 +263,7 @@ export interface ServerFrameMap {
   learning: LearningFrame;
   status: StatusFrame;
   chat_reply: ChatReplyFrame;
+  preferences: PreferencesFrame;
   notification: NotificationFrame;
 }
 export type ControlFrame = ServerFrameMap[Exclude<keyof ServerFrameMap, 'notification'>];

@@ -43,6 +43,7 @@ export const CONTROL_FRAMES = [
   'hello',
   'learning',
   'pong',
+  'preferences',
   'read',
   'status',
   'synced',

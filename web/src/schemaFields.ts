@@ -7,12 +7,23 @@
  */
 import type {
   ApprovalInfo,
+  AwaySummary,
   LogLine,
   NotificationAction,
   ServerFrameMap,
+  SeverityCounts,
+  SummaryApproval,
+  SummaryTask,
   TaskInfo,
 } from './frames';
-import { APPROVAL_STATES, LEARNING_STATES, SEVERITIES, TASK_STATES } from './frames';
+import {
+  APPROVAL_STATES,
+  LEARNING_STATES,
+  NOTIFICATION_MODES,
+  SEVERITIES,
+  TASK_ENDS,
+  TASK_STATES,
+} from './frames';
 import { ERROR_CODES, type CommandMap, type CommandType } from './protocol';
 
 /** The keys a type declares by name (an index signature, as on `StatusFrame`, is left out). */
@@ -52,7 +63,7 @@ const O = 'optional';
 
 export const FRAME_FIELDS: { [K in keyof ServerFrameMap]: FieldSpec<ServerFrameMap[K]> } = {
   welcome: { type: R, user_id: R, epoch: R, seq: R, unread: R, protocol: R },
-  synced: { type: R, seq: R, gap: O },
+  synced: { type: R, seq: R, gap: O, summary: O },
   pong: { type: R, ref: O },
   error: { type: R, ref: O, code: R, message: R, close_code: O },
   acked: { type: R, ref: O, seq: R },
@@ -64,6 +75,7 @@ export const FRAME_FIELDS: { [K in keyof ServerFrameMap]: FieldSpec<ServerFrameM
   learning: { type: R, ref: O, scope: R, state: R, waiting: R, effective: R, changed: R },
   status: { type: R, ref: O, summary: R },
   chat_reply: { type: R, ref: O, text: R, intent: R, data: R },
+  preferences: { type: R, modes: R, default: R, archived: R, unarchived: R },
   notification: {
     type: R,
     id: R,
@@ -88,6 +100,10 @@ export const OBJECT_FIELDS: {
   ApprovalInfo: FieldSpec<ApprovalInfo>;
   LogLine: FieldSpec<LogLine>;
   NotificationAction: FieldSpec<NotificationAction>;
+  AwaySummary: FieldSpec<AwaySummary>;
+  SeverityCounts: FieldSpec<SeverityCounts>;
+  SummaryApproval: FieldSpec<SummaryApproval>;
+  SummaryTask: FieldSpec<SummaryTask>;
 } = {
   TaskInfo: {
     task_id: R,
@@ -123,6 +139,23 @@ export const OBJECT_FIELDS: {
   },
   LogLine: { t: R, line: R },
   NotificationAction: { id: R, label: R },
+  AwaySummary: {
+    count: R,
+    since: R,
+    first_seq: R,
+    last_seq: R,
+    first_at: R,
+    last_at: R,
+    by_type: R,
+    by_severity: R,
+    waiting: R,
+    approvals: R,
+    tasks: R,
+    text: R,
+  },
+  SeverityCounts: { info: R, success: R, warning: R, error: R },
+  SummaryApproval: { approval_id: R, state: R, message: R, action_type: R, expires_at: R, seq: R },
+  SummaryTask: { task_id: R, state: R, message: R, task_type: R, title: R, error: R, seq: R },
 };
 
 /** Every enumerated field of the frames and their objects ("frame.field" or "Object.field"). */
@@ -134,4 +167,7 @@ export const ENUMERATIONS: Record<string, readonly string[]> = {
   'learning.effective': LEARNING_STATES,
   'TaskInfo.state': TASK_STATES,
   'ApprovalInfo.state': APPROVAL_STATES,
+  'preferences.default': NOTIFICATION_MODES,
+  'SummaryApproval.state': APPROVAL_STATES,
+  'SummaryTask.state': TASK_ENDS,
 };

@@ -24,11 +24,20 @@ export function isActive(task: TaskInfo): boolean {
   return ACTIVE.has(task.state);
 }
 
-/** `current` with `frames` added (a seq seen again replaces its copy), by seq, the latest kept. */
-export function mergeNotifications(current: NotificationFrame[], frames: NotificationFrame[]): NotificationFrame[] {
+/**
+ * `current` with `frames` added (a seq seen again replaces its copy), by seq; the latest
+ * `MAX_NOTIFICATIONS` are kept, or as many as there were when `keepOlder` (older pages the person
+ * asked for stay).
+ */
+export function mergeNotifications(
+  current: NotificationFrame[],
+  frames: NotificationFrame[],
+  keepOlder = false,
+): NotificationFrame[] {
   const bySeq = new Map(current.map((n) => [n.seq, n]));
   for (const f of frames) bySeq.set(f.seq, f);
-  return [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(-MAX_NOTIFICATIONS);
+  const all = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  return keepOlder ? all : all.slice(-Math.max(MAX_NOTIFICATIONS, current.length));
 }
 
 /** The approval a decision notification (approved, rejected, expired) settles, and how. */

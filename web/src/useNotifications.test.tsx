@@ -135,4 +135,37 @@ describe('useNotifications', () => {
     await expect(tasks).rejects.toMatchObject({ code: 'internal' });
     expect(g().tasksError).toBe("the server answered 'list_tasks' with 'pong'");
   });
+
+  it('marks seen cards read once: not again while asked, never a read one', () => {
+    let latest: UseNotifications | null = null;
+    render(<Probe label="g" into={(g) => (latest = g)} />);
+    act(() => FakeWebSocket.last.greet('alice', 0, [note(1), note(2, { read: true }), note(3)], 'e1', 2));
+    const g = () => latest!;
+    act(() => g().markSeen(['n1', 'n2', 'n1']));
+    expect(FakeWebSocket.last.sent.filter((f) => f.type === 'mark_read').map((f) => f.ids)).toEqual([['n1']]);
+    act(() => g().markSeen(['n1'])); // still waiting for the answer: not asked twice
+    expect(FakeWebSocket.last.sent.filter((f) => f.type === 'mark_read')).toHaveLength(1);
+    answer('mark_read', { type: 'read', ids: ['n1'], up_to_seq: null, all: false, marked: 1, unread: 1 });
+    expect(g().unread).toBe(1);
+    expect(g().notifications.find((x) => x.id === 'n1')?.read).toBe(true);
+    act(() => g().markSeen(['n1', 'n3']));
+    expect(FakeWebSocket.last.lastSent('mark_read').ids).toEqual(['n3']);
+  });
+
+  it('keeps the away summary of the last long absence until it is dismissed', () => {
+    const storage = new MemoryStorage();
+    options = { ...options, storage };
+    const g = mounted();
+    const summary = {
+      count: 2, since: 0, first_seq: 1, last_seq: 2, first_at: note(1).timestamp, last_at: note(2).timestamp,
+      by_type: { task_completed: 2 }, by_severity: { info: 0, success: 2, warning: 0, error: 0 },
+      waiting: 0, approvals: [], tasks: [], text: '2 notifications while you were away.',
+    };  // prettier-ignore
+    act(() => FakeWebSocket.last.receive(note(1), note(2), { type: 'synced', seq: 2, summary }));
+    expect(g().digest).toEqual(summary);
+    expect(JSON.parse(storage.getItem('grace.digest.v1:alice')!)).toEqual({ epoch: 'e1', summary });
+    act(() => g().dismissDigest());
+    expect(g().digest).toBeNull();
+    expect(storage.getItem('grace.digest.v1:alice')).toBeNull();
+  });
 });

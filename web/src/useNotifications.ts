@@ -13,6 +13,7 @@ import type {
   ApprovalFrame,
   LearningFrame,
   NotificationFrame,
+  NotificationMode,
   ReadFrame,
   StatusFrame,
   TaskFrame,
@@ -23,8 +24,9 @@ import type { GraceSession, Snapshot } from './session';
 import { getSession, releaseSession } from './sessionRegistry';
 
 export interface UseNotificationsOptions extends ClientOptions {
-  /** Called for every notification pushed live (not for history or replay). */
-  onNotification?: (frame: NotificationFrame) => void;
+  /** Called for every notification pushed live (not for history or replay), with the mode the
+   * person chose for its type (`alert`, `silent`, `mute`). */
+  onNotification?: (frame: NotificationFrame, mode: NotificationMode) => void;
 }
 
 export interface NotificationCommands {
@@ -44,6 +46,18 @@ export interface NotificationCommands {
   chat: (text: string) => Promise<void>;
   /** Add the live task card to the thread and refresh it. */
   showTasks: () => Promise<void>;
+  /** The person has seen these cards: those still unread are marked read. */
+  markSeen: (ids: string[]) => void;
+  /** The page of notifications before the oldest loaded. */
+  loadOlder: () => Promise<void>;
+  /** Show a type with a desktop alert, silently, or not at all, in every chat of the person. */
+  setMode: (type: string, mode: NotificationMode) => Promise<void>;
+  /** Archive cards (or, with `false`, show them again). */
+  archive: (ids: string[], archived?: boolean) => Promise<void>;
+  /** Put the away summary away. */
+  dismissDigest: () => void;
+  /** End the session and forget what this browser kept for the person. */
+  signOut: () => Promise<void>;
 }
 
 export interface UseNotifications extends Snapshot, NotificationCommands {
@@ -77,6 +91,12 @@ export function useNotifications(options: UseNotificationsOptions = {}): UseNoti
       status: () => c.status(),
       chat: (text) => session.chat(text),
       showTasks: () => session.showTasks(),
+      markSeen: (ids) => session.markSeen(ids),
+      loadOlder: () => session.loadOlder(),
+      setMode: (type, mode) => session.setMode(type, mode),
+      archive: (ids, archived) => session.archive(ids, archived),
+      dismissDigest: () => session.dismissDigest(),
+      signOut: () => session.signOut(),
     };
   }, [session]);
   return { ...snap, connected: snap.state === 'connected', ...commands };

@@ -14,11 +14,13 @@ from starlette.exceptions import HTTPException
 
 from grace.api.chat import build_chat_router
 from grace.api.deps import caller_dependency
+from grace.api.digest import build_summary_router
 from grace.api.guardian import build_guardian_router
 from grace.api.healing import build_healing_router
 from grace.api.learning import UPLOAD_PATH, build_learning_router
 from grace.api.limits import UPLOAD_FRAMING_BYTES, RequestLimits
 from grace.api.missions import build_mission_router
+from grace.api.preferences import build_preferences_router
 from grace.api.rest import build_router
 from grace.api.rest_control import build_control_router
 from grace.api.web import mount_web
@@ -122,6 +124,12 @@ def mount(grace: Grace, app: FastAPI) -> None:
     install_limits(grace, app)
     caller = caller_dependency(grace.auth)
     app.include_router(build_router(grace, caller))
+    app.include_router(
+        build_summary_router(grace.store, grace.preferences, grace.action_gateway, caller)
+    )
+    app.include_router(
+        build_preferences_router(grace.preferences, grace.types, grace.backplane, caller)
+    )
     app.include_router(
         build_control_router(grace.commands, grace.tasks, grace.action_gateway, caller)
     )

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from grace.api.digest import away_digest
 from grace.auth import Identity
 from grace.commands import CommandContext
 from grace.errors import BadRequest, Conflict, GraceError, RateLimited, TooLarge, Unauthenticated
@@ -139,6 +140,7 @@ async def greet(
     yield [(0, dumps(welcome))]
     gap = False
     cursor = head.seq
+    away = away_digest(grace, identity, since)
     if since is not None:
         if since > head.seq:
             gap = True  # the client knows a log this server does not: a different epoch
@@ -150,6 +152,7 @@ async def greet(
                 if not page:
                     break
                 yield [(n.seq, dumps(n.frame())) for n in page]
+                away.add(page)
                 cursor = page[-1].seq
                 if len(page) < REPLAY_PAGE:
                     break
@@ -157,4 +160,6 @@ async def greet(
     synced: dict[str, Any] = {"type": "synced", "seq": cursor}
     if gap:
         synced["gap"] = True
+    if summary := await away.summary():
+        synced["summary"] = summary
     yield [(0, dumps(synced))]

@@ -114,7 +114,7 @@ class UnifiedChat:
         earlier = await self.history.latest(caller.user_id, LOOKBACK)
         await self.history.add(ChatMessage(caller.user_id, "user", text))
         reply = await self._answer(caller, text, earlier)
-        kept = {"intent": reply["intent"]}
+        kept = {"intent": reply["intent"], "data": reply["data"]}
         kept.update({k: reply["data"][k] for k in _KEPT if k in reply["data"]})
         await self.history.add(ChatMessage(caller.user_id, "grace", reply["text"], kept))
         return reply

@@ -15,15 +15,20 @@ class ChatMessage:
     user_id: str
     role: str  # "user" or "grace"
     text: str
+    #: A reply's ``{"intent": ..., "data": ...}``.
     data: dict[str, Any] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
 
     def info(self) -> dict[str, Any]:
+        """The message as the chat's history shows it; a reply carries the ``intent`` and
+        ``data`` it was given, so a client draws it after a reload as it drew it live."""
+        data = self.data.get("data")
         return {
             "kind": "message",
             "role": self.role,
             "text": self.text,
-            "data": self.data,
+            "intent": self.data.get("intent"),
+            "data": data if isinstance(data, dict) else {},
             "timestamp": iso_utc_ts(self.at),
         }
 

@@ -16,6 +16,7 @@ from grace.config import Settings
 from grace.errors import ConfigError
 from grace.learning.store import KnowledgeStore, LearningStore
 from grace.missions.model import MissionStore
+from grace.notifications.preferences import PreferenceStore
 from grace.notifications.store import NotificationStore
 from grace.selfheal.model import AttemptStore
 from grace.tasks.store import TaskStore
@@ -37,6 +38,7 @@ class Stores:
     chat: ChatHistory
     knowledge: KnowledgeStore
     learning: LearningStore
+    preferences: PreferenceStore
 
 
 def open_stores(settings: Settings) -> Stores:
@@ -59,6 +61,7 @@ def open_stores(settings: Settings) -> Stores:
         from grace.store.backends.sqlite_learning import SQLiteLearningStore
         from grace.store.backends.sqlite_missions import SQLiteMissionStore
         from grace.store.backends.sqlite_notifications import SQLiteNotificationLog
+        from grace.store.backends.sqlite_preferences import SQLitePreferenceStore
         from grace.store.backends.sqlite_tasks import SQLiteTaskStore
 
         log = SQLiteNotificationLog(
@@ -77,6 +80,7 @@ def open_stores(settings: Settings) -> Stores:
             SQLiteChatHistory(log.db),
             SQLiteKnowledgeStore(log.db),
             SQLiteLearningStore(log.db),
+            SQLitePreferenceStore(log.db),
         )
     raise ConfigError(
         f"unsupported database URL scheme {scheme!r}; supported: sqlite, postgresql (postgres)"
@@ -98,6 +102,7 @@ def _postgres_stores(settings: Settings, url: str) -> Stores:
     from grace.store.backends.postgres_learning import PostgresLearningStore
     from grace.store.backends.postgres_missions import PostgresMissionStore
     from grace.store.backends.postgres_notifications import PostgresNotificationLog
+    from grace.store.backends.postgres_preferences import PostgresPreferenceStore
     from grace.store.backends.postgres_tasks import PostgresTaskStore
 
     log = PostgresNotificationLog(
@@ -115,4 +120,5 @@ def _postgres_stores(settings: Settings, url: str) -> Stores:
         PostgresChatHistory(log.db),
         PostgresKnowledgeStore(log.db),
         PostgresLearningStore(log.db),
+        PostgresPreferenceStore(log.db),
     )

@@ -1,6 +1,5 @@
 import { useState } from 'react';
 import { describeError } from '../errors';
-import type { NotificationFrame } from '../frames';
 import type { ApprovalOutcome } from '../threadState';
 import type { NotificationCommands } from '../useNotifications';
 import { Details } from './Details';
@@ -8,16 +7,31 @@ import { localTime } from './format';
 
 export type Decide = Pick<NotificationCommands, 'approve' | 'reject'>;
 
-const OUTCOME_TEXT: Record<ApprovalOutcome['state'], string> = {
+export const OUTCOME_TEXT: Record<ApprovalOutcome['state'], string> = {
   approved: '✅ Approved',
   rejected: '🚫 Rejected',
   expired: '⌛ Expired',
   pending: 'Pending',
 };
 
-/** Approve and Reject on an approval card; once decided (here or elsewhere), the outcome. */
-export function ApprovalActions({ n, outcome, g }: { n: NotificationFrame; outcome: ApprovalOutcome | null; g: Decide }) {
-  const approvalId = n.data.approval_id as string;
+/**
+ * Approve and Reject for an approval (on its card, or in the away summary); once decided (here or
+ * elsewhere), the outcome. `data` (the request's details) folds under View Details.
+ */
+export function ApprovalActions({
+  approvalId,
+  data,
+  outcome,
+  g,
+  label,
+}: {
+  approvalId: string;
+  data?: Record<string, unknown>;
+  outcome: ApprovalOutcome | null;
+  g: Decide;
+  /** Names the approval on its buttons when several are side by side. */
+  label?: string;
+}) {
   const [busy, setBusy] = useState<'approve' | 'reject' | null>(null);
   const [error, setError] = useState<string | null>(null);
   const decide = async (which: 'approve' | 'reject') => {
@@ -35,7 +49,7 @@ export function ApprovalActions({ n, outcome, g }: { n: NotificationFrame; outco
   const decided = outcome && outcome.state !== 'pending';
   return (
     <div className="approval">
-      <Details data={n.data} />
+      {data && <Details data={data} />}
       {decided ? (
         <p className={`outcome ${outcome.state}`} data-testid="approval-outcome" role="status">
           {OUTCOME_TEXT[outcome.state]}
@@ -45,10 +59,22 @@ export function ApprovalActions({ n, outcome, g }: { n: NotificationFrame; outco
         </p>
       ) : (
         <div className="actions">
-          <button type="button" className="approve" disabled={busy !== null} onClick={() => void decide('approve')}>
+          <button
+            type="button"
+            className="approve"
+            disabled={busy !== null}
+            aria-label={label ? `Approve: ${label}` : undefined}
+            onClick={() => void decide('approve')}
+          >
             {busy === 'approve' ? 'Approving…' : 'Approve'}
           </button>
-          <button type="button" className="reject" disabled={busy !== null} onClick={() => void decide('reject')}>
+          <button
+            type="button"
+            className="reject"
+            disabled={busy !== null}
+            aria-label={label ? `Reject: ${label}` : undefined}
+            onClick={() => void decide('reject')}
+          >
             {busy === 'reject' ? 'Rejecting…' : 'Reject'}
           </button>
         </div>

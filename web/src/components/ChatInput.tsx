@@ -1,8 +1,24 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useState, type FormEvent } from 'react';
 
-/** The message box: one sentence at a time, cleared when sent. */
+const NARROW = '(max-width: 480px)';
+
+/** Whether the screen is phone-narrow (follows rotation and resizing). */
+function useNarrow(): boolean {
+  const [query] = useState(() => (typeof window !== 'undefined' && window.matchMedia ? window.matchMedia(NARROW) : null));
+  const [narrow, setNarrow] = useState(() => query?.matches ?? false);
+  useEffect(() => {
+    if (!query) return;
+    const change = () => setNarrow(query.matches);
+    query.addEventListener('change', change);
+    return () => query.removeEventListener('change', change);
+  }, [query]);
+  return narrow;
+}
+
+/** The message box: one sentence at a time, cleared when sent. Its hint fits a phone's width. */
 export function ChatInput({ onSend }: { onSend: (text: string) => Promise<void> }) {
   const [text, setText] = useState('');
+  const narrow = useNarrow();
   const [sending, setSending] = useState(false);
   const inputId = useId();
   const submit = async (e: FormEvent) => {
@@ -26,7 +42,7 @@ export function ChatInput({ onSend }: { onSend: (text: string) => Promise<void> 
         id={inputId}
         value={text}
         maxLength={4000}
-        placeholder="Ask Grace, e.g. “show background tasks”"
+        placeholder={narrow ? 'e.g. “show background tasks”' : 'Ask Grace, e.g. “show background tasks”'}
         onChange={(e) => setText(e.target.value)}
         autoComplete="off"
       />

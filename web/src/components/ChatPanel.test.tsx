@@ -42,7 +42,7 @@ describe('ChatPanel', () => {
     ]);
     const cards = screen.getAllByTestId('notification');
     expect(cards).toHaveLength(2);
-    expect(cards[0].textContent).toContain('🚀 Grace Notification');
+    expect(cards[0].textContent).toContain('🚀 Task started');
     expect(cards[0].textContent).toContain('Deployment task started: task_123');
     expect(within(cards[0]).getByText(localTime(note(1).timestamp))).toBeTruthy();
     expect(cards[1].className).toContain('sev-error');
@@ -211,11 +211,12 @@ describe('ChatPanel', () => {
     Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
     render(<ChatPanel {...options} />);
     connect();
+    fireEvent.click(screen.getByRole('button', { name: 'Menu' }));
     fireEvent.click(screen.getByRole('button', { name: 'Enable desktop alerts' }));
     await waitFor(() => expect(screen.queryByRole('button', { name: 'Enable desktop alerts' })).toBeNull());
     expect(FakeNotification.requestPermission).toHaveBeenCalledOnce();
     act(() => FakeWebSocket.last.receive(note(1, { message: 'Deployment finished' })));
-    expect(shown).toEqual([{ title: '✅ Grace Notification', body: 'Deployment finished' }]);
+    expect(shown).toEqual([{ title: '✅ Task completed', body: 'Deployment finished' }]);
   });
 
   it('restores the conversation the server keeps', async () => {
@@ -260,5 +261,98 @@ describe('ChatPanel', () => {
     const cards = screen.getAllByTestId('notification');
     expect(cards.map((c) => c.getAttribute('data-seq'))).toEqual(['1', '4', '6']);
     expect(within(cards[1]).getByRole('progressbar').getAttribute('aria-valuenow')).toBe('50');
+  });
+
+  it('shows one summary for a long absence, the replayed cards folded under it until asked', async () => {
+    const storage = new MemoryStorage();
+    // this browser saw seq 0 of alice's log e1: the replay after it waits for its summary
+    storage.setItem('grace.user', 'alice');
+    storage.setItem('grace.resume.v1:alice', JSON.stringify({ epoch: 'e1', seq: 0 }));
+    const missed = [1, 2, 3].map((seq) => note(seq));
+    missed.push(note(4, { type: 'approval_needed', message: 'may I deploy?', data: { approval_id: 'ap1' } }));
+    http = fakeFetch({
+      'GET /api/notifications': () => ({
+        status: 200,
+        body: { items: missed, seq: 4, first_seq: 1, unread: 4, epoch: 'e1', has_more: false },
+      }),
+    });
+    render(<ChatPanel {...options} storage={storage} />);
+    await waitFor(() => expect(http.calls.some((c) => c.url.includes('/api/notifications?'))).toBe(true));
+    expect(screen.queryAllByTestId('notification')).toHaveLength(0); // held: the replay is under way
+    const ws = FakeWebSocket.last;
+    expect(ws.url).toContain('since=0');
+    const summary = {
+      count: 4, since: 0, first_seq: 1, last_seq: 4,
+      first_at: missed[0].timestamp, last_at: missed[3].timestamp,
+      by_type: { task_completed: 3, approval_needed: 1 },
+      by_severity: { info: 0, success: 4, warning: 0, error: 0 },
+      waiting: 1,
+      approvals: [{ approval_id: 'ap1', state: 'pending', message: 'may I deploy?', action_type: 'deployment', expires_at: null, seq: 4 }],
+      tasks: [], text: '4 notifications while you were away: 1 approval waits for you.',
+    };  // prettier-ignore
+    act(() => {
+      ws.open();
+      ws.receive({ type: 'welcome', user_id: 'alice', epoch: 'e1', seq: 4, unread: 4, protocol: 1 }, ...missed, {
+        type: 'synced',
+        seq: 4,
+        summary,
+      });
+    });
+    const digest = screen.getByTestId('digest');
+    expect(within(digest).getByTestId('digest-text').textContent).toBe(summary.text);
+    expect(screen.queryAllByTestId('notification')).toHaveLength(0);
+    fireEvent.click(within(digest).getByRole('button', { name: 'Approve: may I deploy?' }));
+    await waitFor(() => expect(ws.lastSent('approve')).toMatchObject({ approval_id: 'ap1' }));
+    fireEvent.click(within(digest).getByRole('button', { name: 'Show 4 notifications' }));
+    expect(within(digest).getAllByTestId('notification')).toHaveLength(4);
+    expect(storage.getItem('grace.digest.v1:alice')).toContain('"first_seq":1');
+    fireEvent.click(within(digest).getByRole('button', { name: 'Dismiss summary' }));
+    expect(screen.queryByTestId('digest')).toBeNull();
+    expect(screen.getAllByTestId('notification')).toHaveLength(4);
+    expect(storage.getItem('grace.digest.v1:alice')).toBeNull();
+  });
+
+  it('follows the preferences of every chat: muted types hidden and read, archived cards hidden', async () => {
+    http = fakeFetch({
+      'GET /api/notifications': emptyHistory,
+      'POST /api/preferences/archive': (init) => ({ status: 200, body: { changed: JSON.parse(String(init?.body)).ids } }),
+    });
+    render(<ChatPanel {...options} />);
+    connect([note(1), note(2, { type: 'test', message: 'noise' }), note(3)]);
+    expect(screen.getAllByTestId('notification')).toHaveLength(3);
+    act(() =>
+      FakeWebSocket.last.receive({ type: 'preferences', modes: { test: 'mute' }, default: 'alert', archived: [], unarchived: [] }),
+    );
+    expect(screen.getAllByTestId('notification').map((c) => c.getAttribute('data-seq'))).toEqual(['1', '3']);
+    await waitFor(() => expect(FakeWebSocket.last.lastSent('mark_read')).toMatchObject({ ids: ['n2'] }));
+    fireEvent.click(within(screen.getAllByTestId('notification')[0]).getByRole('button', { name: /^Archive/ }));
+    await waitFor(() => expect(screen.getAllByTestId('notification').map((c) => c.getAttribute('data-seq'))).toEqual(['3']));
+    expect(http.calls.find((c) => c.url.endsWith('/api/preferences/archive'))?.body).toEqual({ ids: ['n1'] });
+    // unarchived in another tab: back here too
+    act(() =>
+      FakeWebSocket.last.receive({ type: 'preferences', modes: {}, default: 'alert', archived: [], unarchived: ['n1'] }),
+    );
+    expect(screen.getAllByTestId('notification').map((c) => c.getAttribute('data-seq'))).toEqual(['1', '2', '3']);
+  });
+
+  it('draws a task list reply from its intent and data, live and restored alike', async () => {
+    const tasks = [taskInfo('task_backup_789', { task_type: 'backup', state: 'paused' })];
+    http = fakeFetch({
+      'GET /api/notifications': emptyHistory,
+      'GET /api/unified/chat/history': () => ({
+        status: 200,
+        body: {
+          items: [
+            { kind: 'message', role: 'user', text: 'show background tasks', intent: null, data: {}, timestamp: '2026-01-15T10:35:00.000Z' },
+            { kind: 'message', role: 'grace', text: 'Background Tasks (0 active)', intent: 'list_tasks', data: { tasks, active: 0 }, timestamp: '2026-01-15T10:35:01.000Z' },
+          ],
+        },
+      }),
+    });  // prettier-ignore
+    render(<ChatPanel {...options} />);
+    const reply = await screen.findByTestId('message-grace');
+    const row = await within(reply).findByTestId('task');
+    expect(row.getAttribute('data-task-id')).toBe('task_backup_789');
+    expect(reply.querySelector('.text')).toBeNull();
   });
 });

@@ -12,8 +12,10 @@ export function ConnectionIndicator({ state, transport }: { state: ConnectionSta
   return (
     <p className={`connection ${state}`} role="status" data-testid="connection" data-state={state}>
       <span className="dot" aria-hidden="true" />
-      {STATE_LABEL[state]}
-      {state === 'connected' && transport === 'sse' ? ' (SSE)' : ''}
+      <span className="connection-label">
+        {STATE_LABEL[state]}
+        {state === 'connected' && transport === 'sse' ? ' (SSE)' : ''}
+      </span>
     </p>
   );
 }

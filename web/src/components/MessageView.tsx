@@ -1,11 +1,15 @@
 import type { ChatMessage } from '../chatMessages';
+import { isTaskListReply } from '../session';
 import { localTime } from './format';
 import { TaskListCard, type TaskCardState } from './TaskListCard';
 
-/** A message bubble (the person's or Grace's); a task list reply shows the live task card. */
+/**
+ * A message bubble (the person's or Grace's). A reply is drawn from its intent and data, so it
+ * looks the same live and after a reload: a task list reply shows the live task card.
+ */
 export function MessageView({ m, g }: { m: ChatMessage; g: TaskCardState }) {
   if (m.kind === 'tasks') return <TaskListCard g={g} />;
-  const tasks = m.data && Array.isArray((m.data as { tasks?: unknown }).tasks);
+  const tasks = isTaskListReply(m);
   return (
     <div className={`bubble ${m.kind}${m.error ? ' error' : ''}`} data-testid={`message-${m.kind}`}>
       <span className="who">{m.kind === 'user' ? 'You' : 'Grace'}</span>

@@ -1,19 +1,23 @@
 import { useCallback, useState } from 'react';
-import type { NotificationFrame } from '../frames';
+import type { NotificationFrame, NotificationMode } from '../frames';
+import { cardTitle } from './titles';
 
 type Permission = NotificationPermission | 'unsupported';
 
 /**
  * Desktop alerts for live notifications while the tab is hidden, once the person allowed them
- * (asking takes a click). Every live notification is also announced through `announce`.
+ * (asking takes a click). Every live notification of a type shown with alerts is also announced
+ * through `announce`; a type the person made silent (or muted) is neither announced nor alerted.
  */
 export function useDesktopAlerts(announce: (text: string) => void) {
   const [permission, setPermission] = useState<Permission>(() =>
     typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
   );
   const onNotification = useCallback(
-    (n: NotificationFrame) => {
-      announce(`${n.title || 'Grace Notification'}: ${n.message}`);
+    (n: NotificationFrame, mode: NotificationMode = 'alert') => {
+      if (mode !== 'alert') return;
+      const title = cardTitle(n);
+      announce(`${title}: ${n.message}`);
       if (
         typeof document !== 'undefined' &&
         document.hidden &&
@@ -21,7 +25,7 @@ export function useDesktopAlerts(announce: (text: string) => void) {
         Notification.permission === 'granted'
       ) {
         try {
-          new Notification(`${n.badge} ${n.title || 'Grace Notification'}`, { body: n.message, tag: n.id });
+          new Notification(`${n.badge} ${title}`, { body: n.message, tag: n.id });
         } catch {
           /* some browsers only allow notifications from a service worker */
         }

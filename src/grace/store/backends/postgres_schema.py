@@ -222,6 +222,22 @@ CREATE TABLE knowledge_passages (
 CREATE INDEX knowledge_passages_words ON knowledge_passages USING GIN (words);
 """
 
+V1_PREFERENCES = """
+CREATE TABLE notification_modes (
+    user_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    PRIMARY KEY (user_id, type)
+);
+CREATE TABLE archived_notifications (
+    user_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (user_id, seq)
+);
+"""
+
 V1_LEARNING = """
 CREATE TABLE learning_gates (
     user_id TEXT PRIMARY KEY,
@@ -260,7 +276,8 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         + V1_MISSIONS
         + V1_CHAT
         + V1_KNOWLEDGE
-        + V1_LEARNING,
+        + V1_LEARNING
+        + V1_PREFERENCES,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -270,6 +287,7 @@ TABLES = (
     "schema_version", "meta", "user_log", "bodies", "entries", "tasks", "task_log", "approvals",
     "audit_log", "healing_attempts", "missions", "chat_messages", "knowledge_passages",
     "knowledge_documents", "learning_gates", "learning_jobs", "learning_watch",
+    "notification_modes", "archived_notifications",
 )  # fmt: skip
 
 
