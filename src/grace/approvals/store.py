@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+import orjson
+
 from grace.approvals.model import Approval, ApprovalState, AuditEntry
 
 #: Expiries at or beyond this (year 10000) cannot be shown, so the expirer does not wait for them.
@@ -26,6 +28,32 @@ class Row(Protocol):
     """A stored row as an engine's driver gives it: its fields by position."""
 
     def __getitem__(self, index: int, /) -> Any: ...
+
+
+#: The columns an engine reads an approval from, in the order ``approval_from_row`` expects.
+COLUMNS = (
+    "approval_id, user_id, action_type, agent, params, trace_id, message, state, created_at, "
+    "expires_at, decided_at, decided_by, reason"
+)
+
+
+def approval_from_row(r: Row) -> Approval:
+    """An approval from a row of ``COLUMNS`` (``params`` as JSON bytes or text)."""
+    return Approval(
+        approval_id=r[0],
+        user_id=r[1],
+        action_type=r[2],
+        agent=r[3],
+        params=orjson.loads(r[4]),
+        trace_id=r[5],
+        message=r[6],
+        state=ApprovalState(r[7]),
+        created_at=r[8],
+        expires_at=r[9],
+        decided_at=r[10],
+        decided_by=r[11],
+        reason=r[12],
+    )
 
 
 class ReadableRows:

@@ -12,44 +12,21 @@ from typing import Any
 import orjson
 
 from grace.approvals.model import Approval, ApprovalState, AuditEntry
-from grace.approvals.store import LAST_SHOWABLE, ReadableRows, Row
+from grace.approvals.store import COLUMNS, LAST_SHOWABLE, ReadableRows, approval_from_row
 from grace.store.backends.postgres_db import PostgresDatabase
-
-_COLUMNS = (
-    "approval_id, user_id, action_type, agent, params, trace_id, message, state, created_at, "
-    "expires_at, decided_at, decided_by, reason"
-)
-
-
-def _row(r: Row) -> Approval:
-    return Approval(
-        approval_id=r[0],
-        user_id=r[1],
-        action_type=r[2],
-        agent=r[3],
-        params=orjson.loads(r[4]),
-        trace_id=r[5],
-        message=r[6],
-        state=ApprovalState(r[7]),
-        created_at=r[8],
-        expires_at=r[9],
-        decided_at=r[10],
-        decided_by=r[11],
-        reason=r[12],
-    )
 
 
 class PostgresApprovalStore:
     def __init__(self, db: PostgresDatabase) -> None:
         self.db = db
-        self._read_rows = ReadableRows(_row)
+        self._read_rows = ReadableRows(approval_from_row)
 
     async def open(self) -> None:
         """Nothing to do: the tables come with the database's schema versions."""
 
     async def create(self, a: Approval) -> None:
         await self.db.execute(
-            f"INSERT INTO approvals ({_COLUMNS}) "
+            f"INSERT INTO approvals ({COLUMNS}) "
             f"VALUES ({', '.join(f'${i}' for i in range(1, 14))})",
             a.approval_id,
             a.user_id,
@@ -68,7 +45,7 @@ class PostgresApprovalStore:
 
     async def get(self, approval_id: str) -> Approval | None:
         row = await self.db.fetchrow(
-            f"SELECT {_COLUMNS} FROM approvals WHERE approval_id = $1", approval_id
+            f"SELECT {COLUMNS} FROM approvals WHERE approval_id = $1", approval_id
         )
         found = self._read_rows([row] if row else [])
         return found[0] if found else None
@@ -84,7 +61,7 @@ class PostgresApprovalStore:
             args.append(state.value)
             where.append(f"state = ${len(args)}")
         rows = await self.db.fetch(
-            f"SELECT {_COLUMNS} FROM approvals WHERE {' AND '.join(where)} "
+            f"SELECT {COLUMNS} FROM approvals WHERE {' AND '.join(where)} "
             "ORDER BY created_at DESC LIMIT $1",
             *args,
         )
@@ -93,7 +70,7 @@ class PostgresApprovalStore:
     async def decide(self, decided: Approval) -> tuple[Approval, bool]:
         row = await self.db.fetchrow(
             "UPDATE approvals SET state = $1, decided_at = $2, decided_by = $3, reason = $4 "
-            f"WHERE approval_id = $5 AND state = 'pending' RETURNING {_COLUMNS}",
+            f"WHERE approval_id = $5 AND state = 'pending' RETURNING {COLUMNS}",
             decided.state.value,
             decided.decided_at,
             decided.decided_by,
@@ -101,7 +78,7 @@ class PostgresApprovalStore:
             decided.approval_id,
         )
         if row is not None:
-            return _row(row), True
+            return approval_from_row(row), True
         stored = await self.get(decided.approval_id)
         if stored is None:
             raise LookupError(f"no approval {decided.approval_id}")
@@ -109,7 +86,7 @@ class PostgresApprovalStore:
 
     async def due(self, now: float) -> list[Approval]:
         rows = await self.db.fetch(
-            f"SELECT {_COLUMNS} FROM approvals WHERE state = 'pending' AND expires_at <= $1", now
+            f"SELECT {COLUMNS} FROM approvals WHERE state = 'pending' AND expires_at <= $1", now
         )
         return self._read_rows(rows)
 

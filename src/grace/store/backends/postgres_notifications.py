@@ -29,12 +29,12 @@ import orjson
 from grace.errors import StoreUnavailable
 from grace.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
 from grace.notifications.store import CommitListener, LogHead, MarkReadResult
+from grace.store.backends.group_commit import GroupCommit
 from grace.store.backends.postgres_db import RETRIES, RETRYABLE, Conn, PostgresDatabase, affected
 
 log = logging.getLogger("grace.store.postgres")
 
 #: Most recipients written in one transaction; a larger burst takes several.
-MAX_BATCH = 8192
 PRUNE_EVERY_SECONDS = 300.0
 #: Users whose entries one retention transaction removes (their counter rows stay locked).
 PRUNE_CHUNK = 500
@@ -106,9 +106,7 @@ class PostgresNotificationLog:
         self.epoch = ""
         self._retention_count = retention_count
         self._retention_seconds = retention_days * 86400.0
-        self._listeners: list[CommitListener] = []
-        self._pending: list[tuple[Sequence[Draft], asyncio.Future[list[Posted]]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._commits = GroupCommit(self._write_retrying)
         self._pruner: asyncio.Task[None] | None = None
         self._dirty: set[str] | None = None  # users this process appended to; None: everyone
 
@@ -131,54 +129,16 @@ class PostgresNotificationLog:
             self._pruner.cancel()
             await asyncio.gather(self._pruner, return_exceptions=True)
             self._pruner = None
-        while self._flusher is not None and not self._flusher.done():
-            await self._flusher
+        await self._commits.drain()
         await self.db.close()
 
     def add_commit_listener(self, listener: CommitListener) -> None:
-        self._listeners.append(listener)
+        self._commits.add_listener(listener)
 
     # -- appends (group commit) ---------------------------------------------------------------
 
     async def append(self, drafts: Sequence[Draft]) -> list[Posted]:
-        if not drafts:
-            return []
-        future: asyncio.Future[list[Posted]] = asyncio.get_running_loop().create_future()
-        self._pending.append((drafts, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        # a cancelled caller cancels only its wait: the drafts are queued and still written
-        return await future
-
-    async def _flush(self) -> None:
-        while self._pending:
-            batch: list[tuple[Sequence[Draft], asyncio.Future[list[Posted]]]] = []
-            size = 0
-            while self._pending:
-                weight = sum(len(d.recipients) for d in self._pending[0][0])
-                if batch and size + weight > MAX_BATCH:
-                    break
-                batch.append(self._pending.pop(0))
-                size += weight
-            drafts = [d for group, _ in batch for d in group]
-            try:
-                stored = await self._write_retrying(drafts)
-            except Exception as exc:
-                log.exception("appending %d notifications failed", len(drafts))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for listener in self._listeners:
-                try:
-                    listener(stored)
-                except Exception:
-                    log.exception("commit listener failed")
-            start = 0
-            for group, future in batch:
-                if not future.done():
-                    future.set_result(stored[start : start + len(group)])
-                start += len(group)
+        return await self._commits.append(drafts)
 
     async def _write_retrying(self, drafts: Sequence[Draft]) -> list[Posted]:
         attempt = 0

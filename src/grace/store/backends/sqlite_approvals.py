@@ -13,7 +13,7 @@ import sqlite3
 import orjson
 
 from grace.approvals.model import Approval, ApprovalState, AuditEntry
-from grace.approvals.store import LAST_SHOWABLE, ReadableRows, Row
+from grace.approvals.store import COLUMNS, LAST_SHOWABLE, ReadableRows, approval_from_row
 from grace.store.backends.sqlite_db import SQLiteDatabase
 
 SCHEMA = """
@@ -56,36 +56,14 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
-_COLUMNS = (
-    "approval_id, user_id, action_type, agent, params, trace_id, message, state, created_at, "
-    "expires_at, decided_at, decided_by, reason"
-)
 
 log = logging.getLogger("grace.store.sqlite")
-
-
-def _row(r: Row) -> Approval:
-    return Approval(
-        approval_id=r[0],
-        user_id=r[1],
-        action_type=r[2],
-        agent=r[3],
-        params=orjson.loads(r[4]),
-        trace_id=r[5],
-        message=r[6],
-        state=ApprovalState(r[7]),
-        created_at=r[8],
-        expires_at=r[9],
-        decided_at=r[10],
-        decided_by=r[11],
-        reason=r[12],
-    )
 
 
 class SQLiteApprovalStore:
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
-        self._read_rows = ReadableRows(_row)
+        self._read_rows = ReadableRows(approval_from_row)
 
     async def open(self) -> None:
         await self.db.write(lambda conn: conn.executescript(SCHEMA))
@@ -108,16 +86,14 @@ class SQLiteApprovalStore:
         )
 
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT INTO approvals ({_COLUMNS}) VALUES ({','.join('?' * 13)})", values
-            )
+            conn.execute(f"INSERT INTO approvals ({COLUMNS}) VALUES ({','.join('?' * 13)})", values)
 
         await self.db.write(run)
 
     async def get(self, approval_id: str) -> Approval | None:
         def run(conn: sqlite3.Connection) -> Approval | None:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM approvals WHERE approval_id = ?", (approval_id,)
+                f"SELECT {COLUMNS} FROM approvals WHERE approval_id = ?", (approval_id,)
             ).fetchone()
             found = self._read_rows([row] if row else [])
             return found[0] if found else None
@@ -137,7 +113,7 @@ class SQLiteApprovalStore:
 
         def run(conn: sqlite3.Connection) -> list[Approval]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM approvals WHERE {' AND '.join(where)} "
+                f"SELECT {COLUMNS} FROM approvals WHERE {' AND '.join(where)} "
                 "ORDER BY created_at DESC LIMIT ?",
                 (*args, limit),
             ).fetchall()
@@ -159,7 +135,7 @@ class SQLiteApprovalStore:
                 ),
             ).rowcount
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM approvals WHERE approval_id = ?", (decided.approval_id,)
+                f"SELECT {COLUMNS} FROM approvals WHERE approval_id = ?", (decided.approval_id,)
             ).fetchone()
             stored = self._read_rows([row])
             return (stored[0] if stored else decided), changed == 1
@@ -169,7 +145,7 @@ class SQLiteApprovalStore:
     async def due(self, now: float) -> list[Approval]:
         def run(conn: sqlite3.Connection) -> list[Approval]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM approvals WHERE state = 'pending' AND expires_at <= ?",
+                f"SELECT {COLUMNS} FROM approvals WHERE state = 'pending' AND expires_at <= ?",
                 (now,),
             ).fetchall()
             return self._read_rows(rows)

@@ -24,6 +24,7 @@ import orjson
 from grace.errors import StoreUnavailable
 from grace.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
 from grace.notifications.store import CommitListener, LogHead, MarkReadResult
+from grace.store.backends.group_commit import GroupCommit
 from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 from grace.store.backends.sqlite_schema import BEFORE_SCHEMA, body_id, migrate, parse_body_id
 
@@ -31,7 +32,6 @@ log = logging.getLogger("grace.store.sqlite")
 T = TypeVar("T")
 
 #: Most recipients written in one transaction; a larger burst takes several.
-MAX_BATCH = 8192
 #: SQLite's largest INTEGER. Positions beyond it (from library callers; the protocol and REST
 #: refuse them) are clamped to it: every ``seq`` is below it anyway.
 MAX_INTEGER = 2**63 - 1
@@ -94,9 +94,9 @@ class SQLiteNotificationLog:
         self.epoch = ""
         self._retention_count = retention_count
         self._retention_seconds = retention_days * 86400.0
-        self._listeners: list[CommitListener] = []
-        self._pending: list[tuple[Sequence[Draft], asyncio.Future[list[Posted]]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._commits = GroupCommit(
+            lambda drafts: self.db.write(partial(self._write, drafts=drafts))
+        )
         self._pruner: asyncio.Task[None] | None = None
         # Owned by the writer thread only.
         self._seq: dict[str, int] = {}
@@ -132,55 +132,19 @@ class SQLiteNotificationLog:
             self._pruner.cancel()
             await asyncio.gather(self._pruner, return_exceptions=True)
             self._pruner = None
-        while self._flusher is not None and not self._flusher.done():
-            await self._flusher
+        await self._commits.drain()
         await self.db.close()
 
     def add_commit_listener(self, listener: CommitListener) -> None:
-        self._listeners.append(listener)
+        self._commits.add_listener(listener)
 
     # -- appends (group commit) ---------------------------------------------------------------
 
     async def append(self, drafts: Sequence[Draft]) -> list[Posted]:
-        if not drafts:
-            return []
-        future: asyncio.Future[list[Posted]] = asyncio.get_running_loop().create_future()
-        self._pending.append((drafts, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        # a cancelled caller cancels only its wait: the drafts are queued and still written
-        return await future
+        return await self._commits.append(drafts)
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch: list[tuple[Sequence[Draft], asyncio.Future[list[Posted]]]] = []
-            size = 0
-            while self._pending:
-                weight = sum(len(d.recipients) for d in self._pending[0][0])
-                if batch and size + weight > MAX_BATCH:
-                    break
-                batch.append(self._pending.pop(0))
-                size += weight
-            drafts = [d for group, _ in batch for d in group]
-            try:
-                stored = await self.db.write(partial(self._write, drafts=drafts))
-            except Exception as exc:
-                if not isinstance(exc, StoreUnavailable):  # that one is logged once per episode
-                    log.exception("appending %d notifications failed", len(drafts))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for listener in self._listeners:
-                try:
-                    listener(stored)
-                except Exception:
-                    log.exception("commit listener failed")
-            start = 0
-            for group, future in batch:
-                if not future.done():
-                    future.set_result(stored[start : start + len(group)])
-                start += len(group)
+    async def _write_batch(self, drafts: list[Draft]) -> list[Posted]:
+        return await self.db.write(partial(self._write, drafts=drafts))
 
     def _write(self, conn: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Posted]:
         seqs = self._seq
