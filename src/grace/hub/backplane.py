@@ -30,7 +30,7 @@ approval waiters. The log, tasks, approvals and every other store are shared thr
 database.
 
 The in-process backplane hands frames straight to the local hub; a shared one (for several server
-processes) relays them through a broker.
+processes) relays them through a broker: ``hub/backends/redis.py``.
 """
 
 from __future__ import annotations
