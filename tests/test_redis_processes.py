@@ -23,11 +23,13 @@ import websockets
 
 from grace.auth import TokenAuthority
 from tests.support.grace_process import GraceProcess, until
+from tests.support.nginx import free_port, nginx, nginx_binary
 
 SECRET = "a-signing-secret-the-processes-share-32+"
 TOKENS = TokenAuthority(SECRET, 3600)
 ADMIN = TOKENS.issue("backend", admin=True)
 STREAM = "/api/notifications/stream"
+SSE = "/api/notifications/sse"
 
 
 class Client:
@@ -50,11 +52,11 @@ class Client:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [f for f in self.frames if f.get("type") == kind]
 
-    async def connect(self, server: GraceProcess) -> None:
-        """Open the stream on ``server``, resuming after the last ``seq`` seen; return once
-        the replay is done."""
-        self.server = server.url
-        self.ws = await websockets.connect(server.url.replace("http", "ws", 1) + STREAM)
+    async def connect(self, url: str) -> None:
+        """Open the stream on the server at ``url``, resuming after the last ``seq`` seen;
+        return once the replay is done."""
+        self.server = url
+        self.ws = await websockets.connect(url.replace("http", "ws", 1) + STREAM)
         await self.ws.send(json.dumps({"type": "hello", "token": self.token, "since": self.last}))
         synced = asyncio.get_running_loop().create_future()
         self.reader = asyncio.create_task(self._read(self.ws, synced))
@@ -150,7 +152,7 @@ async def test_published_on_one_process_every_clients_on_the_others_get_it_once_
     users = [f"reader{n}" for n in range(4)]
     clients = [Client(u) for u in users for _ in range(3)]
     for client, server in zip(clients, itertools.cycle((a, b, c)), strict=False):
-        await client.connect(server)
+        await client.connect(server.url)
     started = time.monotonic()
     per_user = 25
     for i in range(per_user):
@@ -175,14 +177,14 @@ async def test_a_client_that_moves_to_another_process_resumes_exactly_once(
 ) -> None:
     a, b, c = servers
     mover = Client("mover")
-    await mover.connect(a)
+    await mover.connect(a.url)
     for i in range(10):
         await publish(b, "mover", f"#{i}")
     await until(lambda: len(mover.seqs) == 10, 10, "ten live frames on A")
     await mover.close()
     for i in range(10, 20):
         await publish(b, "mover", f"#{i}")  # while it is away
-    await mover.connect(c)  # resumes from seq 10 on another process
+    await mover.connect(c.url)  # resumes from seq 10 on another process
     assert mover.seqs == list(range(1, 21))
     for i in range(20, 30):
         await publish(a, "mover", f"#{i}")
@@ -199,7 +201,7 @@ async def test_mark_read_on_one_process_updates_the_users_chats_on_the_others(
     a, b, c = servers
     asking, beside, far, farther = (Client("reader") for _ in range(4))
     for client, server in ((asking, a), (beside, a), (far, b), (farther, c)):
-        await client.connect(server)
+        await client.connect(server.url)
     for i in range(3):
         await publish(c, "reader", f"#{i}")
     await until(lambda: all(len(x.seqs) == 3 for x in (asking, beside, far, farther)), 10, "3")
@@ -226,7 +228,7 @@ async def test_a_process_killed_mid_stream_its_clients_resume_on_the_others_exac
     clients = [Client(u) for u in users for _ in range(2)]
     placed = dict(zip(clients, itertools.cycle((a, b, c)), strict=False))
     for client, server in placed.items():
-        await client.connect(server)
+        await client.connect(server.url)
     on_c = [cl for cl, s in placed.items() if s is c]
     assert len(on_c) == 4
     alive = [a, b, c]
@@ -251,7 +253,7 @@ async def test_a_process_killed_mid_stream_its_clients_resume_on_the_others_exac
             if not client.connected:
                 server = alive[hash(client) % len(alive)]
                 try:
-                    await client.connect(server)
+                    await client.connect(server.url)
                 except (OSError, websockets.WebSocketException, TimeoutError):
                     await asyncio.sleep(0.05)
                     continue
@@ -282,3 +284,133 @@ async def test_a_process_killed_mid_stream_its_clients_resume_on_the_others_exac
     assert sum(heads.values()) >= 120 and elapsed < 90
     for client in clients:
         await client.close()
+
+
+# -- behind nginx -------------------------------------------------------------------------------
+
+
+async def test_clients_through_nginx_stay_complete_while_processes_stop_and_start(
+    postgres_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """nginx round-robin before three processes (the configuration of docs/deploy.md); nine
+    WebSocket clients and one SSE client of three users connect, and publishers write, through
+    it only; one process is stopped, started again, then another: every client reconnects
+    through nginx wherever it lands and ends with its user's whole log, once, in order."""
+    env = {
+        "GRACE_DATABASE_URL": postgres_url,
+        "GRACE_REDIS_URL": redis_url,
+        "GRACE_REDIS_PREFIX": redis_prefix,
+        "GRACE_SECRET": SECRET,
+    }
+    nginx_binary()
+    ports = [free_port() for _ in range(3)]
+
+    async def start(n: int) -> GraceProcess:
+        return await GraceProcess.start(tmp_path / f"p{n}", "--port", str(ports[n]), env=env)
+
+    procs = list(await asyncio.gather(*(start(n) for n in range(3))))
+    users = ["ann", "bob", "cat"]
+    clients = [Client(u) for u in users for _ in range(3)]
+    sse_seqs: list[int] = []
+    stop = asyncio.Event()
+    published = 0
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with nginx(tmp_path / "nginx", ports) as lb:
+
+            async def publisher(user: str) -> None:
+                nonlocal published
+                async with httpx.AsyncClient(base_url=lb, timeout=10) as http:
+                    for i in itertools.count():
+                        if stop.is_set():
+                            return
+                        try:
+                            response = await http.post(
+                                "/api/notifications/publish",
+                                json={"user_id": user, "type": "task_completed", "message": f"{i}"},
+                                headers={"Authorization": f"Bearer {ADMIN}"},
+                            )
+                        except httpx.HTTPError:
+                            response = None
+                        if response is not None and response.status_code == 201:
+                            published += 1
+                            await asyncio.sleep(0.01)
+                        else:
+                            await asyncio.sleep(0.05)
+
+            async def follow(client: Client) -> None:
+                while not stop.is_set():
+                    if not client.connected:
+                        try:
+                            await client.connect(lb)
+                        except (OSError, websockets.WebSocketException, TimeoutError):
+                            await asyncio.sleep(0.05)
+                            continue
+                    await asyncio.sleep(0.02)
+
+            async def sse_follow(user: str) -> None:
+                auth = {"Authorization": f"Bearer {TOKENS.issue(user)}"}
+                timeout = httpx.Timeout(10, read=None)
+                async with httpx.AsyncClient(base_url=lb, timeout=timeout) as http:
+                    while True:
+                        since = sse_seqs[-1] if sse_seqs else 0
+                        try:
+                            async with http.stream(
+                                "GET",
+                                "/api/notifications/sse",
+                                params={"since": since},
+                                headers=auth,
+                            ) as response:
+                                if response.status_code == 200:
+                                    async for line in response.aiter_lines():
+                                        if line.startswith("data:"):
+                                            frame = json.loads(line[5:])
+                                            if "id" in frame and "seq" in frame:
+                                                sse_seqs.append(frame["seq"])
+                        except httpx.HTTPError:
+                            pass
+                        await asyncio.sleep(0.05)
+
+            for client in clients:
+                await client.connect(lb)
+            assert len({c.server for c in clients}) == 1  # all through nginx
+            started = time.monotonic()
+            tasks += [asyncio.create_task(publisher(u)) for u in users]
+            tasks += [asyncio.create_task(follow(c)) for c in clients]
+            tasks.append(asyncio.create_task(sse_follow("ann")))
+            for victim in (0, 1):
+                mark = published
+                await until(lambda m=mark: published >= m + 30, 30, "30 notifications")
+                procs[victim].proc.send_signal(signal.SIGTERM)
+                assert await procs[victim].exited() in (0, -signal.SIGTERM)
+                mark = published
+                await until(lambda m=mark: published >= m + 30, 30, "30 more, one process down")
+                procs[victim] = await start(victim)
+            mark = published
+            await until(lambda m=mark: published >= m + 30, 30, "30 more, all three up")
+            stop.set()
+            await asyncio.gather(*tasks[: len(users) + len(clients)])
+            heads = {u: await head(procs[2], u) for u in users}
+            await until(
+                lambda: (
+                    all(len(c.seqs) >= heads[c.user] for c in clients)
+                    and len(sse_seqs) >= heads["ann"]
+                ),
+                20,
+                "every client complete",
+            )
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(0.3)
+            for client in clients:
+                assert client.seqs == list(range(1, heads[client.user] + 1)), client.user
+            assert sse_seqs == list(range(1, heads["ann"] + 1))
+            assert sum(heads.values()) >= 150 and elapsed < 120
+            for client in clients:
+                await client.close()
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for proc in procs:
+            await proc.kill()
