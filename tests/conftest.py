@@ -8,6 +8,7 @@ import pytest
 from grace.config import Settings
 from tests.support import Running, serve
 from tests.support.postgres import new_schema, run_database
+from tests.support.redis import new_prefix, require_redis
 
 #: The store engines a test marked ``engines`` runs against, each in its own parametrization.
 ENGINES = ("sqlite", "postgres")
@@ -30,6 +31,18 @@ def postgres_database() -> Iterator[str]:
 def postgres_url(postgres_database: str) -> str:
     """A URL that puts Grace in a schema of its own in the run's database."""
     return new_schema(postgres_database)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis server's URL (skips, or fails under CI, without one)."""
+    return require_redis()
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A channel prefix of this test's own on the shared Redis server."""
+    return new_prefix()
 
 
 @pytest.fixture

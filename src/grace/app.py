@@ -47,6 +47,7 @@ from grace.missions.model import missions_from_config
 from grace.notifications.model import Action, Notification, Severity
 from grace.notifications.notifier import Notifier
 from grace.notifications.rules import Rules, default_rules
+from grace.notifications.store import LogFrames
 from grace.notifications.types import TypeRegistry, default_types
 from grace.protocol import Status
 from grace.selfheal.component import SelfHeal
@@ -71,7 +72,8 @@ class Grace:
 
     ``systems`` chooses the background systems: ``True`` (all of ``SYSTEMS``), ``False`` (none:
     notifications, tasks and approvals only) or a collection of their names. ``backplane`` makes
-    the backplane from the local hub (default: in-process delivery). ``interpreter`` is the chat's
+    the backplane from the local hub (default: Redis when ``settings.redis_url`` is set, else
+    in-process delivery). ``interpreter`` is the chat's
     hook for sentences its parser does not understand.
     """
 
@@ -96,6 +98,10 @@ class Grace:
         self.store = self.stores.notifications
         self.preferences = self.stores.preferences
         self.hub = Hub()
+        if backplane is None and s.redis_url:
+            from grace.hub.backends.redis import redis_backplane
+
+            backplane = redis_backplane(s.redis_url, LogFrames(self.store), prefix=s.redis_prefix)
         self.backplane: Backplane = (backplane or LocalBackplane)(self.hub)
         self.notifier = Notifier(
             self.store, self.backplane, self.types, self.rules, s.default_recipients

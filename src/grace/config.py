@@ -15,6 +15,7 @@ from typing import Any
 
 from grace.errors import ConfigError
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -55,6 +56,10 @@ class Settings:
     sqlite_cache_mib: int = 64
     #: Most connections one process opens to PostgreSQL for its stores (plus one of its own).
     postgres_pool_size: int = 10
+    #: ``redis://…``: relay live frames between processes through Redis (unset: one process).
+    redis_url: str | None = None
+    #: Prefix of the Redis channel, so several deployments (or test runs) can share one Redis.
+    redis_prefix: str = "grace"
     #: Per-connection outbound queue; a client that lets it fill is closed with 4008.
     queue_max_frames: int = 2_000
     #: Largest client frame handled as a command (bigger: ``too_large`` error, socket stays open).
@@ -110,6 +115,13 @@ class Settings:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.postgres_pool_size < 1:
             raise ConfigError("postgres_pool_size must be at least 1")
+        if self.redis_url is not None and not self.redis_url.startswith(REDIS_SCHEMES):
+            raise ConfigError(
+                "redis_url must start with redis://, rediss:// or unix:// "
+                f"(got {self.redis_url.partition('://')[0]!r})"
+            )
+        if not self.redis_prefix or any(c.isspace() for c in self.redis_prefix):
+            raise ConfigError("redis_prefix must be non-empty, without spaces")
         if self.retention_count < 1:
             raise ConfigError("retention_count must be at least 1")
         if self.task_concurrency < 1:
@@ -198,6 +210,8 @@ class Settings:
         text("GRACE_SQLITE_SYNCHRONOUS", "sqlite_synchronous")
         number("GRACE_SQLITE_CACHE_MIB", "sqlite_cache_mib", int)
         number("GRACE_POSTGRES_POOL_SIZE", "postgres_pool_size", int)
+        text("GRACE_REDIS_URL", "redis_url")
+        text("GRACE_REDIS_PREFIX", "redis_prefix")
         number("GRACE_QUEUE_MAX_FRAMES", "queue_max_frames", int)
         number("GRACE_COMMAND_RATE", "command_rate", float)
         number("GRACE_COMMAND_BURST", "command_burst", int)

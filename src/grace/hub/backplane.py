@@ -11,10 +11,18 @@ Contract of a ``Backplane``:
 * It carries already-serialized frames; it never parses them.
 * ``exclude`` names a connection of *this* process (the one a command came from); other
   processes deliver to all of the user's connections.
-* When the broker is down, a shared backplane keeps the process serving: frames it cannot relay
-  are dropped, never queued without bound, and each connection of the affected users is closed
-  (going away) so that its client reconnects and resumes from its last ``seq``; nothing stored is
-  lost, because the log, not the backplane, is the source of truth.
+* When the broker is down, a shared backplane keeps the process serving and publishing: the
+  notification is stored and ``publish`` returns as usual (the log, not the backplane, is the
+  source of truth). Delivery falls back to what the process can do alone: its own connections
+  get its own notifications at once; frames it cannot relay are dropped, never queued without
+  bound. Other processes' clients catch up when they resume, or when the broker answers again:
+  then every process re-reads, from the log, what its connected users missed. An outage is
+  logged once when it starts and once when it ends, never once per frame.
+* Where frames can be lost or reordered on the way (a broker, several publishing processes),
+  the backplane remembers per user with open connections here the last ``seq`` it delivered:
+  a frame that skips ahead is delivered only after the hole is filled from the log
+  (``LogReader``), and a frame at or below it is dropped, so every connection sees each
+  ``seq`` once, in order.
 
 What stays per process, whatever the backplane: the open connections and their outboxes (the
 hub), the presence of a user (``Hub.wait_online``), a running task's cancel and pause flags, and
@@ -22,12 +30,12 @@ approval waiters. The log, tasks, approvals and every other store are shared thr
 database.
 
 The in-process backplane hands frames straight to the local hub; a shared one (for several server
-processes) relays them through a broker.
+processes) relays them through a broker: ``hub/backends/redis.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from grace.hub.hub import Hub
@@ -42,6 +50,15 @@ class Backplane(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class LogReader(Protocol):
+    """What a shared backplane reads from the notification log to fill a hole: a user's
+    notification frames after ``after``, oldest first, at most ``limit``, as ``(seq, frame)``."""
+
+    async def frames_since(
+        self, user_id: str, after: int, limit: int
+    ) -> Sequence[tuple[int, bytes]]: ...
 
 
 #: How the application makes its backplane: given the local hub it must deliver into.

@@ -102,7 +102,8 @@ class Outbox:
         self._waiter: asyncio.Future[None] | None = None
         self._due = False
         self._blocked = False
-        self.floor = 0
+        #: The last ``seq`` the connection's replay sent; -1 until the replay is done.
+        self.floor = -1
         self.closed = False
         self.overflowed = False
 

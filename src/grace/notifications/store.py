@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from grace.notifications.model import Draft, Notification, Posted
+from grace.protocol import dumps
 
 CommitListener = Callable[[Sequence[Posted]], None]
 
@@ -82,3 +83,17 @@ class NotificationStore(Protocol):
     async def prune(self) -> int:
         """Apply retention (count per user and age); returns how many entries were removed."""
         ...
+
+
+class LogFrames:
+    """A log as a shared backplane reads it to fill a hole (``grace.hub.backplane.LogReader``):
+    a user's notification frames after a ``seq``, serialized as a replay serializes them."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: NotificationStore) -> None:
+        self._store = store
+
+    async def frames_since(self, user_id: str, after: int, limit: int) -> list[tuple[int, bytes]]:
+        page = await self._store.read_since(user_id, after, limit)
+        return [(n.seq, dumps(n.frame())) for n in page]

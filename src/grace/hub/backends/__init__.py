@@ -1,0 +1,1 @@
+"""Shared backplanes: one module per broker (Redis)."""
