@@ -1,3 +1,4 @@
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -224,6 +225,52 @@ test('a chat sentence gets its answer in the thread', async ({ page }) => {
   await page.reload();
   await expect(page.getByTestId('message-user')).toHaveText(/show background tasks/);
   await expect(page.getByTestId('message-grace')).toHaveCount(1);
+});
+
+test('a sentence Grace is not sure of gets "Did you mean …?"; its button cancels the task, also after a reload', async ({
+  page,
+}) => {
+  test.skip(!(await chatAvailable()), 'the unified chat (/api/unified/chat) is not on this server yet');
+  const backup = await grace.api<{ task_id: string }>('POST', '/api/tasks', { task_type: 'backup' }, 'user');
+  await expect
+    .poll(async () => (await grace.api<{ state: string }>('GET', `/api/tasks/${backup.task_id}`, undefined, 'user')).state)
+    .toBe('running');
+  await open(page);
+  await page.getByLabel('Message Grace').fill(`cancle ${backup.task_id}`);
+  await page.keyboard.press('Enter');
+  const card = page.getByTestId('clarify').last();
+  await expect(card.getByRole('heading')).toHaveText('Did you mean …?');
+  const suggestion = card.getByRole('button', { name: new RegExp(`^Cancel task ${backup.task_id}`) });
+  await expect(suggestion).toBeEnabled();
+  expect(await grace.api<{ state: string }>('GET', `/api/tasks/${backup.task_id}`, undefined, 'user')).toMatchObject({
+    state: 'running',
+  });
+
+  // reachable by keyboard, and nothing serious for axe
+  await suggestion.focus();
+  await expect(suggestion).toBeFocused();
+  const axe = await new AxeBuilder({ page }).include('[data-testid="clarify"]').analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+
+  await page.keyboard.press('Enter');
+  await expect(card.getByTestId('clarify-result')).toContainText(new RegExp(`Task ${backup.task_id} .* is (cancelling|cancelled)`));
+  await expect(card.getByRole('button')).not.toHaveCount(0);
+  for (const button of await card.getByRole('button').all()) await expect(button).toBeDisabled();
+  await expect
+    .poll(async () => (await grace.api<{ state: string }>('GET', `/api/tasks/${backup.task_id}`, undefined, 'user')).state, {
+      timeout: 20_000,
+    })
+    .toBe('cancelled');
+  await expect(cards(page).filter({ hasText: backup.task_id }).last()).toHaveAttribute('data-type', 'task_cancelled');
+
+  await page.reload();
+  const restored = page.getByTestId('clarify').last();
+  await expect(restored.getByTestId('clarify-result')).toContainText(`Task ${backup.task_id}`);
+  for (const button of await restored.getByRole('button').all()) await expect(button).toBeDisabled();
+  await expect(restored.getByRole('button', { name: new RegExp(`^Cancel task ${backup.task_id}`) })).toHaveAttribute(
+    'aria-pressed',
+    'true',
+  );
 });
 
 test('screenshot of the chat for the docs (light, phone width too)', async ({ page }) => {
