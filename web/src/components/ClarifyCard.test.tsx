@@ -82,6 +82,8 @@ describe('the clarify card', () => {
     expect(after[0].getAttribute('aria-pressed')).toBe('true');
     expect(after[1].getAttribute('aria-pressed')).toBe('false');
     expect(card.getAttribute('data-used')).toBe('true');
+    // the button used is disabled: focus moves to what came of it
+    await waitFor(() => expect(document.activeElement).toBe(result));
   });
 
   it('looks the same after a reload, from the reply the server kept', async () => {

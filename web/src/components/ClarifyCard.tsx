@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import type { ChatMessage } from '../chatMessages';
 import { clarifyQuestion, type ClarifyAnswer, type Suggestion } from '../clarify';
 import { describeError } from '../errors';
@@ -25,12 +25,22 @@ export function ClarifyCard({
   const [busy, setBusy] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
   const headingId = useId();
+  const resultRef = useRef<HTMLParagraphElement>(null);
+  // the button used is disabled now: keep keyboard focus on the card, at what came of it
+  const [moveFocus, setMoveFocus] = useState(false);
+  useEffect(() => {
+    if (moveFocus && answer) {
+      resultRef.current?.focus();
+      setMoveFocus(false);
+    }
+  }, [moveFocus, answer]);
   const question = clarifyQuestion(m.text);
   const run = async (index: number) => {
     setBusy(index);
     setError(null);
     try {
       await g.runSuggestion(m, index);
+      setMoveFocus(true);
     } catch (err) {
       setError(`Could not ${suggestions[index].label.toLowerCase()}: ${describeError(err)}`);
     } finally {
@@ -60,7 +70,7 @@ export function ClarifyCard({
         ))}
       </ul>
       {answer && (
-        <p className="clarify-result" data-testid="clarify-result">
+        <p className="clarify-result" data-testid="clarify-result" role="status" tabIndex={-1} ref={resultRef}>
           <span aria-hidden="true">✓ </span>
           {answer.label}: {answer.result}
         </p>
