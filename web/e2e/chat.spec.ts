@@ -1,3 +1,4 @@
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -177,8 +178,11 @@ test('a background task’s notifications appear in order and the task card cont
   const row = page.getByTestId('task-list').last().locator(`[data-task-id="${backup.task_id}"]`);
   await expect(row).toHaveAttribute('data-state', 'running');
   await expect(row).toContainText(/Status: Running \(\d+s\)/);
-  await row.getByRole('button', { name: /^Cancel/ }).click();
+  // by keyboard: the button is reachable and, once it is gone with the new state, focus stays on the task
+  await row.getByRole('button', { name: /^Cancel/ }).focus();
+  await page.keyboard.press('Enter');
   await expect(row).toHaveAttribute('data-state', 'cancelled', { timeout: 20_000 });
+  await expect(row.locator('.task-status')).toBeFocused();
   const stored = await grace.api<{ state: string }>('GET', `/api/tasks/${backup.task_id}`, undefined, 'user');
   expect(stored.state).toBe('cancelled');
 });
@@ -224,6 +228,64 @@ test('a chat sentence gets its answer in the thread', async ({ page }) => {
   await page.reload();
   await expect(page.getByTestId('message-user')).toHaveText(/show background tasks/);
   await expect(page.getByTestId('message-grace')).toHaveCount(1);
+});
+
+/** No serious or critical axe violation in `selector`, in light and dark. */
+async function axeClean(page: Page, selector: string) {
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const result = await new AxeBuilder({ page }).include(selector).analyze();
+    const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    expect(serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), scheme).toEqual([]);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+test('a sentence Grace is not sure of gets "Did you mean …?"; its button cancels the task, also after a reload', async ({
+  page,
+}) => {
+  test.skip(!(await chatAvailable()), 'the unified chat (/api/unified/chat) is not on this server yet');
+  const backup = await grace.api<{ task_id: string }>('POST', '/api/tasks', { task_type: 'backup' }, 'user');
+  await expect
+    .poll(async () => (await grace.api<{ state: string }>('GET', `/api/tasks/${backup.task_id}`, undefined, 'user')).state)
+    .toBe('running');
+  await open(page);
+  await page.getByLabel('Message Grace').fill(`cancle ${backup.task_id}`);
+  await page.keyboard.press('Enter');
+  const card = page.getByTestId('clarify').last();
+  await expect(card.getByRole('heading')).toHaveText('Did you mean …?');
+  const suggestion = card.getByRole('button', { name: new RegExp(`^Cancel task ${backup.task_id}`) });
+  await expect(suggestion).toBeEnabled();
+  expect(await grace.api<{ state: string }>('GET', `/api/tasks/${backup.task_id}`, undefined, 'user')).toMatchObject({
+    state: 'running',
+  });
+
+  // reachable by keyboard, and nothing serious for axe
+  await suggestion.focus();
+  await expect(suggestion).toBeFocused();
+  await axeClean(page, '[data-testid="clarify"]');
+
+  await page.keyboard.press('Enter');
+  await expect(card.getByTestId('clarify-result')).toContainText(new RegExp(`Task ${backup.task_id} .* is (cancelling|cancelled)`));
+  await expect(card.getByTestId('clarify-result')).toBeFocused();
+  await axeClean(page, '[data-testid="clarify"]');
+  await expect(card.getByRole('button')).not.toHaveCount(0);
+  for (const button of await card.getByRole('button').all()) await expect(button).toBeDisabled();
+  await expect
+    .poll(async () => (await grace.api<{ state: string }>('GET', `/api/tasks/${backup.task_id}`, undefined, 'user')).state, {
+      timeout: 20_000,
+    })
+    .toBe('cancelled');
+  await expect(cards(page).filter({ hasText: backup.task_id }).last()).toHaveAttribute('data-type', 'task_cancelled');
+
+  await page.reload();
+  const restored = page.getByTestId('clarify').last();
+  await expect(restored.getByTestId('clarify-result')).toContainText(`Task ${backup.task_id}`);
+  for (const button of await restored.getByRole('button').all()) await expect(button).toBeDisabled();
+  await expect(restored.getByRole('button', { name: new RegExp(`^Cancel task ${backup.task_id}`) })).toHaveAttribute(
+    'aria-pressed',
+    'true',
+  );
 });
 
 test('screenshot of the chat for the docs (light, phone width too)', async ({ page }) => {

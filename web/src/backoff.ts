@@ -30,6 +30,12 @@ export class Backoff {
     return low + this.random() * (high - low);
   }
 
+  /** The longest delay (jittered like the others), without counting an attempt: for a server
+   * that asked to be left alone for a while. */
+  longest(): number {
+    return this.maxMs / 2 + this.random() * (this.maxMs / 2);
+  }
+
   reset(): void {
     this.attempt = 0;
   }

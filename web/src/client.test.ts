@@ -187,6 +187,159 @@ describe('reconnecting', () => {
   });
 });
 
+describe('too many connections (4429)', () => {
+  const refuse = () => {
+    const ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive({ type: 'error', code: 'rate_limited', message: 'too many connections: at most 32 per user' });
+    ws.serverClose(4429, 'too many connections: at most 32 per user');
+  };
+
+  it('waits the longest delay, says so, and does not fall back to SSE', async () => {
+    class FakeES {
+      constructor() {
+        throw new Error('SSE must not be used');
+      }
+    }
+    const { client } = make({
+      token: 'T',
+      backoffInitialMs: 100,
+      backoffMaxMs: 10_000,
+      random: () => 0,
+      fallbackAfterFailures: 1,
+      EventSourceImpl: FakeES as unknown as typeof EventSource,
+    });
+    client.connect();
+    refuse();
+    expect(client.state).toBe('reconnecting');
+    expect(client.error?.code).toBe('too_many_connections');
+    expect(client.error?.message).toMatch(/^Too many open tabs/);
+    await vi.advanceTimersByTimeAsync(4_990); // random() = 0: half of the longest delay
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(client.transport).toBe('websocket');
+    // the exponential backoff was not used up by it
+    expect(client.nextBackoffRange()).toEqual([50, 100]);
+  });
+
+  it('gives up after a few refusals in a row, with a message', async () => {
+    const { client } = make({ token: 'T', backoffMaxMs: 1000, tooManyConnectionsTries: 3 });
+    client.connect();
+    for (let i = 0; i < 3; i++) {
+      refuse();
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(client.state).toBe('offline');
+    expect(client.error?.code).toBe('too_many_connections');
+    expect(client.error?.message).toContain('close some of the other Grace tabs');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeWebSocket.instances).toHaveLength(3);
+  });
+
+  it('counts refusals only until a connection is welcomed', async () => {
+    const { client } = make({ token: 'T', backoffMaxMs: 1000, tooManyConnectionsTries: 2 });
+    client.connect();
+    refuse();
+    await vi.advanceTimersByTimeAsync(1000);
+    FakeWebSocket.last.greet();
+    FakeWebSocket.last.serverClose(1012);
+    await vi.advanceTimersByTimeAsync(1000);
+    refuse();
+    expect(client.state).toBe('reconnecting');
+  });
+});
+
+describe('a token that expires mid-stream (4401)', () => {
+  const expire = () => {
+    const ws = FakeWebSocket.last;
+    ws.receive({ type: 'error', code: 'unauthenticated', message: 'token expired: sign in again' });
+    ws.serverClose(4401, 'token expired: sign in again');
+  };
+
+  it('with a token: takes a new one from tokenSource and resumes from the last seq in the hello', async () => {
+    const tokenSource = vi.fn(async () => 'T2');
+    const { client, seen } = make({ token: 'T1', tokenSource });
+    client.connect();
+    FakeWebSocket.last.greet('alice', 0);
+    FakeWebSocket.last.receive(note(1), note(2));
+    expire();
+    expect(client.state).toBe('reconnecting');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(tokenSource).toHaveBeenCalledTimes(1);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    FakeWebSocket.last.open();
+    expect(FakeWebSocket.last.lastSent('hello')).toEqual({ type: 'hello', token: 'T2', since: 2 });
+    FakeWebSocket.last.receive({ type: 'welcome', user_id: 'alice', epoch: 'e1', seq: 3, unread: 0, protocol: 1 }, note(3), { type: 'synced', seq: 3 });
+    expect(client.state).toBe('connected');
+    expect(seen.map((n) => n.seq)).toEqual([1, 2, 3]);
+    expect(client.restOptions.token).toBe('T2');
+  });
+
+  it('with the cookie: posts the new token to /api/session, then reconnects with ?since=', async () => {
+    const http = fakeFetch({ 'POST /api/session': () => ({ status: 204 }) });
+    const { client } = make({ fetchImpl: http.impl, tokenSource: () => 'T2', user: 'alice' });
+    client.connect();
+    FakeWebSocket.last.greet('alice', 0);
+    FakeWebSocket.last.receive(note(1));
+    expire();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(http.calls).toEqual([{ method: 'POST', url: 'http://grace.test/api/session', body: { token: 'T2' } }]);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(FakeWebSocket.last.url).toBe('ws://grace.test/api/notifications/stream?since=1');
+  });
+
+  it('without a token source (or when it has none), stops and asks to sign in again', async () => {
+    for (const tokenSource of [undefined, () => null]) {
+      FakeWebSocket.reset();
+      const { client } = make({ tokenSource });
+      client.connect();
+      FakeWebSocket.last.greet();
+      expire();
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(client.state).toBe('offline');
+      expect(client.error).toMatchObject({ code: 'unauthenticated', message: 'token expired: sign in again' });
+      expect(FakeWebSocket.instances).toHaveLength(1);
+    }
+  });
+
+  it('stops when the new session is refused, or expires again before a welcome', async () => {
+    const http = fakeFetch({ 'POST /api/session': () => ({ status: 401, body: { code: 'unauthenticated', message: 'bad token' } }) });
+    const refused = make({ fetchImpl: http.impl, tokenSource: () => 'bad' }).client;
+    refused.connect();
+    FakeWebSocket.last.greet();
+    expire();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(refused.state).toBe('offline');
+    expect(FakeWebSocket.instances).toHaveLength(1);
+
+    FakeWebSocket.reset();
+    const tokenSource = vi.fn(() => 'T2');
+    const again = make({ token: 'T1', tokenSource }).client;
+    again.connect();
+    FakeWebSocket.last.greet();
+    expire();
+    await vi.advanceTimersByTimeAsync(0);
+    FakeWebSocket.last.open();
+    expire(); // before any welcome
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(tokenSource).toHaveBeenCalledTimes(1);
+    expect(again.state).toBe('offline');
+    expect(FakeWebSocket.instances).toHaveLength(2);
+  });
+
+  it('a 4401 that does not say the token expired stays final', async () => {
+    const tokenSource = vi.fn(() => 'T2');
+    const { client } = make({ token: 'T1', tokenSource });
+    client.connect();
+    FakeWebSocket.last.open();
+    FakeWebSocket.last.serverClose(4401, 'invalid token');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(tokenSource).not.toHaveBeenCalled();
+    expect(client.state).toBe('offline');
+  });
+});
+
 describe('SSE + REST fallback', () => {
   it('uses SSE for notifications and REST for commands when WebSocket never opens', async () => {
     const sources: { url: string; es: { onmessage: ((e: MessageEvent) => void) | null } }[] = [];

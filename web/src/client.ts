@@ -5,18 +5,20 @@
  * - Resume: nothing is missed and nothing is shown twice, across reconnects and pages (see
  *   `resume.ts`); a `reset` is emitted when the server's epoch or the user changed.
  * - Reconnect with exponential backoff and jitter (`backoff.ts`); a dead connection is detected by
- *   a ping that gets no pong in time (`heartbeat.ts`). 4401/4403 closes are final (`offline` with
- *   an error).
+ *   a ping that gets no pong in time (`heartbeat.ts`). 4403 is final (`offline` with an error);
+ *   so is 4401, unless it says the token expired and `tokenSource` gives a new one (then the
+ *   client signs in again and resumes). Too many connections (4429) waits the longest delay,
+ *   a few times, then gives up.
  * - Every command is a promise of its typed reply, matched by `ref` (`replies.ts`), rejected with
  *   a `GraceError` carrying the server's error code, or `timeout` / `disconnected` / `closed`.
  * - Several frames packed in one message (newline-separated) are split (`parse.ts`).
  * - Without WebSocket (or when it never opens), notifications come over SSE and commands over REST
  *   (`connection.ts`, `restRoutes.ts`).
  */
-import type { RestOptions } from './api';
+import { startSession, type RestOptions } from './api';
 import { Backoff } from './backoff';
 import type { ClientEvents, ClientOptions, ConnectionState, NotificationMeta } from './clientTypes';
-import { StreamConnection, type Transport } from './connection';
+import { StreamConnection, type StreamConfig, type Transport } from './connection';
 import { GraceError } from './errors';
 import type { ReplyMap, ServerFrame, WelcomeFrame } from './frames';
 import { Heartbeat } from './heartbeat';
@@ -32,13 +34,23 @@ export type { ClientEvents, ClientOptions, ConnectionState, NotificationMeta, Tr
 
 type MarkRead = Pick<CommandMap['mark_read'], 'ids' | 'up_to_seq' | 'all'>;
 
+/** A 4401 close (or the error before it) saying the token ran out, rather than that it is bad. */
+const TOKEN_EXPIRED = /token expired/i;
+export const TOO_MANY_TABS = 'Too many open tabs: Grace refused another connection for you. Retrying in a while.';
+export const TOO_MANY_TABS_FINAL =
+  'Too many open tabs: close some of the other Grace tabs or streams, then reload this page.';
+export const SIGN_IN_AGAIN = 'token expired: sign in again';
+
 export class GraceClient {
   readonly baseUrl: string;
-  private readonly token: string | null;
+  private token: string | null;
+  private readonly tokenSource: ClientOptions['tokenSource'];
+  private readonly streamConfig: StreamConfig;
   private readonly fetchImpl: typeof fetch | undefined;
   private readonly hasSse: boolean;
   private readonly commandTimeoutMs: number;
   private readonly fallbackAfterFailures: number;
+  private readonly tooManyTries: number;
   private readonly listeners = new Listeners<ClientEvents>();
   private readonly stream: StreamConnection;
   private readonly resume: ResumeState;
@@ -53,11 +65,16 @@ export class GraceClient {
   private stopped = true;
   private failuresBeforeOpen = 0;
   private everWelcomed = false;
+  /** 4429 closes since the last welcome. */
+  private tooManyRefusals = 0;
+  /** Signed in again since the last welcome (a second expiry before a welcome is final). */
+  private signedInAgain = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? globalThis.location?.origin ?? '').replace(/\/$/, '');
     this.token = options.token ?? null;
+    this.tokenSource = options.tokenSource ?? null;
     this.fetchImpl = options.fetchImpl;
     const WS = options.WebSocketImpl === undefined ? (globalThis.WebSocket ?? null) : options.WebSocketImpl;
     const ES = options.EventSourceImpl === undefined ? (globalThis.EventSource ?? null) : options.EventSourceImpl;
@@ -65,6 +82,7 @@ export class GraceClient {
     this._transport = WS ? 'websocket' : 'sse';
     this.commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
     this.fallbackAfterFailures = options.fallbackAfterFailures ?? 3;
+    this.tooManyTries = options.tooManyConnectionsTries ?? 3;
     const storage = options.storage === undefined ? safeLocalStorage() : options.storage;
     this.resume = new ResumeState(storage, options.user ?? null);
     this.backoff = new Backoff(options.backoffInitialMs ?? 500, options.backoffMaxMs ?? 15_000, options.random ?? Math.random);
@@ -74,8 +92,9 @@ export class GraceClient {
       (timeoutMs) => this.request({ type: 'ping' }, timeoutMs),
       () => this.drop(),
     );
+    this.streamConfig = { baseUrl: this.baseUrl, token: this.token, WebSocketImpl: WS, EventSourceImpl: ES };
     this.stream = new StreamConnection(
-      { baseUrl: this.baseUrl, token: this.token, WebSocketImpl: WS, EventSourceImpl: ES },
+      this.streamConfig,
       { frame: (frame) => this.handleFrame(frame), closed: (code, opened, reason) => this.afterClose(code, opened, reason) },
     );
   }
@@ -148,6 +167,10 @@ export class GraceClient {
     this.heartbeat.stop();
     this.replies.failAll(new GraceError('disconnected', 'the connection dropped before the answer came'));
     if (this.stopped) return;
+    if (code === CLOSE_CODES.unauthenticated && TOKEN_EXPIRED.test(reason || this._error?.message || '')) {
+      void this.signInAgain(reason || this._error?.message || SIGN_IN_AGAIN);
+      return;
+    }
     if (code === CLOSE_CODES.unauthenticated || code === CLOSE_CODES.forbidden) {
       this.stopped = true;
       const error =
@@ -157,18 +180,64 @@ export class GraceClient {
       this.setState('offline', error);
       return;
     }
+    if (code === CLOSE_CODES.too_many_connections) {
+      // the server is there and refuses this user one more stream: not a reason to fall back to
+      // SSE (which counts the same), and no use coming back soon
+      this.tooManyRefusals += 1;
+      if (this.tooManyRefusals >= this.tooManyTries) {
+        this.stopped = true;
+        this.setState('offline', new GraceError('too_many_connections', TOO_MANY_TABS_FINAL));
+        return;
+      }
+      this.retryAfter(this.backoff.longest(), new GraceError('too_many_connections', TOO_MANY_TABS));
+      return;
+    }
     if (!opened && this._transport === 'websocket') {
       this.failuresBeforeOpen += 1;
       if (!this.everWelcomed && this.hasSse && this.failuresBeforeOpen >= this.fallbackAfterFailures) {
         this._transport = 'sse';
       }
     }
-    const delay = this.backoff.next();
-    this.setState('reconnecting', this._error);
+    this.retryAfter(this.backoff.next(), this._error);
+  }
+
+  private retryAfter(delay: number, error: GraceError | null): void {
+    this.setState('reconnecting', error);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.stopped) this.open();
     }, delay);
+  }
+
+  /**
+   * The token expired while the stream was open: get a new one from `tokenSource` (in the next
+   * hello, or posted to `/api/session` for a new cookie) and reconnect from the last seq; without
+   * one, stop and ask the person to sign in again.
+   */
+  private async signInAgain(reason: string): Promise<void> {
+    const expired = new GraceError('unauthenticated', reason);
+    const giveUp = () => {
+      this.stopped = true;
+      this.setState('offline', expired);
+    };
+    if (!this.tokenSource || this.signedInAgain) return giveUp();
+    this.signedInAgain = true;
+    this.setState('reconnecting', expired);
+    let token: string | null = null;
+    try {
+      token = (await this.tokenSource()) || null;
+      if (token && this.token !== null) {
+        this.token = token;
+        this.streamConfig.token = token;
+      } else if (token) {
+        await startSession({ baseUrl: this.baseUrl, token: null, fetchImpl: this.fetchImpl }, token);
+      }
+    } catch {
+      token = null;
+    }
+    if (this.stopped) return;
+    if (!token) return giveUp();
+    this.open();
   }
 
   /** Drop a connection that looks dead and reconnect now, without waiting for the TCP timeout. */
@@ -221,6 +290,8 @@ export class GraceClient {
     this.everWelcomed = true;
     this.backoff.reset();
     this.failuresBeforeOpen = 0;
+    this.tooManyRefusals = 0;
+    this.signedInAgain = false;
     this._error = null;
     this.setState('connected');
     if (this._transport === 'websocket') this.heartbeat.start();

@@ -24,6 +24,14 @@ export interface ClientOptions {
   backoffMaxMs?: number;
   /** WebSocket attempts that never open before switching to SSE + REST. */
   fallbackAfterFailures?: number;
+  /** Refusals for too many connections (close 4429) in a row before giving up. */
+  tooManyConnectionsTries?: number;
+  /**
+   * A fresh token when the one in use expired (close 4401 "token expired"): with `token` it is
+   * sent in the next hello, without it is posted to `/api/session` for a new cookie. Without a
+   * source, or when it has none (null), the person is asked to sign in again.
+   */
+  tokenSource?: (() => Promise<string | null> | string | null) | null;
   random?: () => number;
 }
 

@@ -4,7 +4,7 @@
  * Reconnecting, and what the frames mean, is the client's business.
  */
 import type { ServerFrame } from './frames';
-import { parseFrames } from './parse';
+import { isNotificationFrame, parseFrames } from './parse';
 
 export type Transport = 'websocket' | 'sse';
 
@@ -13,7 +13,8 @@ const SSE_PATH = '/api/notifications/sse';
 
 export interface StreamConfig {
   baseUrl: string;
-  /** Sent in a hello frame; without it the session cookie authenticates. */
+  /** Sent in a hello frame; without it the session cookie authenticates. Replaced when the
+   * client signs in again. */
   token: string | null;
   WebSocketImpl: typeof WebSocket | null;
   EventSourceImpl: typeof EventSource | null;
@@ -110,19 +111,25 @@ export class StreamConnection {
     es.onopen = () => {
       opened = true;
     };
-    es.onmessage = (event: MessageEvent) => this.deliver(String(event.data), 'the server sent an event that is not JSON');
+    // the stream's last event may say why it ends (4401 when the token expired, 4008)
+    let ending: { code: number; reason: string } | null = null;
+    es.onmessage = (event: MessageEvent) =>
+      this.deliver(String(event.data), 'the server sent an event that is not JSON', (frame) => {
+        if (isNotificationFrame(frame) || frame.type !== 'error') return;
+        if (typeof frame.close_code === 'number') ending = { code: frame.close_code, reason: frame.message };
+      });
     es.onerror = () => {
       if (this.es !== es) return;
       // The browser would retry by itself (with Last-Event-ID); the client restarts with its own
       // position instead, which also covers a 401 that EventSource does not report.
       es.close();
       this.es = null;
-      this.handlers.closed(1006, opened, '');
+      this.handlers.closed(ending?.code ?? 1006, opened, ending?.reason ?? '');
     };
     return true;
   }
 
-  private deliver(text: string, complaint: string): void {
+  private deliver(text: string, complaint: string, peek?: (frame: ServerFrame) => void): void {
     let frames: ServerFrame[];
     try {
       frames = parseFrames(text);
@@ -130,6 +137,9 @@ export class StreamConnection {
       console.error(`grace: ${complaint}`);
       return;
     }
-    for (const frame of frames) this.handlers.frame(frame);
+    for (const frame of frames) {
+      peek?.(frame);
+      this.handlers.frame(frame);
+    }
   }
 }

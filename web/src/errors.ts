@@ -2,7 +2,7 @@
 import { ERROR_CODES, type ErrorCode } from './protocol';
 
 /** Codes the client itself uses when a command fails without a server answer. */
-export type ClientErrorCode = 'timeout' | 'disconnected' | 'closed' | 'network';
+export type ClientErrorCode = 'timeout' | 'disconnected' | 'closed' | 'network' | 'too_many_connections';
 export type GraceErrorCode = ErrorCode | ClientErrorCode;
 
 /** A failure with a stable code: the server's error code, or a client code (timeout, network…). */

@@ -17,6 +17,7 @@ import {
   type TypeInfo,
 } from './api';
 import { mergeServerHistory, MessageStore, MAX_MESSAGES, type ChatMessage } from './chatMessages';
+import { ClarifyStore, clarifyKey, clarifySuggestions, describeReply, type ClarifyAnswer } from './clarify';
 import { GraceClient, type ClientOptions, type ConnectionState, type Transport } from './client';
 import { DigestStore } from './digest';
 import { describeError, GraceError } from './errors';
@@ -74,6 +75,8 @@ export interface Snapshot {
    * summary) before they are shown, so a long absence never shows as a flood first. */
   holdAbove: number | null;
   signedOut: boolean;
+  /** The suggestions of clarify replies the person used, and what came of them. */
+  clarified: ClarifyAnswer[];
 }
 
 /** Called for each notification pushed live, with the mode the person chose for its type. */
@@ -91,6 +94,7 @@ export class GraceSession {
   private readonly storage: KeyValueStorage | null;
   private readonly messages: MessageStore;
   private readonly digests: DigestStore;
+  private readonly clarifyStore: ClarifyStore;
   private epoch: string | null = null;
   /** The replay under way began with a reset (new epoch, other user): its summary is stale. */
   private summaryStale = false;
@@ -102,6 +106,7 @@ export class GraceSession {
     this.storage = options.storage === undefined ? safeLocalStorage() : options.storage;
     this.messages = new MessageStore(this.storage);
     this.digests = new DigestStore(this.storage);
+    this.clarifyStore = new ClarifyStore(this.storage);
     const user = this.client.userId;
     this.snap = {
       notifications: [],
@@ -124,6 +129,7 @@ export class GraceSession {
       digest: null,
       holdAbove: null,
       signedOut: false,
+      clarified: this.clarifyStore.load(user),
     };
     this.client.on('state', (state, error) => {
       this.update({ state, error, transport: this.client.transport, holdAbove: this.holdFor(state) });
@@ -135,8 +141,10 @@ export class GraceSession {
       this.update({
         unread: w.unread,
         userId: w.user_id,
-        ...(this.snap.userId === null ? { messages: this.messages.load(w.user_id) } : {}),
-        ...(userChanged ? { messages: this.messages.load(w.user_id), notifications: [], approvals: {} } : {}),
+        ...(this.snap.userId === null ? { messages: this.messages.load(w.user_id), clarified: this.clarifyStore.load(w.user_id) } : {}),
+        ...(userChanged
+          ? { messages: this.messages.load(w.user_id), clarified: this.clarifyStore.load(w.user_id), notifications: [], approvals: {} }
+          : {}),
         digest: userChanged || epochChanged || !this.snap.digest ? this.digests.load(w.user_id, w.epoch) : this.snap.digest,
       });
       if (userChanged) void this.loadHistory();
@@ -361,12 +369,13 @@ export class GraceSession {
     this.client.forget();
     this.digests.clear(user);
     this.messages.save(user, []);
+    this.clarifyStore.save(user, []);
     try {
       if (this.storage?.getItem(LAST_USER_KEY) === user) this.storage?.removeItem(LAST_USER_KEY);
     } catch {
       /* nothing kept */
     }
-    this.update({ signedOut: true, notifications: [], messages: [], digest: null, unread: 0, tasks: null });
+    this.update({ signedOut: true, notifications: [], messages: [], digest: null, unread: 0, tasks: null, clarified: [] });
   }
 
   // -- history -------------------------------------------------------------------------------------
@@ -493,6 +502,37 @@ export class GraceSession {
           : `Grace could not answer: ${err instanceof Error ? err.message : String(err)}`;
       this.addMessage({ kind: 'grace', text, error: true });
     }
+  }
+
+  /**
+   * Use suggestion `index` of the clarify reply `m`: its command goes through the client as is (a
+   * `chat` one as a sentence, which joins the thread with its answer), and the outcome is kept
+   * with the reply. Rejects with the command's `GraceError` (nothing is kept then).
+   */
+  async runSuggestion(m: ChatMessage, index: number): Promise<ClarifyAnswer> {
+    const suggestion = clarifySuggestions(m)?.[index];
+    if (!suggestion) throw new GraceError('bad_request', 'no such suggestion');
+    const { id: _ignored, ...command } = suggestion.command as typeof suggestion.command & { id?: unknown };
+    let result: string;
+    if (command.type === 'chat') {
+      result = `You asked: “${command.text}”`;
+      this.remember(m, index, suggestion.label, result);
+      await this.chat(command.text);
+      return this.snap.clarified[this.snap.clarified.length - 1];
+    }
+    const reply = await this.client.send(command);
+    // over WebSocket the reply went through onControl already; over REST it did not
+    if (reply.type === 'task') this.update({ tasks: upsertTask(this.snap.tasks, reply.task) });
+    if (reply.type === 'approval') this.setApproval(reply.approval);
+    result = describeReply(reply);
+    return this.remember(m, index, suggestion.label, result);
+  }
+
+  private remember(m: ChatMessage, index: number, label: string, result: string): ClarifyAnswer {
+    const answer: ClarifyAnswer = { key: clarifyKey(m), index, label, result, at: Math.max(Date.now(), m.at) };
+    const clarified = this.clarifyStore.save(this.snap.userId, [...this.snap.clarified, answer]);
+    this.update({ clarified });
+    return answer;
   }
 
   /** Show the live task list card in the thread and refresh it. */

@@ -19,6 +19,8 @@ import type {
   TaskFrame,
   TaskListFrame,
 } from './frames';
+import type { ClarifyAnswer } from './clarify';
+import type { ChatMessage } from './chatMessages';
 import type { CommandMap } from './protocol';
 import type { GraceSession, Snapshot } from './session';
 import { getSession, releaseSession } from './sessionRegistry';
@@ -44,6 +46,8 @@ export interface NotificationCommands {
   status: () => Promise<StatusFrame>;
   /** A sentence to the unified chat; the sentence and Grace's answer join the thread. */
   chat: (text: string) => Promise<void>;
+  /** Send the command of suggestion `index` of a clarify reply and keep what came of it. */
+  runSuggestion: (m: ChatMessage, index: number) => Promise<ClarifyAnswer>;
   /** Add the live task card to the thread and refresh it. */
   showTasks: () => Promise<void>;
   /** The person has seen these cards: those still unread are marked read. */
@@ -90,6 +94,7 @@ export function useNotifications(options: UseNotificationsOptions = {}): UseNoti
       markRead: (which) => session.markRead(which),
       status: () => c.status(),
       chat: (text) => session.chat(text),
+      runSuggestion: (m, index) => session.runSuggestion(m, index),
       showTasks: () => session.showTasks(),
       markSeen: (ids) => session.markSeen(ids),
       loadOlder: () => session.loadOlder(),

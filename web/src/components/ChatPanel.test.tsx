@@ -175,10 +175,32 @@ describe('ChatPanel', () => {
     render(<ChatPanel {...options} />);
     act(() => {
       FakeWebSocket.last.open();
-      FakeWebSocket.last.serverClose(4401, 'token expired');
+      FakeWebSocket.last.serverClose(4401, 'invalid token');
     });
-    expect(screen.getByRole('alert').textContent).toContain('Not signed in (token expired)');
+    expect(screen.getByRole('alert').textContent).toContain('Not signed in (invalid token)');
     expect(screen.getByTestId('connection').textContent).toBe('Offline');
+  });
+
+  it('asks to sign in again when the token expired and nothing can renew it', () => {
+    render(<ChatPanel {...options} />);
+    connect();
+    act(() => {
+      FakeWebSocket.last.receive({ type: 'error', code: 'unauthenticated', message: 'token expired: sign in again' });
+      FakeWebSocket.last.serverClose(4401, 'token expired: sign in again');
+    });
+    expect(screen.getByRole('alert').textContent).toContain('Your session expired: sign in again');
+    expect(screen.getByTestId('connection').textContent).toBe('Offline');
+  });
+
+  it('says "Too many open tabs" while the server refuses another connection', () => {
+    render(<ChatPanel {...options} />);
+    act(() => {
+      FakeWebSocket.last.open();
+      FakeWebSocket.last.receive({ type: 'error', code: 'rate_limited', message: 'too many connections: at most 32 per user' });
+      FakeWebSocket.last.serverClose(4429, 'too many connections: at most 32 per user');
+    });
+    expect(screen.getByTestId('connection').textContent).toBe('Too many open tabs');
+    expect(screen.getByRole('alert').textContent).toContain('Too many open tabs');
   });
 
   it('restores the thread from history and merges the live stream without duplicates', async () => {

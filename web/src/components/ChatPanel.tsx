@@ -4,6 +4,7 @@
  * the header and the tab's title.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
+import { answersByMessage } from '../clarify';
 import type { NotificationFrame } from '../frames';
 import { useNotifications, type UseNotificationsOptions } from '../useNotifications';
 import { ChatInput } from './ChatInput';
@@ -37,6 +38,8 @@ export function ChatPanel({ loginError = null, ...options }: ChatPanelProps) {
     [g.modes, g.defaultMode, g.archived, showArchived, g.digest, g.holdAbove],
   );
   const entries = useMemo(() => threadEntries(g.notifications, g.messages, view), [g.notifications, g.messages, view]);
+
+  const answers = useMemo(() => answersByMessage(g.messages, g.clarified), [g.messages, g.clarified]);
 
   const seen = useMarkOnSeen(g.markSeen, g.connected);
 
@@ -119,7 +122,7 @@ export function ChatPanel({ loginError = null, ...options }: ChatPanelProps) {
     <main className="chat" aria-label="Grace chat">
       <header className="chat-header">
         <h1>Grace</h1>
-        <ConnectionIndicator state={g.state} transport={g.transport} />
+        <ConnectionIndicator state={g.state} transport={g.transport} error={g.error?.code} />
         <div className="header-actions">
           <button
             type="button"
@@ -177,7 +180,7 @@ export function ChatPanel({ loginError = null, ...options }: ChatPanelProps) {
           if (e.kind === 'message') {
             return (
               <li key={key}>
-                <MessageView m={e.m} g={g} />
+                <MessageView m={e.m} g={g} answer={answers.get(e.m.id)} />
               </li>
             );
           }

@@ -1,4 +1,5 @@
 import type { ConnectionState, Transport } from '../client';
+import type { GraceErrorCode } from '../errors';
 
 const STATE_LABEL: Record<ConnectionState, string> = {
   connected: 'Connected',
@@ -8,12 +9,22 @@ const STATE_LABEL: Record<ConnectionState, string> = {
   idle: 'Offline',
 };
 
-export function ConnectionIndicator({ state, transport }: { state: ConnectionState; transport: Transport }) {
+export function ConnectionIndicator({
+  state,
+  transport,
+  error = null,
+}: {
+  state: ConnectionState;
+  transport: Transport;
+  /** Why the connection is down, when it is. */
+  error?: GraceErrorCode | null;
+}) {
+  const tooMany = error === 'too_many_connections' && state !== 'connected';
   return (
     <p className={`connection ${state}`} role="status" data-testid="connection" data-state={state}>
       <span className="dot" aria-hidden="true" />
       <span className="connection-label">
-        {STATE_LABEL[state]}
+        {tooMany ? 'Too many open tabs' : STATE_LABEL[state]}
         {state === 'connected' && transport === 'sse' ? ' (SSE)' : ''}
       </span>
     </p>

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { describeError } from '../errors';
 import type { TaskInfo } from '../frames';
 import { isActive } from '../threadState';
@@ -30,11 +30,17 @@ function runningTime(t: TaskInfo, now: number): string | null {
 export function TaskRow({ t, g, now }: { t: TaskInfo; g: TaskControls; now: number }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const statusRef = useRef<HTMLDivElement>(null);
   const run = async (what: string, fn: (id: string) => Promise<unknown>) => {
     setBusy(true);
     setError(null);
     try {
       await fn(t.task_id);
+      // the button pressed may be gone with the new state: keep keyboard focus on this task
+      setTimeout(() => {
+        const active = document.activeElement;
+        if (!active || active === document.body) statusRef.current?.focus();
+      }, 0);
     } catch (err) {
       setError(`Could not ${what}: ${describeError(err)}`);
     } finally {
@@ -48,7 +54,7 @@ export function TaskRow({ t, g, now }: { t: TaskInfo; g: TaskControls; now: numb
       <div className="task-head">
         <span aria-hidden="true">{TASK_ICON[t.state] ?? '•'}</span> <strong>{t.task_id}</strong> — {t.task_type}
       </div>
-      <div className="task-status">
+      <div className="task-status" tabIndex={-1} ref={statusRef}>
         Status: {label}
         {time ? ` (${time})` : ''}
         {t.note ? ` · ${t.note}` : ''}

@@ -100,6 +100,9 @@ export function approvalOutcome(n: NotificationFrame, approvals: Record<string, 
 
 /** Why the chat is not connected, and what to do about it. */
 export function connectionError(code: string, message: string): string {
+  if (code === 'unauthenticated' && /expired/i.test(message)) {
+    return 'Your session expired: sign in again. Open a new login link (`grace token USER` makes one).';
+  }
   if (code === 'unauthenticated') {
     return `Not signed in (${message}). Open the link that \`grace serve\` printed, or ask for a new token with \`grace token\`.`;
   }
