@@ -36,9 +36,16 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="concurrent publishers, e.g. burst=8,storm=64 (defaults: burst=4, storm=512)",
     )
+    p.add_argument(
+        "--postgres-url",
+        default=runner.POSTGRES_URL,
+        help="grace-cluster: a PostgreSQL server's admin database (a database is made per run)",
+    )
+    p.add_argument("--redis-url", default=runner.REDIS_URL, help="grace-cluster: the Redis")
     args = p.parse_args(argv)
     if args.profile is not None:
         runner.PROFILE_DIR = args.profile
+    runner.POSTGRES_URL, runner.REDIS_URL = args.postgres_url, args.redis_url
 
     scenarios = [s for s in args.scenarios.split(",") if s]
     kinds = [k for k in args.servers.split(",") if k]
@@ -48,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     for k in kinds:
         if k not in SERVERS:
             p.error(f"unknown server {k!r} (known: {', '.join(SERVERS)})")
+    skipped: dict[str, str] = {}
+    if "grace-cluster" in kinds:
+        why = runner.cluster_unavailable(args.postgres_url, args.redis_url)
+        if why is not None:
+            skipped["grace-cluster"] = why
+            kinds.remove("grace-cluster")
     sizes = scaled(QUICK if args.quick else FULL, args.scale)
     for item in (x for x in args.lanes.split(",") if x):
         name, _, value = item.partition("=")
@@ -63,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         f" {args.workers} load-generator processes (picows).",
         flush=True,
     )
+    if "grace-cluster" in kinds:
+        print(
+            f"Grace x2: {runner.CLUSTER_PROCESSES} `grace serve` processes on one PostgreSQL"
+            " database and Redis; clients of a user on one process, its notifications published"
+            " on another; CPU = Grace processes + all PostgreSQL processes + redis-server.",
+            flush=True,
+        )
+    for kind, why in skipped.items():
+        print(f"SKIPPED {kind}: {why}", flush=True)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -85,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": sizes,
         "results": {k: [r.as_dict() for r in v] for k, v in by_scenario.items()},
         "failures": failures,
+        "skipped": skipped,
     }
     write_json(args.json, payload)
     if any(s in by_scenario for s in ("burst", "storm", "steady")):

@@ -2,9 +2,12 @@
 
 A worker obeys commands from the orchestrator over a pipe and answers each:
 
-* ``("connect", kind, port, conns, since)`` opens the connections ``[(cid, user), ...]`` and
-  answers once each one is registered by the server (Grace: ``synced``; seed: ``welcome``;
-  socket.io: the namespace ``CONNECT`` ack);
+* ``("connect", kind, port, conns)`` opens the connections ``[(cid, user), ...]`` (or
+  ``(cid, user, port)``: that one to another server process) and answers once each one is
+  registered by the server (Grace: ``synced``; seed: ``welcome``; socket.io: the namespace
+  ``CONNECT`` ack);
+* ``("failover", ports)``: from now on a Grace connection that the server ends reconnects at
+  once to another of ``ports`` with ``since=<last seq>`` (a process of several was killed);
 * ``("arm", expect)`` says what each user must now receive: ``{"mode": "range", "lo", "hi"}``
   (every ``k`` in ``[lo, hi)``) or ``{"mode": "targets", "seed", "count", "users"}``;
 * ``("wait", timeout)`` answers when every connection has everything (or at the timeout) with
@@ -34,11 +37,22 @@ CONNECT_CONCURRENCY = 256
 class State:
     """What one logical client has received, kept across reconnects."""
 
-    __slots__ = ("cid", "done", "expected", "got", "last_seq", "remaining", "transport", "user")
+    __slots__ = (
+        "cid",
+        "done",
+        "expected",
+        "got",
+        "last_seq",
+        "port",
+        "remaining",
+        "transport",
+        "user",
+    )
 
-    def __init__(self, cid: int, user: str) -> None:
+    def __init__(self, cid: int, user: str, port: int = 0) -> None:
         self.cid = cid
         self.user = user
+        self.port = port
         self.got: set[int] = set()
         self.expected: Container[int] = ()
         self.remaining = 0
@@ -61,6 +75,11 @@ class Worker:
         self.unexpected = 0
         self.seq_errors = 0
         self.errors = 0
+        self.failover_ports: list[int] = []
+        self.dropping = False
+        self.moved = 0
+        self.move_failures = 0
+        self.moves: set[asyncio.Task[None]] = set()
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -92,9 +111,10 @@ class Worker:
     # -- connections ----------------------------------------------------------------------
 
     def url(self, st: State, since: int | None) -> str:
+        port = st.port or self.port
         if self.kind == "socketio":
-            return f"ws://{HOST}:{self.port}/socket.io/?EIO=4&transport=websocket&user_id={st.user}"
-        url = f"ws://{HOST}:{self.port}{STREAM_PATH}?user_id={st.user}"
+            return f"ws://{HOST}:{port}/socket.io/?EIO=4&transport=websocket&user_id={st.user}"
+        url = f"ws://{HOST}:{port}{STREAM_PATH}?user_id={st.user}"
         return url if since is None else f"{url}&since={since}"
 
     async def open(self, st: State, since: int | None) -> None:
@@ -121,7 +141,29 @@ class Worker:
         await asyncio.gather(*(one(st) for st in states))
         return failures
 
+    def lost_connection(self, st: State, transport: WSTransport) -> None:
+        """A connection the server ended: with failover on, it moves to another process."""
+        if self.dropping or not self.failover_ports or st.transport is not transport:
+            return
+        st.transport = None
+        task = asyncio.get_running_loop().create_task(self.move(st))
+        self.moves.add(task)
+        task.add_done_callback(self.moves.discard)
+
+    async def move(self, st: State) -> None:
+        others = [p for p in self.failover_ports if p != st.port] or self.failover_ports
+        for attempt in range(20):
+            st.port = others[(st.cid + attempt) % len(others)]
+            try:
+                await self.open(st, st.last_seq or 0)
+                self.moved += 1
+                return
+            except Exception:
+                await asyncio.sleep(0.05)  # the next process, after a beat: it may be starting
+        self.move_failures += 1
+
     async def drop_all(self) -> None:
+        self.dropping = True
         for st in self.states:
             if st.transport is not None:
                 st.transport.disconnect()
@@ -129,6 +171,7 @@ class Worker:
             if st.transport is not None:
                 await st.transport.wait_disconnected()
                 st.transport = None
+        self.dropping = False
 
     def arm(self, expect: dict[str, Any]) -> None:
         per_user: dict[str, Container[int]] = {}
@@ -173,7 +216,8 @@ class Worker:
             "dups": self.dups,
             "unexpected": self.unexpected,
             "seq_errors": self.seq_errors,
-            "errors": self.errors,
+            "errors": self.errors + self.move_failures,
+            "moved": self.moved,
             "done_ns": self.done_ns,
             "latencies_ns": self.latencies,
         }
@@ -255,6 +299,8 @@ class Listener(WSListener):  # type: ignore[misc]
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         if not self.ready.done():
             self.ready.set_exception(ConnectionError("disconnected before ready"))
+        else:
+            self.w.lost_connection(self.st, transport)
 
 
 async def serve(pipe: Connection) -> None:
@@ -269,7 +315,7 @@ async def serve(pipe: Connection) -> None:
         op = cmd[0]
         if op == "connect":
             _, worker.kind, worker.port, conns = cmd
-            fresh = [State(cid, user) for cid, user in conns]
+            fresh = [State(*c) for c in conns]
             worker.states.extend(fresh)
             started = time.perf_counter()
             failures = await worker.open_all(fresh, since=False)
@@ -288,7 +334,11 @@ async def serve(pipe: Connection) -> None:
             started = time.perf_counter()
             failures = await worker.open_all(worker.states, since=True)
             pipe.send({"failures": failures, "seconds": time.perf_counter() - started})
+        elif op == "failover":
+            worker.failover_ports = list(cmd[1])
+            pipe.send({"failover": True})
         elif op == "close":
+            worker.dropping = True
             pipe.send({"closed": True})
             return
 

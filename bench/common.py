@@ -35,6 +35,11 @@ def targets(seed: int, count: int, users: int) -> list[int]:
     return [rng.randrange(users) for _ in range(count)]
 
 
+def home(user_index: int, parts: int) -> int:
+    """The server process that user's clients connect to, of ``parts`` (see ``run_plan``)."""
+    return user_index % parts
+
+
 def stamp(k: int) -> dict[str, int]:
     return {"t": time.time_ns(), "k": k}
 
@@ -72,29 +77,40 @@ async def run_plan(sink: Sink, spec: dict[str, Any]) -> int:
     * ``storm``: ``count`` notifications to random users (``targets``), ``concurrency`` publishers,
       as fast as the server takes them;
     * ``steady``: ``rate`` notifications per second to random users for ``duration`` seconds.
+
+    With ``parts`` > 1 (several server processes, each running the same plan) this process
+    publishes only its ``part``: of ``burst`` / ``reconnect``, the ``k`` with ``k % parts == part``;
+    of ``storm`` / ``steady``, the notifications to users ``u`` with ``(u + 1) % parts == part``.
+    Clients of user ``u`` connect to process ``u % parts`` (``home``), so every one of those
+    is published on a process other than its receivers' and crosses the backplane.
     """
     scenario = spec["scenario"]
     users = [user_name(i) for i in range(int(spec["users"]))]
     count = int(spec["count"])
     lanes = max(1, int(spec.get("concurrency", 1)))
     k0 = int(spec.get("k0", 0))
+    parts = max(1, int(spec.get("parts", 1)))
+    part = int(spec.get("part", 0))
     if scenario in ("burst", "reconnect"):
+        mine_k = [k for k in range(k0, k0 + count) if k % parts == part]
 
         async def lane_all(j: int) -> None:
-            for k in range(k0 + j, k0 + count, lanes):
+            for k in mine_k[j::lanes]:
                 await sink.many(users, k)
 
         await asyncio.gather(*(lane_all(j) for j in range(lanes)))
-        return count * len(users)
+        return len(mine_k) * len(users)
     plan = targets(int(spec["seed"]), count, len(users))
+    mine = [(u + 1) % parts == part for u in plan]
     if scenario == "storm":
+        ks = [k for k in range(count) if mine[k]]
 
         async def lane_one(j: int) -> None:
-            for k in range(j, count, lanes):
+            for k in ks[j::lanes]:
                 await sink.one(users[plan[k]], k)
 
         await asyncio.gather(*(lane_one(j) for j in range(lanes)))
-        return count
+        return len(ks)
     if scenario == "steady":
         rate = float(spec["rate"])
         loop = asyncio.get_running_loop()
@@ -104,14 +120,15 @@ async def run_plan(sink: Sink, spec: dict[str, Any]) -> int:
         while sent < count:
             due = min(count, int((loop.time() - start) * rate) + 1)
             while sent < due:
-                task = loop.create_task(sink.one(users[plan[sent]], sent))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
+                if mine[sent]:
+                    task = loop.create_task(sink.one(users[plan[sent]], sent))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
                 sent += 1
             await asyncio.sleep(0.002)  # pacing a fixed-rate publisher, not waiting for anything
         if pending:
             await asyncio.gather(*pending)
-        return count
+        return sum(mine)
     raise ValueError(f"unknown scenario {scenario!r}")
 
 

@@ -1,6 +1,9 @@
 """Grace under test: ``grace serve``'s embedded default (SQLite log, durable) plus the control API.
 
-``python -m bench.grace_server --data-dir DIR`` prints ``LISTEN <port>``. The plans publish through
+``python -m bench.grace_server --data-dir DIR`` prints ``LISTEN <port>``. With ``--database-url
+postgresql://…`` and ``--redis-url redis://…`` it is one process of several sharing a PostgreSQL
+log and a Redis backplane (the ``grace-cluster`` server kind), as ``grace serve`` would be with
+``GRACE_DATABASE_URL`` and ``GRACE_REDIS_URL``. The plans publish through
 ``grace.notify_user`` (one notification) and ``grace.notifier.notify_users`` (one notification
 for many users): both append to the durable log first, then fan out.
 """
@@ -34,7 +37,16 @@ class GraceSink:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--redis-prefix", default="grace")
     args = parser.parse_args()
+    shared = {}
+    if args.database_url:
+        shared["database_url"] = args.database_url
+    if args.redis_url:
+        shared["redis_url"] = args.redis_url
+        shared["redis_prefix"] = args.redis_prefix
     # The durable defaults stay on (sqlite_synchronous=FULL); no_auth gives ?user_id= on loopback.
     # Every benchmark client comes from 127.0.0.1: no cap on connections per address.
     settings = Settings.from_env(
@@ -44,6 +56,7 @@ def main() -> None:
         log_level="warning",
         no_auth=True,
         max_connections_per_address=0,
+        **shared,
     )
     grace = Grace(settings)
     app = create_app(grace)

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.runner import Result
+from bench.runner import RESUMABLE, Result
 
 PACKAGES = [
     "grace",
@@ -25,7 +25,12 @@ PACKAGES = [
     "python-engineio",
     "picows",
 ]
-NAMES = {"grace": "Grace", "seed": "seed-style", "socketio": "python-socketio"}
+NAMES = {
+    "grace": "Grace",
+    "grace-cluster": "Grace x2, PostgreSQL + Redis",
+    "seed": "seed-style",
+    "socketio": "python-socketio",
+}
 
 
 def machine() -> dict[str, Any]:
@@ -186,7 +191,7 @@ def reconnect_table(results: list[Result], kinds: list[str]) -> str:
             ]
         )
     for kind in kinds:
-        if kind != "grace":
+        if kind not in RESUMABLE:
             rows.append([NAMES.get(kind, kind), "n/a: no resume", "-", "-", "-", "-", "-", "-"])
     return _table(rows)
 
@@ -241,7 +246,12 @@ def chart(path: Path, by_scenario: dict[str, list[Result]]) -> None:
 
     delivery = [s for s in ("burst", "storm", "steady") if s in by_scenario]
     kinds = [k for k in NAMES if any(r.server == k for s in delivery for r in by_scenario[s])]
-    colors = {"grace": "#2a9d8f", "seed": "#e9c46a", "socketio": "#e76f51"}
+    colors = {
+        "grace": "#2a9d8f",
+        "grace-cluster": "#264653",
+        "seed": "#e9c46a",
+        "socketio": "#e76f51",
+    }
     fig, axes = plt.subplots(1, len(delivery) + 1, figsize=(5 * (len(delivery) + 1), 4.5))
     if len(delivery) + 1 == 1:
         axes = [axes]

@@ -1,11 +1,15 @@
 """The orchestrator: starts each server fresh, drives the workers, measures the server process.
 
 Server CPU is the server process's own user+system CPU time (all its threads, the SQLite writer
-included) from just before publishing starts to the moment the last worker has everything.
+included) from just before publishing starts to the moment the last worker has everything. For
+``grace-cluster`` (several ``grace serve`` processes on one PostgreSQL database and Redis) it is
+the whole server side: the Grace processes, every process of the PostgreSQL cluster (its
+backends and its WAL writer, checkpointer and the rest) and ``redis-server``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing as mp
 import os
@@ -15,7 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -26,13 +32,24 @@ import numpy as np
 import psutil
 
 from bench.client import worker_main
-from bench.common import HOST, user_name
+from bench.common import HOST, home, user_name
 
 SERVERS = {
     "grace": "bench.grace_server",
+    "grace-cluster": "bench.grace_server",
     "seed": "bench.baselines.seed_server",
     "socketio": "bench.baselines.socketio_server",
 }
+#: The cluster's shared services (``--postgres-url``, ``--redis-url``): the PostgreSQL server's
+#: admin database (each run creates a database of its own there and drops it) and Redis (each run
+#: uses a channel prefix of its own).
+POSTGRES_URL = os.environ.get(
+    "GRACE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("GRACE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: Processes of the ``grace-cluster`` kind, and of the failover scenario.
+CLUSTER_PROCESSES = 2
+FAILOVER_PROCESSES = 3
 REPO = Path(__file__).resolve().parent.parent
 #: When set (``--profile DIR``), py-spy samples the server while it publishes and delivers.
 PROFILE_DIR: Path | None = None
@@ -42,15 +59,69 @@ class BenchError(RuntimeError):
     pass
 
 
+#: CPU samples: ``{"group:pid": (user+system, system)}``, compared by ``cpu_delta``.
+Sample = dict[str, tuple[float, float]]
+
+
+def cpu_sample(groups: dict[str, list[psutil.Process]]) -> Sample:
+    out: Sample = {}
+    for group, procs in groups.items():
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                t = proc.cpu_times()
+                out[f"{group}:{proc.pid}"] = (float(t.user + t.system), float(t.system))
+    return out
+
+
+def cpu_delta(before: Sample, after: Sample) -> tuple[float, float, dict[str, float]]:
+    """CPU seconds (total, kernel, per group) between two samples. A process born in between
+    counts from zero; one that ended in between is not counted (its last figures are gone)."""
+    total = system = 0.0
+    groups: dict[str, float] = {}
+    for key, (cpu, sys_) in after.items():
+        cpu0, sys0 = before.get(key, (0.0, 0.0))
+        total += cpu - cpu0
+        system += sys_ - sys0
+        group = key.partition(":")[0]
+        groups[group] = groups.get(group, 0.0) + cpu - cpu0
+    return total, system, groups
+
+
+def spawn_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen(
+        [
+            *(spy, "record", "--pid", str(pid), "--rate", "250"),
+            *("--format", "raw", "--threads", "--nonblocking", "--output", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_profilers(spies: list[subprocess.Popen[bytes]]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+    for spy in spies:
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+
+
 class Server:
     """One server under test in its own OS process on a loopback port."""
 
-    def __init__(self, kind: str) -> None:
+    #: The protocol the load generator speaks to it.
+    client_kind = "grace"
+
+    def __init__(self, kind: str, extra: list[str] | None = None, tag: str = "") -> None:
         self.kind = kind
-        self.data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+        self.client_kind = "grace" if kind.startswith("grace") else kind
+        self.data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}{tag}-"))
         cmd = [sys.executable, "-m", SERVERS[kind]]
-        if kind == "grace":
-            cmd += ["--data-dir", str(self.data_dir)]
+        if kind.startswith("grace"):
+            cmd += ["--data-dir", str(self.data_dir), *(extra or [])]
         self.proc = subprocess.Popen(
             cmd,
             cwd=REPO,
@@ -95,6 +166,12 @@ class Server:
     def rss(self) -> int:
         return int(self.ps.memory_info().rss)
 
+    def sample(self) -> Sample:
+        return cpu_sample({"server": [self.ps]})
+
+    def connect(self, pool: Workers, conns: list[tuple[int, str]], timeout: float) -> float:
+        return pool.connect(self.client_kind, self.port, conns, timeout)
+
     def publish(self, spec: dict[str, Any]) -> dict[str, Any]:
         r = self.http.post("/bench/publish", json=spec)
         body: dict[str, Any] = r.json()
@@ -102,33 +179,24 @@ class Server:
             raise BenchError(f"{self.kind}: publishing failed: {body}")
         return body
 
-    def profile_start(self, label: str) -> subprocess.Popen[bytes] | None:
+    def profile_start(self, label: str) -> list[subprocess.Popen[bytes]]:
         if PROFILE_DIR is None:
-            return None
+            return []
         PROFILE_DIR.mkdir(parents=True, exist_ok=True)
-        out = PROFILE_DIR / f"{label}-{self.kind}.txt"
-        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        return subprocess.Popen(
-            [
-                *(spy, "record", "--pid", str(self.proc.pid), "--rate", "250"),
-                *("--format", "raw", "--threads", "--nonblocking", "--output", str(out)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        return [spawn_profiler(self.proc.pid, PROFILE_DIR / f"{label}-{self.kind}.txt")]
 
     @staticmethod
-    def profile_stop(spy: subprocess.Popen[bytes] | None) -> None:
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            try:
-                spy.wait(30)
-            except subprocess.TimeoutExpired:
-                spy.kill()
+    def profile_stop(spies: list[subprocess.Popen[bytes]]) -> None:
+        stop_profilers(spies)
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = self.http.get("/bench/status").json()
         return body
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to anyone."""
+        self.proc.kill()
+        self.proc.wait(10)
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -143,6 +211,164 @@ class Server:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def cluster_unavailable(postgres_url: str, redis_url: str) -> str | None:
+    """Why the ``grace-cluster`` kind cannot run here (a driver or a service missing), or None."""
+    try:
+        import asyncpg
+        import redis.asyncio  # noqa: F401
+    except ImportError as exc:
+        return f"the {exc.name} driver is not installed (pip install 'grace[postgres,redis]')"
+
+    async def probe() -> str | None:
+        from redis.asyncio import Redis
+
+        try:
+            conn = await asyncpg.connect(postgres_url, timeout=5)
+            await conn.close()
+        except Exception as exc:
+            return f"no PostgreSQL server answered at {postgres_url}: {type(exc).__name__}: {exc}"
+        client = Redis.from_url(redis_url, socket_connect_timeout=2)
+        try:
+            await client.ping()
+        except Exception as exc:
+            return f"no Redis server answered at {redis_url}: {type(exc).__name__}: {exc}"
+        finally:
+            await client.aclose()
+        return None
+
+    return asyncio.run(probe())
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    head, _, tail = url.rpartition("/")
+    query = tail.partition("?")[2]
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+def service_processes() -> dict[str, list[psutil.Process]]:
+    """The local PostgreSQL cluster's processes (postmaster and all its children) and
+    ``redis-server``."""
+    found: dict[str, list[psutil.Process]] = {"postgres": [], "redis": []}
+    for proc in psutil.process_iter(["name"]):
+        name = proc.info["name"] or ""
+        if name == "postgres" or name.startswith("postgres:"):
+            found["postgres"].append(proc)
+        elif name.startswith("redis-server"):
+            found["redis"].append(proc)
+    return found
+
+
+class Cluster:
+    """``grace-cluster``: ``processes`` Grace processes on one PostgreSQL database (made for
+    this session, dropped after) and one Redis channel prefix; clients of user ``u`` connect to
+    process ``home(u)``; each process runs its part of every publishing plan."""
+
+    client_kind = "grace"
+
+    def __init__(self, kind: str, processes: int = CLUSTER_PROCESSES) -> None:
+        self.kind = kind
+        self.db = f"grace_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        self.prefix = f"gbench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        asyncio.run(_pg_admin(POSTGRES_URL, f'CREATE DATABASE "{self.db}"'))
+        self.url = _with_database(POSTGRES_URL, self.db)
+        extra = [
+            "--database-url",
+            self.url,
+            "--redis-url",
+            REDIS_URL,
+            "--redis-prefix",
+            self.prefix,
+        ]
+        self.members: list[Server] = []
+        try:
+            # The first applies the schema; the others then start together.
+            self.members.append(Server("grace-cluster", extra, tag="0"))
+            with ThreadPoolExecutor(processes) as ex:
+                futures = [
+                    ex.submit(Server, "grace-cluster", extra, f"{i}") for i in range(1, processes)
+                ]
+                for f in futures:
+                    self.members.append(f.result())
+        except BaseException:
+            self.stop()
+            raise
+        self.pool = ThreadPoolExecutor(processes)
+        self.services = service_processes()
+
+    @property
+    def port(self) -> int:
+        return self.members[0].port
+
+    @property
+    def ports(self) -> list[int]:
+        return [m.port for m in self.members]
+
+    def alive(self) -> list[Server]:
+        return [m for m in self.members if m.proc.poll() is None]
+
+    def connect(self, pool: Workers, conns: list[tuple[int, str]], timeout: float) -> float:
+        n = len(self.members)
+        placed = [(c, u, self.members[home(int(u[1:]), n)].port) for c, u in conns]
+        return pool.connect(self.client_kind, self.port, placed, timeout)  # type: ignore[arg-type]
+
+    def rss(self) -> int:
+        return sum(m.rss() for m in self.alive())
+
+    def sample(self) -> Sample:
+        # Fresh each time: PostgreSQL starts a backend per new connection.
+        self.services = service_processes()
+        return cpu_sample({"grace": [m.ps for m in self.alive()], **self.services})
+
+    def cpu(self) -> float:
+        return sum(m.cpu() for m in self.alive())
+
+    def publish(self, spec: dict[str, Any]) -> dict[str, Any]:
+        live = self.alive()
+        n = len(self.members)
+        specs = [{**spec, "part": i, "parts": n} for i, m in enumerate(self.members) if m in live]
+        bodies = list(self.pool.map(lambda a: a[0].publish(a[1]), zip(live, specs, strict=True)))
+        return {"processes": bodies}
+
+    def status(self) -> dict[str, Any]:
+        return {"processes": [m.status() for m in self.alive()]}
+
+    def profile_start(self, label: str) -> list[subprocess.Popen[bytes]]:
+        if PROFILE_DIR is None:
+            return []
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+        return [
+            spawn_profiler(m.proc.pid, PROFILE_DIR / f"{label}-{self.kind}-{i}.txt")
+            for i, m in enumerate(self.members)
+        ]
+
+    @staticmethod
+    def profile_stop(spies: list[subprocess.Popen[bytes]]) -> None:
+        stop_profilers(spies)
+
+    def log_tail(self) -> str:
+        return "\n".join(m.log_tail() for m in self.members)
+
+    def stop(self) -> None:
+        with ThreadPoolExecutor(max(1, len(self.members))) as ex:
+            list(ex.map(lambda m: m.stop(), self.members))
+        if hasattr(self, "pool"):
+            self.pool.shutdown()
+        with contextlib.suppress(Exception):
+            asyncio.run(
+                _pg_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
+            )
 
 
 class Workers:
@@ -194,9 +420,18 @@ class Workers:
             pipe.close()
 
 
+AnyServer = Server | Cluster
+
+
+def start(kind: str, processes: int = CLUSTER_PROCESSES) -> AnyServer:
+    return Cluster(kind, processes) if kind == "grace-cluster" else Server(kind)
+
+
 @contextlib.contextmanager
-def session(kind: str, workers: int) -> Iterator[tuple[Server, Workers]]:
-    server = Server(kind)
+def session(
+    kind: str, workers: int, processes: int = CLUSTER_PROCESSES
+) -> Iterator[tuple[AnyServer, Workers]]:
+    server = start(kind, processes)
     pool = None
     try:
         pool = Workers(workers)
@@ -295,18 +530,18 @@ def delivery_run(
 ) -> Result:
     res = Result(scenario, kind, connections, users)
     with session(kind, workers) as (server, pool):
-        res.extra["connect_s"] = pool.connect(kind, server.port, layout(connections, users), 300)
+        res.extra["connect_s"] = server.connect(pool, layout(connections, users), 300)
         pool.all(("arm", expect), 60)
         spy = server.profile_start(scenario)
-        cpu0, sys0 = server.cpu(), server.cpu_system()
+        before = server.sample()
         machine0 = psutil.cpu_times()
         t0 = time.time_ns()
         server.publish(spec)
         answers = pool.all(("wait", timeout), timeout + 60)
-        res.cpu_s = server.cpu() - cpu0
-        res.extra["kernel_cpu_pct"] = (
-            100.0 * (server.cpu_system() - sys0) / res.cpu_s if res.cpu_s > 0 else 0.0
-        )
+        res.cpu_s, kernel, groups = cpu_delta(before, server.sample())
+        res.extra["kernel_cpu_pct"] = 100.0 * kernel / res.cpu_s if res.cpu_s > 0 else 0.0
+        if len(groups) > 1:
+            res.extra["cpu_s_by_group"] = groups
         res.extra["machine_busy_pct"] = machine_busy_pct(machine0, psutil.cpu_times())
         server.profile_stop(spy)
         res.extra["rss_mb"] = server.rss() / 2**20
@@ -369,7 +604,7 @@ def idle_memory(kind: str, size: dict[str, Any], workers: int) -> Result:
         per: dict[str, float] = {}
         for level in levels:
             conns = [(c, user_name(c // 2)) for c in range(have, level)]
-            pool.connect(kind, server.port, conns, 600)
+            server.connect(pool, conns, 600)
             have = level
             rss = server.rss()
             per[str(level)] = (rss - base) / level / 1024
@@ -383,7 +618,7 @@ def reconnect_storm(kind: str, size: dict[str, Any], workers: int) -> Result:
     clients, count, warm = size["clients"], size["count"], size["warm"]
     res = Result("reconnect", kind, clients, clients)
     with session(kind, workers) as (server, pool):
-        pool.connect(kind, server.port, layout(clients, clients), 300)
+        server.connect(pool, layout(clients, clients), 300)
         # A few live notifications first, so every client has a real last seq.
         pool.all(("arm", {"mode": "range", "lo": 0, "hi": warm}), 60)
         server.publish(
@@ -403,11 +638,11 @@ def reconnect_storm(kind: str, size: dict[str, Any], workers: int) -> Result:
         }
         server.publish(away)
         pool.all(("arm", {"mode": "range", "lo": warm, "hi": warm + count}), 60)
-        cpu0 = server.cpu()
+        before = server.sample()
         t0 = time.time_ns()
         reconnected = pool.all(("reconnect",), 300)
         answers = pool.all(("wait", size["timeout"]), size["timeout"] + 60)
-        res.cpu_s = server.cpu() - cpu0
+        res.cpu_s = cpu_delta(before, server.sample())[0]
         failed = sum(a["failures"] for a in reconnected)
         if failed:
             raise BenchError(f"{kind}: {failed} reconnections failed")
@@ -424,7 +659,7 @@ SCENARIOS = {
     "reconnect": reconnect_storm,
 }
 #: Baselines have no resume: the reconnect storm runs on Grace only.
-RESUMABLE = {"grace"}
+RESUMABLE = {"grace", "grace-cluster"}
 
 FULL: dict[str, dict[str, Any]] = {
     "burst": {"connections": 1000, "users": 500, "count": 1000, "lanes": 4, "timeout": 600},

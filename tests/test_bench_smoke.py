@@ -76,3 +76,62 @@ def test_the_postgresql_driver_bench_runs_both_drivers_and_the_log(postgres_data
     for row in ("| asyncpg | 4 | 1 |", "| psycopg | 4 | 1 |", "| asyncpg | 4 | 2 |"):
         assert row in out, out
     assert "Grace's log (PostgresNotificationLog)" in out and "| 4 | " in out
+
+
+def test_bench_quick_run_on_two_processes_with_postgresql_and_redis(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    """The ``grace-cluster`` kind beside single-process Grace: 2 processes, one PostgreSQL
+    database of the run's own, Redis under a prefix of its own; skipped (a failure under CI)
+    without PostgreSQL or Redis, as the other engine tests."""
+    from tests.support.postgres import ADMIN_URL
+    from tests.support.redis import require_redis
+
+    redis_url = require_redis()
+    out_json = tmp_path / "results.json"
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "bench", "--quick", "--scenarios", "storm,steady,reconnect",
+            "--servers", "grace,grace-cluster", "--postgres-url", ADMIN_URL,
+            "--redis-url", redis_url, "--json", str(out_json), "--chart", str(tmp_path / "b.png"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "SKIPPED" not in out, out
+    assert "| Grace x2, PostgreSQL + Redis " in out
+    results = json.loads(out_json.read_text())
+    assert not results["failures"] and not results["skipped"]
+    for scenario in ("storm", "steady", "reconnect"):
+        rows = {r["server"]: r for r in results["results"][scenario]}
+        assert set(rows) == {"grace", "grace-cluster"}, scenario
+        cluster = rows["grace-cluster"]
+        assert cluster["ok"] and cluster["deliveries"] == rows["grace"]["deliveries"] > 0
+    storm = {r["server"]: r for r in results["results"]["storm"]}["grace-cluster"]
+    # both processes published, and the server side's CPU counts PostgreSQL and Redis too
+    assert [p["published"] for p in storm["extra"]["publisher"]["processes"]] != [500, 0]
+    assert sum(p["published"] for p in storm["extra"]["publisher"]["processes"]) == 500
+    assert set(storm["extra"]["cpu_s_by_group"]) == {"grace", "postgres", "redis"}
+
+
+def test_the_cluster_kind_is_skipped_with_the_reason_when_postgresql_is_not_there(
+    tmp_path: Path,
+) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "bench", "--quick", "--scenarios", "steady",
+            "--servers", "grace-cluster", "--postgres-url", "postgresql://nobody@127.0.0.1:1/x",
+            "--json", str(tmp_path / "r.json"), "--chart", str(tmp_path / "b.png"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SKIPPED grace-cluster: " in proc.stdout
+    assert "PostgreSQL" in proc.stdout or "asyncpg" in proc.stdout
