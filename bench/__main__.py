@@ -78,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if "grace-cluster" in kinds:
         print(
-            f"Grace x2: {runner.CLUSTER_PROCESSES} `grace serve` processes on one PostgreSQL"
+            f"Grace cluster: {runner.CLUSTER_PROCESSES} `grace serve` processes on one PostgreSQL"
             " database and Redis; clients of a user on one process, its notifications published"
-            " on another; CPU = Grace processes + all PostgreSQL processes + redis-server.",
+            " on another (failover: 3 processes); CPU = Grace processes + all PostgreSQL processes"
+            " + redis-server.",
             flush=True,
         )
     for kind, why in skipped.items():

@@ -78,6 +78,7 @@ class Worker:
         self.failover_ports: list[int] = []
         self.dropping = False
         self.moved = 0
+        self.moved_ns = 0
         self.move_failures = 0
         self.moves: set[asyncio.Task[None]] = set()
 
@@ -157,6 +158,7 @@ class Worker:
             try:
                 await self.open(st, st.last_seq or 0)
                 self.moved += 1
+                self.moved_ns = max(self.moved_ns, time.time_ns())
                 return
             except Exception:
                 await asyncio.sleep(0.05)  # the next process, after a beat: it may be starting
@@ -218,6 +220,7 @@ class Worker:
             "seq_errors": self.seq_errors,
             "errors": self.errors + self.move_failures,
             "moved": self.moved,
+            "moved_ns": self.moved_ns,
             "done_ns": self.done_ns,
             "latencies_ns": self.latencies,
         }

@@ -27,7 +27,7 @@ PACKAGES = [
 ]
 NAMES = {
     "grace": "Grace",
-    "grace-cluster": "Grace x2, PostgreSQL + Redis",
+    "grace-cluster": "Grace cluster, PostgreSQL + Redis",
     "seed": "seed-style",
     "socketio": "python-socketio",
 }
@@ -196,6 +196,41 @@ def reconnect_table(results: list[Result], kinds: list[str]) -> str:
     return _table(rows)
 
 
+def failover_table(results: list[Result]) -> str:
+    rows = [
+        [
+            "server",
+            "clients",
+            "processes",
+            "moved",
+            "all moved, s after kill",
+            "complete, s after kill",
+            "publishing after kill, s",
+            "deliveries",
+            "lost",
+            "dup",
+        ]
+    ]
+    for r in results:
+        rows.append(
+            [
+                NAMES.get(r.server, r.server),
+                str(r.connections),
+                str(r.extra.get("processes", "-")),
+                str(r.extra.get("moved", "-")),
+                _fmt(r.extra.get("reconnected_s"), 2),
+                _fmt(r.seconds, 2),
+                _fmt(r.extra.get("publishing_after_kill_s"), 2),
+                f"{r.deliveries:,}",
+                str(r.lost),
+                str(r.dups + r.seq_errors),
+            ]
+        )
+    if len(rows) == 1:
+        rows.append(["n/a: the cluster kind only", *["-"] * 9])
+    return _table(rows)
+
+
 TITLES = {
     "burst": "1. Fan-out burst: {connections} connections, {users} users; {count} notifications, "
     "each to every user, {lanes} concurrent publishers",
@@ -206,6 +241,8 @@ TITLES = {
     "idle": "4. Idle memory: server RSS per idle connection at {levels} connections",
     "reconnect": "5. Reconnect storm: {clients} clients drop, {count} notifications each while "
     "away, all reconnect with their last seq",
+    "failover": "6. Failover: {clients} clients on {processes} processes, {rate} notifications/s "
+    "for {duration} s published on the first two, the last killed (SIGKILL) at {kill_at} s",
 }
 
 
@@ -221,6 +258,8 @@ def render(
             parts.append(idle_table(results))
         elif name == "reconnect":
             parts.append(reconnect_table(results, kinds))
+        elif name == "failover":
+            parts.append(failover_table(results))
         else:
             parts.append(delivery_table(results))
         bad = [r for r in results if not r.ok]

@@ -334,11 +334,11 @@ class Cluster:
     def cpu(self) -> float:
         return sum(m.cpu() for m in self.alive())
 
-    def publish(self, spec: dict[str, Any]) -> dict[str, Any]:
-        live = self.alive()
-        n = len(self.members)
-        specs = [{**spec, "part": i, "parts": n} for i, m in enumerate(self.members) if m in live]
-        bodies = list(self.pool.map(lambda a: a[0].publish(a[1]), zip(live, specs, strict=True)))
+    def publish(self, spec: dict[str, Any], on: list[int] | None = None) -> dict[str, Any]:
+        """Each of the processes ``on`` (default: all) runs its part of ``spec``."""
+        chosen = [self.members[i] for i in (range(len(self.members)) if on is None else on)]
+        specs = [{**spec, "part": i, "parts": len(chosen)} for i in range(len(chosen))]
+        bodies = list(self.pool.map(lambda a: a[0].publish(a[1]), zip(chosen, specs, strict=True)))
         return {"processes": bodies}
 
     def status(self) -> dict[str, Any]:
@@ -651,13 +651,51 @@ def reconnect_storm(kind: str, size: dict[str, Any], workers: int) -> Result:
     return res
 
 
+def failover(kind: str, size: dict[str, Any], workers: int) -> Result:
+    """``processes`` Grace processes, ``clients`` clients (one per user) spread over them; the
+    first two publish ``rate`` notifications/s to random users for ``duration`` s; ``kill_at`` s
+    in, the last process is killed with SIGKILL. Its clients reconnect to the others with their
+    last ``seq``. ``seconds`` is from the kill until every client has every notification."""
+    clients, rate, duration = size["clients"], size["rate"], size["duration"]
+    count = int(rate * duration)
+    res = Result("failover", kind, clients, clients)
+    with session(kind, workers, size["processes"]) as (server, pool):
+        assert isinstance(server, Cluster)
+        server.connect(pool, layout(clients, clients), 300)
+        pool.all(("failover", server.ports), 30)
+        expect = {"mode": "targets", "seed": 8, "count": count, "users": clients}
+        pool.all(("arm", expect), 60)
+        spec = {"scenario": "steady", "users": clients, "count": count, "seed": 8, "rate": rate}
+        victim = server.members[-1]
+        before = server.sample()
+        started = time.time_ns()
+        server.publish(spec, on=list(range(len(server.members) - 1)))
+        time.sleep(max(0.0, size["kill_at"] - (time.time_ns() - started) / 1e9))
+        t_kill = time.time_ns()
+        victim.kill()
+        answers = pool.all(("wait", size["timeout"]), size["timeout"] + 60)
+        res.cpu_s = cpu_delta(before, server.sample())[0]
+        res.extra["publisher"] = server.status()
+    collect(res, answers, t_kill)
+    res.notifications = count
+    moved_ns = max(a["moved_ns"] for a in answers)
+    res.extra["moved"] = sum(a["moved"] for a in answers)
+    res.extra["reconnected_s"] = (moved_ns - t_kill) / 1e9 if moved_ns else 0.0
+    res.extra["publishing_after_kill_s"] = duration - size["kill_at"]
+    res.extra["processes"] = size["processes"]
+    return res
+
+
 SCENARIOS = {
     "burst": fanout_burst,
     "storm": user_storm,
     "steady": steady_load,
     "idle": idle_memory,
     "reconnect": reconnect_storm,
+    "failover": failover,
 }
+#: The failover scenario needs several processes on a shared log: the cluster kind only.
+FAILOVER_KINDS = {"grace-cluster"}
 #: Baselines have no resume: the reconnect storm runs on Grace only.
 RESUMABLE = {"grace", "grace-cluster"}
 
@@ -667,6 +705,10 @@ FULL: dict[str, dict[str, Any]] = {
     "steady": {"connections": 1000, "users": 500, "rate": 2000, "duration": 20},
     "idle": {"levels": [1000, 10_000]},
     "reconnect": {"clients": 1000, "count": 100, "warm": 5, "timeout": 300},
+    "failover": {
+        **{"clients": 1000, "processes": FAILOVER_PROCESSES, "rate": 2000, "duration": 3.0},
+        **{"kill_at": 1.5, "timeout": 60},
+    },
 }
 QUICK: dict[str, dict[str, Any]] = {
     "burst": {"connections": 20, "users": 10, "count": 20, "lanes": 2, "timeout": 60},
@@ -674,6 +716,10 @@ QUICK: dict[str, dict[str, Any]] = {
     "steady": {"connections": 20, "users": 10, "rate": 200, "duration": 1},
     "idle": {"levels": [20, 100]},
     "reconnect": {"clients": 20, "count": 10, "warm": 2, "timeout": 60},
+    "failover": {
+        **{"clients": 30, "processes": FAILOVER_PROCESSES, "rate": 200, "duration": 1.0},
+        **{"kill_at": 0.5, "timeout": 60},
+    },
 }
 
 
@@ -693,6 +739,8 @@ def run_scenario(
     results = []
     for kind in kinds:
         if name == "reconnect" and kind not in RESUMABLE:
+            continue
+        if name == "failover" and kind not in FAILOVER_KINDS:
             continue
         log(f"  {name}: {kind} ...")
         started = time.perf_counter()

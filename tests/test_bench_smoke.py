@@ -91,7 +91,8 @@ def test_bench_quick_run_on_two_processes_with_postgresql_and_redis(
     out_json = tmp_path / "results.json"
     proc = subprocess.run(
         [
-            sys.executable, "-m", "bench", "--quick", "--scenarios", "storm,steady,reconnect",
+            sys.executable, "-m", "bench", "--quick", "--scenarios",
+            "storm,steady,reconnect,failover",
             "--servers", "grace,grace-cluster", "--postgres-url", ADMIN_URL,
             "--redis-url", redis_url, "--json", str(out_json), "--chart", str(tmp_path / "b.png"),
         ],
@@ -103,7 +104,7 @@ def test_bench_quick_run_on_two_processes_with_postgresql_and_redis(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "SKIPPED" not in out, out
-    assert "| Grace x2, PostgreSQL + Redis " in out
+    assert "| Grace cluster, PostgreSQL + Redis " in out
     results = json.loads(out_json.read_text())
     assert not results["failures"] and not results["skipped"]
     for scenario in ("storm", "steady", "reconnect"):
@@ -116,6 +117,10 @@ def test_bench_quick_run_on_two_processes_with_postgresql_and_redis(
     assert [p["published"] for p in storm["extra"]["publisher"]["processes"]] != [500, 0]
     assert sum(p["published"] for p in storm["extra"]["publisher"]["processes"]) == 500
     assert set(storm["extra"]["cpu_s_by_group"]) == {"grace", "postgres", "redis"}
+    # one process of three killed: its clients (a third) moved, every client complete
+    (fail,) = results["results"]["failover"]
+    assert fail["server"] == "grace-cluster" and fail["ok"] and fail["deliveries"] == 200
+    assert fail["extra"]["moved"] == 10 and fail["seconds"] > 0
 
 
 def test_the_cluster_kind_is_skipped_with_the_reason_when_postgresql_is_not_there(
