@@ -2,8 +2,8 @@
 approvals behind every row (tests/phrases/README.md).
 
 Strict: no sentence marked must-not-act may act, in any table. Accuracy is held to floors a little
-under what was measured when each table was last scored (tuned 343/343, held-back 259/261, fresh
-90/111), so a change that makes the chat understand less fails here.
+under what was measured when each table was last scored (tuned 377/377, held-back 257/261, fresh
+111/111, fresh2 106/121), so a change that makes the chat understand less fails here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from tests.phrases.world import bench, score
 
-FLOORS = {"tuned.tsv": 0.99, "untuned.tsv": 0.97, "fresh.tsv": 0.78}
+FLOORS = {"tuned.tsv": 0.99, "untuned.tsv": 0.98, "fresh.tsv": 0.99, "fresh2.tsv": 0.87}
 
 
 @pytest.mark.parametrize("table", list(FLOORS))

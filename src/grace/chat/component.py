@@ -23,7 +23,7 @@ from grace.approvals.model import ApprovalState
 from grace.auth import Identity
 from grace.chat import conversation, replies
 from grace.chat.conversation import LOOKBACK, Conversation
-from grace.chat.history import ChatHistory, ChatMessage
+from grace.chat.history import ChatHistory, ChatMessage, thread
 from grace.chat.intents import Intent, parse
 from grace.chat.resolve import (
     Found,
@@ -32,13 +32,14 @@ from grace.chat.resolve import (
     command_intent,
     find_approval,
     find_task,
+    learning_suggestion,
     run_suggestion,
     state_names,
     task_suggestion,
 )
 from grace.chat.resolve import task_type as resolve_type
 from grace.commands import CommandContext, CommandRouter
-from grace.errors import BadRequest, GraceError, NotFound, Unavailable
+from grace.errors import BadRequest, GraceError, Unavailable
 from grace.missions.component import MissionControl
 from grace.notifications.store import NotificationStore
 from grace.protocol import (
@@ -246,15 +247,9 @@ class UnifiedChat:
 
     def _ask(self, name: str, suggestions: list[dict[str, Any]], args: dict[str, str]) -> Reply:
         """The ``clarify`` reply: Grace asks, offering the commands she could run."""
-        what = replies.VERBS.get(name, "do")
         if not suggestions:
-            nothing = {"pause_task": "No task is running.", "resume_task": "No task is paused.",
-                       "approve": "Nothing is waiting for your approval.",
-                       "reject": "Nothing is waiting for your approval."}  # fmt: skip
-            return _reply(nothing.get(name, f"There is no task to {what}."), name, {"slots": {}})
-        kind = "one" if name in ("approve", "reject") else "task"
-        question = f"Which {kind} should I {what}?" if len(suggestions) > 1 else ""
-        text = replies.did_you_mean(question or "I'm not sure.", suggestions)
+            return _reply(replies.nothing_to(name), name, {"slots": {}})
+        text = replies.which(name, suggestions)
         data = {"suggestions": suggestions, "pending": name, "pending_args": args}
         return _reply(text, "clarify", data)
 
@@ -271,6 +266,13 @@ class UnifiedChat:
             pending = await self.gateway.list_approvals(caller, ApprovalState.PENDING)
             one, some = find_approval(args, pending)
             suggestions = [approval_suggestion(name, a) for a in ([one] if one else some)]
+        elif name in ("pause_learning", "resume_learning"):
+            suggestions = [learning_suggestion(name)]
+        elif name == "run_task":
+            known = self.runner.types.names()
+            what = args.get("what")
+            kind = resolve_type(what, known) if what else None
+            suggestions = [run_suggestion(k) for k in ([kind] if kind else known[:6])]
         return self._ask(name, suggestions, args)
 
     async def _confirm(self, caller: Identity, convo: Conversation) -> Reply:
@@ -330,7 +332,7 @@ class UnifiedChat:
             else ResumeLearning(type="resume_learning", scope=scope)
         )  # fmt: skip
         result = await self._dispatch(caller, command)
-        text = _learning_text(name == "pause_learning", result)
+        text = replies.learning(name == "pause_learning", result)
         slots = {"everyone": "yes"} if scope == "all" else {}
         frame = command.model_dump(exclude_none=True, exclude_defaults=True)
         frame["type"] = name
@@ -384,24 +386,10 @@ class UnifiedChat:
         return {"type": "chat_reply", **await self.ask(ctx.identity, cmd.text)}
 
     async def thread(self, caller: Identity, limit: int = 100) -> list[dict[str, Any]]:
-        """The conversation as the chat shows it: messages and notifications by time, approval
-        cards with their current state."""
-        messages = [m.info() for m in await self.history.latest(caller.user_id, limit)]
+        """The conversation as the chat shows it (``history.thread``)."""
+        messages = await self.history.latest(caller.user_id, limit)
         notes = await self.notifications.read_latest(caller.user_id, limit)
-        cards: list[dict[str, Any]] = []
-        for n in reversed(notes):
-            item: dict[str, Any] = {"kind": "notification", "timestamp": n.timestamp,
-                                    "notification": n.frame()}  # fmt: skip
-            approval_id = n.data.get("approval_id")
-            if n.type == "approval_needed" and isinstance(approval_id, str):
-                try:
-                    approval = await self.gateway.get(approval_id, caller)
-                    item["approval_state"] = approval.state.value
-                except NotFound:
-                    item["approval_state"] = "unknown"
-            cards.append(item)
-        merged = sorted(messages + cards, key=lambda item: item["timestamp"])
-        return merged[-limit:]
+        return await thread(messages, notes, self.gateway, caller, limit)
 
 
 def _frame(name: str, task_id: str) -> dict[str, Any]:
@@ -410,25 +398,6 @@ def _frame(name: str, task_id: str) -> dict[str, Any]:
 
 def _reply(text: str, intent: str | None, data: dict[str, Any] | None = None) -> Reply:
     return {"text": text, "intent": intent, "data": data or {}}
-
-
-def _learning_text(pause: bool, result: dict[str, Any]) -> str:
-    """What the chat says to a ``learning`` reply (see ``grace.learning.commands``)."""
-    everyone = result.get("scope") == "all"
-    whose = " for everyone" if everyone else ""
-    if pause:
-        if not result.get("changed"):
-            return f"Learning was already paused{whose}."
-        return f"Learning jobs paused{whose}. Grace will not start new learning tasks."
-    text = f"Learning resumed{whose}." if result.get("changed") else (
-        f"Learning was already running{whose}."
-    )  # fmt: skip
-    if result.get("effective") == "paused":
-        text += (
-            " Your own learning is still paused." if everyone
-            else " It is still paused for everyone until an admin resumes it."
-        )  # fmt: skip
-    return text
 
 
 def _explain(intent: Intent, exc: GraceError) -> str:

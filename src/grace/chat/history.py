@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from grace.errors import NotFound
 from grace.notifications.model import iso_utc_ts
+
+if TYPE_CHECKING:
+    from grace.approvals.gateway import ActionGateway
+    from grace.auth import Identity
+    from grace.notifications.model import Notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +47,27 @@ class ChatHistory(Protocol):
     async def add(self, message: ChatMessage) -> None: ...
 
     async def latest(self, user_id: str, limit: int) -> list[ChatMessage]: ...
+
+
+async def thread(
+    messages: list[ChatMessage],
+    notes: list[Notification],
+    gateway: ActionGateway,
+    caller: Identity,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Messages and notifications by time, approval cards with their current state."""
+    cards: list[dict[str, Any]] = []
+    for n in reversed(notes):
+        item: dict[str, Any] = {"kind": "notification", "timestamp": n.timestamp,
+                                "notification": n.frame()}  # fmt: skip
+        approval_id = n.data.get("approval_id")
+        if n.type == "approval_needed" and isinstance(approval_id, str):
+            try:
+                approval = await gateway.get(approval_id, caller)
+                item["approval_state"] = approval.state.value
+            except NotFound:
+                item["approval_state"] = "unknown"
+        cards.append(item)
+    merged = sorted([m.info() for m in messages] + cards, key=lambda item: item["timestamp"])
+    return merged[-limit:]

@@ -23,8 +23,9 @@ DESTRUCTIVE = frozenset(
     {"cancel_task", "pause_task", "resume_task", "approve", "reject", "run_task",
      "pause_learning", "resume_learning"}
 )  # fmt: skip
-#: Commands that ask rather than act whenever the reading is uncertain.
-ASK_WHEN_UNSURE = frozenset({"cancel_task", "approve", "reject"})
+#: Commands that ask rather than act whenever the reading is uncertain: every one that changes
+#: something ("pase the backup" pauses nothing until the person says which).
+ASK_WHEN_UNSURE = DESTRUCTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +41,17 @@ _SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
 _FINITE = frozenset({"is", "are", "was", "were", "has", "have", "had", "will", "would"})
 _SMALL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
     {"grace", "good", "so", "much", "you", "there", "day", "night", "all", "very", "bye",
-     "goodbye", "welcome", "lol", "haha", "again", "job", "done", "well"}
+     "goodbye", "welcome", "lol", "haha", "again", "job", "done", "well", "are", "the", "best",
+     "amazing", "brilliant", "star", "helpful", "legend", "smart", "wonderful", "fantastic"}
 )  # fmt: skip
 _QUERY_THINGS = ("mission", "healing", "logs", "approval", "learning", "status")
 _HELP = ("what can you do", "what can i say", "what can i ask", "what do you understand",
          "what commands", "which commands", "what can i do", "how do i", "how can i", "how to ",
          "is it possible to", "what do you do", "what are you able to")  # fmt: skip
-_NOT_ABOUT = frozenset({"that", "this", "it", "request", "change", "action"})
+_NOT_ABOUT = frozenset({"that", "this", "it", "request", "change", "action", "pending",
+                        "waiting", "outstanding", "open", "current", "latest"})  # fmt: skip
+#: Words of wanting: "I want the deployment cancelled" asks for the participle's action.
+_DESIRE = frozenset({"want", "need", "like", "love", "wanted", "needs", "get"})
 #: Words that may follow "what" / "how" / "which" in a question Grace can answer.
 _ASKING = frozenset({"happened", "happens", "went", "about", "far", "long", "many", "much",
                      "else", "going", "state", "progress", "kind", "type", "sort"})  # fmt: skip
@@ -102,7 +107,7 @@ class _Reader:
         for i, word in enumerate(words):
             after_noun = i > 0 and words[i - 1] in ("task", "job")
             if "id" not in args and (
-                (is_id(word) and word not in v.STATE)
+                (is_id(word) and word not in v.STATE and not word.isdigit())
                 or (after_noun and word not in v.known_words(self.types) | _ARTICLES)
             ):
                 args["id"] = word
@@ -140,11 +145,14 @@ class _Reader:
                        "supposing", "imagine", "hypothetically", "is it safe to",
                        "would it be safe to", "is it ok to", "would it be ok to",
                        "should i", "should we", "if i", "if we", "if you",
-                       "would it hurt to", "what would"):  # fmt: skip
+                       "would it hurt to", "what would", "what happens when",
+                       "what will happen when", "what happens after"):  # fmt: skip
             if joined.startswith(marker + " ") or joined == marker:
                 return len(marker.split())
-        if len(words) > 1 and words[0] in ("would", "could", "will") and words[1] in v.GERUND:
-            return 1
+        if len(words) > 1 and words[0] in v.AUX and words[1] in v.GERUND:
+            return 1  # "can cancelling the backup corrupt it?"
+        if words[0] in v.AUX | v.QUESTION and "if" in words[1:]:
+            return words.index("if") + 1  # "would it be a problem if I cancelled the sync?"
         return None
 
     @staticmethod
@@ -169,6 +177,9 @@ class _Reader:
             return Intent("smalltalk") if set(text.said) & _SMALL | v.YES else None
         if len(words) > 1 and words[0] in v.YES | v.NO and words[1] not in ("need",):
             words = words[1:]
+        if words == ["do"]:  # "please do"
+            words = ["goahead"]
+        words = self.wanted(words)
         if all(w in v.YES for w in words):
             if set(text.said) & v.THANKS:
                 return Intent("smalltalk")
@@ -213,6 +224,23 @@ class _Reader:
             return None  # starts with a word Grace does not know: "nuke it all"
         return self.query(words)
 
+    def wanted(self, words: list[str]) -> list[str]:
+        """ "I want the deployment cancelled" → "cancel the deployment": a wish whose object ends
+        in the participle of an action is a command."""
+        last = v.PAST_VERB.get(words[-1])
+        if self.text.asked or last not in ("cancel", "pause", "resume", "run"):
+            return words
+        rest = list(words)
+        while rest and (rest[0] in _SUBJECTS or rest[0] == "would"):
+            rest = rest[1:]
+        wished = bool(rest) and rest[0] in _DESIRE
+        while rest and rest[0] in _DESIRE:
+            rest = rest[1:]
+        if not wished and rest:  # the wish was dropped as filler: "I want …"
+            said = self.text.said
+            wished = bool(_DESIRE & set(said[: said.index(rest[0])] if rest[0] in said else ()))
+        return [last, *rest[:-1]] if wished and len(rest) > 1 else words
+
     def _askable(self, word: str) -> bool:
         return (
             word in self.known or word in _ARTICLES or word in _ASKING or is_id(word)
@@ -229,7 +257,7 @@ class _Reader:
             return None
         rest = words[neg + 1 :]
         for i, word in enumerate(rest):
-            concept = v.VERB.get(word) or (self.verb_form(word) and "run")
+            concept = v.VERB.get(word) or v.GERUND.get(word) or (self.verb_form(word) and "run")
             if concept == "show":
                 return None
             if concept:
@@ -248,7 +276,7 @@ class _Reader:
         if verb == "show":
             return self.query(rest, shown=True)
         if not rest:
-            return None
+            return Intent(verb) if verb in ("approve", "reject") else None
         thing = self._thing(rest)
         if verb in ("approve", "reject"):
             args = {}
@@ -269,7 +297,7 @@ class _Reader:
             name = command
             if name in ("pause_learning", "resume_learning"):
                 # "... for everyone": everyone's gate (admins); otherwise the caller's own
-                args = {"everyone": "yes"} if everyone(rest) else {}
+                args = {"everyone": "yes"} if v.everyone(rest) else {}
             elif name == "run_task":
                 args = self.run_args(rest)
             else:
@@ -296,6 +324,8 @@ class _Reader:
         )
         if not (shown or question) and any(w in _FINITE or w in v.PAST_VERB for w in words[1:]):
             return None  # a statement: "the backup is important"
+        if not (shown or question) and not all(self._askable(w) for w in words):
+            return None  # "my backup drive died": more than a name of something Grace runs
         things = [t for t in self.things(words) if t != "task"]
         if question and (set(words) & {"approve", "reject"}):
             things.append("approval")
@@ -346,7 +376,11 @@ class _Reader:
 
     @staticmethod
     def _pointed(words: list[str]) -> bool:
-        return bool(set(words) & {"it", "its", "that", "this"})
+        """Points at something said before; "everything that is paused" does not."""
+        return any(
+            w in ("it", "its", "this") or (w == "that" and not _relative(words[i + 1 : i + 2]))
+            for i, w in enumerate(words)
+        )
 
     def _logs_target(self, words: list[str], target: dict[str, str]) -> dict[str, str]:
         target = {k: x for k, x in target.items() if k in ("id", "what", "which", "state")}
@@ -358,15 +392,9 @@ class _Reader:
         return target
 
 
-_EVERYONE = frozenset({"everyone", "everybody", "everyones", "everybodys", "everyone's",
-                       "everybody's"})  # fmt: skip
-
-
-def everyone(words: list[str]) -> bool:
-    """Whether the words name everyone ("for everyone", "for all users", "everybody's")."""
-    return bool(_EVERYONE.intersection(words)) or (
-        "all" in words and bool({"users", "people", "user"}.intersection(words))
-    )
+def _relative(after: list[str]) -> bool:
+    """ "that" before a verb or a state is a relative pronoun ("jobs that failed")."""
+    return bool(after) and (after[0] in v.AUX or after[0] in v.STATE or after[0] in v.PAST_VERB)
 
 
 def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:

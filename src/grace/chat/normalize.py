@@ -71,7 +71,8 @@ _FILLER = sorted(
 )  # fmt: skip
 #: Dropped from the start of a sentence when something follows them.
 _LEAD = frozenset({"grace", "hey", "hi", "hello", "ok", "okay", "so", "well", "alright", "um",
-                   "uh", "oh", "and", "also", "right", "yo"})  # fmt: skip
+                   "uh", "oh", "and", "also", "right", "yo", "wait", "hmm", "ah", "oops", "er",
+                   "erm"})  # fmt: skip
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?(?:[_.:\-][a-z0-9]+)*")
 

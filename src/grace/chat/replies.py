@@ -175,3 +175,38 @@ def failed(name: str, target: str | None, code: str, message: str) -> str:
         return f"I can't {action} here: {message}."
     what = f" {target}" if target else ""
     return f"I couldn't {action}{what}: {message}."
+
+
+def learning(pause: bool, result: dict[str, Any]) -> str:
+    """What the chat says to a ``learning`` reply (see ``grace.learning.commands``)."""
+    everyone = result.get("scope") == "all"
+    whose = " for everyone" if everyone else ""
+    if pause:
+        if not result.get("changed"):
+            return f"Learning was already paused{whose}."
+        return f"Learning jobs paused{whose}. Grace will not start new learning tasks."
+    text = f"Learning resumed{whose}." if result.get("changed") else (
+        f"Learning was already running{whose}."
+    )  # fmt: skip
+    if result.get("effective") == "paused":
+        text += (
+            " Your own learning is still paused." if everyone
+            else " It is still paused for everyone until an admin resumes it."
+        )  # fmt: skip
+    return text
+
+
+def nothing_to(name: str) -> str:
+    """What Grace says when a command she would ask about has nothing to act on."""
+    nothing = {"pause_task": "No task is running.", "resume_task": "No task is paused.",
+               "approve": "Nothing is waiting for your approval.",
+               "reject": "Nothing is waiting for your approval."}  # fmt: skip
+    return nothing.get(name, f"There is no task to {VERBS.get(name, 'do')}.")
+
+
+def which(name: str, suggestions: list[dict[str, Any]]) -> str:
+    """The question of a ``clarify`` reply, with its suggestions."""
+    kind = "one" if name in ("approve", "reject") else "task"
+    what = VERBS.get(name, "do")
+    question = f"Which {kind} should I {what}?" if len(suggestions) > 1 else ""
+    return did_you_mean(question or "I'm not sure.", suggestions)

@@ -56,7 +56,8 @@ THINGS: dict[str, tuple[str, ...]] = {
     "healing": ("healing", "heal", "healed", "heals", "healer", "repair", "repairs", "repaired",
                 "fix", "fixes", "fixed", "recovery", "recoveries", "recovered", "remediation"),
     "mission": ("mission", "missions"),
-    "logs": ("logs", "log", "output", "outputs", "print", "printed", "console", "transcript"),
+    "logs": ("logs", "log", "logged", "output", "outputs", "print", "printed", "console",
+             "transcript"),
     "approval": ("approval", "approvals", "request", "requests", "permission", "permissions"),
     "status": ("status", "overview", "summary", "update"),
 }  # fmt: skip
@@ -106,7 +107,7 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("take a break from", "pause"), ("take a break", "pause"),
         ("back up", "backup"), ("sign off on", "approve"), ("sign off", "approve"),
         ("green light", "approve"), ("go ahead and", ""), ("go ahead", "goahead"),
-        ("do it", "goahead"), ("please do", "goahead"), ("sounds good", "goahead"),
+        ("do it", "goahead"), ("sounds good", "goahead"),
         ("self heal", "healing"), ("self healing", "healing"), ("auto heal", "healing"),
         ("auto healing", "healing"), ("auto healed", "healing"), ("self heals", "healing"),
         ("in the background", "inbackground"), ("in background", "inbackground"),
@@ -125,12 +126,23 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("waiting on me", "approvals"), ("waiting for me", "approvals"),
         ("needs my approval", "approvals"), ("need my approval", "approvals"),
         ("pending approvals", "approvals"), ("pending approval", "approval"),
+        ("anything going on", "status"), ("anything happening", "status"),
+        ("something going on", "status"), ("are you waiting on", "approvals"),
+        ("are you waiting for", "approvals"), ("turn down", "reject"), ("say no to", "reject"),
+        ("shoot down", "reject"), ("say yes to", "approve"),
     )
+) + tuple(  # learning switched off and on: "no more studying", "go back to learning"
+    ((*lead.split(), word), (verb, word))
+    for word in ("learning", "studying", "study", "reading", "ingesting", "ingestion", "training")
+    for lead, verb in (("no more", "pause"), ("enough", "pause"), ("go back to", "resume"),
+                       ("get back to", "resume"), ("back to", "resume"))
 )  # fmt: skip
 
 #: Verbs whose object sits between them and their particle: "put the backup on hold".
 SPLIT: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("put", ("on", "hold"), "pause"),
+    ("get", ("moving", "again"), "resume"),
+    ("get", ("going", "again"), "resume"),
     ("place", ("on", "hold"), "pause"),
     ("turn", ("back", "on"), "resume"),
     ("switch", ("back", "on"), "resume"),
@@ -199,3 +211,14 @@ def known_words(task_types: tuple[str, ...] = ()) -> frozenset[str]:
     words |= {w for verb, tail, _ in SPLIT for w in (verb, *tail)}
     words |= set(task_types)
     return frozenset(words)
+
+
+_EVERYONE = frozenset({"everyone", "everybody", "everyones", "everybodys", "everyone's",
+                       "everybody's"})  # fmt: skip
+
+
+def everyone(words: list[str]) -> bool:
+    """Whether the words name everyone ("for everyone", "for all users", "everybody's")."""
+    return bool(_EVERYONE.intersection(words)) or (
+        "all" in words and bool({"users", "people", "user"}.intersection(words))
+    )
