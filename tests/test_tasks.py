@@ -138,21 +138,25 @@ async def test_shell_task_is_stopped_continued_and_killed_with_no_orphans(
         started = await c.command({"type": "start_task", "task_type": "backup"})
         task_id = started["task"]["task_id"]
         await c.until("task_started")
-        await until(lambda: pidfile.exists() and pidfile.read_text().strip() != "", what="pid")
+        await until(lambda: pidfile.exists() and pidfile.read_text().strip() != "", 15, what="pid")
         pid = int(pidfile.read_text())
         await c.command({"type": "pause_task", "task_id": task_id})
         await c.until("task_paused")
-        await until(lambda: _proc_state(pid) == "T", what="the shell to be stopped")
+        await until(lambda: _proc_state(pid) == "T", what="the shell to be stopped", timeout=15)
 
         await c.command({"type": "resume_task", "task_id": task_id})
         await c.until("task_resumed")
-        await until(lambda: _proc_state(pid) in {"S", "R"}, what="the shell to continue")
+        await until(
+            lambda: _proc_state(pid) in {"S", "R"}, what="the shell to continue", timeout=15
+        )
         logs = await c.command({"type": "task_logs", "task_id": task_id})
         assert logs["lines"] and logs["lines"][0]["line"] == "tick 1"
 
         await c.command({"type": "cancel_task", "task_id": task_id})
         await c.until("task_cancelled")
-        await until(lambda: not _group_alive(pid), what="every process of the task to be gone")
+        await until(
+            lambda: not _group_alive(pid), what="every process of the task to be gone", timeout=15
+        )
 
 
 async def test_failing_shell_task_reports_exit_code_and_last_line(settings: Settings) -> None:
