@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "grace.frames": 1,
     "grace.events": 1,
     "grace.auth": 1,
+    "grace.records": 1,
     "grace.hub": 2,
     "grace.notifications": 3,
     "grace.commands": 4,

@@ -17,17 +17,12 @@ from typing import Any, Protocol
 import orjson
 
 from grace.approvals.model import Approval, ApprovalState, AuditEntry
+from grace.records import Row
 
 #: Expiries at or beyond this (year 10000) cannot be shown, so the expirer does not wait for them.
 LAST_SHOWABLE = 253402300800.0
 
 log = logging.getLogger("grace.approvals")
-
-
-class Row(Protocol):
-    """A stored row as an engine's driver gives it: its fields by position."""
-
-    def __getitem__(self, index: int, /) -> Any: ...
 
 
 #: The columns an engine reads an approval from, in the order ``approval_from_row`` expects.

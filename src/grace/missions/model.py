@@ -14,8 +14,11 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
+import orjson
+
 from grace.errors import BadRequest, ConfigError, Conflict
 from grace.notifications.model import iso_utc_ts
+from grace.records import Row
 
 
 class MissionState(StrEnum):
@@ -107,6 +110,35 @@ class Mission:
             "finished_at": iso_utc_ts(self.finished_at) if self.finished_at else None,
             "error": self.error,
         }
+
+
+#: Why ``interrupt_active`` stopped a mission.
+STOPPED = "the server stopped"
+
+#: The columns every engine reads a mission from, in the order ``mission_from_row`` expects.
+COLUMNS = (
+    "mission_id, name, user_id, steps, state, current, task_ids, created_at, finished_at, error"
+)
+
+
+def mission_from_row(r: Row) -> Mission:
+    """A mission from a row of ``COLUMNS`` (JSON fields as bytes or text)."""
+    steps = tuple(
+        Step(s["task_type"], s.get("params", {}), s.get("title")) for s in orjson.loads(r[3])
+    )
+    return Mission(
+        r[0], r[1], r[2], steps, MissionState(r[4]), r[5], tuple(orjson.loads(r[6])), r[7], r[8],
+        r[9],
+    )  # fmt: skip
+
+
+def mission_values(m: Mission) -> tuple[Any, ...]:
+    """The values of ``COLUMNS`` for a mission, in order."""
+    return (
+        m.mission_id, m.name, m.user_id, orjson.dumps([s.info() for s in m.steps]),
+        m.state.value, m.current, orjson.dumps(list(m.task_ids)), m.created_at, m.finished_at,
+        m.error,
+    )  # fmt: skip
 
 
 class MissionStore(Protocol):

@@ -11,63 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-import orjson
-
 from grace.store.backends.postgres_db import LIVE_INSTANCES, Conn, PostgresDatabase
 from grace.tasks.model import TaskRecord, TaskState
+from grace.tasks.store import COLUMNS, task_from_row, task_values
 
-_COLUMNS = (
-    "task_id, user_id, task_type, state, params, title, progress, note, created_at, "
-    "started_at, finished_at, result, error, pause_requested, parent"
-)
-_NAMES = [c.strip() for c in _COLUMNS.split(",")]
+_NAMES = [c.strip() for c in COLUMNS.split(",")]
 _ACTIVE = "('queued', 'running', 'paused', 'cancelling')"
 _SAVE = (
-    f"INSERT INTO tasks ({_COLUMNS}, owner) "
+    f"INSERT INTO tasks ({COLUMNS}, owner) "
     f"VALUES ({', '.join(f'${i + 1}' for i in range(len(_NAMES) + 1))}) "
     "ON CONFLICT (task_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _NAMES[1:])
 )
-
-
-def _row(row: asyncpg.Record) -> TaskRecord:
-    return TaskRecord(
-        task_id=row[0],
-        user_id=row[1],
-        task_type=row[2],
-        state=TaskState(row[3]),
-        params=orjson.loads(row[4]),
-        title=row[5],
-        progress=row[6],
-        note=row[7],
-        created_at=row[8],
-        started_at=row[9],
-        finished_at=row[10],
-        result=orjson.loads(row[11]) if row[11] is not None else None,
-        error=row[12],
-        pause_requested=row[13],
-        parent=row[14],
-    )
-
-
-def _values(t: TaskRecord) -> tuple[Any, ...]:
-    return (
-        t.task_id,
-        t.user_id,
-        t.task_type,
-        t.state.value,
-        orjson.dumps(t.params),
-        t.title,
-        t.progress,
-        t.note,
-        t.created_at,
-        t.started_at,
-        t.finished_at,
-        orjson.dumps(t.result) if t.result is not None else None,
-        t.error,
-        t.pause_requested,
-        t.parent,
-    )
 
 
 class PostgresTaskStore:
@@ -79,11 +33,11 @@ class PostgresTaskStore:
         """Nothing to do: the tables come with the database's schema versions."""
 
     async def save(self, task: TaskRecord) -> None:
-        await self.db.execute(_SAVE, *_values(task), self.db.instance)
+        await self.db.execute(_SAVE, *task_values(task), self.db.instance)
 
     async def get(self, task_id: str) -> TaskRecord | None:
-        row = await self.db.fetchrow(f"SELECT {_COLUMNS} FROM tasks WHERE task_id = $1", task_id)
-        return _row(row) if row else None
+        row = await self.db.fetchrow(f"SELECT {COLUMNS} FROM tasks WHERE task_id = $1", task_id)
+        return task_from_row(row) if row else None
 
     async def list_for_user(
         self, user_id: str | None, *, include_finished: bool = True, limit: int = 50
@@ -93,13 +47,13 @@ class PostgresTaskStore:
         if not include_finished:
             where.append(f"state IN {_ACTIVE}")
         rows = await self.db.fetch(
-            f"SELECT {_COLUMNS} FROM tasks WHERE {' AND '.join(where)} "
+            f"SELECT {COLUMNS} FROM tasks WHERE {' AND '.join(where)} "
             f"ORDER BY state IN {_ACTIVE} DESC, COALESCE(finished_at, created_at) DESC "
             "LIMIT $1",
             limit,
             *args,
         )
-        return [_row(r) for r in rows]
+        return [task_from_row(r) for r in rows]
 
     async def append_log(self, task_id: str, lines: Sequence[tuple[float, str]]) -> None:
         if not lines:
@@ -133,11 +87,13 @@ class PostgresTaskStore:
     async def interrupt_active(self) -> list[TaskRecord]:
         async def body(conn: Conn) -> list[TaskRecord]:
             rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM tasks WHERE state IN {_ACTIVE} "
+                f"SELECT {COLUMNS} FROM tasks WHERE state IN {_ACTIVE} "
                 f"AND (owner IS NULL OR owner NOT IN ({LIVE_INSTANCES})) FOR UPDATE"
             )
             changed = [
-                _row(r).move(TaskState.INTERRUPTED, error="the server stopped while it ran")
+                task_from_row(r).move(
+                    TaskState.INTERRUPTED, error="the server stopped while it ran"
+                )
                 for r in rows
             ]
             await conn.executemany(

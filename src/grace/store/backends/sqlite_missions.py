@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
-import orjson
-
-from grace.missions.model import Mission, MissionState, Step
+from grace.missions.model import (
+    COLUMNS,
+    Mission,
+    MissionState,
+    mission_from_row,
+    mission_values,
+)
 from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 
 SCHEMA = """
@@ -25,42 +28,6 @@ CREATE TABLE IF NOT EXISTS missions (
 );
 CREATE INDEX IF NOT EXISTS missions_user ON missions (user_id, created_at);
 """
-_COLUMNS = (
-    "mission_id, name, user_id, steps, state, current, task_ids, created_at, finished_at, error"
-)
-
-
-def _row(r: tuple[Any, ...]) -> Mission:
-    steps = tuple(
-        Step(s["task_type"], s.get("params", {}), s.get("title")) for s in orjson.loads(r[3])
-    )
-    return Mission(
-        r[0],
-        r[1],
-        r[2],
-        steps,
-        MissionState(r[4]),
-        r[5],
-        tuple(orjson.loads(r[6])),
-        r[7],
-        r[8],
-        r[9],
-    )
-
-
-def _values(m: Mission) -> tuple[Any, ...]:
-    return (
-        m.mission_id,
-        m.name,
-        m.user_id,
-        orjson.dumps([s.info() for s in m.steps]),
-        m.state.value,
-        m.current,
-        orjson.dumps(list(m.task_ids)),
-        m.created_at,
-        m.finished_at,
-        m.error,
-    )
 
 
 class SQLiteMissionStore:
@@ -71,11 +38,11 @@ class SQLiteMissionStore:
         await self.db.write(lambda conn: conn.executescript(SCHEMA))
 
     async def save(self, mission: Mission) -> None:
-        values = _values(mission)
+        values = mission_values(mission)
 
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
-                f"INSERT OR REPLACE INTO missions ({_COLUMNS}) VALUES ({','.join('?' * 10)})",
+                f"INSERT OR REPLACE INTO missions ({COLUMNS}) VALUES ({','.join('?' * 10)})",
                 values,
             )
 
@@ -84,9 +51,9 @@ class SQLiteMissionStore:
     async def get(self, mission_id: str) -> Mission | None:
         def run(conn: sqlite3.Connection) -> Mission | None:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM missions WHERE mission_id = ?", (mission_id,)
+                f"SELECT {COLUMNS} FROM missions WHERE mission_id = ?", (mission_id,)
             ).fetchone()
-            return _row(row) if row else None
+            return mission_from_row(row) if row else None
 
         return await self.db.read(run)
 
@@ -95,26 +62,27 @@ class SQLiteMissionStore:
 
         def run(conn: sqlite3.Connection) -> list[Mission]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM missions WHERE {where} "
+                f"SELECT {COLUMNS} FROM missions WHERE {where} "
                 "ORDER BY state IN ('running', 'paused') DESC, created_at DESC LIMIT ?",
                 (*args, limit),
             ).fetchall()
-            return [_row(r) for r in rows]
+            return [mission_from_row(r) for r in rows]
 
         return await self.db.read(run)
 
     async def interrupt_active(self) -> list[Mission]:
         def body(conn: sqlite3.Connection) -> list[Mission]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM missions WHERE state IN ('running', 'paused')"
+                f"SELECT {COLUMNS} FROM missions WHERE state IN ('running', 'paused')"
             ).fetchall()
             changed = [
-                _row(r).move(MissionState.INTERRUPTED, error="the server stopped") for r in rows
+                mission_from_row(r).move(MissionState.INTERRUPTED, error="the server stopped")
+                for r in rows
             ]
             for m in changed:
                 conn.execute(
-                    f"INSERT OR REPLACE INTO missions ({_COLUMNS}) VALUES ({','.join('?' * 10)})",
-                    _values(m),
+                    f"INSERT OR REPLACE INTO missions ({COLUMNS}) VALUES ({','.join('?' * 10)})",
+                    mission_values(m),
                 )
             return changed
 

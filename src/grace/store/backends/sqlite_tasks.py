@@ -6,10 +6,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from grace.store.backends.sqlite_db import SQLiteDatabase, transaction
 from grace.tasks.model import TaskRecord, TaskState
+from grace.tasks.store import COLUMNS, task_from_row, task_values
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -41,51 +40,7 @@ CREATE TABLE IF NOT EXISTS task_log (
 CREATE INDEX IF NOT EXISTS task_log_task ON task_log (task_id, id);
 """
 
-_COLUMNS = (
-    "task_id, user_id, task_type, state, params, title, progress, note, created_at, "
-    "started_at, finished_at, result, error, pause_requested, parent"
-)
 _ACTIVE = "('queued', 'running', 'paused', 'cancelling')"
-
-
-def _row(row: tuple[Any, ...]) -> TaskRecord:
-    return TaskRecord(
-        task_id=row[0],
-        user_id=row[1],
-        task_type=row[2],
-        state=TaskState(row[3]),
-        params=orjson.loads(row[4]),
-        title=row[5],
-        progress=row[6],
-        note=row[7],
-        created_at=row[8],
-        started_at=row[9],
-        finished_at=row[10],
-        result=orjson.loads(row[11]) if row[11] is not None else None,
-        error=row[12],
-        pause_requested=bool(row[13]),
-        parent=row[14],
-    )
-
-
-def _values(t: TaskRecord) -> tuple[Any, ...]:
-    return (
-        t.task_id,
-        t.user_id,
-        t.task_type,
-        t.state.value,
-        orjson.dumps(t.params),
-        t.title,
-        t.progress,
-        t.note,
-        t.created_at,
-        t.started_at,
-        t.finished_at,
-        orjson.dumps(t.result) if t.result is not None else None,
-        t.error,
-        int(t.pause_requested),
-        t.parent,
-    )
 
 
 class SQLiteTaskStore:
@@ -97,20 +52,20 @@ class SQLiteTaskStore:
         await self.db.write(lambda conn: conn.executescript(SCHEMA))
 
     async def save(self, task: TaskRecord) -> None:
-        values = _values(task)
+        values = task_values(task)
         marks = ",".join("?" * len(values))
 
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute(f"INSERT OR REPLACE INTO tasks ({_COLUMNS}) VALUES ({marks})", values)
+            conn.execute(f"INSERT OR REPLACE INTO tasks ({COLUMNS}) VALUES ({marks})", values)
 
         await self.db.write(run)
 
     async def get(self, task_id: str) -> TaskRecord | None:
         def run(conn: sqlite3.Connection) -> TaskRecord | None:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)
+                f"SELECT {COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)
             ).fetchone()
-            return _row(row) if row else None
+            return task_from_row(row) if row else None
 
         return await self.db.read(run)
 
@@ -124,12 +79,12 @@ class SQLiteTaskStore:
 
         def run(conn: sqlite3.Connection) -> list[TaskRecord]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM tasks WHERE {' AND '.join(where)} "
+                f"SELECT {COLUMNS} FROM tasks WHERE {' AND '.join(where)} "
                 f"ORDER BY state IN {_ACTIVE} DESC, COALESCE(finished_at, created_at) DESC "
                 "LIMIT ?",
                 (*args, limit),
             ).fetchall()
-            return [_row(r) for r in rows]
+            return [task_from_row(r) for r in rows]
 
         return await self.db.read(run)
 
@@ -162,9 +117,11 @@ class SQLiteTaskStore:
 
     async def interrupt_active(self) -> list[TaskRecord]:
         def body(conn: sqlite3.Connection) -> list[TaskRecord]:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM tasks WHERE state IN {_ACTIVE}").fetchall()
+            rows = conn.execute(f"SELECT {COLUMNS} FROM tasks WHERE state IN {_ACTIVE}").fetchall()
             changed = [
-                _row(r).move(TaskState.INTERRUPTED, error="the server stopped while it ran")
+                task_from_row(r).move(
+                    TaskState.INTERRUPTED, error="the server stopped while it ran"
+                )
                 for r in rows
             ]
             conn.executemany(
