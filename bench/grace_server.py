@@ -15,10 +15,10 @@ from pathlib import Path
 
 from bench.common import BADGE, MESSAGE, NOTIFICATION_TYPE, Publisher, control_routes, serve_uvicorn
 from bench.common import stamp as _stamp
-from grace.api.app import create_app
-from grace.api.server import make_server
-from grace.app import Grace
-from grace.config import Settings
+from grace_chat.api.app import create_app
+from grace_chat.api.server import make_server
+from grace_chat.app import Grace
+from grace_chat.config import Settings
 
 
 class GraceSink:

@@ -93,7 +93,7 @@ class AsyncpgDriver(Driver):
         await self.conn.close()
 
     async def append(self, users: list[str]) -> None:
-        from grace.store.backends import postgres_notifications as pg
+        from grace_chat.store.backends import postgres_notifications as pg
 
         names, tally = counts(users)
         count = dict(zip(names, tally, strict=True))
@@ -120,7 +120,7 @@ class PsycopgDriver(Driver):
         await self.conn.close()
 
     async def append(self, users: list[str]) -> None:
-        from grace.store.backends import postgres_notifications as pg
+        from grace_chat.store.backends import postgres_notifications as pg
 
         names, tally = counts(users)
         count = dict(zip(names, tally, strict=True))
@@ -166,7 +166,7 @@ def with_database(url: str, name: str) -> str:
 
 async def reset(url: str) -> None:
     """Every table dropped and made again: each cell starts from an empty log."""
-    from grace.store.backends.postgres_schema import drop_everything, migrate_url
+    from grace_chat.store.backends.postgres_schema import drop_everything, migrate_url
 
     await admin(url, drop_everything())
     await migrate_url(url)
@@ -204,8 +204,8 @@ async def run_driver(
 async def run_store(url: str, callers: int, seconds: float) -> tuple[float, float]:
     """Grace's log with ``callers`` concurrent ``append`` callers of one notification each:
     appends per second and the mean number of notifications per transaction."""
-    from grace.notifications.model import Draft, Severity
-    from grace.store.backends.postgres_notifications import PostgresNotificationLog
+    from grace_chat.notifications.model import Draft, Severity
+    from grace_chat.store.backends.postgres_notifications import PostgresNotificationLog
 
     store = PostgresNotificationLog(url)
     await store.open()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from grace.config import Settings
+from grace_chat.config import Settings
 from tests.support import Running, serve
 from tests.support.postgres import new_schema, run_database
 from tests.support.redis import new_prefix, require_redis

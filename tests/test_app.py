@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grace import Grace, Settings, notify_user
+from grace_chat import Grace, Settings, notify_user
 
 
 class Broken:

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from grace import action_gateway
-from grace.approvals.model import Approval, Policy
-from grace.config import Settings
-from grace.errors import BadRequest, ConfigError
+from grace_chat import action_gateway
+from grace_chat.approvals.model import Approval, Policy
+from grace_chat.config import Settings
+from grace_chat.errors import BadRequest, ConfigError
 from tests.support import Client, Running, serve
 
 pytestmark = pytest.mark.engines

@@ -11,7 +11,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from grace.auth import (
+from grace_chat.auth import (
     Authenticator,
     Identity,
     TokenAuthority,
@@ -20,7 +20,7 @@ from grace.auth import (
     load_or_create_secret,
     origin_allowed,
 )
-from grace.errors import BadRequest, Unauthenticated
+from grace_chat.errors import BadRequest, Unauthenticated
 
 SECRET = "s" * 48
 

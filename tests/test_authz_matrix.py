@@ -40,11 +40,11 @@ import pytest
 import pytest_asyncio
 from websockets.exceptions import ConnectionClosed
 
-from grace.app import Grace
-from grace.auth import Identity, TokenAuthority
-from grace.config import Settings
-from grace.learning.model import Scope
-from grace.protocol import COMMANDS
+from grace_chat.app import Grace
+from grace_chat.auth import Identity, TokenAuthority
+from grace_chat.config import Settings
+from grace_chat.learning.model import Scope
+from grace_chat.protocol import COMMANDS
 from tests.support import Client, Frame, Running, serve
 from tests.support.sse import PATH as SSE_PATH
 from tests.support.sse import SSEStream
@@ -600,7 +600,7 @@ def test_the_matrix_covers_every_door_resource_and_identity() -> None:
 
 def test_every_route_and_command_is_in_the_matrix(tmp_path: Path) -> None:
     """A new REST route or protocol command needs a row (or a reason to be outside)."""
-    from grace.api.app import create_app
+    from grace_chat.api.app import create_app
 
     grace = Grace(Settings(data_dir=tmp_path / "data", file=FILE))
     paths = create_app(grace).openapi()["paths"]

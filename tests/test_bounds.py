@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from grace.protocol import MAX_SEQ
+from grace_chat.protocol import MAX_SEQ
 from tests.support import Client, Running, error_body
 
 BEYOND = 2**63  # one past SQLite's largest INTEGER

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from grace import Grace, TaskContext
-from grace.auth import Identity
-from grace.config import Settings
-from grace.tasks.model import TaskState
+from grace_chat import Grace, TaskContext
+from grace_chat.auth import Identity
+from grace_chat.config import Settings
+from grace_chat.tasks.model import TaskState
 from tests.support import Client, serve
 
 pytestmark = pytest.mark.engines
@@ -202,8 +202,8 @@ async def test_it_is_the_task_the_conversation_spoke_of(settings: Settings) -> N
 
 
 def test_a_question_long_ago_is_no_longer_open() -> None:
-    from grace.chat import conversation
-    from grace.chat.history import ChatMessage
+    from grace_chat.chat import conversation
+    from grace_chat.chat.history import ChatMessage
 
     offer = {
         "label": "Cancel task t1 (Backup)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grace.chat.intents import Intent, parse
+from grace_chat.chat.intents import Intent, parse
 
 TABLE: list[tuple[str, Intent | None]] = [
     # the seed's own phrases

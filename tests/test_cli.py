@@ -11,7 +11,7 @@ from pathlib import Path
 
 import websockets
 
-from grace.config import Settings
+from grace_chat.config import Settings
 from tests.support import Client
 from tests.support import serve as serve_here
 from tests.support.processes import RUNNING, Proc, grace, run

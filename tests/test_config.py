@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grace.config import Settings, is_loopback
-from grace.errors import ConfigError
+from grace_chat.config import Settings, is_loopback
+from grace_chat.errors import ConfigError
 
 
 def test_the_defaults_are_the_embedded_single_process_set_up() -> None:

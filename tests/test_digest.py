@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from grace.config import Settings
-from grace.frames import AwaySummary
-from grace.notifications.digest import MAX_LISTED, ApprovalStatus, Digest, summarize
-from grace.notifications.model import Notification, Severity
+from grace_chat.config import Settings
+from grace_chat.frames import AwaySummary
+from grace_chat.notifications.digest import MAX_LISTED, ApprovalStatus, Digest, summarize
+from grace_chat.notifications.model import Notification, Severity
 from tests.support import Client, Running, serve
 from tests.test_sse import sse
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from grace.errors import ErrorCode
+from grace_chat.errors import ErrorCode
 from tests.support import Running
 
 CODES = {code.value for code in ErrorCode}

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from grace.events import Event, EventBus, EventType
+from grace_chat.events import Event, EventBus, EventType
 
 
 def governance(**data: object) -> Event:
@@ -64,10 +64,12 @@ async def test_a_raising_handler_is_logged_and_stops_neither_others_nor_the_publ
     bus.subscribe(EventType.AGENT_ACTION, broken_sync if kind == "sync" else broken_async)
     bus.subscribe(EventType.AGENT_ACTION, lambda e: seen.append("after"))
     bus.subscribe(EventType.AGENT_ACTION, good_async)
-    with caplog.at_level(logging.ERROR, logger="grace.events"):
+    with caplog.at_level(logging.ERROR, logger="grace_chat.events"):
         await bus.publish(Event(event_type=EventType.AGENT_ACTION, source="guardian"))
     assert sorted(seen) == ["after", "async", "before"]
-    errors = [r for r in caplog.records if r.name == "grace.events" and r.levelno >= logging.ERROR]
+    errors = [
+        r for r in caplog.records if r.name == "grace_chat.events" and r.levelno >= logging.ERROR
+    ]
     assert len(errors) == 1
     assert errors[0].exc_info is not None and f"{kind} handler broke" in str(errors[0].exc_info[1])
 

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
-from grace.app import Grace
-from grace.config import Settings
+from grace_chat.app import Grace
+from grace_chat.config import Settings
 from tests.support import Client, Running, serve
 
 ADMIN_PUBLISH = "/api/notifications/publish"

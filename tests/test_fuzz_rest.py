@@ -21,7 +21,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
-from grace.errors import ErrorCode
+from grace_chat.errors import ErrorCode
 from tests.support.served import grace_serve
 
 EXAMPLES = int(os.environ.get("GRACE_FUZZ_EXAMPLES", "20"))

@@ -1,6 +1,6 @@
 """Protocol fuzzing, on both stream drivers: whatever a client sends, it gets a documented answer.
 
-Frames are drawn from the protocol's own command models (``grace.protocol.COMMANDS``, through
+Frames are drawn from the protocol's own command models (``grace_chat.protocol.COMMANDS``, through
 their JSON Schema): valid commands, the same with a field's type or value changed, with extra
 fields, with huge strings or deep nesting, and raw text and binary frames. Properties:
 
@@ -38,9 +38,9 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from grace.config import Settings
-from grace.errors import ErrorCode
-from grace.protocol import COMMANDS, CONTROL_FRAME_TYPES, MAX_CLOSE_REASON_BYTES, CloseCode
+from grace_chat.config import Settings
+from grace_chat.errors import ErrorCode
+from grace_chat.protocol import COMMANDS, CONTROL_FRAME_TYPES, MAX_CLOSE_REASON_BYTES, CloseCode
 from tests.support import Running, serve
 
 EXAMPLES = int(os.environ.get("GRACE_FUZZ_EXAMPLES", "0")) or None

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from grace.app import Grace
-from grace.config import Settings
-from grace.errors import ConfigError
-from grace.guardian import Guardian, GuardianConfig
+from grace_chat.app import Grace
+from grace_chat.config import Settings
+from grace_chat.errors import ConfigError
+from grace_chat.guardian import Guardian, GuardianConfig
 from tests.support import Client, Frame, Running, serve, until
 
 
@@ -229,7 +229,7 @@ async def test_a_warning_that_becomes_an_error_is_reported_again_once(
 
 
 def test_real_metrics_are_sampled() -> None:
-    from grace.guardian.probes import sample_metrics
+    from grace_chat.guardian.probes import sample_metrics
 
     m = sample_metrics(".")
     assert 0 < m.memory_percent < 100 and 0 < m.disk_percent <= 100 and m.load_per_core >= 0

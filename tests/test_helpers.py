@@ -1,17 +1,17 @@
-"""The module-level helpers (``grace.notify_user``, ``grace.event_bus``, ``grace.action_gateway``,
-``grace.start_background_task``): the original design's call shapes, bound to the running
-application."""
+"""The module-level helpers (``grace_chat.notify_user``, ``grace_chat.event_bus``,
+``grace_chat.action_gateway``, ``grace_chat.start_background_task``): the original design's call
+shapes, bound to the running application."""
 
 from __future__ import annotations
 
 import pytest
 
-import grace
-from grace import Grace
-from grace.auth import Identity
-from grace.config import Settings
-from grace.events import Event, EventType
-from grace.tasks.context import TaskContext
+import grace_chat
+from grace_chat import Grace
+from grace_chat.auth import Identity
+from grace_chat.config import Settings
+from grace_chat.events import Event, EventType
+from grace_chat.tasks.context import TaskContext
 from tests.support import Client, serve
 
 
@@ -21,27 +21,27 @@ def _ann() -> Identity:
 
 async def test_helpers_refuse_clearly_when_no_application_runs() -> None:
     with pytest.raises(RuntimeError, match="no running Grace application"):
-        await grace.notify_user(user_id="u", notification_type="test", message="x")
+        await grace_chat.notify_user(user_id="u", notification_type="test", message="x")
     with pytest.raises(RuntimeError, match="no running Grace application"):
-        await grace.start_background_task("anything", "u")
+        await grace_chat.start_background_task("anything", "u")
     with pytest.raises(RuntimeError, match="no running Grace application"):
-        await grace.action_gateway.request_action("deploy", "agent", {}, user_id="u")
+        await grace_chat.action_gateway.request_action("deploy", "agent", {}, user_id="u")
 
 
 async def test_helpers_follow_the_application_that_runs_and_let_go_when_it_stops(
     settings: Settings,
 ) -> None:
     async with Grace(settings, systems=False) as app:
-        stored = await grace.notify_user(user_id="ann", notification_type="test", message="hi")
+        stored = await grace_chat.notify_user(user_id="ann", notification_type="test", message="hi")
         assert (await app.store.read_since("ann", 0, 10))[0].id == stored.id
 
         async def work(ctx: TaskContext) -> str:
             return "done"
 
-        task_id = await grace.start_background_task("job", "ann", work, "job_1")
+        task_id = await grace_chat.start_background_task("job", "ann", work, "job_1")
         final = await app.tasks.wait(task_id)
         assert final.result == "done"
-        outcome = await grace.action_gateway.request_action(
+        outcome = await grace_chat.action_gateway.request_action(
             "deploy_service", "release_bot", {"service": "api"}, user_id="ann"
         )
         # the default policy asks a person: the request waits for ann's decision
@@ -49,14 +49,14 @@ async def test_helpers_follow_the_application_that_runs_and_let_go_when_it_stops
         pending = await app.action_gateway.get(outcome["approval_id"], _ann())
         assert pending.action_type == "deploy_service"
     with pytest.raises(RuntimeError, match="no running Grace application"):
-        await grace.notify_user(user_id="ann", notification_type="test", message="after")
+        await grace_chat.notify_user(user_id="ann", notification_type="test", message="after")
 
 
 async def test_a_subscription_made_before_any_application_applies_to_each_one_started(
     settings: Settings,
 ) -> None:
     seen: list[str] = []
-    unsubscribe = grace.event_bus.subscribe(
+    unsubscribe = grace_chat.event_bus.subscribe(
         EventType.AGENT_ACTION, lambda event: seen.append(str(event.data.get("n")))
     )
     try:
@@ -81,20 +81,22 @@ async def test_module_level_helpers_work_and_import_time_subscriptions_apply(
     def handle_governance_event(event: Event) -> None:
         seen.append(event.data["action"])
         if event.data.get("action") == "deploy_check":
-            grace.notify_user(
+            grace_chat.notify_user(
                 user_id=event.data.get("user_id"),
                 notification_type="approval_needed",
                 message=f"Approval needed: {event.data.get('action_type')}",
                 badge="⚠️",
             )
 
-    unsubscribe = grace.event_bus.subscribe(EventType.GOVERNANCE_CHECK, handle_governance_event)
+    unsubscribe = grace_chat.event_bus.subscribe(
+        EventType.GOVERNANCE_CHECK, handle_governance_event
+    )
     try:
         with pytest.raises(RuntimeError, match="no running Grace"):
-            await grace.notify_user(user_id="user", notification_type="test", message="early")
+            await grace_chat.notify_user(user_id="user", notification_type="test", message="early")
         async with serve(settings) as srv, Client.connect(srv, "user") as c:
             await c.welcome()
-            await grace.event_bus.publish(
+            await grace_chat.event_bus.publish(
                 Event(
                     event_type=EventType.GOVERNANCE_CHECK,
                     source="gateway",
@@ -102,7 +104,7 @@ async def test_module_level_helpers_work_and_import_time_subscriptions_apply(
                 )
             )
             (approval,) = await c.notifications(1)
-            stored = await grace.notify_user(
+            stored = await grace_chat.notify_user(
                 user_id="user",
                 notification_type="test",
                 message="This is a test notification",
@@ -117,4 +119,4 @@ async def test_module_level_helpers_work_and_import_time_subscriptions_apply(
     finally:
         unsubscribe()
     with pytest.raises(RuntimeError, match="no running Grace"):
-        await grace.event_bus.publish(Event(event_type=EventType.GOVERNANCE_CHECK, source="x"))
+        await grace_chat.event_bus.publish(Event(event_type=EventType.GOVERNANCE_CHECK, source="x"))

@@ -8,9 +8,9 @@ import time
 
 from websockets.exceptions import ConnectionClosed
 
-from grace.config import Settings
-from grace.hub.hub import Hub
-from grace.hub.outbox import Outbox
+from grace_chat.config import Settings
+from grace_chat.hub.hub import Hub
+from grace_chat.hub.outbox import Outbox
 from tests.support import Client, Frame, serve, small_window_socket, until
 
 #: Per notification for the stalled user: big enough (and incompressible) that a few dozen fill

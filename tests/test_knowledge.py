@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from grace.config import Settings
-from grace.learning.extract import ExtractionError, extract
-from grace.learning.passages import split_passages
-from grace.learning.trust import trust_score
-from grace.store.backends.sqlite_knowledge import match_expression
+from grace_chat.config import Settings
+from grace_chat.learning.extract import ExtractionError, extract
+from grace_chat.learning.passages import split_passages
+from grace_chat.learning.trust import trust_score
+from grace_chat.store.backends.sqlite_knowledge import match_expression
 from tests.support.learning import (
     FAQ_HTML,
     GUIDE_MD,

@@ -28,50 +28,50 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
-PACKAGE = SRC / "grace"
+PACKAGE = SRC / "grace_chat"
 
 #: Longest matching prefix wins.
 LAYERS: dict[str, int] = {
-    "grace.errors": 0,
-    "grace.config": 1,
-    "grace.protocol": 1,
-    "grace.frames": 1,
-    "grace.events": 1,
-    "grace.auth": 1,
-    "grace.records": 1,
-    "grace.hub": 2,
-    "grace.notifications": 3,
-    "grace.commands": 4,
-    "grace.status": 4,
-    "grace.component": 4,
-    "grace.tasks": 5,
-    "grace.approvals": 5,
-    "grace.learning": 5,
-    "grace.guardian": 5,
-    "grace.selfheal": 5,
-    "grace.missions": 5,
-    "grace.chat": 5,
-    "grace.store": 6,
-    "grace.helpers": 6,
-    "grace.app": 7,
-    "grace.api": 8,
-    "grace.cli": 9,
-    "grace.demo": 9,
-    "grace": 9,
+    "grace_chat.errors": 0,
+    "grace_chat.config": 1,
+    "grace_chat.protocol": 1,
+    "grace_chat.frames": 1,
+    "grace_chat.events": 1,
+    "grace_chat.auth": 1,
+    "grace_chat.records": 1,
+    "grace_chat.hub": 2,
+    "grace_chat.notifications": 3,
+    "grace_chat.commands": 4,
+    "grace_chat.status": 4,
+    "grace_chat.component": 4,
+    "grace_chat.tasks": 5,
+    "grace_chat.approvals": 5,
+    "grace_chat.learning": 5,
+    "grace_chat.guardian": 5,
+    "grace_chat.selfheal": 5,
+    "grace_chat.missions": 5,
+    "grace_chat.chat": 5,
+    "grace_chat.store": 6,
+    "grace_chat.helpers": 6,
+    "grace_chat.app": 7,
+    "grace_chat.api": 8,
+    "grace_chat.cli": 9,
+    "grace_chat.demo": 9,
+    "grace_chat": 9,
 }
 
 #: The packages that must know nothing of the application object or the HTTP layer.
 DOMAIN = (
-    "grace.tasks",
-    "grace.approvals",
-    "grace.learning",
-    "grace.guardian",
-    "grace.selfheal",
-    "grace.missions",
-    "grace.chat",
-    "grace.notifications",
-    "grace.store",
-    "grace.hub",
+    "grace_chat.tasks",
+    "grace_chat.approvals",
+    "grace_chat.learning",
+    "grace_chat.guardian",
+    "grace_chat.selfheal",
+    "grace_chat.missions",
+    "grace_chat.chat",
+    "grace_chat.notifications",
+    "grace_chat.store",
+    "grace_chat.hub",
 )
 
 
@@ -97,7 +97,9 @@ def grace_imports(path: Path, name: str) -> list[tuple[int, str]]:
     package = name.rsplit(".", 1)[0] if path.name != "__init__.py" else None
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "grace"]
+            found += [
+                (node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "grace_chat"
+            ]
         elif isinstance(node, ast.ImportFrom):
             if node.level:  # relative: resolve against this module's package
                 base = (package or name).split(".")
@@ -105,9 +107,10 @@ def grace_imports(path: Path, name: str) -> list[tuple[int, str]]:
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
-            if target.split(".")[0] != "grace":
+            if target.split(".")[0] != "grace_chat":
                 continue
-            # ``from grace import helpers`` names a module; ``from grace.x import Y`` does not
+            # ``from grace_chat import helpers`` names a module;
+            # ``from grace_chat.x import Y`` does not
             for alias in node.names:
                 candidate = f"{target}.{alias.name}"
                 found.append((node.lineno, candidate if candidate in MODULES else target))
@@ -119,12 +122,13 @@ def test_the_import_check_sees_an_upward_import(tmp_path: Path) -> None:
     is reported."""
     source = tmp_path / "runner.py"
     source.write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from grace.app import Grace\n"
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from grace_chat.app import Grace\n"
         "from ..approvals import gateway\n"
     )
-    imports = sorted(m for _, m in grace_imports(source, "grace.tasks.runner"))
-    assert imports == ["grace.app", "grace.approvals.gateway"]
-    assert layer("grace.app") > layer("grace.tasks.runner")
+    imports = sorted(m for _, m in grace_imports(source, "grace_chat.tasks.runner"))
+    assert imports == ["grace_chat.app", "grace_chat.approvals.gateway"]
+    assert layer("grace_chat.app") > layer("grace_chat.tasks.runner")
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
@@ -143,7 +147,7 @@ def test_domain_modules_never_import_the_application_or_the_api(name: str) -> No
     offending = [
         f"line {line}: {target}"
         for line, target in grace_imports(MODULES[name], name)
-        if target == "grace.app" or target.startswith(("grace.app.", "grace.api"))
+        if target == "grace_chat.app" or target.startswith(("grace_chat.app.", "grace_chat.api"))
     ]
     assert not offending, f"{name} imports " + "; ".join(offending)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grace.auth import Identity
-from grace.config import Settings
-from grace.learning.model import LearningJob
+from grace_chat.auth import Identity
+from grace_chat.config import Settings
+from grace_chat.learning.model import LearningJob
 from tests.support import Client, Running
 from tests.support.learning import (
     GUIDE_MD,
@@ -283,10 +283,10 @@ RUNNER = textwrap.dedent(
     import sys
     from pathlib import Path
 
-    from grace.api.app import create_app
-    from grace.api.server import listen, make_server
-    from grace.app import Grace
-    from grace.config import Settings
+    from grace_chat.api.app import create_app
+    from grace_chat.api.server import listen, make_server
+    from grace_chat.app import Grace
+    from grace_chat.config import Settings
 
     settings = Settings(data_dir=Path(sys.argv[1]), sqlite_synchronous="NORMAL", port=0)
     grace = Grace(settings, systems={"learning"})
@@ -326,7 +326,7 @@ async def test_grace_learn_uploads_and_follows_each_document(tmp_path: Path) -> 
         learn = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "grace.cli",
+            "grace_chat.cli",
             "learn",
             str(docs / "CRM_API_Spec.pdf"),
             str(docs / "guide.md"),
@@ -352,7 +352,7 @@ async def test_grace_learn_uploads_and_follows_each_document(tmp_path: Path) -> 
         ok = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "grace.cli",
+            "grace_chat.cli",
             "learn",
             str(docs / "guide.md"),
             "--url",
@@ -369,7 +369,7 @@ async def test_grace_learn_uploads_and_follows_each_document(tmp_path: Path) -> 
         missing = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "grace.cli",
+            "grace_chat.cli",
             "learn",
             str(docs / "nope.md"),
             "--url",

@@ -12,9 +12,9 @@ import logging
 import httpx
 import pytest
 
-from grace.api.connections import MAX_HEADER_BYTES
-from grace.api.limits import SESSION_BODY_BYTES
-from grace.config import Settings
+from grace_chat.api.connections import MAX_HEADER_BYTES
+from grace_chat.api.limits import SESSION_BODY_BYTES
+from grace_chat.config import Settings
 from tests.support import Client, serve
 from tests.support.learning import learning_settings
 from tests.support.rawhttp import (
@@ -243,7 +243,7 @@ async def test_connections_over_the_per_address_cap_are_closed_at_once(
 ) -> None:
     cap = 6
     limited = settings.with_(max_connections_per_address=cap, header_timeout=30.0)
-    caplog.set_level(logging.WARNING, logger="grace.api.connections")
+    caplog.set_level(logging.WARNING, logger="grace_chat.api.connections")
     async with serve(limited) as srv:
         held = [await connect(srv.url) for _ in range(cap)]
         for reader, writer in held[:3]:  # the held ones are served

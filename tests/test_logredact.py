@@ -16,8 +16,8 @@ import pytest
 import websockets
 from uvicorn.logging import AccessFormatter
 
-from grace.auth import TokenAuthority
-from grace.logredact import REDACTED, RedactFilter, install, redact
+from grace_chat.auth import TokenAuthority
+from grace_chat.logredact import REDACTED, RedactFilter, install, redact
 from tests.support.grace_process import grace_serve, until
 
 JWT = TokenAuthority("s" * 48, 3600).issue("alice", admin=True)

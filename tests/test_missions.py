@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grace.config import Settings
-from grace.missions.model import MissionState
+from grace_chat.config import Settings
+from grace_chat.missions.model import MissionState
 from tests.support import Client, serve
 
 pytestmark = pytest.mark.engines

@@ -11,15 +11,15 @@ from typing import Any
 import orjson
 import pytest
 
-from grace.errors import BadRequest
-from grace.events import Event, EventBus, EventType
-from grace.hub.backplane import LocalBackplane
-from grace.hub.hub import Hub
-from grace.hub.outbox import Outbox
-from grace.notifications.notifier import Notifier
-from grace.notifications.rules import default_rules
-from grace.notifications.types import default_types
-from grace.store.backends.sqlite_notifications import SQLiteNotificationLog
+from grace_chat.errors import BadRequest
+from grace_chat.events import Event, EventBus, EventType
+from grace_chat.hub.backplane import LocalBackplane
+from grace_chat.hub.hub import Hub
+from grace_chat.hub.outbox import Outbox
+from grace_chat.notifications.notifier import Notifier
+from grace_chat.notifications.rules import default_rules
+from grace_chat.notifications.types import default_types
+from grace_chat.store.backends.sqlite_notifications import SQLiteNotificationLog
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from grace.config import Settings
-from grace.hub.hub import Hub
-from grace.hub.outbox import MAX_BATCH_FRAMES, Flusher, Outbox, pack
+from grace_chat.config import Settings
+from grace_chat.hub.hub import Hub
+from grace_chat.hub.outbox import MAX_BATCH_FRAMES, Flusher, Outbox, pack
 from tests.support import Client, serve
 
 
@@ -182,8 +182,8 @@ async def test_an_idle_connection_holds_no_task_on_grace_protocol(settings: Sett
 async def test_notify_users_refuses_bad_recipient_lists_with_a_clear_error(
     settings: Settings,
 ) -> None:
-    from grace import Grace
-    from grace.errors import BadRequest
+    from grace_chat import Grace
+    from grace_chat.errors import BadRequest
 
     async with Grace(settings, systems=False) as grace:
         for bad in ([], ["ann", ""], ["ann", 7], None, "", {"ann": 1}):

@@ -22,17 +22,17 @@ import httpx
 import pytest
 import websockets
 
-from grace.approvals.model import Approval, ApprovalState, AuditEntry
-from grace.auth import TokenAuthority
-from grace.config import Settings
-from grace.errors import ConfigError
-from grace.learning.extract import extract
-from grace.learning.knowledge import Document
-from grace.learning.passages import split_passages
-from grace.missions.model import Mission, MissionState, Step
-from grace.notifications.model import Draft, Severity
-from grace.store.engines import Stores, open_stores
-from grace.tasks.model import TaskRecord, TaskState
+from grace_chat.approvals.model import Approval, ApprovalState, AuditEntry
+from grace_chat.auth import TokenAuthority
+from grace_chat.config import Settings
+from grace_chat.errors import ConfigError
+from grace_chat.learning.extract import extract
+from grace_chat.learning.knowledge import Document
+from grace_chat.learning.passages import split_passages
+from grace_chat.missions.model import Mission, MissionState, Step
+from grace_chat.notifications.model import Draft, Severity
+from grace_chat.store.engines import Stores, open_stores
+from grace_chat.tasks.model import TaskRecord, TaskState
 from tests.support.learning import FAQ_HTML, GUIDE_MD, SPEC_PDF
 from tests.support.postgres import sql
 from tests.support.processes import ENV, GRACE, RUNNING
@@ -75,8 +75,8 @@ async def run_python(script: str, *args: str, timeout: float = 120) -> str:
 
 WRITER = """
     import asyncio, json, sys, time
-    from grace.notifications.model import Draft, Severity
-    from grace.store.backends.postgres_notifications import PostgresNotificationLog
+    from grace_chat.notifications.model import Draft, Severity
+    from grace_chat.store.backends.postgres_notifications import PostgresNotificationLog
 
     url, name, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
     lanes, rounds = int(sys.argv[4]), int(sys.argv[5])
@@ -193,7 +193,7 @@ async def test_processes_appending_together_keep_every_log_gap_free_and_readers_
 
 MIGRATOR = """
     import asyncio, sys
-    from grace.store.backends.postgres_notifications import PostgresNotificationLog
+    from grace_chat.store.backends.postgres_notifications import PostgresNotificationLog
 
     async def main():
         log = PostgresNotificationLog(sys.argv[1], pool_size=1)
@@ -354,7 +354,7 @@ async def test_the_audit_log_refuses_update_delete_and_truncate(
 # -- knowledge: the same answers as FTS5 ------------------------------------------------------
 
 DEMO_SPEC = (
-    Path(__file__).resolve().parent.parent / "src/grace/demo_data/CRM_API_Spec.md"
+    Path(__file__).resolve().parent.parent / "src/grace_chat/demo_data/CRM_API_Spec.md"
 ).read_bytes()
 QUERIES = [
     "requests per minute",

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from grace.config import Settings
-from grace.notifications.model import Draft, Notification, Severity
-from grace.notifications.preferences import DEFAULT_MODE, MODES, muted, preferences_frame
-from grace.store.backends.sqlite_notifications import SQLiteNotificationLog
-from grace.store.backends.sqlite_preferences import SQLitePreferenceStore
+from grace_chat.config import Settings
+from grace_chat.notifications.model import Draft, Notification, Severity
+from grace_chat.notifications.preferences import DEFAULT_MODE, MODES, muted, preferences_frame
+from grace_chat.store.backends.sqlite_notifications import SQLiteNotificationLog
+from grace_chat.store.backends.sqlite_preferences import SQLitePreferenceStore
 from tests.support import Client, Running, serve
 
 

@@ -1,13 +1,13 @@
 """The TypeScript client's copy of the protocol (web/src/protocol.schema.json) is the server's.
 
-The schema covers both directions: client commands (``grace.protocol``) and server frames
-(``grace.frames``). The web tests (web/src/protocol.test.ts) check the TypeScript declarations
+The schema covers both directions: client commands (``grace_chat.protocol``) and server frames
+(``grace_chat.frames``). The web tests (web/src/protocol.test.ts) check the TypeScript declarations
 against that file, and the tests here check it against the server: the committed file equals
 ``protocol_schema()``, and every frame a live server sends validates against its model, which
 forbids undeclared fields. So a field added on either side fails a test until both agree.
 Regenerate the file with:
 
-    .venv/bin/python -c "import json; from grace.protocol import protocol_schema; \\
+    .venv/bin/python -c "import json; from grace_chat.protocol import protocol_schema; \\
       print(json.dumps(protocol_schema(), indent=2, sort_keys=True))" > web/src/protocol.schema.json
 """
 
@@ -20,16 +20,16 @@ from typing import Any, get_args
 import pytest
 from pydantic import ValidationError
 
-from grace import frames
-from grace.approvals.model import ApprovalState
-from grace.config import Settings
-from grace.errors import ErrorCode
-from grace.frames import FRAMES
-from grace.learning.model import GateState
-from grace.notifications.model import Severity
-from grace.notifications.preferences import MODES
-from grace.protocol import CONTROL_FRAME_TYPES, protocol_schema
-from grace.tasks.model import TaskState
+from grace_chat import frames
+from grace_chat.approvals.model import ApprovalState
+from grace_chat.config import Settings
+from grace_chat.errors import ErrorCode
+from grace_chat.frames import FRAMES
+from grace_chat.learning.model import GateState
+from grace_chat.notifications.model import Severity
+from grace_chat.notifications.preferences import MODES
+from grace_chat.protocol import CONTROL_FRAME_TYPES, protocol_schema
+from grace_chat.tasks.model import TaskState
 from tests.support import Client, Frame, Running, serve
 
 SCHEMA = Path(__file__).resolve().parent.parent / "web" / "src" / "protocol.schema.json"
@@ -74,7 +74,7 @@ def declared(frame: Frame) -> str:
     try:
         FRAMES[name].model_validate_json(json.dumps(frame), strict=True)
     except ValidationError as exc:
-        pytest.fail(f"grace.frames does not declare this {name} frame: {exc}")
+        pytest.fail(f"grace_chat.frames does not declare this {name} frame: {exc}")
     return name
 
 

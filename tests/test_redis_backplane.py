@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 import pytest
 
-from grace.config import Settings
-from grace.errors import ConfigError
-from grace.hub.backends.redis import (
+from grace_chat.config import Settings
+from grace_chat.errors import ConfigError
+from grace_chat.hub.backends.redis import (
     CONTROL,
     MAGIC,
     NOTIFICATION,
@@ -30,8 +30,8 @@ from grace.hub.backends.redis import (
     encode_record,
     redis_backplane,
 )
-from grace.hub.hub import Hub
-from grace.hub.outbox import Outbox
+from grace_chat.hub.hub import Hub
+from grace_chat.hub.outbox import Outbox
 from tests.support.grace_process import until as poll
 from tests.support.redis import Proxy
 
@@ -190,7 +190,7 @@ async def test_two_processes_publishing_the_other_way_round_still_deliver_in_seq
 async def test_redis_out_of_reach_each_process_serves_its_own_then_everyone_catches_up(
     redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, "grace.hub.redis")
+    caplog.set_level(logging.WARNING, "grace_chat.hub.redis")
     proxy = await Proxy(redis_url).start()
     log = MemoryLog()
     try:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import websockets
 
-from grace.auth import TokenAuthority
+from grace_chat.auth import TokenAuthority
 from tests.support.grace_process import GraceProcess, until
 from tests.support.nginx import free_port, nginx, nginx_binary
 

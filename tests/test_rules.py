@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from grace.config import Settings
-from grace.errors import BadRequest, ConfigError
-from grace.events import Event, EventType
-from grace.notifications.model import Severity
-from grace.notifications.types import NotificationType, default_types
+from grace_chat.config import Settings
+from grace_chat.errors import BadRequest, ConfigError
+from grace_chat.events import Event, EventType
+from grace_chat.notifications.model import Severity
+from grace_chat.notifications.types import NotificationType, default_types
 from tests.support import Client, Running, serve
 
 #: The seed's "Integration with Background Systems" section (plus its governance handler):

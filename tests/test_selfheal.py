@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grace.config import Settings
+from grace_chat.config import Settings
 from tests.support import Client, serve
 
 pytestmark = pytest.mark.engines

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grace.errors import ConfigError
-from grace.notifications.model import Draft, Notification, Severity
-from grace.store.backends.sqlite_notifications import SQLiteNotificationLog
+from grace_chat.errors import ConfigError
+from grace_chat.notifications.model import Draft, Notification, Severity
+from grace_chat.store.backends.sqlite_notifications import SQLiteNotificationLog
 
 
 def draft(
@@ -62,8 +62,8 @@ async def test_a_second_process_on_the_same_file_is_refused(
         f"""
         import asyncio, sys
         from pathlib import Path
-        from grace.errors import ConfigError
-        from grace.store.backends.sqlite_notifications import SQLiteNotificationLog
+        from grace_chat.errors import ConfigError
+        from grace_chat.store.backends.sqlite_notifications import SQLiteNotificationLog
         try:
             asyncio.run(SQLiteNotificationLog(Path({str(db_path)!r})).open())
         except ConfigError as exc:

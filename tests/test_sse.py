@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from grace.config import Settings
+from grace_chat.config import Settings
 from tests.support import Running, serve
 from tests.support.sse import PATH, sse
 

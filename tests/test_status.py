@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from grace import Grace
-from grace.auth import Identity
-from grace.config import Settings
-from grace.status import StatusBoard, listed
-from grace.tasks.context import TaskContext
+from grace_chat import Grace
+from grace_chat.auth import Identity
+from grace_chat.config import Settings
+from grace_chat.status import StatusBoard, listed
+from grace_chat.tasks.context import TaskContext
 
 ANN = Identity("ann")
 

@@ -1,4 +1,4 @@
-"""The notification log's contract (``grace.notifications.store``), held against every engine.
+"""The notification log's contract (``grace_chat.notifications.store``), held against every engine.
 
 Each test runs once on the embedded SQLite engine and once on PostgreSQL, through
 ``open_stores`` as ``Grace`` opens them. What only one engine has (SQLite's lock file and its
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from grace.config import Settings
-from grace.notifications.model import Draft, Notification, Severity
-from grace.notifications.store import NotificationStore
-from grace.store.engines import open_stores
+from grace_chat.config import Settings
+from grace_chat.notifications.model import Draft, Notification, Severity
+from grace_chat.notifications.store import NotificationStore
+from grace_chat.store.engines import open_stores
 from tests.support.postgres import sql
 
 pytestmark = pytest.mark.engines
@@ -272,7 +272,7 @@ async def test_reads_return_only_the_users_rows_newest_first_for_latest(
 
 
 async def test_a_stored_notification_reads_back_as_it_was_posted(store: NotificationStore) -> None:
-    from grace.notifications.model import Action
+    from grace_chat.notifications.model import Action
 
     posted_draft = Draft(
         ("ann",), "approval_required", "Deploy?", "🔐", Severity.WARNING, "Approval",
@@ -365,8 +365,8 @@ async def test_a_notification_for_more_users_than_one_lookup_holds_numbers_each_
 async def test_data_that_is_not_json_is_refused_alone_not_with_its_batch(
     settings: Settings,
 ) -> None:
-    from grace import Grace
-    from grace.errors import BadRequest
+    from grace_chat import Grace
+    from grace_chat.errors import BadRequest
 
     async with Grace(settings, systems=False) as grace:
         good = [grace.notify_user(f"u{i}", "test", "fine") for i in range(20)]

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from grace.config import Settings
+from grace_chat.config import Settings
 from tests.support import Client, Running, serve
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from grace.auth import TokenAuthority
+from grace_chat.auth import TokenAuthority
 from tests.support import Client, Running
 from tests.test_sse import sse
 from tests.test_ws_protocol import close_code, no_errors_logged

@@ -17,10 +17,10 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from grace.api import wsproto
-from grace.config import Settings
-from grace.errors import ConfigError
-from grace.protocol import MAX_CLOSE_REASON_BYTES, close_reason
+from grace_chat.api import wsproto
+from grace_chat.config import Settings
+from grace_chat.errors import ConfigError
+from grace_chat.protocol import MAX_CLOSE_REASON_BYTES, close_reason
 from tests.support import Client, Frame, Running, serve, until
 from tests.test_hub import small_window_socket
 from tests.test_sse import PATH as SSE_PATH

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from grace import TaskContext, TaskFailed, start_background_task
-from grace.config import Settings
-from grace.tasks.model import TaskRecord, TaskState
+from grace_chat import TaskContext, TaskFailed, start_background_task
+from grace_chat.config import Settings
+from grace_chat.tasks.model import TaskRecord, TaskState
 from tests.support import Client, Frame, Running, serve, until
 
 pytestmark = pytest.mark.engines
@@ -290,6 +290,6 @@ async def test_progress_notifications_are_collapsed(server: Running) -> None:
 
 
 def _id(user: str, admin: bool = False):  # type: ignore[no-untyped-def]
-    from grace.auth import Identity
+    from grace_chat.auth import Identity
 
     return Identity(user, admin=admin)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from grace.api.web import WEB_DIST, mount_web
+from grace_chat.api.web import WEB_DIST, mount_web
 from tests.support import Running
 
 

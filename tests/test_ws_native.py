@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from grace.config import Settings
+from grace_chat.config import Settings
 from tests.support import Client, Running, serve, small_window_socket
 
 BLOB = secrets.token_urlsafe(100_000)

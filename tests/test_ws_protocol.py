@@ -11,8 +11,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from grace.auth import TokenAuthority
-from grace.config import Settings
+from grace_chat.auth import TokenAuthority
+from grace_chat.config import Settings
 from tests.support import Client, Frame, Running, serve
 
 

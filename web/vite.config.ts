@@ -4,7 +4,7 @@ import react from '@vitejs/plugin-react';
 import { fileURLToPath } from 'node:url';
 
 // The bundle is committed inside the Python package: `grace serve` serves it with no Node.js.
-const outDir = process.env.GRACE_WEB_OUT ?? fileURLToPath(new URL('../src/grace/web_dist', import.meta.url));
+const outDir = process.env.GRACE_WEB_OUT ?? fileURLToPath(new URL('../src/grace_chat/web_dist', import.meta.url));
 
 export default defineConfig({
   plugins: [react()],

@@ -21,21 +21,21 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from grace.api.app import install_error_handlers
-from grace.api.chat import build_chat_router
-from grace.api.deps import caller_dependency
-from grace.api.server import base_url, listen
-from grace.app import Grace
-from grace.approvals.gateway import describe
-from grace.approvals.model import Approval
-from grace.auth import Identity
-from grace.commands import CommandContext
-from grace.config import Settings
-from grace.missions.model import Mission, MissionState, Step
-from grace.protocol import Command
-from grace.selfheal.model import Attempt, Outcome, Strategy
-from grace.tasks.context import TaskContext, TaskFailed
-from grace.tasks.model import TaskState
+from grace_chat.api.app import install_error_handlers
+from grace_chat.api.chat import build_chat_router
+from grace_chat.api.deps import caller_dependency
+from grace_chat.api.server import base_url, listen
+from grace_chat.app import Grace
+from grace_chat.approvals.gateway import describe
+from grace_chat.approvals.model import Approval
+from grace_chat.auth import Identity
+from grace_chat.commands import CommandContext
+from grace_chat.config import Settings
+from grace_chat.missions.model import Mission, MissionState, Step
+from grace_chat.protocol import Command
+from grace_chat.selfheal.model import Attempt, Outcome, Strategy
+from grace_chat.tasks.context import TaskContext, TaskFailed
+from grace_chat.tasks.model import TaskState
 
 HERE = Path(__file__).resolve().parent
 USER = "user"

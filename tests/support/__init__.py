@@ -17,10 +17,10 @@ import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from grace.api.app import create_app
-from grace.api.server import base_url, listen, make_server
-from grace.app import Grace
-from grace.config import Settings
+from grace_chat.api.app import create_app
+from grace_chat.api.server import base_url, listen, make_server
+from grace_chat.app import Grace
+from grace_chat.config import Settings
 
 Frame = dict[str, Any]
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import psutil
 
-from grace.auth import TokenAuthority, load_or_create_secret
+from grace_chat.auth import TokenAuthority, load_or_create_secret
 
 #: The children see no GRACE_* settings from the environment running the tests.
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("GRACE_")}
@@ -34,9 +34,9 @@ SERVE_WITH_PYTHON_TASKS = """
 import asyncio, os, sys, time
 from pathlib import Path
 
-from grace import cli
-from grace.api.server import GraceServer
-from grace.tasks.types import TaskSpec
+from grace_chat import cli
+from grace_chat.api.server import GraceServer
+from grace_chat.tasks.types import TaskSpec
 
 
 async def py_wait(ctx):
@@ -109,7 +109,9 @@ class GraceProcess:
         log_level: str = "warning",
         umask: int = 0o022,
     ) -> GraceProcess:
-        program = ["-c", SERVE_WITH_PYTHON_TASKS] if python_tasks else ["-m", "grace.cli", "serve"]
+        program = (
+            ["-c", SERVE_WITH_PYTHON_TASKS] if python_tasks else ["-m", "grace_chat.cli", "serve"]
+        )
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             *program,

@@ -10,9 +10,9 @@ from typing import Any
 
 from fpdf import FPDF
 
-from grace.app import Grace
-from grace.config import Settings
-from grace.learning import LearningSupervisor
+from grace_chat.app import Grace
+from grace_chat.config import Settings
+from grace_chat.learning import LearningSupervisor
 from tests.support import Frame, Running, serve
 
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-GRACE = [sys.executable, "-m", "grace.cli"]
+GRACE = [sys.executable, "-m", "grace_chat.cli"]
 #: The children see no GRACE_* settings from the environment running the tests.
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("GRACE_")}
 RUNNING = re.compile(r"Grace is running at (http://127\.0\.0\.1:(\d+))/\?token=(\S+)")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 #: The children see no GRACE_* settings from the environment running the tests.
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("GRACE_")}
-GRACE_SERVE = [sys.executable, "-m", "grace.cli", "serve", "--port", "0"]
+GRACE_SERVE = [sys.executable, "-m", "grace_chat.cli", "serve", "--port", "0"]
 RUNNING = re.compile(r"Grace is running at (http://127\.0\.0\.1:(\d+))/\?token=(\S+)")
 
 
@@ -34,7 +34,7 @@ class Served:
         return self.proc.pid
 
     def admin_token(self, user: str = "root") -> str:
-        from grace.auth import TokenAuthority
+        from grace_chat.auth import TokenAuthority
 
         secret = (self.data_dir / "secret.key").read_text().strip()
         return TokenAuthority(secret, 3600).issue(user, admin=True)

@@ -1,7 +1,0 @@
-"""Learning supervisor: ingests documents into a searchable knowledge store (see
-``docs/learning.md``). ``Grace`` builds it from the ``[learning]`` section."""
-
-from grace.learning.config import LearningConfig
-from grace.learning.supervisor import LearningSupervisor
-
-__all__ = ["LearningConfig", "LearningSupervisor"]

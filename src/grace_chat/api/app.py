@@ -1,0 +1,178 @@
+"""The ASGI application: routes, error bodies and the lifespan that runs ``Grace``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from grace_chat.api.chat import build_chat_router
+from grace_chat.api.deps import caller_dependency
+from grace_chat.api.digest import build_summary_router
+from grace_chat.api.guardian import build_guardian_router
+from grace_chat.api.healing import build_healing_router
+from grace_chat.api.learning import UPLOAD_PATH, build_learning_router
+from grace_chat.api.limits import UPLOAD_FRAMING_BYTES, RequestLimits
+from grace_chat.api.missions import build_mission_router
+from grace_chat.api.preferences import build_preferences_router
+from grace_chat.api.rest import build_router
+from grace_chat.api.rest_control import build_control_router
+from grace_chat.api.web import mount_web
+from grace_chat.errors import BadJSON, ErrorCode, GraceError
+
+if TYPE_CHECKING:
+    from grace_chat.app import Grace
+
+log = logging.getLogger("grace_chat.api")
+
+#: The error code of an HTTP status that Starlette or FastAPI answers by themselves (no route,
+#: wrong method, a body that cannot be parsed...); any other 4xx is ``bad_request``, 5xx
+#: ``internal``.
+STATUS_CODES: dict[int, ErrorCode] = {
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.TOO_LARGE,
+    414: ErrorCode.TOO_LARGE,
+    431: ErrorCode.TOO_LARGE,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.UNAVAILABLE,
+}
+
+
+def envelope(
+    code: ErrorCode, message: str, status: int, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """Every error answer of the HTTP API: ``{"error": {"code": ..., "message": ...}}``."""
+    return JSONResponse(
+        {"error": {"code": code.value, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def http_error(request: Request, exc: HTTPException) -> tuple[ErrorCode, str]:
+    """The code and message for an ``HTTPException`` raised by Starlette or FastAPI."""
+    status = exc.status_code
+    cause = exc.__cause__
+    if status == 400 and isinstance(cause, RecursionError):
+        return BadJSON.code, "the JSON body is nested too deeply"
+    if status == 400 and isinstance(cause, ValueError):  # UnicodeDecodeError and the like
+        return BadJSON.code, "body is not valid JSON"
+    if status == 404 and exc.detail == "Not Found":
+        return ErrorCode.NOT_FOUND, f"no such path: {request.url.path}"
+    if status == 405:
+        return ErrorCode.BAD_REQUEST, f"{request.method} is not allowed on {request.url.path}"
+    if status >= 500:
+        return STATUS_CODES.get(status, ErrorCode.INTERNAL), "internal error"
+    return STATUS_CODES.get(status, ErrorCode.BAD_REQUEST), str(exc.detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def grace_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, GraceError)
+        retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return envelope(exc.code, exc.message, exc.http_status, headers=retry)
+
+    async def starlette_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code in {204, 304}:  # not errors, and answers without a body
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        code, message = http_error(request, exc)
+        return envelope(code, message, exc.status_code, headers=exc.headers)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = []
+        code = "bad_request"
+        for err in exc.errors()[:5]:
+            if err.get("type") == "json_invalid":
+                code = "bad_json"
+                problems.append("body is not valid JSON")
+                continue
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+        return envelope(
+            ErrorCode(code),
+            "; ".join(problems) or "the request is not valid",
+            BadJSON.http_status if code == "bad_json" else 422,
+        )
+
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request %s %s failed", request.method, request.url.path)
+        return envelope(ErrorCode.INTERNAL, "internal error", 500)
+
+    app.add_exception_handler(GraceError, grace_error)
+    app.add_exception_handler(HTTPException, starlette_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, crashed)
+
+
+def mount(grace: Grace, app: FastAPI) -> None:
+    """Add Grace's routes, error bodies and request limits to an existing FastAPI app (library
+    use).
+
+    The host app's lifespan must run ``async with grace:``. Each system's routes are added when
+    that system is part of ``grace``. The limits (``grace_chat.api.limits``) guard every request
+    body under ``/api/``, Grace's paths.
+    """
+    install_limits(grace, app)
+    caller = caller_dependency(grace.auth)
+    app.include_router(build_router(grace, caller))
+    app.include_router(
+        build_summary_router(grace.store, grace.preferences, grace.action_gateway, caller)
+    )
+    app.include_router(
+        build_preferences_router(grace.preferences, grace.types, grace.backplane, caller)
+    )
+    app.include_router(
+        build_control_router(grace.commands, grace.tasks, grace.action_gateway, caller)
+    )
+    if grace.learning is not None:
+        app.include_router(build_learning_router(grace.learning, grace.commands, caller))
+    if grace.guardian is not None:
+        app.include_router(build_guardian_router(grace.guardian, caller))
+    if grace.healer is not None:
+        app.include_router(build_healing_router(grace.healer, caller))
+    if grace.missions is not None:
+        app.include_router(build_mission_router(grace.missions, caller))
+    if grace.chat is not None:
+        app.include_router(build_chat_router(grace.chat, caller))
+    install_error_handlers(app)
+
+
+def install_limits(grace: Grace, app: FastAPI) -> None:
+    """Identity before any body is read, and body caps (``grace_chat.api.limits``)."""
+    caps: dict[str, int] = {}
+    if grace.learning is not None:
+        caps[UPLOAD_PATH] = grace.learning.config.max_bytes + UPLOAD_FRAMING_BYTES
+    app.add_middleware(
+        RequestLimits,
+        auth=grace.auth,
+        max_body_bytes=grace.settings.max_body_bytes,
+        body_timeout=grace.settings.body_timeout,
+        caps=caps,
+    )
+
+
+def create_app(grace: Grace) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with grace:
+            yield
+
+    app = FastAPI(
+        title="Grace",
+        version="1",
+        summary="Two-way notifications between background systems and the chat.",
+        lifespan=lifespan,
+    )
+    mount(grace, app)
+    mount_web(app)
+    app.state.grace = grace
+    return app

@@ -1,0 +1,50 @@
+"""REST for mission control: list, start, follow, pause, resume and cancel missions (the
+caller's own; an admin's: everyone's)."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from grace_chat.api.deps import CallerDependency
+from grace_chat.auth import Identity
+from grace_chat.missions.component import MissionControl
+from grace_chat.missions.model import parse_steps
+
+
+class StartMission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    steps: list[dict[str, Any]] | None = None
+    mission_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
+def build_mission_router(missions: MissionControl, caller: CallerDependency) -> APIRouter:
+    router = APIRouter(tags=["missions"])
+    Caller = Annotated[Identity, Depends(caller)]
+
+    @router.get("/api/missions")
+    async def list_missions(who: Caller) -> dict[str, Any]:
+        return {
+            "missions": [m.info() for m in await missions.list_missions(who)],
+            "catalog": sorted(missions.catalog),
+        }
+
+    @router.post("/api/missions", status_code=201)
+    async def start(body: StartMission, who: Caller) -> dict[str, Any]:
+        steps = parse_steps(body.steps, "steps") if body.steps is not None else None
+        mission = await missions.start_mission(who.user_id, body.name, steps, body.mission_id)
+        return mission.info()
+
+    @router.get("/api/missions/{mission_id}")
+    async def get(mission_id: str, who: Caller) -> dict[str, Any]:
+        return (await missions.get(mission_id, who)).info()
+
+    @router.post("/api/missions/{mission_id}/{action}")
+    async def control(
+        mission_id: str, action: Literal["pause", "resume", "cancel"], who: Caller
+    ) -> dict[str, Any]:
+        operation = {"pause": missions.pause, "resume": missions.resume, "cancel": missions.cancel}
+        return (await operation[action](mission_id, who)).info()
+
+    return router

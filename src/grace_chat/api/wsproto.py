@@ -1,0 +1,151 @@
+"""Grace's WebSocket server protocol: uvicorn's sans-I/O one, serving the stream without ASGI.
+
+A protocol class bound to a ``Grace`` (``bound_to``) answers ``STREAM_PATH`` itself, through
+``grace_chat.api.ws_native.NativeStream``: no ASGI task, no Starlette objects, no receive queue per
+connection, so an idle connection costs a fraction of the memory; every other path goes to the
+ASGI app as usual. Delivery goes through a ``FrameSink``: the hub flushes, at the end of each turn
+of the event loop, everything queued for a connection at once; the sink frames the messages with
+the connection's own ``websockets`` protocol object (so its state stays right) and hands them to
+the transport in one ``write``, where ASGI would cost an ``await send(...)`` through Starlette and
+uvicorn and a socket write per message. Under any other ASGI server, the ASGI route
+(``grace_chat.api.ws``) serves the stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import unquote
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from grace_chat.api.ws_native import NativeStream
+from grace_chat.protocol import STREAM_PATH, close_reason
+
+if TYPE_CHECKING:
+    from websockets.http11 import Request
+
+    from grace_chat.app import Grace
+
+
+class _NoQueue:
+    """Stands in for the ASGI receive queue of a connection that has no ASGI app."""
+
+    __slots__ = ()
+
+    def put_nowait(self, message: object) -> None:
+        return None
+
+
+_NO_QUEUE = _NoQueue()
+
+#: Seconds the client has to answer a close frame the server sent; then its connection is
+#: dropped, with whatever is still buffered for it (a client that stopped reading never will).
+CLOSE_TIMEOUT = 10.0
+
+
+class _Sink:
+    __slots__ = ("_proto",)
+
+    def __init__(self, proto: GraceWebSocketProtocol) -> None:
+        self._proto = proto
+
+    def write(self, messages: Sequence[bytes]) -> bool:
+        proto = self._proto
+        if proto.close_sent or proto.disconnected or proto.transport.is_closing():
+            return True  # the connection is going; the client resumes from its seq
+        conn = proto.conn
+        for message in messages:
+            conn.send_text(message)
+        proto.transport.write(b"".join(conn.data_to_send()))
+        return proto.writable.is_set()
+
+    async def drained(self) -> None:
+        await self._proto.writable.wait()
+
+
+class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
+    """``uvicorn.Config(ws=GraceWebSocketProtocol.bound_to(grace))``."""
+
+    grace: ClassVar[Grace | None] = None
+    stream: NativeStream | None = None
+
+    @classmethod
+    def bound_to(cls, grace: Grace) -> type[GraceWebSocketProtocol]:
+        """This protocol, serving ``STREAM_PATH`` natively for ``grace``."""
+        return type(cls.__name__, (cls,), {"grace": grace})
+
+    def handle_connect(self, event: Request) -> None:
+        grace = self.grace
+        if grace is None or unquote(event.path.partition("?")[0]) != STREAM_PATH:
+            super().handle_connect(event)
+            return
+        response = self.conn.accept(event)
+        self.handshake_initiated = True
+        self.handshake_complete = True
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.queue = _NO_QUEUE  # type: ignore[assignment]
+        if response.status_code != 101:
+            self.close_sent = True
+            self.transport.close()
+            return
+        self.start_keepalive()
+        self.stream = NativeStream(grace, self, _Sink(self))
+        self.stream.opened(event)
+
+    def send_receive_event_to_app(self) -> None:
+        stream = self.stream
+        if stream is None:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return
+        if self.curr_msg_data_type == "text":
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                self.conn.send_close(1007, "invalid UTF-8")
+                self.handle_parser_exception()
+                return
+            stream.received(text)
+        else:
+            stream.received(data)
+
+    def start_close(self, code: int, reason: str) -> None:
+        """The closing handshake from the server's side (idempotent): a close frame, then the
+        transport is dropped after ``CLOSE_TIMEOUT`` if the client never answers. ``reason`` is
+        cut to what a close frame holds (``close_reason``)."""
+        if self.close_sent or self.transport.is_closing():
+            return
+        self.conn.send_close(code, close_reason(reason))
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        self.close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        """The client did not answer the close frame in time: drop the connection now. Not
+        ``transport.close()``, which would wait, buffers and socket held, for a client that
+        does not read to take what is buffered for it."""
+        self.close_timer = None
+        self.transport.abort()
+
+    def pause_reading(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the transport is already closing
+            self.transport.resume_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.stream is not None:
+            self.stream.writable()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.stream is not None:
+            self.stream.lost()

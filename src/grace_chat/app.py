@@ -1,0 +1,336 @@
+"""The composition root: builds every part of Grace and hands each only what it uses.
+
+``Grace(settings)`` makes the stores (one engine, from the database URL), the event bus, the
+notifier, the hub and its backplane, the identity gate, the task runner, the approval gateway,
+the command router, the status board and the background systems (self-heal, learning, guardian,
+mission control, the unified chat). No part receives the ``Grace`` itself: each gets the store
+contract, the bus, the runner or the gateway it works with, through its constructor; the
+composition root registers their commands and status sections. Nothing below imports this
+module.
+
+``async with Grace(settings) as grace:`` opens the store, binds the bus to the notifier, starts
+every part and makes the module-level helpers (``grace.notify_user``, ``grace.event_bus``) point
+at this instance; leaving the block stops the systems, drains pending events, closes every
+connection and closes the store. There is no other global state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any
+
+from grace_chat import helpers
+from grace_chat.approvals.commands import register_approval_commands
+from grace_chat.approvals.gateway import ActionGateway
+from grace_chat.approvals.model import Policy
+from grace_chat.approvals.rules import add_approval_rules
+from grace_chat.approvals.status import approval_status
+from grace_chat.auth import Authenticator, Identity, TokenAuthority
+from grace_chat.chat.component import Interpreter, UnifiedChat
+from grace_chat.commands import CommandContext, CommandRouter, register_core
+from grace_chat.component import Component
+from grace_chat.config import Settings
+from grace_chat.events import EventBus
+from grace_chat.guardian.component import Guardian
+from grace_chat.guardian.config import GuardianConfig
+from grace_chat.hub.backplane import Backplane, BackplaneFactory, LocalBackplane
+from grace_chat.hub.hub import Hub
+from grace_chat.hub.outbox import Outbox
+from grace_chat.learning.commands import register_learning_commands
+from grace_chat.learning.config import LearningConfig
+from grace_chat.learning.supervisor import LearningSupervisor
+from grace_chat.missions.component import MissionControl
+from grace_chat.missions.model import missions_from_config
+from grace_chat.notifications.model import Action, Notification, Severity
+from grace_chat.notifications.notifier import Notifier
+from grace_chat.notifications.rules import Rules, default_rules
+from grace_chat.notifications.store import LogFrames
+from grace_chat.notifications.types import TypeRegistry, default_types
+from grace_chat.protocol import Status
+from grace_chat.selfheal.component import SelfHeal
+from grace_chat.selfheal.model import HealingConfig
+from grace_chat.status import StatusBoard
+from grace_chat.store.engines import Stores, open_stores
+from grace_chat.tasks.commands import register_task_commands
+from grace_chat.tasks.model import TaskRecord
+from grace_chat.tasks.rules import add_task_rules
+from grace_chat.tasks.runner import TaskRunner
+from grace_chat.tasks.status import task_status
+from grace_chat.tasks.types import TaskFn, TaskTypes
+
+log = logging.getLogger("grace")
+
+#: The background systems ``Grace`` can build, in the order they start.
+SYSTEMS = ("healing", "learning", "guardian", "missions", "chat")
+
+
+class Grace:
+    """One Grace application: every part, wired.
+
+    ``systems`` chooses the background systems: ``True`` (all of ``SYSTEMS``), ``False`` (none:
+    notifications, tasks and approvals only) or a collection of their names. ``backplane`` makes
+    the backplane from the local hub (default: Redis when ``settings.redis_url`` is set, else
+    in-process delivery). ``interpreter`` is the chat's
+    hook for sentences its parser does not understand.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        types: TypeRegistry | None = None,
+        rules: Rules | None = None,
+        stores: Stores | None = None,
+        backplane: BackplaneFactory | None = None,
+        systems: bool | Collection[str] = True,
+        interpreter: Interpreter | None = None,
+    ) -> None:
+        s = self.settings = settings or Settings()
+        self.event_bus = EventBus()
+        self.types = types or default_types()
+        self.rules = rules or default_rules()
+        add_task_rules(self.rules)
+        add_approval_rules(self.rules)
+        self.stores = stores or open_stores(s)
+        self.store = self.stores.notifications
+        self.preferences = self.stores.preferences
+        self.hub = Hub()
+        if backplane is None and s.redis_url:
+            from grace_chat.hub.backends.redis import redis_backplane
+
+            backplane = redis_backplane(s.redis_url, LogFrames(self.store), prefix=s.redis_prefix)
+        self.backplane: Backplane = (backplane or LocalBackplane)(self.hub)
+        self.notifier = Notifier(
+            self.store, self.backplane, self.types, self.rules, s.default_recipients
+        )
+        self.auth = Authenticator(
+            secret=s.secret,
+            data_dir=s.data_dir,
+            ttl=s.token_ttl_seconds,
+            no_auth=s.no_auth,
+            allowed_origins=s.allowed_origins,
+        )
+        task_types = TaskTypes()
+        task_types.load_config(s.tasks_config)
+        self.tasks = TaskRunner(
+            self.stores.tasks,
+            self.event_bus,
+            task_types,
+            concurrency=s.task_concurrency,
+            cancel_grace=s.cancel_grace_seconds,
+        )
+        self.action_gateway = ActionGateway(
+            self.stores.approvals,
+            self.event_bus,
+            Policy.from_config(s.approvals_config, approver=s.default_user),
+        )
+        self.status_board = StatusBoard()
+        self.status_board.add("tasks", task_status(self.tasks))
+        self.status_board.add("approvals", approval_status(self.action_gateway))
+        self.commands = CommandRouter()
+        register_core(self.commands, self.notifier)
+        register_task_commands(self.commands, self.tasks)
+        register_approval_commands(self.commands, self.action_gateway)
+        board = self.status_board
+
+        async def status(ctx: CommandContext, cmd: Status) -> dict[str, Any]:
+            return await board.status(ctx.identity)
+
+        self.commands.register("status", status)
+        self.components: list[Component] = []
+        self.started = False
+        self.healer: SelfHeal | None = None
+        self.learning: LearningSupervisor | None = None
+        self.guardian: Guardian | None = None
+        self.missions: MissionControl | None = None
+        self.chat: UnifiedChat | None = None
+        chosen = set(SYSTEMS if systems is True else () if systems is False else systems)
+        unknown = chosen - set(SYSTEMS)
+        if unknown:
+            raise ValueError(f"unknown systems {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
+        self._build_systems(chosen, interpreter)
+        self._stack = AsyncExitStack()
+
+    def _build_systems(self, chosen: set[str], interpreter: Interpreter | None) -> None:
+        s, bus, board, commands = self.settings, self.event_bus, self.status_board, self.commands
+        if "healing" in chosen:  # first: it must hear the failures the others report
+            self.healer = SelfHeal(
+                HealingConfig.from_config(s.section("selfheal")),
+                store=self.stores.healing,
+                bus=bus,
+                runner=self.tasks,
+                gateway=self.action_gateway,
+                default_user=s.default_user,
+            )
+            board.add("healing", self.healer.status)
+            self.add_component(self.healer)
+        if "learning" in chosen:
+            config = LearningConfig.from_section(
+                s.section("learning"), data_dir=s.data_dir, default_user=s.default_user
+            )
+            self.learning = LearningSupervisor(
+                config,
+                knowledge=self.stores.knowledge,
+                jobs=self.stores.learning,
+                runner=self.tasks,
+                bus=bus,
+            )
+            register_learning_commands(commands, self.learning)
+            board.add("learning", self.learning.status)
+            self.add_component(self.learning)
+        if "guardian" in chosen:
+            guardian_config = GuardianConfig.from_section(
+                s.section("guardian"), disk_path=str(s.data_dir), default_user=s.default_user
+            )
+            self.guardian = Guardian(guardian_config, bus)
+            board.add("guardian", self.guardian.status)
+            self.add_component(self.guardian)
+        if "missions" in chosen:
+            self.missions = MissionControl(
+                missions_from_config(s.section("missions")),
+                store=self.stores.missions,
+                bus=bus,
+                runner=self.tasks,
+                healer=self.healer,
+            )
+            board.add("missions", self.missions.status)
+            self.add_component(self.missions)
+        if "chat" in chosen:
+            self.chat = UnifiedChat(
+                commands=commands,
+                history=self.stores.chat,
+                notifications=self.store,
+                runner=self.tasks,
+                gateway=self.action_gateway,
+                healer=self.healer,
+                missions=self.missions,
+                interpreter=interpreter,
+            )
+            commands.register("chat", self.chat.chat_command)
+            self.add_component(self.chat)
+
+    def add_component(self, component: Component) -> None:
+        if self.started:
+            raise RuntimeError("add components before the application starts")
+        self.components.append(component)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every part in dependency order. If one fails, the parts already started are
+        stopped again before the error propagates."""
+        self.auth.open()
+        stack = AsyncExitStack()
+        try:
+            await self.store.open()
+            stack.push_async_callback(self.store.close)
+            await self.preferences.open()
+            await self.backplane.start()
+            stack.push_async_callback(self.backplane.stop)
+            stack.callback(self.hub.close_all)
+            for unsubscribe in self.notifier.subscribe(self.event_bus):
+                stack.callback(unsubscribe)
+            stack.push_async_callback(self.event_bus.drain)
+            await self.tasks.start()
+            stack.push_async_callback(self.tasks.stop)
+            await self.action_gateway.start()
+            stack.push_async_callback(self.action_gateway.stop)
+            for component in self.components:
+                await component.start()
+                stack.push_async_callback(component.stop)
+            helpers.bind(self)
+            stack.callback(helpers.unbind, self)
+        except BaseException:
+            await stack.aclose()
+            raise
+        if self.settings.no_auth:
+            log.warning("authentication is OFF (--no-auth): any local client may act as any user")
+        self._stack = stack
+        self.started = True
+
+    async def stop(self) -> None:
+        """Stop in the reverse order: systems, tasks (running ones become ``interrupted``), pending
+        events, connections (their clients resume elsewhere), the store last."""
+        if not self.started:
+            return
+        self.started = False
+        await self._stack.aclose()
+
+    async def __aenter__(self) -> Grace:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def tokens(self) -> TokenAuthority:
+        return self.auth.tokens
+
+    def identify(
+        self, authorization: str | None, cookie: str | None, query_user: str | None
+    ) -> Identity | None:
+        """Who the request is, from its token; ``None`` when it carries no credentials."""
+        return self.auth.identify(authorization, cookie, query_user)
+
+    # -- the calls applications make ----------------------------------------------------------
+
+    async def notify_user(
+        self,
+        user_id: str,
+        notification_type: str,
+        message: str,
+        badge: str | None = None,
+        data: dict[str, Any] | None = None,
+        severity: Severity | str | None = None,
+        title: str | None = None,
+        actions: Sequence[Action] | None = None,
+    ) -> Notification:
+        """Store a notification in ``user_id``'s log, then push it to every open chat."""
+        return await self.notifier.notify_user(
+            user_id, notification_type, message, badge, data, severity, title, actions
+        )
+
+    async def start_background_task(
+        self,
+        task_type: str,
+        user_id: str | None = None,
+        task_fn: TaskFn | None = None,
+        task_id: str | None = None,
+        params: dict[str, Any] | None = None,
+        title: str | None = None,
+    ) -> str:
+        """Run work in the background and report on it to ``user_id``; returns the task id."""
+        record: TaskRecord = await self.tasks.start_task(
+            user_id=user_id or self.settings.default_user,
+            task_type=task_type,
+            task_fn=task_fn,
+            task_id=task_id,
+            params=params,
+            title=title,
+        )
+        return record.task_id
+
+    async def mark_read(
+        self,
+        user_id: str,
+        *,
+        ids: Sequence[str] | None = None,
+        up_to_seq: int | None = None,
+        everything: bool = False,
+        exclude: Outbox | None = None,
+    ) -> dict[str, Any]:
+        """Mark the user's notifications read and tell the user's other open chats."""
+        return await self.notifier.mark_read(
+            user_id, ids=ids, up_to_seq=up_to_seq, everything=everything, exclude=exclude
+        )

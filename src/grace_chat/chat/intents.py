@@ -1,0 +1,403 @@
+"""Sentence → intent and slots, deterministically: the reading layer.
+
+``parse`` reads the words ``normalize`` kept and decides, before anything can act, what kind of
+sentence it is: small talk or a bare "ok" (``confirm``: only a question Grace asked can make it
+act), a question (never acts: "did you cancel the backup?" asks about the backup), a hypothetical
+("what would happen if I cancelled …", "should I approve it?"), a negation ("don't cancel …"), or
+a command. Only a command acts, and only when its verb leads the sentence. Slots name the target
+as it was said — ``id``, ``what`` (the task type word), ``which`` (latest / previous / first),
+``state``, ``all`` — and the chat resolves them against live state and the conversation. A
+destructive command whose verb was a spelling correction becomes ``clarify``. A sentence it cannot
+read gives ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from grace_chat.chat import vocabulary as v
+from grace_chat.chat.normalize import Text, is_id, normalize
+
+DESTRUCTIVE = frozenset(
+    {"cancel_task", "pause_task", "resume_task", "approve", "reject", "run_task",
+     "pause_learning", "resume_learning"}
+)  # fmt: skip
+#: Commands that ask rather than act whenever the reading is uncertain: every one that changes
+#: something ("pase the backup" pauses nothing until the person says which).
+ASK_WHEN_UNSURE = DESTRUCTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    name: str
+    args: dict[str, str] = field(default_factory=dict)
+
+
+_ARTICLES = frozenset({"a", "an", "the", "my", "our", "your", "some", "another", "new", "one",
+                       "of", "for", "on", "with", "to", "about", "from", "in", "me", "us",
+                       "again", "up", "please", "also", "too", "and", "its"})  # fmt: skip
+_SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
+_FINITE = frozenset({"is", "are", "was", "were", "has", "have", "had", "will", "would"})
+_SMALL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
+    {"grace", "good", "so", "much", "you", "there", "day", "night", "all", "very", "bye",
+     "goodbye", "welcome", "lol", "haha", "again", "job", "done", "well", "are", "the", "best",
+     "amazing", "brilliant", "star", "helpful", "legend", "smart", "wonderful", "fantastic"}
+)  # fmt: skip
+_QUERY_THINGS = ("mission", "healing", "logs", "approval", "learning", "status")
+_HELP = ("what can you do", "what can i say", "what can i ask", "what do you understand",
+         "what commands", "which commands", "what can i do", "how do i", "how can i", "how to ",
+         "is it possible to", "what do you do", "what are you able to")  # fmt: skip
+_NOT_ABOUT = frozenset({"that", "this", "it", "request", "change", "action", "pending",
+                        "waiting", "outstanding", "open", "current", "latest"})  # fmt: skip
+#: Words of wanting: "I want the deployment cancelled" asks for the participle's action.
+_DESIRE = frozenset({"want", "need", "like", "love", "wanted", "needs", "get"})
+#: Words that may follow "what" / "how" / "which" in a question Grace can answer.
+_ASKING = frozenset({"happened", "happens", "went", "about", "far", "long", "many", "much",
+                     "else", "going", "state", "progress", "kind", "type", "sort"})  # fmt: skip
+
+
+def command_for(verb: str, thing: str | None) -> str | None:
+    """The command a verb makes of a thing: "stop" + learning → ``pause_learning``."""
+    if verb in ("approve", "reject"):
+        return verb
+    if thing == "learning":
+        return {"cancel": "pause_learning", "pause": "pause_learning",
+                "resume": "resume_learning", "run": "resume_learning"}.get(verb)  # fmt: skip
+    if thing in (None, "task"):
+        return {"cancel": "cancel_task", "pause": "pause_task", "resume": "resume_task",
+                "run": "run_task"}.get(verb)  # fmt: skip
+    return None
+
+
+class _Reader:
+    def __init__(self, text: Text, types: tuple[str, ...]) -> None:
+        self.text = text
+        self.types = types
+        self.known = v.known_words(types)
+
+    # -- words -------------------------------------------------------------------------------
+
+    def type_of(self, word: str) -> str | None:
+        """The task type a word names: ``deploy``, ``deployments``, ``deployment`` → deployment."""
+        if is_id(word):
+            return None
+        found = {
+            name
+            for name in self.types
+            if word in (name, name + "s", name + "es")
+            or (len(word) >= 4 and (name.startswith(word) or word.startswith(name)))
+        }
+        return found.pop() if len(found) == 1 else None
+
+    def verb_form(self, word: str) -> str | None:
+        """A task type used as a verb ("deploy the backend", "build it")."""
+        name = self.type_of(word)
+        if name is None or word.endswith(("ment", "ments", "ion", "ions", "s")):
+            return None
+        return name
+
+    @staticmethod
+    def things(words: Iterable[str]) -> list[str]:
+        return [v.THING[w] for w in words if w in v.THING]
+
+    def target(self, words: list[str], *, structural: bool = False) -> dict[str, str]:
+        """The task a command or question points at, as said."""
+        args: dict[str, str] = {}
+        for i, word in enumerate(words):
+            after_noun = i > 0 and words[i - 1] in ("task", "job")
+            if "id" not in args and (
+                (is_id(word) and word not in v.STATE and not word.isdigit())
+                or (after_noun and word not in v.known_words(self.types) | _ARTICLES)
+            ):
+                args["id"] = word
+            elif "what" not in args and self.type_of(word):
+                args["what"] = word
+            elif word in v.RECENT and "which" not in args:
+                args["which"] = v.RECENT[word]
+            elif word in v.STATE and "state" not in args:
+                args["state"] = v.STATE[word]
+                if "what" in args or any(w in v.THING or w in v.PRONOUNS for w in words[:i]):
+                    args["said"] = "after"  # "is the backup finished?": asked, not a filter
+            elif word in v.ALL:
+                args["all"] = "yes"
+        if structural and "what" not in args and "id" not in args:
+            skip = _ARTICLES | v.PRONOUNS
+            content = [w for w in words if w not in skip and w not in v.THING
+                       and w not in v.RECENT and w not in v.STATE]  # fmt: skip
+            if content and content[0] not in v.VERB and content[0] not in v.COMMON:
+                args["what"] = content[0]
+        return args
+
+    # -- kinds of sentence -------------------------------------------------------------------
+
+    def help(self) -> bool:
+        said = " ".join(self.text.said)
+        if self.text.said[:1] == ("help",) or said in ("commands", "menu", "options"):
+            return True
+        return any(said.startswith(a) or f" {a}" in said for a in _HELP)
+
+    def hypothetical(self, words: list[str]) -> int | None:
+        """Where the action of a hypothetical starts, or None when the sentence is not one."""
+        joined = " ".join(words)
+        for marker in ("what would happen if", "what happens if", "what will happen if",
+                       "what would happen when", "what if", "what about if", "suppose",
+                       "supposing", "imagine", "hypothetically", "is it safe to",
+                       "would it be safe to", "is it ok to", "would it be ok to",
+                       "should i", "should we", "if i", "if we", "if you",
+                       "would it hurt to", "what would", "what happens when",
+                       "what will happen when", "what happens after"):  # fmt: skip
+            if joined.startswith(marker + " ") or joined == marker:
+                return len(marker.split())
+        if len(words) > 1 and words[0] in v.AUX and words[1] in v.GERUND:
+            return 1  # "can cancelling the backup corrupt it?"
+        if words[0] in v.AUX | v.QUESTION and "if" in words[1:]:
+            return words.index("if") + 1  # "would it be a problem if I cancelled the sync?"
+        return None
+
+    @staticmethod
+    def action(words: list[str]) -> tuple[int, str] | None:
+        """The first word that names an action (any tense), and its concept."""
+        for i, word in enumerate(words):
+            for table in (v.VERB, v.PAST_VERB, v.GERUND):
+                if word in table and table[word] not in ("show", "fail", "finish"):
+                    return i, table[word]
+        return None
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self) -> Intent | None:
+        text = self.text
+        words = list(text.words)
+        if not text.said:
+            return None
+        if self.help():
+            return Intent("help")
+        if not words:
+            return Intent("smalltalk") if set(text.said) & _SMALL | v.YES else None
+        if len(words) > 1 and words[0] in v.YES | v.NO and words[1] not in ("need",):
+            words = words[1:]
+        if words == ["do"]:  # "please do"
+            words = ["goahead"]
+        words = self.wanted(words)
+        if all(w in v.YES for w in words):
+            if set(text.said) & v.THANKS:
+                return Intent("smalltalk")
+            return Intent("confirm")
+        if all(w in _SMALL | v.YES for w in words):
+            return Intent("smalltalk")
+        if all(w in v.NO for w in words) or "nevermind" in words:
+            return Intent("declined")
+        if words[0] in ("why", "who", "whose", "when"):
+            return None
+        start = self.hypothetical(words)
+        if start is not None:
+            found = self.action(words[start:])
+            if found is None:
+                return None
+            name = command_for(found[1], self._thing(words))
+            return Intent("hypothetical", {"intent": name}) if name else None
+        negated = self.negated(words)
+        if negated is not None:
+            return negated
+        if words[0] in ("leave", "keep") and set(words) & (set(v.STATE) | {"alone", "be", "is"}):
+            return Intent("declined")
+        if words[:2] in (["can", "i"], ["could", "i"], ["may", "i"]):
+            if len(words) > 2 and v.VERB.get(words[2]) == "show":
+                words = words[2:]
+            else:
+                return Intent("help")
+        if words[0] in v.AUX and len(words) > 1 and words[1] in ("i", "you", "we", "they"):
+            return self.query(words)  # "do I have …", "did you …"
+        if (
+            words[0] in v.VERB
+            or "inbackground" in words[1:]
+            or (self.verb_form(words[0]) and not {"logs", "status"} & set(self.things(words)))
+        ):
+            return self.command(words)
+        if words[0] in _SUBJECTS or words[0] in v.GERUND:
+            return None
+        if words[0] in ("what", "which", "how") and len(words) > 1 and not self._askable(words[1]):
+            return None  # "what time is it?"
+        first = words[0]
+        if not (first in self.known or first in _ARTICLES or is_id(first) or self.type_of(first)):
+            return None  # starts with a word Grace does not know: "nuke it all"
+        return self.query(words)
+
+    def wanted(self, words: list[str]) -> list[str]:
+        """ "I want the deployment cancelled" → "cancel the deployment": a wish whose object ends
+        in the participle of an action is a command."""
+        last = v.PAST_VERB.get(words[-1])
+        if self.text.asked or last not in ("cancel", "pause", "resume", "run"):
+            return words
+        rest = list(words)
+        while rest and (rest[0] in _SUBJECTS or rest[0] == "would"):
+            rest = rest[1:]
+        wished = bool(rest) and rest[0] in _DESIRE
+        while rest and rest[0] in _DESIRE:
+            rest = rest[1:]
+        if not wished and rest:  # the wish was dropped as filler: "I want …"
+            said = self.text.said
+            wished = bool(_DESIRE & set(said[: said.index(rest[0])] if rest[0] in said else ()))
+        return [last, *rest[:-1]] if wished and len(rest) > 1 else words
+
+    def _askable(self, word: str) -> bool:
+        return (
+            word in self.known or word in _ARTICLES or word in _ASKING or is_id(word)
+            or self.type_of(word) is not None
+        )  # fmt: skip
+
+    def _thing(self, words: list[str]) -> str | None:
+        found = [t for t in self.things(words) if t != "task"]
+        return found[0] if found else None
+
+    def negated(self, words: list[str]) -> Intent | None:
+        neg = next((i for i, w in enumerate(words) if w in ("not", "never")), None)
+        if neg is None:
+            return None
+        rest = words[neg + 1 :]
+        for i, word in enumerate(rest):
+            concept = v.VERB.get(word) or v.GERUND.get(word) or (self.verb_form(word) and "run")
+            if concept == "show":
+                return None
+            if concept:
+                name = command_for(concept, self._thing(rest[i + 1 :]))
+                return Intent("declined", {"intent": name} if name else {})
+        return None
+
+    def command(self, words: list[str]) -> Intent | None:
+        head, rest = words[0], [w for w in words[1:] if w != "inbackground"]
+        verb = v.VERB.get(head)
+        if verb is None:  # "deploy the backend", "<type> … in the background"
+            what = head
+            extra = [w for w in rest if w not in _ARTICLES and w not in v.THING]
+            args = {"what": what, **({"rest": " ".join(extra)} if extra else {})}
+            return Intent("run_task", args)
+        if verb == "show":
+            return self.query(rest, shown=True)
+        if not rest:
+            return Intent(verb) if verb in ("approve", "reject") else None
+        thing = self._thing(rest)
+        if verb in ("approve", "reject"):
+            args = {}
+            ids = [w for w in rest if is_id(w)]
+            if ids:
+                args["id"] = ids[0]
+            skip = _ARTICLES | v.PRONOUNS | v.AUX | _NOT_ABOUT
+            about = [
+                w for w in rest if w not in skip and v.THING.get(w) != "approval" and not is_id(w)
+            ]
+            if about:
+                args["about"] = " ".join(about)
+            name = verb
+        else:
+            command = command_for(verb, thing)
+            if command is None:
+                return None
+            name = command
+            if name in ("pause_learning", "resume_learning"):
+                # "... for everyone": everyone's gate (admins); otherwise the caller's own
+                args = {"everyone": "yes"} if v.everyone(rest) else {}
+            elif name == "run_task":
+                args = self.run_args(rest)
+            else:
+                args = self.target(rest)
+                args.pop("said", None)
+        if head in self.text.corrected and name in ASK_WHEN_UNSURE:
+            return Intent("clarify", {"intent": name, **args})
+        return Intent(name, args)
+
+    def run_args(self, rest: list[str]) -> dict[str, str]:
+        words = [w for w in rest if w not in _ARTICLES]
+        typed = next((w for w in words if self.type_of(w)), None)
+        what = typed or next((w for w in words if w not in v.THING and w not in v.PRONOUNS), None)
+        if what is None:
+            return {}
+        after = words[words.index(what) + 1 :]
+        extra = [w for w in after if w not in v.THING and w not in v.COMMON]
+        return {"what": what, **({"rest": " ".join(extra)} if extra else {})}
+
+    def query(self, words: list[str], *, shown: bool = False) -> Intent | None:
+        """A question or a noun phrase ("deployment logs", "status of build_789")."""
+        question = not shown and (
+            self.text.asked or words[0] in v.QUESTION | v.AUX | v.ANY or words[0] == "about"
+        )
+        if not (shown or question) and any(w in _FINITE or w in v.PAST_VERB for w in words[1:]):
+            return None  # a statement: "the backup is important"
+        if not (shown or question) and not all(self._askable(w) for w in words):
+            return None  # "my backup drive died": more than a name of something Grace runs
+        things = [t for t in self.things(words) if t != "task"]
+        if question and (set(words) & {"approve", "reject"}):
+            things.append("approval")
+        personal = {"you", "grace", "your"} & set(words)
+        if personal and ({"doing", "busy"} & set(words)) and not things:
+            return Intent("status")
+        target = self.target(words, structural="logs" in things)
+        specific = "id" in target or self._singular(target) or self._pointed(words)
+        for thing in _QUERY_THINGS:
+            if thing not in things:
+                continue
+            if thing == "logs":
+                return Intent("task_logs", self._logs_target(words, target))
+            if thing == "status" and specific:
+                return Intent("task_status", self._asked_about(target))
+            name = {"mission": "missions", "approval": "approvals", "learning": "status"}
+            return Intent(name.get(thing, thing))
+        if specific:
+            args = self._asked_about(target)
+            if question or shown:
+                return Intent("task_status", args)
+            return Intent("target", args) if {"id", "what"} & set(args) else None
+        state = target.get("state")
+        listed = "task" in self.things(words) or state or "what" in target
+        if not listed and not (question and set(words) & v.ANY):
+            return None
+        listing: dict[str, str] = {}
+        if state and state != "running":
+            listing["state"] = state
+        if "what" in target:
+            listing["what"] = target["what"]
+        return Intent("list_tasks", listing)
+
+    @staticmethod
+    def _asked_about(target: dict[str, str]) -> dict[str, str]:
+        """The task a question is about: a state said after it is asked, not a filter."""
+        args = {k: x for k, x in target.items() if k not in ("all", "said")}
+        if target.get("said") == "after":
+            args.pop("state", None)
+        return args
+
+    def _singular(self, target: dict[str, str]) -> bool:
+        what = target.get("what")
+        if what is None or "all" in target:
+            return False
+        name = self.type_of(what)
+        return name is not None and not (what != name and what.endswith("s"))
+
+    @staticmethod
+    def _pointed(words: list[str]) -> bool:
+        """Points at something said before; "everything that is paused" does not."""
+        return any(
+            w in ("it", "its", "this") or (w == "that" and not _relative(words[i + 1 : i + 2]))
+            for i, w in enumerate(words)
+        )
+
+    def _logs_target(self, words: list[str], target: dict[str, str]) -> dict[str, str]:
+        target = {k: x for k, x in target.items() if k in ("id", "what", "which", "state")}
+        if "what" in target and not self.types and "logs" in words:
+            i = words.index("logs") if "logs" in words else -1
+            before = words[i - 1] if i > 0 else None
+            if before and before not in _ARTICLES and before not in v.THING:
+                target["what"] = before
+        return target
+
+
+def _relative(after: list[str]) -> bool:
+    """ "that" before a verb or a state is a relative pronoun ("jobs that failed")."""
+    return bool(after) and (after[0] in v.AUX or after[0] in v.STATE or after[0] in v.PAST_VERB)
+
+
+def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
+    """The intent of one sentence; ``task_types`` are the names the runner knows."""
+    types = tuple(sorted(task_types))
+    return _Reader(normalize(text, types), types).read()

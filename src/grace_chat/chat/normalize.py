@@ -1,0 +1,201 @@
+"""The first layer: a sentence as the words that matter.
+
+``normalize`` lowercases, straightens quotes, expands contractions ("don't" → "do not", "what's"
+→ "what is", "the deployment's logs" → "the deployment logs"), splits words while keeping ids
+whole (``deploy_456``, ``backup.nightly``), rewrites phrases of several words to the one word of
+their concept (``vocabulary.PHRASES``, ``vocabulary.SPLIT``), drops filler and politeness
+("please", "could you", "right away", "for a bit", a leading "ok" or "Grace,") and corrects small
+typos against the known vocabulary. It remembers whether the sentence was asked as a question and
+which words it corrected: a corrected verb makes a command uncertain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from grace_chat.chat import vocabulary as v
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    #: The words that matter, in order.
+    words: tuple[str, ...]
+    #: Every word, before filler and politeness were dropped (small talk is made of those).
+    said: tuple[str, ...]
+    #: Ended with a question mark.
+    asked: bool
+    #: Words that are spelling corrections (the corrected form).
+    corrected: frozenset[str]
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.words
+
+
+_CONTRACTIONS = {
+    "don't": "do not", "dont": "do not", "doesn't": "does not", "doesnt": "does not",
+    "didn't": "did not", "didnt": "did not", "can't": "can not", "cant": "can not",
+    "cannot": "can not", "won't": "will not", "wouldn't": "would not", "wouldnt": "would not",
+    "shouldn't": "should not", "shouldnt": "should not", "isn't": "is not", "isnt": "is not",
+    "aren't": "are not", "arent": "are not", "wasn't": "was not", "wasnt": "was not",
+    "haven't": "have not", "havent": "have not", "hasn't": "has not", "hasnt": "has not",
+    "what's": "what is", "whats": "what is", "how's": "how is", "hows": "how is",
+    "where's": "where is", "who's": "who is", "that's": "that is", "thats": "that is",
+    "there's": "there is", "theres": "there is", "it's": "it is", "let's": "let us",
+    "i'm": "i am", "i'd": "i would", "i've": "i have",
+    "i'll": "i will", "you're": "you are", "we're": "we are", "they're": "they are",
+    "you've": "you have", "we'd": "we would", "you'd": "you would",
+}  # fmt: skip
+
+#: Dropped wherever they stand (longest first).
+_FILLER = sorted(
+    (
+        tuple(p.split())
+        for p in (
+            "please", "pls", "plz", "kindly", "just", "right now", "right away", "now",
+            "as soon as possible", "asap", "immediately", "straight away", "for me", "for now",
+            "for a bit", "for a while", "for a moment", "for a minute", "for a second",
+            "for the moment", "for the time being", "for today", "at the moment", "today",
+            "lately", "recently", "so far", "yet", "thanks", "thank you", "thank you so much",
+            "if you can", "if possible", "when you can", "real quick", "quickly", "then",
+            "could you", "can you", "would you", "will you", "would you mind", "do you mind",
+            "i want you to", "i would like you to", "i need you to", "i would like to",
+            "i want to", "i would love to", "let me", "you can", "you may", "you should",
+            "i want", "i need", "i would like", "i would love",
+            "be a dear and", "mind", "currently", "already", "actually", "so much",
+        )
+    ),
+    key=len,
+    reverse=True,
+)  # fmt: skip
+#: Dropped from the start of a sentence when something follows them.
+_LEAD = frozenset({"grace", "hey", "hi", "hello", "ok", "okay", "so", "well", "alright", "um",
+                   "uh", "oh", "and", "also", "right", "yo", "wait", "hmm", "ah", "oops", "er",
+                   "erm"})  # fmt: skip
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?(?:[_.:\-][a-z0-9]+)*")
+
+
+def is_id(word: str) -> bool:
+    """Looks like an id (``deploy_456``, ``appr_7f3a9c``, ``backup.nightly``): has a digit, an
+    underscore, or a dot / colon between letters."""
+    return bool(re.search(r"\d|_|[a-z][.:][a-z]", word))
+
+
+def _tokens(text: str) -> list[str]:
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    words: list[str] = []
+    for raw in _WORD.findall(text):
+        if raw in _CONTRACTIONS:
+            words.extend(_CONTRACTIONS[raw].split())
+        elif raw.endswith(("'s", "s'")) or raw.endswith("'"):
+            words.append(raw.split("'")[0])
+        elif "'" in raw:
+            words.append(raw.replace("'", ""))
+        elif "-" in raw and not is_id(raw.replace("-", "")) and "_" not in raw:
+            words.extend(part for part in raw.split("-") if part)
+        else:
+            words.append(raw)
+    return words
+
+
+def _replace(words: list[str], table: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for phrase, replacement in table:
+            if tuple(words[i : i + len(phrase)]) == phrase:
+                out.extend(w for w in replacement if w)
+                i += len(phrase)
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+_PHRASES = sorted(v.PHRASES, key=lambda p: len(p[0]), reverse=True)
+
+
+def _split_verbs(words: list[str]) -> list[str]:
+    """ "put the backup on hold" → "pause the backup"; "turn learning back on" → "resume
+    learning"."""
+    for verb, tail, concept in v.SPLIT:
+        for i, word in enumerate(words):
+            if word != verb:
+                continue
+            for j in range(i + 1, min(len(words), i + 6)):
+                if tuple(words[j : j + len(tail)]) == tail:
+                    return _split_verbs([*words[:i], concept, *words[i + 1 : j],
+                                         *words[j + len(tail) :]])  # fmt: skip
+    return words
+
+
+def distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) from ``a`` to ``b``."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+@lru_cache(maxsize=64)
+def _vocabulary(task_types: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    targets = v.known_words(task_types) | {"doing", "going", "happening", "happened"}
+    return targets | v.COMMON, tuple(sorted(w for w in targets if len(w) >= 4))
+
+
+def _correct(word: str, task_types: tuple[str, ...]) -> str | None:
+    known, ordered = _vocabulary(task_types)
+    if word in known or len(word) < 3 or not word.isalpha():
+        return None
+    if len(word) == 3:  # "shw", "lst": only the verbs and things, same first letter
+        short = [w for w in (*v.VERB, *v.THING) if len(w) == 4 and w[0] == word[0]
+                 and distance(word, w) == 1]  # fmt: skip
+        return short[0] if len(short) == 1 else None
+    if word.endswith("s") and (word[:-1] in known or word[:-2] in known):
+        return None
+    limit = 1 if len(word) <= 7 else 2
+    best: list[tuple[int, str]] = []
+    for candidate in ordered:
+        if abs(len(candidate) - len(word)) > limit or (candidate[0] != word[0] and limit == 1):
+            continue
+        if abs(len(candidate) - len(word)) > 1 and (
+            word.startswith(candidate) or candidate.startswith(word)
+        ):
+            continue  # another word, not a typo: "backup" is not "back"
+        d = distance(word, candidate)
+        if d <= limit:
+            best.append((d, candidate))
+    if not best:
+        return None
+    best.sort()
+    if len(best) > 1 and best[1][0] == best[0][0]:
+        return None
+    return best[0][1]
+
+
+def normalize(text: str, task_types: tuple[str, ...] = ()) -> Text:
+    asked = text.strip().endswith("?")
+    said = _tokens(text)
+    corrected: set[str] = set()
+    fixed: list[str] = []
+    for word in said:
+        better = _correct(word, task_types)
+        if better is not None:
+            corrected.add(better)
+        fixed.append(better or word)
+    words = _replace(_split_verbs(fixed), _PHRASES)
+    words = _replace(words, [(phrase, ()) for phrase in _FILLER])
+    while len(words) > 1 and words[0] in _LEAD:
+        words = words[1:]
+    if words == ["grace"]:
+        words = []
+    return Text(tuple(words), tuple(fixed), asked, frozenset(corrected))

@@ -1,0 +1,95 @@
+"""Group commit, as every engine of the notification log does it.
+
+Appends that arrive while a transaction is being written wait together and go into the next one:
+a burst of a thousand notifications costs a few commits, not a thousand. Guarantees:
+
+* ``append`` returns the ``Posted`` of its drafts, in the order given, once their transaction
+  committed; a caller that is cancelled cancels only its wait: its drafts are still written.
+* Commit listeners are called once per committed transaction, with its notifications in commit
+  order, before any of its ``append`` calls return; a listener that raises is logged and does
+  not undo the commit.
+* A transaction holds at most ``MAX_BATCH`` deliveries (a draft weighs its number of
+  recipients), and never splits one caller's drafts. When a transaction fails, each of its
+  callers gets the error; the next ones are tried afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from grace_chat.errors import StoreUnavailable
+from grace_chat.notifications.model import Draft, Posted
+from grace_chat.notifications.store import CommitListener
+
+log = logging.getLogger("grace_chat.store")
+
+#: Most deliveries (draft × recipient) written in one transaction.
+MAX_BATCH = 8192
+
+Waiting = tuple[Sequence[Draft], asyncio.Future[list[Posted]]]
+
+
+class GroupCommit:
+    """Batches appends for ``write``, which stores drafts in one transaction and returns their
+    ``Posted`` in order."""
+
+    def __init__(self, write: Callable[[list[Draft]], Awaitable[list[Posted]]]) -> None:
+        self._write = write
+        self._listeners: list[CommitListener] = []
+        self._pending: list[Waiting] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    def add_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    async def append(self, drafts: Sequence[Draft]) -> list[Posted]:
+        if not drafts:
+            return []
+        future: asyncio.Future[list[Posted]] = asyncio.get_running_loop().create_future()
+        self._pending.append((drafts, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        # a cancelled caller cancels only its wait: the drafts are queued and still written
+        return await future
+
+    async def drain(self) -> None:
+        """Return once every append made so far has been written (or has failed)."""
+        while self._flusher is not None and not self._flusher.done():
+            await self._flusher
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch = self._next_batch()
+            drafts = [d for group, _ in batch for d in group]
+            try:
+                stored = await self._write(drafts)
+            except Exception as exc:
+                if not isinstance(exc, StoreUnavailable):  # that one is logged once per episode
+                    log.exception("appending %d notifications failed", len(drafts))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for listener in self._listeners:
+                try:
+                    listener(stored)
+                except Exception:
+                    log.exception("commit listener failed")
+            start = 0
+            for group, future in batch:
+                if not future.done():
+                    future.set_result(stored[start : start + len(group)])
+                start += len(group)
+
+    def _next_batch(self) -> list[Waiting]:
+        batch: list[Waiting] = []
+        size = 0
+        while self._pending:
+            weight = sum(len(d.recipients) for d in self._pending[0][0])
+            if batch and size + weight > MAX_BATCH:
+                break
+            batch.append(self._pending.pop(0))
+            size += weight
+        return batch

@@ -1,0 +1,412 @@
+"""The task runner: starts background work, applies the person's requests, reports every change.
+
+Guarantees: every state change goes through ``TaskRecord.move`` (illegal ones answer ``conflict``)
+and is saved before it is announced; the owner is told on the bus (``TASK_*`` events, turned into
+notifications by ``tasks.rules``) in the order things happened: started, progress (collapsed),
+paused / resumed, then exactly one of completed, failed, cancelled or interrupted. At most
+``concurrency`` tasks run at once; the rest wait ``queued``. Only a task's owner (or an admin)
+sees or controls it. When the runner stops, tasks still running are stopped and recorded as
+``interrupted``; when it starts, tasks a dead process left ``running`` are marked ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from grace_chat.auth import Identity, check_user_id
+from grace_chat.errors import BadRequest, Conflict, Forbidden, NotFound
+from grace_chat.events import Event, EventBus, EventType
+from grace_chat.tasks.context import Control, TaskCancelled, TaskContext, TaskFailed
+from grace_chat.tasks.model import TaskRecord, TaskState
+from grace_chat.tasks.shell import ShellProcess
+from grace_chat.tasks.store import TaskStore
+from grace_chat.tasks.types import TaskFn, TaskSpec, TaskTypes
+
+log = logging.getLogger("grace_chat.tasks")
+_TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+PROGRESS_STEP = 0.05
+LOG_FLUSH_SECONDS = 0.5
+
+
+@dataclass(eq=False)
+class _Live:
+    record: TaskRecord
+    spec: TaskSpec
+    control: Control = field(default_factory=Control)
+    job: asyncio.Task[None] | None = None
+    shell: ShellProcess | None = None
+    stopping: bool = False
+    last_reported: float = -1.0
+    last_report_at: float = 0.0
+    progress_timer: asyncio.TimerHandle | None = None
+    log_timer: asyncio.TimerHandle | None = None
+    log_buffer: list[tuple[float, str]] = field(default_factory=list)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        store: TaskStore,
+        bus: EventBus,
+        types: TaskTypes | None = None,
+        *,
+        concurrency: int = 4,
+        cancel_grace: float = 5.0,
+        progress_interval: float = 1.0,
+        log_limit: int = 1000,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.types = types or TaskTypes()
+        self.cancel_grace = cancel_grace
+        self.progress_interval = progress_interval
+        self.log_limit = log_limit
+        self._slots = asyncio.Semaphore(concurrency)
+        self._live: dict[str, _Live] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.store.open()
+        for task in await self.store.interrupt_active():
+            await self._emit(EventType.TASK_INTERRUPTED, task)
+
+    async def stop(self) -> None:
+        """Stop every task (shell tasks' process groups get SIGTERM, then SIGKILL) and record it
+        ``interrupted``; returns when all of them are recorded."""
+        lives = list(self._live.values())
+        for live in lives:
+            self._interrupt(live)
+        await asyncio.gather(*(lv.job for lv in lives if lv.job), return_exceptions=True)
+
+    def kill_processes(self) -> None:
+        """Stop now: like ``stop`` without a grace period, every shell task's process group gets
+        SIGKILL at once. The tasks are still recorded ``interrupted`` by ``stop`` (or by their
+        jobs, which this cancels)."""
+        for live in list(self._live.values()):
+            self._interrupt(live)
+            if live.shell is not None:
+                live.shell.reap()
+
+    def _interrupt(self, live: _Live) -> None:
+        if live.stopping:
+            return  # cancelled once: a second cancel would cut its clean-up short
+        live.stopping = True
+        live.control.cancel = True  # a task in a worker thread ends at its next checkpoint
+        live.control.release()
+        if live.job is not None:
+            live.job.cancel()
+
+    # -- starting -----------------------------------------------------------------------------
+
+    async def start_task(
+        self,
+        *,
+        user_id: str,
+        task_type: str,
+        params: dict[str, Any] | None = None,
+        task_id: str | None = None,
+        task_fn: TaskFn | None = None,
+        title: str | None = None,
+        parent: str | None = None,
+    ) -> TaskRecord:
+        user_id = check_user_id(user_id)
+        params = dict(params or {})
+        try:
+            orjson.dumps(params)
+        except TypeError:
+            raise BadRequest("task parameters must be JSON values") from None
+        if task_fn is not None:
+            spec = TaskSpec(task_type, fn=task_fn, title=title)
+        else:
+            spec = self.types.get(task_type)
+        if spec.command is not None:
+            spec.render_command(params)  # missing parameters fail now, not in the background
+        task_id = task_id or f"task_{uuid.uuid4().hex[:10]}"
+        if not _TASK_ID.match(task_id):
+            raise BadRequest("task_id must be 1-128 characters of letters, digits, _ . : -")
+        if task_id in self._live or await self.store.get(task_id) is not None:
+            raise Conflict(f"a task with id {task_id} already exists")
+        record = TaskRecord(
+            task_id,
+            user_id,
+            task_type,
+            params=params,
+            title=title or spec.title or "",
+            parent=parent,
+        )
+        await self.store.save(record)
+        live = _Live(record, spec)
+        self._live[task_id] = live
+        live.job = asyncio.get_running_loop().create_task(self._run(live), name=task_id)
+        return record
+
+    async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecord:
+        """Wait until the task is finished; returns its final record."""
+        live = self._live.get(task_id)
+        if live is not None and live.job is not None:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(live.job)
+        record = await self.store.get(task_id)
+        if record is None:
+            raise NotFound(f"no task {task_id}")
+        return record
+
+    # -- the person's requests ----------------------------------------------------------------
+
+    async def get(self, task_id: str, caller: Identity) -> TaskRecord:
+        live = self._live.get(task_id)
+        record = live.record if live is not None else await self.store.get(task_id)
+        if record is None:
+            raise NotFound(f"no task {task_id}")
+        if record.user_id != caller.user_id and not caller.admin:
+            raise Forbidden(f"task {task_id} belongs to another user")
+        return record
+
+    async def list_tasks(self, caller: Identity, include_finished: bool = True) -> list[TaskRecord]:
+        records = await self.store.list_for_user(
+            None if caller.admin else caller.user_id, include_finished=include_finished
+        )
+        return [self._fresh(r) for r in records]
+
+    def _fresh(self, record: TaskRecord) -> TaskRecord:
+        live = self._live.get(record.task_id)
+        return live.record if live is not None else record
+
+    async def pause(self, task_id: str, caller: Identity) -> TaskRecord:
+        record = await self.get(task_id, caller)
+        live = self._live.get(task_id)
+        if record.state is TaskState.PAUSED or record.pause_requested:
+            raise Conflict(f"task {task_id} is already paused")
+        if record.state is not TaskState.RUNNING or live is None:
+            raise Conflict(f"task {task_id} is {record.state.value}; only a running task pauses")
+        live.control.request_pause()
+        if live.shell is not None:
+            live.shell.pause()
+            await self._paused(live)
+        else:
+            await self._set(live, live.record.with_(pause_requested=True))
+        return live.record
+
+    async def resume(self, task_id: str, caller: Identity) -> TaskRecord:
+        record = await self.get(task_id, caller)
+        live = self._live.get(task_id)
+        if live is None or not (record.state is TaskState.PAUSED or record.pause_requested):
+            raise Conflict(f"task {task_id} is {record.state.value}; only a paused task resumes")
+        live.control.release()
+        if live.record.state is TaskState.PAUSED:
+            if live.shell is not None:
+                live.shell.resume()
+            await self._set(live, live.record.move(TaskState.RUNNING))
+            await self._emit(EventType.TASK_RESUMED, live.record)
+        else:
+            await self._set(live, live.record.with_(pause_requested=False))
+        return live.record
+
+    async def cancel(self, task_id: str, caller: Identity) -> TaskRecord:
+        record = await self.get(task_id, caller)
+        live = self._live.get(task_id)
+        if record.state is TaskState.CANCELLING:
+            return record
+        if live is None or record.state.terminal:
+            raise Conflict(f"task {task_id} already {record.state.value}")
+        live.control.cancel = True
+        if live.record.state is TaskState.QUEUED:
+            cancelled = live.record.move(TaskState.CANCELLED)
+            await self._finish(live, cancelled, EventType.TASK_CANCELLED)
+            return live.record
+        await self._set(live, live.record.move(TaskState.CANCELLING))
+        live.control.release()
+        if live.shell is not None:
+            self._spawn(live, live.shell.terminate(self.cancel_grace))
+        else:
+            job = live.job
+            asyncio.get_running_loop().call_later(
+                self.cancel_grace, lambda: job.cancel() if job and not job.done() else None
+            )
+        return live.record
+
+    async def logs(self, task_id: str, caller: Identity, limit: int = 200) -> list[dict[str, Any]]:
+        await self.get(task_id, caller)
+        live = self._live.get(task_id)
+        if live is not None:
+            await self._flush_log(live)
+        lines = await self.store.read_log(task_id, limit)
+        return [{"t": t, "line": line} for t, line in lines]
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def _run(self, live: _Live) -> None:
+        try:
+            async with self._slots:
+                if live.record.state.terminal:
+                    return  # cancelled while queued
+                await self._set(live, live.record.move(TaskState.RUNNING))
+                await self._emit(EventType.TASK_STARTED, live.record)
+                await self._execute_and_report(live)
+        except asyncio.CancelledError:
+            if live.stopping and not live.record.state.terminal:  # stopped while queued
+                record = live.record.move(TaskState.INTERRUPTED, error="the server stopped")
+                await asyncio.shield(self._finish(live, record, EventType.TASK_INTERRUPTED))
+            raise
+        finally:
+            self._live.pop(live.record.task_id, None)
+
+    async def _execute_and_report(self, live: _Live) -> None:
+        try:
+            result = await self._execute(live)
+        except TaskCancelled:
+            await self._finish(
+                live, live.record.move(TaskState.CANCELLED), EventType.TASK_CANCELLED
+            )
+        except TaskFailed as exc:
+            await self._fail(live, str(exc) or "failed")
+        except asyncio.CancelledError:
+            if live.stopping:
+                record = live.record.move(TaskState.INTERRUPTED, error="the server stopped")
+                await asyncio.shield(self._finish(live, record, EventType.TASK_INTERRUPTED))
+                raise
+            if not live.control.cancel:
+                raise
+            await self._finish(
+                live, live.record.move(TaskState.CANCELLED), EventType.TASK_CANCELLED
+            )
+        except Exception as exc:
+            self._on_log(live, f"error: {exc.__class__.__name__}: {exc}")
+            await self._fail(live, str(exc) or exc.__class__.__name__)
+        else:
+            await self._finish(
+                live,
+                live.record.move(TaskState.SUCCEEDED, result=_jsonable(result)),
+                EventType.TASK_COMPLETED,
+            )
+
+    async def _execute(self, live: _Live) -> Any:
+        spec, record = live.spec, live.record
+        if spec.command is not None:
+            env = {f"GRACE_PARAM_{k.upper()}": str(v) for k, v in record.params.items()}
+            env.update(spec.env, GRACE_TASK_ID=record.task_id, GRACE_USER_ID=record.user_id)
+            live.shell = ShellProcess(spec.render_command(record.params), spec.cwd, env)
+            return await live.shell.run(lambda line: self._on_log(live, line), spec.timeout)
+        assert spec.fn is not None
+        loop = asyncio.get_running_loop()
+        ctx = TaskContext(
+            record.task_id,
+            record.user_id,
+            record.params,
+            live.control,
+            loop,
+            on_progress=lambda f, n: self._on_progress(live, f, n),
+            on_log=lambda line: self._on_log(live, line),
+            on_paused=lambda: self._paused(live),
+        )
+        args = (ctx,) if inspect.signature(spec.fn).parameters else ()
+        try:
+            async with asyncio.timeout(spec.timeout):
+                if inspect.iscoroutinefunction(spec.fn):
+                    result = await spec.fn(*args)
+                else:
+                    result = await asyncio.to_thread(spec.fn, *args)
+                    if inspect.isawaitable(result):
+                        result = await result
+        except TimeoutError:
+            raise TaskFailed(f"timed out after {spec.timeout:g}s") from None
+        return result
+
+    async def _paused(self, live: _Live) -> None:
+        if live.record.state is TaskState.RUNNING:
+            await self._set(live, live.record.move(TaskState.PAUSED, pause_requested=False))
+            await self._emit(EventType.TASK_PAUSED, live.record)
+
+    async def _fail(self, live: _Live, error: str) -> None:
+        record = live.record.move(TaskState.FAILED, error=error[:2000])
+        await self._finish(live, record, EventType.TASK_FAILED)
+
+    async def _finish(self, live: _Live, record: TaskRecord, event: EventType) -> None:
+        if live.progress_timer is not None:
+            live.progress_timer.cancel()
+        if live.background:
+            await asyncio.gather(*live.background, return_exceptions=True)
+        await self._flush_log(live)
+        await self._set(live, record)
+        await self._emit(event, record)
+
+    # -- progress and logs --------------------------------------------------------------------
+
+    def _on_progress(self, live: _Live, fraction: float, note: str | None) -> None:
+        if live.record.state.terminal:
+            return
+        changed_note = note is not None and note != live.record.note
+        live.record = live.record.with_(progress=fraction, note=note or live.record.note)
+        if not changed_note and abs(fraction - live.last_reported) < PROGRESS_STEP:
+            return
+        wait = live.last_report_at + self.progress_interval - time.monotonic()
+        if wait <= 0:
+            self._report_progress(live)
+        elif live.progress_timer is None:
+            loop = asyncio.get_running_loop()
+            live.progress_timer = loop.call_later(wait, self._report_progress, live)
+
+    def _report_progress(self, live: _Live) -> None:
+        live.progress_timer = None
+        if live.record.state.terminal:
+            return
+        live.last_report_at = time.monotonic()
+        live.last_reported = live.record.progress or 0.0
+        record = live.record
+
+        async def report() -> None:
+            await self.store.save(record)
+            await self._emit(EventType.TASK_PROGRESS, record)
+
+        self._spawn(live, report())
+
+    def _on_log(self, live: _Live, line: str) -> None:
+        live.log_buffer.append((time.time(), line[:4000]))
+        if len(live.log_buffer) > self.log_limit:
+            del live.log_buffer[: len(live.log_buffer) - self.log_limit]
+        if live.log_timer is None:
+            loop = asyncio.get_running_loop()
+            live.log_timer = loop.call_later(
+                LOG_FLUSH_SECONDS, lambda: self._spawn(live, self._flush_log(live))
+            )
+
+    async def _flush_log(self, live: _Live) -> None:
+        if live.log_timer is not None:
+            live.log_timer.cancel()
+            live.log_timer = None
+        lines, live.log_buffer = live.log_buffer, []
+        await self.store.append_log(live.record.task_id, lines)
+
+    def _spawn(self, live: _Live, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        live.background.add(task)
+        task.add_done_callback(live.background.discard)
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    async def _set(self, live: _Live, record: TaskRecord) -> None:
+        live.record = record
+        await self.store.save(record)
+
+    async def _emit(self, event_type: EventType, record: TaskRecord) -> None:
+        info = record.info()
+        data = {"user_id": record.user_id, **info, "parent": record.parent}
+        await self.bus.publish(Event(event_type, source="task_runner", data=data))
+
+
+def _jsonable(value: Any) -> Any:
+    with contextlib.suppress(TypeError):
+        return orjson.loads(orjson.dumps(value))
+    return repr(value)
