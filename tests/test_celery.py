@@ -296,3 +296,14 @@ async def test_the_bridge_shows_a_task_submitted_directly_to_celery(
             assert listing["tasks"] == [], "bob's task is not shown to the default user"
     finally:
         await asyncio.to_thread(app.close)
+
+
+def test_a_celery_task_type_without_celery_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from grace_chat.tasks.executors import build_executors
+
+    monkeypatch.delitem(sys.modules, "grace_chat.tasks.executors.celery", raising=False)
+    monkeypatch.setitem(sys.modules, "celery", None)
+    with pytest.raises(ConfigError, match=r"pip install 'grace-chat\[celery\]'"):
+        build_executors({"celery"}, celery_broker_url="redis://127.0.0.1:6379/0")

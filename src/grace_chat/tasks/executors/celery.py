@@ -30,6 +30,8 @@ import contextlib
 import functools
 import importlib
 import logging
+import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -64,6 +66,8 @@ def celery_app(
     bridge reads no results (``need_results=False``)."""
     if app_path:
         module, _, attr = app_path.partition(":")
+        if os.getcwd() not in sys.path:  # as ``celery -A`` does: the app is the user's module
+            sys.path.insert(0, os.getcwd())
         try:
             app = getattr(importlib.import_module(module), attr or "app")
         except (ImportError, AttributeError) as exc:
@@ -199,8 +203,18 @@ class CeleryExecutor:
         seen = Seen()
         last_progress: tuple[float, str | None] | None = None
         retries_seen: Any = None
+        unreadable = False
         while True:
-            meta = await self._call(self.app.backend.get_task_meta, celery_id, cache=False)
+            try:
+                meta = await self._call(self.app.backend.get_task_meta, celery_id, cache=False)
+            except Exception as exc:  # the backend is out of reach: the task may well go on
+                if not unreadable:
+                    report.log(f"cannot read the task's state ({exc}); trying again")
+                unreadable = True
+                await self.escalate(task_id, seen, report)
+                await asyncio.sleep(self.poll_seconds)
+                continue
+            unreadable = False
             state, info = meta.get("status"), meta.get("result")
             if state == states.STARTED and isinstance(info, Mapping):
                 seen = Seen(info.get("hostname"), info.get("pid"))
