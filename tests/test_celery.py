@@ -290,10 +290,65 @@ async def test_the_bridge_shows_a_task_submitted_directly_to_celery(
             release.write_text("go")
             (completed,) = await bob.until("task_completed", 30)
             assert completed["data"]["result"] == "done directly"
+        async with Client.connect(running, token=bridge.token("carol")) as carol:
+            await carol.welcome()
+            headers = {"grace_user": "carol"}
+            await asyncio.to_thread(
+                app.send_task, "grace_tests.fail", ("hers",), headers=headers, queue=worker.queue
+            )
+            frames = await carol.until("task_failed", 30)
+            failed = frames[-1]
+            assert failed["message"] == "grace_tests.fail failed: hers"
         async with Client.connect(running, token=bridge.token("ops")) as ops:
             await ops.welcome()
             listing = await ops.command({"type": "list_tasks"})
-            assert listing["tasks"] == [], "bob's task is not shown to the default user"
+            assert listing["tasks"] == [], "bob's and carol's tasks are not the default user's"
+    finally:
+        await asyncio.to_thread(app.close)
+
+
+async def test_the_bridge_reports_failures_and_cancels_from_the_chat(
+    bridge: Bridge, worker: Worker, tmp_path: Path
+) -> None:
+    import psutil
+    from celery import Celery
+
+    app = Celery("submitter", broker=worker.broker, set_as_current=False)
+    running = Running(grace=None, url=bridge.url)  # type: ignore[arg-type]
+    pidfile = tmp_path / "pid"
+    try:
+        async with Client.connect(running, token=bridge.token("ops")) as ops:
+            await ops.welcome()
+            failing = await asyncio.to_thread(
+                app.send_task, "grace_tests.fail", ("no space left",), queue=worker.queue
+            )
+            frames = await ops.until("task_failed", 30)
+            assert [f["type"] for f in frames] == ["task_started", "task_failed"]
+            assert frames[-1]["data"]["task_id"] == f"celery-{failing.id}"
+            assert frames[-1]["message"] == "grace_tests.fail failed: no space left"
+
+            kwargs = {"pidfile": str(pidfile)}
+            hanging = await asyncio.to_thread(
+                app.send_task, "grace_tests.hang", kwargs=kwargs, queue=worker.queue
+            )
+            task_id = f"celery-{hanging.id}"
+            await ops.until("task_started", 30)
+            await until(pidfile.exists, 30, "the task to start in a pool process")
+            pid = int(pidfile.read_text())
+            refused = await ops.command({"type": "pause_task", "task_id": task_id})
+            assert refused["type"] == "error" and refused["code"] == "conflict"
+            reply = await ops.command({"type": "cancel_task", "task_id": task_id})
+            assert reply["task"]["state"] == "cancelling"
+            (cancelled,) = await ops.until("task_cancelled", 60)
+            assert cancelled["data"]["task_id"] == task_id
+
+            def gone() -> bool:
+                try:
+                    return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+                except psutil.NoSuchProcess:
+                    return True
+
+            await until(gone, 30, "the cancelled task's process to end")
     finally:
         await asyncio.to_thread(app.close)
 

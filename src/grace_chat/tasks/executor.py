@@ -14,7 +14,8 @@ Guarantees an executor gives (``run``):
   work's own outcome.
 * It awaits ``report.started()`` once, when the work has begun (or, if it never saw it begin, just
   before returning or raising for an outcome that ran), so the task moves ``queued → running``
-  when a worker picks it up, not when it is sent; ``progress`` and ``log`` only after that.
+  when a worker picks it up, not when it is sent; ``progress`` only after that (``log`` at any
+  time).
 * ``cancel`` returns at once; the work is asked to stop, and stopped by force (SIGTERM, then
   SIGKILL) if it has not stopped after ``grace`` seconds, and again ``grace`` seconds later.
   ``run`` ends within a bounded time after ``cancel`` even when the far side never confirms.

@@ -142,7 +142,9 @@ class TaskRunner:
         elif spec is None:
             spec = self.types.get(task_type)
         if spec.executor != LOCAL and spec.executor not in self.executors:
-            raise Unavailable(f"task type {task_type!r} runs on {spec.executor}, not set up here")
+            raise Unavailable(
+                f"task type {task_type!r} runs on {spec.executor}, which this server has not set up"
+            )
         if spec.command is not None:
             spec.render_command(params)  # missing parameters fail now, not in the background
         task_id = task_id or f"task_{uuid.uuid4().hex[:10]}"

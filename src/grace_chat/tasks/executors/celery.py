@@ -78,6 +78,7 @@ def celery_app(
             app.conf.broker_url = broker_url
     elif broker_url:
         app = Celery("grace", broker=broker_url, set_as_current=False)
+        app.conf.broker_connection_timeout = 5
     else:
         raise ConfigError(
             "a task type runs on Celery but no broker is set: GRACE_CELERY_BROKER_URL "
@@ -92,8 +93,6 @@ def celery_app(
             "(GRACE_CELERY_RESULT_BACKEND, e.g. redis://127.0.0.1:6379/1; rpc:// only answers "
             "the process that waits on a result)"
         )
-    app.conf.broker_connection_timeout = 5
-    app.conf.broker_connection_retry_on_startup = True
     return app
 
 

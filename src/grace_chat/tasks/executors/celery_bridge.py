@@ -3,8 +3,9 @@
 It consumes the app's task events (Celery's event receiver; the workers must send them: ``-E``
 or ``worker_send_task_events = True``) in a thread of its own and, for every ``task-received``
 whose id is not one Grace sent itself (``grace-…``), starts a Grace task ``celery-<id>`` for a
-user: the value of the keyword argument ``user_kwarg`` (default ``grace_user``) when the task was
-called with one that is a valid user id, else ``default_user``. From then on the task's events
+user: the message's ``grace_user`` header (announced by workers that import ``celery_worker``),
+else the keyword argument ``user_kwarg`` (default ``grace_user``), when either is a valid user
+id, else ``default_user``. From then on the task's events
 drive it, as the executor ``celery-events`` (``tasks.executor``'s guarantees):
 
 ``task-started`` → started, ``task-progress`` (``celery_worker.report_progress``) → progress,
@@ -35,6 +36,7 @@ from grace_chat.errors import BadRequest, GraceError
 from grace_chat.tasks.context import TaskCancelled, TaskFailed
 from grace_chat.tasks.executor import Job, Reporter
 from grace_chat.tasks.executors.celery import GRACE_ID_PREFIX, CeleryExecutor, Seen
+from grace_chat.tasks.executors.celery_worker import USER_EVENT
 from grace_chat.tasks.runner import TaskRunner
 from grace_chat.tasks.types import TaskSpec
 
@@ -67,6 +69,7 @@ class CeleryBridge:
         self.user_kwarg = user_kwarg
         self._revoker = CeleryExecutor(app)
         self._queues: dict[str, asyncio.Queue[Mapping[str, Any]]] = {}
+        self._header_users: dict[str, Any] = {}
         self._adopting: set[asyncio.Task[None]] = set()
         self._stopping = threading.Event()
         self._receiver: Any = None
@@ -122,6 +125,11 @@ class CeleryBridge:
             return
         if celery_id.startswith(GRACE_ID_PREFIX):
             return  # sent by Grace's Celery executor, which follows it itself
+        if kind == USER_EVENT:  # just before its task-received
+            if len(self._header_users) >= 10_000:
+                self._header_users.pop(next(iter(self._header_users)))
+            self._header_users[celery_id] = event.get("user")
+            return
         queue = self._queues.get(celery_id)
         if queue is not None:
             queue.put_nowait(event)
@@ -141,7 +149,7 @@ class CeleryBridge:
         spec = TaskSpec(task_type, executor=NAME, target=celery_id, title=name)
         try:
             await self.runner.start_task(
-                user_id=self._user_of(kwargs),
+                user_id=self._user_of(self._header_users.pop(celery_id, None), kwargs),
                 task_type=task_type,
                 params=params,
                 task_id=_UNSAFE.sub("_", f"celery-{celery_id}")[:128],
@@ -152,13 +160,16 @@ class CeleryBridge:
             log.warning("Celery task %s[%s] not shown: %s", name, celery_id, exc.message)
             self._queues.pop(celery_id, None)
 
-    def _user_of(self, kwargs: Any) -> str:
-        wanted = kwargs.get(self.user_kwarg) if isinstance(kwargs, dict) else None
-        if isinstance(wanted, str) and self.user_kwarg:
-            try:
-                return check_user_id(wanted)
-            except BadRequest:
-                log.warning("Celery task names user %r, which is not a valid user id", wanted)
+    def _user_of(self, header: Any, kwargs: Any) -> str:
+        named = (
+            kwargs.get(self.user_kwarg) if self.user_kwarg and isinstance(kwargs, dict) else None
+        )
+        for wanted in (header, named):
+            if isinstance(wanted, str):
+                try:
+                    return check_user_id(wanted)
+                except BadRequest:
+                    log.warning("Celery task names user %r, which is not a valid user id", wanted)
         return self.default_user
 
     # -- the executor of adopted tasks --------------------------------------------------------
