@@ -155,6 +155,59 @@ async def test_cancel_revokes_and_kills_a_task_that_ignores_sigterm(
     assert record.state.value == "cancelled"
 
 
+async def test_a_task_revoked_on_the_celery_side_is_reported_cancelled(
+    server: Running, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "pid"
+    async with Client.connect(server, "alice") as c:
+        await c.welcome()
+        params = {"pidfile": str(pidfile)}
+        reply = await c.command({"type": "start_task", "task_type": "hang", "params": params})
+        task_id = reply["task"]["task_id"]
+        await c.until("task_started", 30)
+        await until(pidfile.exists, 30, "the task to start in a pool process")
+        logs = await c.command({"type": "task_logs", "task_id": task_id})
+        sent = logs["lines"][0]["line"]
+        celery_id = sent[sent.index("[") + 1 : -1]
+        celery = server.grace.tasks.executors["celery"]
+        await asyncio.to_thread(
+            celery.app.control.revoke,  # type: ignore[attr-defined]
+            celery_id,
+            terminate=True,
+        )
+        (cancelled,) = await c.until("task_cancelled", 30)
+        assert cancelled["data"]["task_id"] == task_id
+    record = await server.grace.tasks.wait(task_id, 5)
+    assert record.state.value == "cancelled"
+
+
+async def test_cancel_of_a_task_no_worker_took_ends_it_queued(
+    tmp_path: Path, worker: Worker
+) -> None:
+    from kombu import Connection
+
+    nobody = f"{worker.queue}-nobody"
+    settings = celery_settings(tmp_path, worker)
+    tasks = dict(settings.file["tasks"])
+    tasks["orphan"] = {"executor": "celery", "celery_task": "grace_tests.deploy", "queue": nobody}
+    settings = settings.with_(file={**settings.file, "tasks": tasks})
+    try:
+        async with serve(settings) as server, Client.connect(server, "alice") as c:
+            await c.welcome()
+            params = {"version": "9", "release": str(tmp_path / "never")}
+            reply = await c.command({"type": "start_task", "task_type": "orphan", "params": params})
+            task_id = reply["task"]["task_id"]
+            listing = await c.command({"type": "list_tasks"})
+            assert listing["tasks"][0]["state"] == "queued"
+            reply = await c.command({"type": "cancel_task", "task_id": task_id})
+            assert reply["task"]["state"] == "queued", "queued until Celery confirms"
+            frames = await c.until("task_cancelled", 30)
+            assert [f["type"] for f in frames] == ["task_cancelled"], "it never started"
+    finally:
+        with Connection(worker.broker) as conn:
+            conn.default_channel.queue_delete(nobody)
+
+
 async def test_an_unknown_celery_task_type_and_bad_configuration(tmp_path: Path) -> None:
     types = TaskTypes()
     with pytest.raises(ConfigError, match="needs a string 'celery_task'"):
