@@ -181,6 +181,38 @@ async def test_a_task_revoked_on_the_celery_side_is_reported_cancelled(
     assert record.state.value == "cancelled"
 
 
+async def test_grace_stopping_leaves_the_celery_task_running_and_records_it_interrupted(
+    tmp_path: Path, worker: Worker
+) -> None:
+    import psutil
+    from celery import Celery
+
+    settings = celery_settings(tmp_path, worker)
+    pidfile = tmp_path / "pid"
+    async with serve(settings) as server, Client.connect(server, "alice") as c:
+        await c.welcome()
+        params = {"pidfile": str(pidfile)}
+        reply = await c.command({"type": "start_task", "task_type": "hang", "params": params})
+        task_id = reply["task"]["task_id"]
+        await c.until("task_started", 30)
+        await until(pidfile.exists, 30, "the task to start in a pool process")
+        logs = await c.command({"type": "task_logs", "task_id": task_id})
+    pid = int(pidfile.read_text())
+    sent = logs["lines"][0]["line"]
+    app = Celery("cleanup", broker=worker.broker, set_as_current=False)
+    try:
+        assert psutil.Process(pid).status() != psutil.STATUS_ZOMBIE, "the work goes on"
+        async with serve(settings) as server, Client.connect(server, "alice") as c:
+            await c.welcome()
+            listing = await c.command({"type": "list_tasks"})
+        (task,) = listing["tasks"]
+        assert task["task_id"] == task_id and task["state"] == "interrupted"
+    finally:
+        celery_id = sent[sent.index("[") + 1 : -1]
+        await asyncio.to_thread(app.control.revoke, celery_id, terminate=True)
+        await asyncio.to_thread(app.close)
+
+
 async def test_cancel_of_a_task_no_worker_took_ends_it_queued(
     tmp_path: Path, worker: Worker
 ) -> None:
