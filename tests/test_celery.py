@@ -20,7 +20,7 @@ from grace_chat.config import Settings
 from grace_chat.errors import ConfigError
 from grace_chat.tasks.types import TaskTypes
 from tests.support import Client, Running, serve, until
-from tests.support.celery import ENV, Worker, celery_worker, require_broker
+from tests.support.celery import ENV, Worker, celery_worker, delete_queue, require_broker
 
 GRACE = [sys.executable, "-m", "grace_chat.cli"]
 BANNER = re.compile(r"Grace is running at (http://127\.0\.0\.1:\d+)/\?token=(\S+)")
@@ -216,8 +216,6 @@ async def test_grace_stopping_leaves_the_celery_task_running_and_records_it_inte
 async def test_cancel_of_a_task_no_worker_took_ends_it_queued(
     tmp_path: Path, worker: Worker
 ) -> None:
-    from kombu import Connection
-
     nobody = f"{worker.queue}-nobody"
     settings = celery_settings(tmp_path, worker)
     tasks = dict(settings.file["tasks"])
@@ -236,8 +234,7 @@ async def test_cancel_of_a_task_no_worker_took_ends_it_queued(
             frames = await c.until("task_cancelled", 30)
             assert [f["type"] for f in frames] == ["task_cancelled"], "it never started"
     finally:
-        with Connection(worker.broker) as conn:
-            conn.default_channel.queue_delete(nobody)
+        delete_queue(worker.broker, nobody)
 
 
 async def test_an_unknown_celery_task_type_and_bad_configuration(tmp_path: Path) -> None:

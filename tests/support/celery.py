@@ -109,6 +109,15 @@ def celery_worker(broker: str, log_dir: Path) -> Iterator[Worker]:
         with _suppress():
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        delete_queue(broker, queue)
+
+
+def delete_queue(broker: str, queue: str) -> None:
+    """The worker's queue is durable: remove it, so runs leave nothing on the shared broker."""
+    from kombu import Connection
+
+    with suppress(Exception), Connection(broker, connect_timeout=3) as conn:
+        conn.default_channel.queue_delete(queue)
 
 
 def _suppress() -> suppress:
