@@ -55,6 +55,7 @@ from grace_chat.selfheal.model import HealingConfig
 from grace_chat.status import StatusBoard
 from grace_chat.store.engines import Stores, open_stores
 from grace_chat.tasks.commands import register_task_commands
+from grace_chat.tasks.executors import build_executors
 from grace_chat.tasks.model import TaskRecord
 from grace_chat.tasks.rules import add_task_rules
 from grace_chat.tasks.runner import TaskRunner
@@ -121,6 +122,12 @@ class Grace:
             task_types,
             concurrency=s.task_concurrency,
             cancel_grace=s.cancel_grace_seconds,
+            executors=build_executors(
+                task_types.executors(),
+                celery_broker_url=s.celery_broker_url,
+                celery_result_backend=s.celery_result_backend,
+                celery_app=s.celery_app,
+            ),
         )
         self.action_gateway = ActionGateway(
             self.stores.approvals,

@@ -98,6 +98,12 @@ class Settings:
     #: A person who comes back to this many missed notifications or more gets one summary of
     #: them first (``synced.summary``); 0 never summarizes.
     away_digest_threshold: int = 20
+    #: Celery, for task types with ``executor = "celery"``: the broker (``amqp://…``,
+    #: ``redis://…``), the result backend Grace reads their state from, or an app to take both
+    #: from (``myapp.celery:app``).
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
+    celery_app: str | None = None
     #: ``grace.toml`` as parsed: ``[tasks.NAME]`` and ``[approvals]`` tables.
     file: Mapping[str, Any] = field(default_factory=dict)
 
@@ -225,6 +231,9 @@ class Settings:
         number("GRACE_BODY_TIMEOUT", "body_timeout", float)
         number("GRACE_MAX_CONNECTIONS_PER_ADDRESS", "max_connections_per_address", int)
         number("GRACE_AWAY_DIGEST_THRESHOLD", "away_digest_threshold", int)
+        text("GRACE_CELERY_BROKER_URL", "celery_broker_url")
+        text("GRACE_CELERY_RESULT_BACKEND", "celery_result_backend")
+        text("GRACE_CELERY_APP", "celery_app")
         if env.get("GRACE_NO_AUTH", "").lower() in {"1", "true", "yes"}:
             values["no_auth"] = True
         config_file = overrides.pop("config_file", None) or env.get("GRACE_CONFIG") or None

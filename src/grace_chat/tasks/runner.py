@@ -7,6 +7,9 @@ paused / resumed, then exactly one of completed, failed, cancelled or interrupte
 ``concurrency`` tasks run at once; the rest wait ``queued``. Only a task's owner (or an admin)
 sees or controls it. When the runner stops, tasks still running are stopped and recorded as
 ``interrupted``; when it starts, tasks a dead process left ``running`` are marked ``interrupted``.
+A task type of another executor (``tasks.executor``) is run there: it is not counted against
+``concurrency``, it becomes ``running`` when that executor says the work began, and pause and
+resume answer ``conflict`` unless the executor can pause.
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from grace_chat.auth import Identity, check_user_id
-from grace_chat.errors import BadRequest, Conflict, Forbidden, NotFound
+from grace_chat.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
 from grace_chat.events import Event, EventBus, EventType
 from grace_chat.tasks.context import Control, TaskCancelled, TaskContext, TaskFailed
+from grace_chat.tasks.executor import LOCAL, Executor, Job
 from grace_chat.tasks.model import TaskRecord, TaskState
 from grace_chat.tasks.shell import ShellProcess
 from grace_chat.tasks.store import TaskStore
@@ -65,6 +70,7 @@ class TaskRunner:
         cancel_grace: float = 5.0,
         progress_interval: float = 1.0,
         log_limit: int = 1000,
+        executors: Mapping[str, Executor] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -74,6 +80,7 @@ class TaskRunner:
         self.log_limit = log_limit
         self._slots = asyncio.Semaphore(concurrency)
         self._live: dict[str, _Live] = {}
+        self.executors: dict[str, Executor] = dict(executors or {})
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -89,6 +96,8 @@ class TaskRunner:
         for live in lives:
             self._interrupt(live)
         await asyncio.gather(*(lv.job for lv in lives if lv.job), return_exceptions=True)
+        for executor in self.executors.values():
+            await executor.close()
 
     def kill_processes(self) -> None:
         """Stop now: like ``stop`` without a grace period, every shell task's process group gets
@@ -120,6 +129,7 @@ class TaskRunner:
         task_fn: TaskFn | None = None,
         title: str | None = None,
         parent: str | None = None,
+        spec: TaskSpec | None = None,
     ) -> TaskRecord:
         user_id = check_user_id(user_id)
         params = dict(params or {})
@@ -127,10 +137,14 @@ class TaskRunner:
             orjson.dumps(params)
         except TypeError:
             raise BadRequest("task parameters must be JSON values") from None
-        if task_fn is not None:
+        if spec is None and task_fn is not None:
             spec = TaskSpec(task_type, fn=task_fn, title=title)
-        else:
+        elif spec is None:
             spec = self.types.get(task_type)
+        if spec.executor != LOCAL and spec.executor not in self.executors:
+            raise Unavailable(
+                f"task type {task_type!r} runs on {spec.executor}, which this server has not set up"
+            )
         if spec.command is not None:
             spec.render_command(params)  # missing parameters fail now, not in the background
         task_id = task_id or f"task_{uuid.uuid4().hex[:10]}"
@@ -187,6 +201,7 @@ class TaskRunner:
     async def pause(self, task_id: str, caller: Identity) -> TaskRecord:
         record = await self.get(task_id, caller)
         live = self._live.get(task_id)
+        self._check_pausable(live)
         if record.state is TaskState.PAUSED or record.pause_requested:
             raise Conflict(f"task {task_id} is already paused")
         if record.state is not TaskState.RUNNING or live is None:
@@ -202,6 +217,7 @@ class TaskRunner:
     async def resume(self, task_id: str, caller: Identity) -> TaskRecord:
         record = await self.get(task_id, caller)
         live = self._live.get(task_id)
+        self._check_pausable(live)
         if live is None or not (record.state is TaskState.PAUSED or record.pause_requested):
             raise Conflict(f"task {task_id} is {record.state.value}; only a paused task resumes")
         live.control.release()
@@ -222,6 +238,8 @@ class TaskRunner:
         if live is None or record.state.terminal:
             raise Conflict(f"task {task_id} already {record.state.value}")
         live.control.cancel = True
+        if live.spec.executor != LOCAL:
+            return await self._cancel_elsewhere(live)
         if live.record.state is TaskState.QUEUED:
             cancelled = live.record.move(TaskState.CANCELLED)
             await self._finish(live, cancelled, EventType.TASK_CANCELLED)
@@ -249,6 +267,9 @@ class TaskRunner:
 
     async def _run(self, live: _Live) -> None:
         try:
+            if live.spec.executor != LOCAL:  # its workers have their own concurrency
+                await self._execute_and_report(live)
+                return
             async with self._slots:
                 if live.record.state.terminal:
                     return  # cancelled while queued
@@ -294,6 +315,8 @@ class TaskRunner:
 
     async def _execute(self, live: _Live) -> Any:
         spec, record = live.spec, live.record
+        if spec.executor != LOCAL:
+            return await self._execute_elsewhere(live)
         if spec.command is not None:
             env = {f"GRACE_PARAM_{k.upper()}": str(v) for k, v in record.params.items()}
             env.update(spec.env, GRACE_TASK_ID=record.task_id, GRACE_USER_ID=record.user_id)
@@ -341,6 +364,36 @@ class TaskRunner:
         await self._flush_log(live)
         await self._set(live, record)
         await self._emit(event, record)
+
+    # -- other executors ----------------------------------------------------------------------
+
+    def _check_pausable(self, live: _Live | None) -> None:
+        executor = live.spec.executor if live is not None else LOCAL
+        if live is not None and executor != LOCAL and not self.executors[executor].pausable:
+            raise Conflict(
+                f"task {live.record.task_id} runs on {executor}: "
+                "this executor cannot pause or resume"
+            )
+
+    async def _execute_elsewhere(self, live: _Live) -> Any:
+        spec, r = live.spec, live.record
+        job = Job(
+            r.task_id, r.user_id, r.task_type, spec.target or "", r.params, spec.timeout, spec.queue
+        )
+        try:
+            return await self.executors[spec.executor].run(job, _Report(self, live))
+        except TaskCancelled:  # by Grace's cancel, or revoked on the far side
+            if live.record.state in (TaskState.RUNNING, TaskState.PAUSED):
+                await self._set(live, live.record.move(TaskState.CANCELLING))
+            raise
+
+    async def _cancel_elsewhere(self, live: _Live) -> TaskRecord:
+        """Queued there, it stays ``queued`` until the executor confirms (a worker may be
+        starting it right now); running, it becomes ``cancelling``."""
+        if live.record.state is not TaskState.QUEUED:
+            await self._set(live, live.record.move(TaskState.CANCELLING))
+        await self.executors[live.spec.executor].cancel(live.record.task_id, self.cancel_grace)
+        return live.record
 
     # -- progress and logs --------------------------------------------------------------------
 
@@ -404,6 +457,28 @@ class TaskRunner:
         info = record.info()
         data = {"user_id": record.user_id, **info, "parent": record.parent}
         await self.bus.publish(Event(event_type, source="task_runner", data=data))
+
+
+@dataclass(eq=False)
+class _Report:
+    """An executor's ``Reporter`` for one task."""
+
+    runner: TaskRunner
+    live: _Live
+
+    async def started(self, detail: str | None = None) -> None:
+        live = self.live
+        if detail:
+            self.runner._on_log(live, detail)
+        if live.record.state is TaskState.QUEUED:
+            await self.runner._set(live, live.record.move(TaskState.RUNNING))
+            await self.runner._emit(EventType.TASK_STARTED, live.record)
+
+    def progress(self, fraction: float, note: str | None = None) -> None:
+        self.runner._on_progress(self.live, min(1.0, max(0.0, float(fraction))), note)
+
+    def log(self, line: str) -> None:
+        self.runner._on_log(self.live, line)
 
 
 def _jsonable(value: Any) -> Any:
