@@ -1,0 +1,158 @@
+"""``GET /metrics`` scraped during a real run: a server on loopback, real WebSocket and SSE
+clients, the figures parsed with ``prometheus_client``'s own parser and checked to move by
+exactly what happened between two scrapes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from grace_chat.app import Grace
+from grace_chat.config import Settings
+from tests.support import Client, Running, error_body, serve
+from tests.support.sse import sse
+
+pytestmark = pytest.mark.engines
+
+PUBLISH = "/api/notifications/publish"
+Figures = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parse(text: str) -> Figures:
+    figures: Figures = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            figures[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return figures
+
+
+def value(figures: Figures, name: str, **labels: str) -> float:
+    return figures.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def scrape(srv: Running, headers: dict[str, str] | None = None) -> Figures:
+    async with srv.http() as http:
+        response = await http.get("/metrics", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return parse(response.text)
+
+
+async def publish(srv: Running, user: str, count: int) -> None:
+    async with srv.http() as http:
+        for i in range(count):
+            body = {"user_id": user, "type": "test", "message": f"note {i}"}
+            response = await http.post(PUBLISH, json=body, headers=srv.auth("ops", admin=True))
+            assert response.status_code == 201, response.text
+
+
+async def test_counters_move_by_what_happened(settings: Settings) -> None:
+    async with (
+        serve(settings.with_(command_rate=0.1, command_burst=4)) as srv,
+        Client.connect(srv, "ann") as one,
+        Client.connect(srv, "ann") as two,
+        sse(srv, "ann") as stream,
+    ):
+        await one.welcome()
+        await two.welcome()
+        await stream.until_synced()
+        before = await scrape(srv)
+        assert value(before, "grace_connections", transport="websocket") == 2
+        assert value(before, "grace_connections", transport="sse") == 1
+
+        n = 7
+        await publish(srv, "ann", n)
+        assert len(await one.notifications(n)) == n
+        assert len(await two.notifications(n)) == n
+        for _ in range(n):
+            assert "seq" in (await stream.next()).data
+
+        pongs = limited = 0
+        for _ in range(6):  # a burst of 4 on this connection: 4 answered, 2 refused
+            reply = await one.command({"type": "ping"})
+            if reply["type"] == "pong":
+                pongs += 1
+            else:
+                assert reply["code"] == "rate_limited"
+                limited += 1
+        assert (pongs, limited) == (4, 2)
+        after = await scrape(srv)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("grace_notifications_appended_total") == n
+    assert moved("grace_notifications_delivered_total") == n * 3  # three open connections
+    assert moved("grace_commands_total", type="ping", result="ok") == pongs
+    assert moved("grace_rate_limited_total", limit="connection_commands") == limited
+    assert moved("grace_store_commit_batch_entries_sum") == n
+    assert 1 <= moved("grace_store_commit_seconds_count") <= n
+    assert moved("grace_fanout_seconds_count") == moved("grace_store_commit_seconds_count")
+    assert moved("grace_flush_seconds_count") >= 1
+    assert value(after, "grace_connections_opened_total", transport="websocket") == 2
+    assert value(after, "grace_connections_opened_total", transport="sse") == 1
+    # the gauges read from the systems at scrape time are there, and say nothing is going on
+    assert value(after, "grace_approvals_pending") == 0
+    assert value(after, "grace_learning_queue_jobs") == 0
+    assert value(after, "grace_tasks", state="running") == 0
+    assert value(after, "grace_outbox_queued_frames") == 0
+    assert value(after, "grace_slow_consumer_disconnects_total") == 0
+    assert not any(name == "grace_metrics_source_errors_total" for name, _ in after)
+
+
+async def test_a_resumed_connection_counts_its_replay(settings: Settings) -> None:
+    async with serve(settings) as srv:
+        await publish(srv, "bob", 5)
+        before = await scrape(srv)
+        async with Client.connect(srv, "bob", since=2) as bob:
+            _, replay, _ = await bob.welcome()
+        assert len(replay) == 3
+        after = await scrape(srv)
+    assert value(after, "grace_replay_frames_count") - value(before, "grace_replay_frames_count")
+    assert value(after, "grace_replay_frames_sum") - value(before, "grace_replay_frames_sum") == 3
+
+
+@pytest.mark.sqlite_only
+async def test_a_command_that_fails_is_counted_by_its_error_code(settings: Settings) -> None:
+    async with serve(settings) as srv, Client.connect(srv, "ann") as ann:
+        await ann.welcome()
+        before = await scrape(srv)
+        reply = await ann.command({"type": "cancel_task", "task_id": "no-such-task"})
+        assert reply["type"] == "error"
+        after = await scrape(srv)
+    labels = {"type": "cancel_task", "result": reply["code"]}
+    assert value(after, "grace_commands_total", **labels) - value(
+        before, "grace_commands_total", **labels
+    ) == 1
+
+
+@pytest.mark.sqlite_only
+async def test_only_an_admin_token_or_an_allowed_address_reads_the_metrics(
+    settings: Settings,
+) -> None:
+    # loopback (the default allow-list) reads without a token
+    async with serve(settings) as srv:
+        await scrape(srv)
+    # from an address outside the allow-list: an admin token, nothing less
+    async with serve(settings.with_(metrics_allow=("10.0.0.0/8",))) as srv, srv.http() as http:
+        error_body(await http.get("/metrics"), 403, "forbidden")
+        error_body(await http.get("/metrics", headers=srv.auth("ann")), 403, "forbidden")
+        bad = {"Authorization": "Bearer not-a-token"}
+        error_body(await http.get("/metrics", headers=bad), 401, "unauthenticated")
+        figures = await scrape(srv, srv.auth("root", admin=True))
+        assert ("grace_notifications_appended_total", ()) in figures
+
+
+@pytest.mark.sqlite_only
+async def test_two_graces_in_one_process_keep_their_own_figures(tmp_path: Path) -> None:
+    one = Grace(Settings(data_dir=tmp_path / "one"), systems=False)
+    two = Grace(Settings(data_dir=tmp_path / "two"), systems=False)
+    async with one, two:
+        await one.notify_user("ann", "test", "for the first only")
+        await one.notify_user("ann", "test", "and again")
+        first, second = await asyncio.gather(one.metrics.render(), two.metrics.render())
+    assert value(parse(first.decode()), "grace_notifications_appended_total") == 2
+    assert value(parse(second.decode()), "grace_notifications_appended_total") == 0
