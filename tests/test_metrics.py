@@ -124,9 +124,11 @@ async def test_a_command_that_fails_is_counted_by_its_error_code(settings: Setti
         assert reply["type"] == "error"
         after = await scrape(srv)
     labels = {"type": "cancel_task", "result": reply["code"]}
-    assert value(after, "grace_commands_total", **labels) - value(
-        before, "grace_commands_total", **labels
-    ) == 1
+    assert (
+        value(after, "grace_commands_total", **labels)
+        - value(before, "grace_commands_total", **labels)
+        == 1
+    )
 
 
 @pytest.mark.sqlite_only
