@@ -5,6 +5,8 @@ exactly what happened between two scrapes."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from grace_chat.app import Grace
 from grace_chat.config import Settings
+from grace_chat.hub.backplane import LocalBackplane
 from tests.support import Client, Running, error_body, serve
 from tests.support.sse import sse
 
@@ -158,3 +161,39 @@ async def test_two_graces_in_one_process_keep_their_own_figures(tmp_path: Path) 
         first, second = await asyncio.gather(one.metrics.render(), two.metrics.render())
     assert value(parse(first.decode()), "grace_notifications_appended_total") == 2
     assert value(parse(second.decode()), "grace_notifications_appended_total") == 0
+
+
+class _BrokerFigures(LocalBackplane):
+    """An in-process backplane with a shared one's figures (what the Redis backplane keeps)."""
+
+    up = True
+    filled = duplicates = unrelayed = 0
+
+
+@pytest.mark.sqlite_only
+async def test_every_metric_is_documented_and_on_the_dashboard(settings: Settings) -> None:
+    docs = Path(__file__).parent.parent / "docs"
+    grace = Grace(settings, backplane=_BrokerFigures)
+    async with grace:
+        exposed = {
+            family.name
+            for family in text_string_to_metric_families((await grace.metrics.render()).decode())
+            if family.name.startswith("grace_") and not family.name.endswith("_created")
+        }
+    # the scrape's errors are a family only once a source failed
+    exposed.add("grace_metrics_source_errors")
+    written = (docs / "observability.md").read_text()
+    documented = {
+        re.sub(r"_total$", "", name)
+        for name in re.findall(r"`(grace_[a-z_]+)(?:\{[a-z_, ]*\})?`", written)
+    }
+    assert exposed == documented
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    charted = {
+        re.sub(r"_(total|bucket|sum|count)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", ())
+        for name in re.findall(r"\b(grace_[a-z_]+)", target["expr"])
+    }
+    assert charted <= exposed
+    assert exposed - charted == {"grace_metrics_source_errors"}
