@@ -197,3 +197,47 @@ async def test_every_metric_is_documented_and_on_the_dashboard(settings: Setting
     }
     assert charted <= exposed
     assert exposed - charted == {"grace_metrics_source_errors"}
+
+
+async def test_two_servers_on_postgres_and_redis_count_each_their_own(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Two servers (as two processes would be) on one PostgreSQL schema and one Redis: the
+    publisher's server counts the appends, the one holding the connection the deliveries."""
+
+    def settings(name: str) -> Settings:
+        return Settings(
+            data_dir=tmp_path / name,
+            database_url=postgres_url,
+            redis_url=redis_url,
+            redis_prefix=redis_prefix,
+            secret="s" * 40,
+        )
+
+    one, two = settings("one"), settings("two")
+    async with (
+        serve(one, Grace(one, systems=False)) as first,
+        serve(two, Grace(two, systems=False)) as second,
+        Client.connect(second, "ann") as ann,
+    ):
+        await ann.welcome()
+        before = [await scrape(first), await scrape(second)]
+        n = 5
+        await publish(first, "ann", n)
+        assert len(await ann.notifications(n)) == n
+        after = [await scrape(first), await scrape(second)]
+
+    def moved(i: int, name: str) -> float:
+        return value(after[i], name) - value(before[i], name)
+
+    assert (
+        moved(0, "grace_notifications_appended_total"),
+        moved(1, "grace_notifications_appended_total"),
+    ) == (n, 0)
+    assert (
+        moved(0, "grace_notifications_delivered_total"),
+        moved(1, "grace_notifications_delivered_total"),
+    ) == (0, n)
+    assert value(after[0], "grace_backplane_up") == value(after[1], "grace_backplane_up") == 1
+    assert value(after[1], "grace_connections", transport="websocket") == 1
+    assert value(after[0], "grace_connections", transport="websocket") == 0

@@ -172,6 +172,7 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self._command_children: dict[tuple[str, str], Counter] = {}
         self._sources = _Sources()
         self._async: list[AsyncSource] = []
         r.register(self._sources)
@@ -197,7 +198,11 @@ class Metrics:
         self.replay_frames.observe(frames)
 
     def command(self, command_type: str, result: str) -> None:
-        self.commands.labels(command_type, result).inc()
+        key = (command_type, result)
+        child = self._command_children.get(key)
+        if child is None:  # the labels' lookup, once per pair (types and codes are few)
+            child = self._command_children[key] = self.commands.labels(command_type, result)
+        child.inc()
 
     def limited(self, limit: str) -> None:
         self.rate_limited.labels(limit).inc()
