@@ -15,7 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from grace_chat.app import Grace
 from grace_chat.config import Settings
 from grace_chat.hub.backplane import LocalBackplane
-from tests.support import Client, Running, error_body, serve
+from grace_chat.hub.hub import Hub
+from grace_chat.tasks.context import TaskContext
+from grace_chat.tasks.types import TaskSpec
+from grace_chat.telemetry import hub_metrics
+from tests.support import Client, Running, error_body, serve, until
 from tests.support.sse import sse
 
 pytestmark = pytest.mark.engines
@@ -241,3 +245,60 @@ async def test_two_servers_on_postgres_and_redis_count_each_their_own(
     assert value(after[0], "grace_backplane_up") == value(after[1], "grace_backplane_up") == 1
     assert value(after[1], "grace_connections", transport="websocket") == 1
     assert value(after[0], "grace_connections", transport="websocket") == 0
+
+
+@pytest.mark.sqlite_only
+async def test_the_systems_gauges_follow_tasks_and_approvals(settings: Settings) -> None:
+    release = asyncio.Event()
+
+    async def hold(ctx: TaskContext) -> None:
+        await release.wait()
+
+    grace = Grace(settings)
+    grace.tasks.types.add(TaskSpec("hold", fn=hold))
+    async with serve(settings, grace) as srv:
+        task_id = await grace.start_background_task("hold", "ann")
+        await grace.action_gateway.request_action("deploy_service", "mission_control")
+        await until(lambda: grace.tasks.live_states().get("running") == 1, what="task running")
+        busy = await scrape(srv)
+        release.set()
+        await grace.tasks.wait(task_id, timeout=10)
+        idle = await scrape(srv)
+    assert value(busy, "grace_tasks", state="running") == 1
+    assert value(busy, "grace_approvals_pending") == 1
+    assert value(idle, "grace_tasks", state="running") == 0
+
+
+@pytest.mark.sqlite_only
+async def test_a_body_refused_by_the_limits_is_counted(settings: Settings) -> None:
+    async with serve(settings.with_(max_body_bytes=64)) as srv, srv.http() as http:
+        before = await scrape(srv)
+        body = {"user_id": "ann", "type": "test", "message": "x" * 200}
+        error_body(await http.post(PUBLISH, json=body), 401, "unauthenticated")
+        admin = srv.auth("ops", admin=True)
+        error_body(await http.post(PUBLISH, json=body, headers=admin), 413, "too_large")
+        after = await scrape(srv)
+    for reason in ("unauthenticated", "too_large"):
+        labels = {"reason": reason}
+        assert (
+            value(after, "grace_requests_refused_total", **labels)
+            - value(before, "grace_requests_refused_total", **labels)
+            == 1
+        )
+
+
+def test_a_slow_consumer_is_counted_once_and_its_frames_no_longer() -> None:
+    hub = Hub()
+    closed: list[bool] = []
+    slow = hub.outbox(2, lambda: closed.append(True))
+    fine = hub.outbox(100, lambda: None, transport="sse")
+    hub.attach("ann", slow)
+    hub.attach("ann", fine)
+    for seq in range(1, 5):
+        hub.deliver("ann", seq, b"{}")
+    assert closed == [True] and hub.slow_consumers == 1
+    # 4 frames to the one that keeps up, 2 to the slow one before it overflowed
+    assert hub.delivered == 6
+    figures = {m.name: m for m in hub_metrics(hub)}
+    assert figures["grace_connections"].samples[1].value == 1  # sse
+    assert figures["grace_outbox_queued_frames"].samples[0].value == 4
