@@ -16,6 +16,8 @@ from grace_chat.app import Grace
 from grace_chat.config import Settings
 from grace_chat.hub.backplane import LocalBackplane
 from grace_chat.hub.hub import Hub
+from grace_chat.metrics import Metrics
+from grace_chat.store.engines import open_stores
 from grace_chat.tasks.context import TaskContext
 from grace_chat.tasks.types import TaskSpec
 from grace_chat.telemetry import hub_metrics
@@ -302,3 +304,16 @@ def test_a_slow_consumer_is_counted_once_and_its_frames_no_longer() -> None:
     figures = {m.name: m for m in hub_metrics(hub)}
     assert figures["grace_connections"].samples[1].value == 1  # sse
     assert figures["grace_outbox_queued_frames"].samples[0].value == 4
+
+
+@pytest.mark.sqlite_only
+async def test_stores_opened_for_the_application_s_metrics_count_its_commits(
+    settings: Settings,
+) -> None:
+    metrics = Metrics()
+    grace = Grace(settings, stores=open_stores(settings, metrics), metrics=metrics, systems=False)
+    async with grace:
+        await grace.notify_user("ann", "test", "counted")
+        text = (await grace.metrics.render()).decode()
+    assert grace.metrics is metrics
+    assert value(parse(text), "grace_notifications_appended_total") == 1

@@ -76,7 +76,8 @@ class Grace:
     notifications, tasks and approvals only) or a collection of their names. ``backplane`` makes
     the backplane from the local hub (default: Redis when ``settings.redis_url`` is set, else
     in-process delivery). ``interpreter`` is the chat's
-    hook for sentences its parser does not understand.
+    hook for sentences its parser does not understand. ``metrics`` (default: a new one) is the
+    application's Prometheus registry and instruments.
     """
 
     def __init__(
@@ -89,10 +90,12 @@ class Grace:
         backplane: BackplaneFactory | None = None,
         systems: bool | Collection[str] = True,
         interpreter: Interpreter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         s = self.settings = settings or Settings()
-        #: This application's metrics (its own registry), served at ``/metrics``.
-        self.metrics = Metrics()
+        #: This application's metrics (its own registry), served at ``/metrics``; give the one
+        #: the ``stores`` were opened with (``open_stores(settings, metrics)``) to count commits.
+        self.metrics = metrics or Metrics()
         self.event_bus = EventBus()
         self.types = types or default_types()
         self.rules = rules or default_rules()
