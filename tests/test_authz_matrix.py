@@ -564,6 +564,7 @@ OUTSIDE_ROUTES = {
     "GET /api/protocol": "public: the protocol's schema",
     "GET /api/health": "public: liveness",
     "GET /api/ready": "public: readiness",
+    "GET /metrics": "operations: process-wide figures, no person's resource (admin or allow-list)",
     "GET /api/guardian": "host health: not a person's resource",
     "GET /api/healing": "self-heal attempts: not among the matrix's resources",
 }

@@ -121,7 +121,8 @@ def test_uvicorns_access_log_is_redacted_and_still_formatted() -> None:
 
 async def test_the_debug_log_of_grace_serve_holds_no_token(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    async with grace_serve(data_dir, log_level="debug") as server:
+    access_log = {"GRACE_ACCESS_LOG": "1"}
+    async with grace_serve(data_dir, log_level="debug", env=access_log) as server:
         token = server.token
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             assert (await http.get("/", params={"token": token})).status_code == 200
@@ -138,7 +139,9 @@ async def test_the_debug_log_of_grace_serve_holds_no_token(tmp_path: Path) -> No
             await ws.send(json.dumps({"type": "hello", "token": token}))
             assert json.loads(str(await ws.recv()).split("\n")[0])["type"] == "welcome"
         await until(
-            lambda: any("GET /api/notifications?access_token=" in line for line in server.out),
+            lambda: any(
+                "GET /api/notifications?access_token=" in line for line in server.out + server.err
+            ),
             10,
             "the access log line",
         )

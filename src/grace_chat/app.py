@@ -42,6 +42,7 @@ from grace_chat.hub.outbox import Outbox
 from grace_chat.learning.commands import register_learning_commands
 from grace_chat.learning.config import LearningConfig
 from grace_chat.learning.supervisor import LearningSupervisor
+from grace_chat.metrics import Metrics
 from grace_chat.missions.component import MissionControl
 from grace_chat.missions.model import missions_from_config
 from grace_chat.notifications.model import Action, Notification, Severity
@@ -61,6 +62,7 @@ from grace_chat.tasks.rules import add_task_rules
 from grace_chat.tasks.runner import TaskRunner
 from grace_chat.tasks.status import task_status
 from grace_chat.tasks.types import TaskFn, TaskTypes
+from grace_chat.telemetry import add_system_sources
 
 log = logging.getLogger("grace")
 
@@ -75,7 +77,8 @@ class Grace:
     notifications, tasks and approvals only) or a collection of their names. ``backplane`` makes
     the backplane from the local hub (default: Redis when ``settings.redis_url`` is set, else
     in-process delivery). ``interpreter`` is the chat's
-    hook for sentences its parser does not understand.
+    hook for sentences its parser does not understand. ``metrics`` (default: a new one) is the
+    application's Prometheus registry and instruments.
     """
 
     def __init__(
@@ -88,17 +91,21 @@ class Grace:
         backplane: BackplaneFactory | None = None,
         systems: bool | Collection[str] = True,
         interpreter: Interpreter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         s = self.settings = settings or Settings()
+        #: This application's metrics (its own registry), served at ``/metrics``; give the one
+        #: the ``stores`` were opened with (``open_stores(settings, metrics)``) to count commits.
+        self.metrics = metrics or Metrics()
         self.event_bus = EventBus()
         self.types = types or default_types()
         self.rules = rules or default_rules()
         add_task_rules(self.rules)
         add_approval_rules(self.rules)
-        self.stores = stores or open_stores(s)
+        self.stores = stores or open_stores(s, self.metrics)
         self.store = self.stores.notifications
         self.preferences = self.stores.preferences
-        self.hub = Hub()
+        self.hub = Hub(self.metrics)
         if backplane is None and s.redis_url:
             from grace_chat.hub.backends.redis import redis_backplane
 
@@ -137,7 +144,7 @@ class Grace:
         self.status_board = StatusBoard()
         self.status_board.add("tasks", task_status(self.tasks))
         self.status_board.add("approvals", approval_status(self.action_gateway))
-        self.commands = CommandRouter()
+        self.commands = CommandRouter(self.metrics)
         register_core(self.commands, self.notifier)
         register_task_commands(self.commands, self.tasks)
         register_approval_commands(self.commands, self.action_gateway)
@@ -159,6 +166,15 @@ class Grace:
         if unknown:
             raise ValueError(f"unknown systems {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
         self._build_systems(chosen, interpreter)
+        add_system_sources(
+            self.metrics,
+            hub=self.hub,
+            backplane=self.backplane,
+            runner=self.tasks,
+            gateway=self.action_gateway,
+            learning=self.learning,
+            guardian=self.guardian,
+        )
         self._stack = AsyncExitStack()
 
     def _build_systems(self, chosen: set[str], interpreter: Interpreter | None) -> None:

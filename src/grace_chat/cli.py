@@ -81,7 +81,7 @@ def run_server(
     process then ends by that signal, as an unhandled one would end it. Everything the server
     writes to the data directory is private to the user running it (see ``docs/security.md``).
     """
-    from grace_chat import logredact
+    from grace_chat import logformat, logredact
     from grace_chat.api.app import create_app
     from grace_chat.api.server import base_url, listen, make_server
     from grace_chat.app import Grace
@@ -116,6 +116,7 @@ def run_server(
     # Grace starts before the server takes connections, so start-up problems (a data directory
     # in use, a bad grace.toml) are one clear line, not a server traceback.
     server = make_server(app, settings, lifespan="off")
+    logformat.install(settings.log_format)  # after make_server, as the redaction
     logredact.install()  # after make_server: uvicorn's logging is configured by then
 
     def again(count: int) -> None:

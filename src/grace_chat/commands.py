@@ -4,7 +4,8 @@
 register their handlers when they are wired into the application; a command of the protocol whose
 component is absent answers ``unavailable`` — never a silent drop. Handlers receive the caller's
 ``Identity`` (from a token, never from the frame) and return the reply frame; the router adds
-``ref``.
+``ref``. Given ``metrics``, each dispatched command is counted once by type and result (``ok``,
+the ``GraceError``'s code, or ``internal`` for anything else).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from grace_chat.auth import Identity
-from grace_chat.errors import Unavailable
+from grace_chat.errors import ErrorCode, GraceError, Unavailable
+from grace_chat.metrics import Metrics
 from grace_chat.protocol import Ack, Command, MarkRead, Ping
 
 if TYPE_CHECKING:
@@ -49,8 +51,9 @@ Handler = Callable[[CommandContext, Any], Awaitable[dict[str, Any]]]
 
 
 class CommandRouter:
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._metrics = metrics
 
     def register(self, command_type: str, handler: Handler) -> None:
         self._handlers[command_type] = handler
@@ -59,6 +62,20 @@ class CommandRouter:
         return command_type in self._handlers
 
     async def dispatch(self, ctx: CommandContext, command: Command) -> dict[str, Any]:
+        if self._metrics is None:
+            return await self._dispatch(ctx, command)
+        try:
+            reply = await self._dispatch(ctx, command)
+        except GraceError as exc:
+            self._metrics.command(command.type, exc.code.value)
+            raise
+        except Exception:
+            self._metrics.command(command.type, ErrorCode.INTERNAL.value)
+            raise
+        self._metrics.command(command.type, "ok")
+        return reply
+
+    async def _dispatch(self, ctx: CommandContext, command: Command) -> dict[str, Any]:
         kind = command.type
         handler = self._handlers.get(kind)
         if handler is None:

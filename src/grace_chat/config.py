@@ -16,6 +16,8 @@ from typing import Any
 from grace_chat.errors import ConfigError
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+LOG_FORMATS = ("text", "json")
+TRUE = frozenset({"1", "true", "yes", "on"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -104,6 +106,12 @@ class Settings:
     celery_broker_url: str | None = None
     celery_result_backend: str | None = None
     celery_app: str | None = None
+    #: Client addresses (networks) that may read ``/metrics`` without an admin token.
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    #: ``text`` (one line per record) or ``json`` (one JSON object per line).
+    log_format: str = "text"
+    #: Log every HTTP request (uvicorn's access log); off by default.
+    access_log: bool = False
     #: ``grace.toml`` as parsed: ``[tasks.NAME]`` and ``[approvals]`` tables.
     file: Mapping[str, Any] = field(default_factory=dict)
 
@@ -150,6 +158,29 @@ class Settings:
             raise ConfigError("max_connections_per_address must be 0 (no cap) or more")
         if self.away_digest_threshold < 0:
             raise ConfigError("away_digest_threshold must be 0 (off) or more")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
+        object.__setattr__(self, "metrics_allow", tuple(self.metrics_allow))
+        for entry in self.metrics_allow:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"metrics_allow: {exc}") from None
+
+    @property
+    def metrics_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``metrics_allow`` as networks (an address alone is a network of one)."""
+        return tuple(ipaddress.ip_network(a, strict=False) for a in self.metrics_allow)
+
+    def metrics_allowed(self, address: str | None) -> bool:
+        """Whether a client at ``address`` may read ``/metrics`` without an admin token."""
+        if not address:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.metrics_networks)
 
     @property
     def user_command_budget(self) -> tuple[float, int]:
@@ -236,6 +267,14 @@ class Settings:
         text("GRACE_CELERY_APP", "celery_app")
         if env.get("GRACE_NO_AUTH", "").lower() in {"1", "true", "yes"}:
             values["no_auth"] = True
+        if (raw := env.get("GRACE_METRICS_ALLOW")) is not None:
+            # "none" (or empty): an admin token is needed from every address
+            parts = tuple(p.strip() for p in raw.split(",") if p.strip())
+            values["metrics_allow"] = () if parts in ((), ("none",)) else parts
+        if (raw := env.get("GRACE_LOG_FORMAT")) not in (None, ""):
+            values["log_format"] = raw.strip().lower()
+        if (raw := env.get("GRACE_ACCESS_LOG")) not in (None, ""):
+            values["access_log"] = raw.strip().lower() in TRUE
         config_file = overrides.pop("config_file", None) or env.get("GRACE_CONFIG") or None
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["file"] = load_config_file(

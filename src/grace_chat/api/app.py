@@ -20,6 +20,7 @@ from grace_chat.api.healing import build_healing_router
 from grace_chat.api.learning import UPLOAD_PATH, build_learning_router
 from grace_chat.api.limits import UPLOAD_FRAMING_BYTES, RequestLimits
 from grace_chat.api.missions import build_mission_router
+from grace_chat.api.operations import build_operations_router
 from grace_chat.api.preferences import build_preferences_router
 from grace_chat.api.rest import build_router
 from grace_chat.api.rest_control import build_control_router
@@ -143,6 +144,7 @@ def mount(grace: Grace, app: FastAPI) -> None:
         app.include_router(build_mission_router(grace.missions, caller))
     if grace.chat is not None:
         app.include_router(build_chat_router(grace.chat, caller))
+    app.include_router(build_operations_router(grace.metrics, grace.auth, grace.settings))
     install_error_handlers(app)
 
 
@@ -157,6 +159,7 @@ def install_limits(grace: Grace, app: FastAPI) -> None:
         max_body_bytes=grace.settings.max_body_bytes,
         body_timeout=grace.settings.body_timeout,
         caps=caps,
+        metrics=grace.metrics,
     )
 
 

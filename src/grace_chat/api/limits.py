@@ -16,7 +16,8 @@ An ASGI middleware in front of every route, so that nothing reads a body before 
 
 A refused request is answered with the error envelope and ``Connection: close``: the rest of
 its body is never read. The route that was reading it is stopped, and whatever it would have
-answered is dropped.
+answered is dropped. Given ``metrics``, each refusal is counted by its error code
+(``body_timeout`` for a stalled body).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from grace_chat.auth import Authenticator
 from grace_chat.errors import BadRequest, Forbidden, GraceError, TooLarge, Unauthenticated
+from grace_chat.metrics import Metrics
 
 log = logging.getLogger("grace_chat.api.limits")
 
@@ -82,8 +84,10 @@ class RequestLimits:
         max_body_bytes: int,
         body_timeout: float,
         caps: Mapping[str, int] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app = app
+        self.metrics = metrics
         self.auth = auth
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
@@ -105,9 +109,14 @@ class RequestLimits:
             if length is not None and length > cap:
                 raise TooLarge(f"the request body is larger than {cap} bytes")
         except GraceError as exc:
+            self.refused(exc.code.value)
             await error_response(exc.http_status, exc)(scope, receive, send)
             return
         await _GuardedBody(self, cap).run(scope, receive, send)
+
+    def refused(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.refusal(reason)
 
     def identify(self, scope: Scope, headers: Headers) -> None:
         """Raises unless the request names a caller, as the routes' own check would."""
@@ -178,6 +187,7 @@ class _GuardedBody:
             # What the route raised once its body was taken away is not a failure of its own.
         if self._refusal is not None:
             status, error = self._refusal
+            self._limits.refused("body_timeout" if status == 408 else error.code.value)
             if self._started:
                 log.info("%s %s: %s after the answer began", scope["method"], scope["path"], error)
                 return

@@ -1,9 +1,11 @@
 """REST: history, unread count, read state, publishing for backend services, the protocol schema,
-liveness (``/api/health``) and readiness (``/api/ready``: can the store write?).
+liveness (``/api/health``) and readiness (``/api/ready``: can the store write, and does the
+broker answer when there is one?).
 
 Every error body is ``{"error": {"code": ..., "message": ...}}`` with the protocol's codes.
 """
 
+import asyncio
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
@@ -17,8 +19,9 @@ from grace_chat.api.sse import last_event_id, sse_response
 from grace_chat.api.ws import notification_stream
 from grace_chat.auth import Identity
 from grace_chat.commands import CommandContext
-from grace_chat.errors import BadRequest
+from grace_chat.errors import BadRequest, GraceError, StoreUnavailable, Unavailable
 from grace_chat.frames import NotificationFrame
+from grace_chat.hub.backplane import Reachable
 from grace_chat.notifications.model import Severity
 from grace_chat.protocol import MAX_SEQ, STREAM_PATH, MarkRead, Seq, protocol_schema
 
@@ -227,16 +230,25 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
     @router.get(
         "/api/ready",
         response_model=Ready,
-        summary="Readiness: 200 when the store can write, 503 unavailable (and why) when not",
-        responses={503: {"model": ErrorBody, "description": "the store cannot write now"}},
+        tags=["operations"],
+        summary="Readiness: 200 when the store can write and the broker (if any) answers",
+        responses={
+            503: {
+                "model": ErrorBody,
+                "description": "unavailable: the message names the part that is not ready",
+            }
+        },
     )
     async def ready() -> dict[str, Any]:
-        store = grace.store
-        if isinstance(store, WriteProbe):
-            await store.writable()  # StoreUnavailable: 503 with the reason and Retry-After
+        await readiness(grace)
         return {"status": "ready"}
 
-    @router.get("/api/health", response_model=Health, summary="Liveness: the server answers")
+    @router.get(
+        "/api/health",
+        response_model=Health,
+        tags=["operations"],
+        summary="Liveness: the server answers",
+    )
     async def health() -> dict[str, Any]:
         return {
             "status": "ok",
@@ -245,3 +257,27 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
         }
 
     return router
+
+
+async def readiness(grace: "Grace") -> None:
+    """Return when the store can write (a real query) and the backplane's broker, when there is
+    one, answers; raise ``Unavailable`` naming each part that is not ready (``Retry-After``:
+    the store's)."""
+    checks: dict[str, Any] = {}
+    if isinstance(grace.store, WriteProbe):
+        checks["store"] = grace.store.writable()
+    if isinstance(grace.backplane, Reachable):
+        checks["broker"] = grace.backplane.reachable()
+    results = await asyncio.gather(*checks.values(), return_exceptions=True)
+    failed: dict[str, GraceError] = {}
+    for name, result in zip(checks, results, strict=True):
+        if isinstance(result, GraceError):
+            failed[name] = result
+        elif isinstance(result, BaseException):
+            raise result
+    if not failed:
+        return
+    message = "not ready: " + "; ".join(f"{name}: {e.message}" for name, e in failed.items())
+    if isinstance(failed.get("store"), StoreUnavailable):
+        raise StoreUnavailable(message)
+    raise Unavailable(message)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import gc
 import logging
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from grace_chat.api.connections import GraceHttpProtocol
 from grace_chat.api.wsproto import GraceWebSocketProtocol
@@ -114,6 +117,12 @@ class GraceServer(uvicorn.Server):
             yield
 
 
+#: uvicorn's logging, with its access log on standard error as every other log line (standard
+#: output carries only what ``grace serve`` prints for the person who started it).
+LOG_CONFIG: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+LOG_CONFIG["handlers"]["access"]["stream"] = "ext://sys.stderr"
+
+
 def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceServer:
     """``lifespan="off"`` when the caller starts and stops Grace itself.
 
@@ -136,9 +145,12 @@ def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceS
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
-        access_log=settings.log_level == "debug",
+        access_log=settings.access_log,
+        log_config=LOG_CONFIG,
         lifespan=lifespan,  # type: ignore[arg-type]
     )
+    if settings.access_log:  # asked for: logged whatever the level of the other logs
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     return GraceServer(config)
 
 

@@ -74,6 +74,7 @@ def admit(grace: Grace, identity: Identity, outbox: Outbox) -> TokenBucket | Non
     settings = grace.settings
     user = identity.user_id
     if not grace.hub.attach(user, outbox, limit=settings.max_connections_per_user):
+        grace.metrics.limited("connections_per_user")
         return None
     return grace.hub.user_bucket(user, *settings.user_command_budget)
 
@@ -100,10 +101,12 @@ async def handle_command(
     settings = grace.settings
     try:
         if not bucket.take():
+            grace.metrics.limited("connection_commands")
             raise RateLimited(
                 f"too many commands: at most {settings.command_rate:g} per second on one connection"
             )
         if not user_bucket.take():
+            grace.metrics.limited("user_commands")
             raise RateLimited(
                 f"too many commands: at most {settings.user_command_budget[0]:g} per second "
                 "from one user across their connections"
@@ -148,6 +151,7 @@ async def greet(
     gap = False
     cursor = head.seq
     away = away_digest(grace, identity, since)
+    replayed = 0
     if since is not None:
         if since > head.seq:
             gap = True  # the client knows a log this server does not: a different epoch
@@ -159,11 +163,14 @@ async def greet(
                 if not page:
                     break
                 yield [(n.seq, dumps(n.frame())) for n in page]
+                replayed += len(page)
                 away.add(page)
                 cursor = page[-1].seq
                 if len(page) < REPLAY_PAGE:
                     break
     outbox.floor = cursor
+    if since is not None:
+        grace.metrics.replayed(replayed)
     synced: dict[str, Any] = {"type": "synced", "seq": cursor}
     if gap:
         synced["gap"] = True

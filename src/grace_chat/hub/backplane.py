@@ -36,7 +36,7 @@ processes) relays them through a broker: ``hub/backends/redis.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from grace_chat.hub.hub import Hub
 from grace_chat.hub.outbox import Outbox
@@ -50,6 +50,16 @@ class Backplane(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class Reachable(Protocol):
+    """A backplane that relays through a broker, which the readiness check asks."""
+
+    async def reachable(self) -> None:
+        """Return once the broker answered a round trip; raise ``Unavailable`` saying what is
+        not reachable."""
+        ...
 
 
 class LogReader(Protocol):

@@ -9,15 +9,19 @@ its socket is being shut. ``attach`` with a ``limit`` admits at most that many c
 user (the check and the attach are one step, so connections arriving together cannot all slip
 under it); each user with a connection has one command budget (``user_bucket``) that all their
 connections draw from, dropped with their last connection.
+
+For the metrics, the hub keeps plain counts a scrape reads (``delivered``, ``slow_consumers``,
+``attached``): ``deliver`` adds to one integer per call, never per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from grace_chat.hub.outbox import Flusher, Outbox
+from grace_chat.metrics import Metrics
 
 
 class TokenBucket:
@@ -42,15 +46,28 @@ class TokenBucket:
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self._users: dict[str, set[Outbox]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._online: dict[str, list[asyncio.Future[None]]] = {}
-        self.flusher = Flusher()
+        self.flusher = Flusher(metrics)
+        #: Notification frames handed to connections' outboxes (control frames not counted).
+        self.delivered = 0
+        #: Connections closed because their outbox overflowed.
+        self.slow_consumers = 0
+        #: Connections attached since start, by transport.
+        self.attached: dict[str, int] = {}
 
-    def outbox(self, max_frames: int, on_overflow: Callable[[], None]) -> Outbox:
+    def outbox(
+        self, max_frames: int, on_overflow: Callable[[], None], transport: str = "websocket"
+    ) -> Outbox:
         """A new connection's outbox, flushed by this hub."""
-        return Outbox(max_frames, on_overflow, self.flusher)
+
+        def overflowed() -> None:
+            self.slow_consumers += 1
+            on_overflow()
+
+        return Outbox(max_frames, overflowed, self.flusher, transport)
 
     def attach(self, user_id: str, outbox: Outbox, limit: int | None = None) -> bool:
         """Add ``outbox`` to the user's connections; False (and nothing added) when the user
@@ -60,6 +77,8 @@ class Hub:
             boxes = self._users[user_id] = set()
         elif limit is not None and len(boxes) >= limit and outbox not in boxes:
             return False
+        if outbox not in boxes:
+            self.attached[outbox.transport] = self.attached.get(outbox.transport, 0) + 1
         boxes.add(outbox)
         for waiter in self._online.pop(user_id, ()):
             if not waiter.done():
@@ -96,12 +115,17 @@ class Hub:
     def deliver(self, user_id: str, seq: int, frame: bytes, exclude: Outbox | None = None) -> None:
         boxes = self._users.get(user_id)
         if boxes:
+            handed = 0
             for box in tuple(boxes):
                 if box is exclude:
                     continue
                 box.push(seq, frame)
                 if box.closed:
                     self.detach(user_id, box)
+                else:
+                    handed += 1
+            if seq:
+                self.delivered += handed
 
     def send_control(self, user_id: str, frame: bytes, exclude: Outbox | None = None) -> None:
         """A control frame (no seq) to every connection of ``user_id`` but ``exclude``."""
@@ -115,6 +139,11 @@ class Hub:
     def connections(self, user_id: str) -> tuple[Outbox, ...]:
         """The outboxes of ``user_id``'s open connections in this process."""
         return tuple(self._users.get(user_id, ()))
+
+    def outboxes(self) -> Iterator[Outbox]:
+        """Every open connection's outbox in this process."""
+        for boxes in self._users.values():
+            yield from boxes
 
     def online_users(self) -> list[str]:
         return list(self._users)

@@ -19,9 +19,12 @@ stalled client costs bounded memory and the publisher never waits for it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
+
+from grace_chat.metrics import Metrics
 
 #: Largest number of frames packed into one WebSocket message (separated by newlines).
 MAX_BATCH_FRAMES = 256
@@ -45,13 +48,15 @@ class FrameSink(Protocol):
 
 
 class Flusher:
-    """Flushes each outbox that got frames, once, when the current turn of the loop is done."""
+    """Flushes each outbox that got frames, once, when the current turn of the loop is done
+    (timed, once per turn, when given ``metrics``)."""
 
-    __slots__ = ("_due", "_handle")
+    __slots__ = ("_due", "_handle", "_metrics")
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self._due: list[Outbox] = []
         self._handle: asyncio.Handle | None = None
+        self._metrics = metrics
 
     def add(self, box: Outbox) -> None:
         self._due.append(box)
@@ -61,8 +66,11 @@ class Flusher:
     def _run(self) -> None:
         self._handle = None
         due, self._due = self._due, []
+        started = time.perf_counter()
         for box in due:
             box.flush()
+        if self._metrics is not None:
+            self._metrics.flushed(time.perf_counter() - started)
 
 
 def pack(frames: Sequence[bytes]) -> list[bytes]:
@@ -89,11 +97,18 @@ class Outbox:
         "closed",
         "floor",
         "overflowed",
+        "transport",
     )
 
     def __init__(
-        self, max_frames: int, on_overflow: Callable[[], None], flusher: Flusher | None = None
+        self,
+        max_frames: int,
+        on_overflow: Callable[[], None],
+        flusher: Flusher | None = None,
+        transport: str = "websocket",
     ) -> None:
+        #: How the connection reaches its client (``websocket``, ``sse``), for the metrics.
+        self.transport = transport
         self._frames: deque[tuple[int, bytes]] = deque()
         self.capacity = max_frames
         self._on_overflow = on_overflow

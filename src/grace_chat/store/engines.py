@@ -15,6 +15,7 @@ from grace_chat.chat.history import ChatHistory
 from grace_chat.config import Settings
 from grace_chat.errors import ConfigError
 from grace_chat.learning.store import KnowledgeStore, LearningStore
+from grace_chat.metrics import Metrics
 from grace_chat.missions.model import MissionStore
 from grace_chat.notifications.preferences import PreferenceStore
 from grace_chat.notifications.store import NotificationStore
@@ -41,7 +42,9 @@ class Stores:
     preferences: PreferenceStore
 
 
-def open_stores(settings: Settings) -> Stores:
+def open_stores(settings: Settings, metrics: Metrics | None = None) -> Stores:
+    """The stores of the engine ``settings`` names; ``metrics`` counts the notification log's
+    commits."""
     url = settings.resolved_database_url
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -50,7 +53,7 @@ def open_stores(settings: Settings) -> Stores:
             "sqlite:////absolute/path or postgresql://user@host/database)"
         )
     if scheme in ("postgresql", "postgres"):
-        return _postgres_stores(settings, url)
+        return _postgres_stores(settings, url, metrics)
     if scheme == "sqlite":
         from pathlib import Path
 
@@ -70,6 +73,7 @@ def open_stores(settings: Settings) -> Stores:
             cache_mib=settings.sqlite_cache_mib,
             retention_count=settings.retention_count,
             retention_days=settings.retention_days,
+            metrics=metrics,
         )
         return Stores(
             log,
@@ -87,7 +91,7 @@ def open_stores(settings: Settings) -> Stores:
     )
 
 
-def _postgres_stores(settings: Settings, url: str) -> Stores:
+def _postgres_stores(settings: Settings, url: str, metrics: Metrics | None) -> Stores:
     try:
         import asyncpg  # noqa: F401 - only to tell a missing driver apart
     except ImportError:
@@ -110,6 +114,7 @@ def _postgres_stores(settings: Settings, url: str) -> Stores:
         pool_size=settings.postgres_pool_size,
         retention_count=settings.retention_count,
         retention_days=settings.retention_days,
+        metrics=metrics,
     )
     return Stores(
         log,

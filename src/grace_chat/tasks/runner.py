@@ -194,6 +194,15 @@ class TaskRunner:
         )
         return [self._fresh(r) for r in records]
 
+    def live_states(self) -> dict[str, int]:
+        """How many of the tasks this process holds (queued, running, paused, cancelling) are in
+        each state (for the metrics)."""
+        counts: dict[str, int] = {}
+        for live in self._live.values():
+            state = live.record.state.value
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
     def _fresh(self, record: TaskRecord) -> TaskRecord:
         live = self._live.get(record.task_id)
         return live.record if live is not None else record

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from grace_chat.errors import ConfigError
+from grace_chat.errors import ConfigError, Unavailable
 from grace_chat.hub.backplane import BackplaneFactory, LogReader
 from grace_chat.hub.hub import Hub
 from grace_chat.hub.outbox import Outbox
@@ -66,6 +66,8 @@ MAX_MISSED = 10_000
 RETRY_MIN, RETRY_MAX = 0.1, 2.0
 #: Seconds ``start`` waits for the first subscription before serving without it.
 START_WAIT = 3.0
+#: Seconds the readiness check waits for Redis to answer a PING.
+PING_TIMEOUT = 2.0
 
 
 def encode_record(kind: bytes, user_id: str, seq: int, frame: bytes) -> bytes:
@@ -185,6 +187,22 @@ class RedisBackplane:
             with contextlib.suppress(Exception):
                 await client.aclose()
         self.up = False
+
+    async def reachable(self) -> None:
+        """Return once Redis answered a PING and the subscription is live; raise
+        ``Unavailable`` saying which is not (the readiness check)."""
+        client = self._client
+        if client is None:
+            raise Unavailable("the Redis backplane is not started")
+        try:
+            async with asyncio.timeout(PING_TIMEOUT):
+                await client.ping()  # type: ignore[misc]  # redis types sync and async together
+        except Exception as exc:
+            raise Unavailable(
+                f"Redis at {self.where} does not answer ({type(exc).__name__})"
+            ) from None
+        if not self.up:
+            raise Unavailable(f"the subscription to Redis at {self.where} is not live yet")
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)

@@ -27,6 +27,7 @@ import asyncpg
 import orjson
 
 from grace_chat.errors import StoreUnavailable
+from grace_chat.metrics import Metrics
 from grace_chat.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
 from grace_chat.notifications.store import CommitListener, LogHead, MarkReadResult
 from grace_chat.store.backends.group_commit import GroupCommit
@@ -107,12 +108,13 @@ class PostgresNotificationLog:
         pool_size: int = 10,
         retention_count: int = 10_000,
         retention_days: float = 30.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = PostgresDatabase(url, pool_size)
         self.epoch = ""
         self._retention_count = retention_count
         self._retention_seconds = retention_days * 86400.0
-        self._commits = GroupCommit(self._write_retrying)
+        self._commits = GroupCommit(self._write_retrying, metrics)
         self._pruner: asyncio.Task[None] | None = None
         self._dirty: set[str] | None = None  # users this process appended to; None: everyone
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import orjson
 
 from grace_chat.errors import StoreUnavailable
+from grace_chat.metrics import Metrics
 from grace_chat.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
 from grace_chat.notifications.store import CommitListener, LogHead, MarkReadResult
 from grace_chat.store.backends.group_commit import GroupCommit
@@ -89,13 +90,14 @@ class SQLiteNotificationLog:
         cache_mib: int = 64,
         retention_count: int = 10_000,
         retention_days: float = 30.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = SQLiteDatabase(path, synchronous, cache_mib=cache_mib)
         self.epoch = ""
         self._retention_count = retention_count
         self._retention_seconds = retention_days * 86400.0
         self._commits = GroupCommit(
-            lambda drafts: self.db.write(partial(self._write, drafts=drafts))
+            lambda drafts: self.db.write(partial(self._write, drafts=drafts)), metrics
         )
         self._pruner: asyncio.Task[None] | None = None
         # Owned by the writer thread only.
