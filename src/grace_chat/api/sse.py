@@ -31,7 +31,7 @@ def sse_response(grace: Grace, identity: Identity, since: int | None) -> EventSo
     settings = grace.settings
     if grace.hub.connection_count(identity.user_id) >= settings.max_connections_per_user:
         raise too_many_connections(settings)
-    outbox = grace.hub.outbox(settings.queue_max_frames, lambda: None)
+    outbox = grace.hub.outbox(settings.queue_max_frames, lambda: None, transport="sse")
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         # Admitted here, where the detach below is certain to follow; a stream opened by the user

@@ -48,9 +48,11 @@ class Hub:
         self._online: dict[str, list[asyncio.Future[None]]] = {}
         self.flusher = Flusher()
 
-    def outbox(self, max_frames: int, on_overflow: Callable[[], None]) -> Outbox:
-        """A new connection's outbox, flushed by this hub."""
-        return Outbox(max_frames, on_overflow, self.flusher)
+    def outbox(
+        self, max_frames: int, on_overflow: Callable[[], None], transport: str = "websocket"
+    ) -> Outbox:
+        """A new connection's outbox, flushed by this hub; ``transport`` names what carries it."""
+        return Outbox(max_frames, on_overflow, self.flusher, transport)
 
     def attach(self, user_id: str, outbox: Outbox, limit: int | None = None) -> bool:
         """Add ``outbox`` to the user's connections; False (and nothing added) when the user
@@ -115,6 +117,15 @@ class Hub:
     def connections(self, user_id: str) -> tuple[Outbox, ...]:
         """The outboxes of ``user_id``'s open connections in this process."""
         return tuple(self._users.get(user_id, ()))
+
+    def transports(self) -> dict[str, dict[str, int]]:
+        """Per user with a connection in this process: how many each transport carries."""
+        counts: dict[str, dict[str, int]] = {}
+        for user_id, boxes in self._users.items():
+            mine = counts[user_id] = {}
+            for box in boxes:
+                mine[box.transport] = mine.get(box.transport, 0) + 1
+        return counts
 
     def online_users(self) -> list[str]:
         return list(self._users)

@@ -89,11 +89,18 @@ class Outbox:
         "closed",
         "floor",
         "overflowed",
+        "transport",
     )
 
     def __init__(
-        self, max_frames: int, on_overflow: Callable[[], None], flusher: Flusher | None = None
+        self,
+        max_frames: int,
+        on_overflow: Callable[[], None],
+        flusher: Flusher | None = None,
+        transport: str = "websocket",
     ) -> None:
+        #: What carries the frames (``websocket``, ``sse``): for the operator view's counts.
+        self.transport = transport
         self._frames: deque[tuple[int, bytes]] = deque()
         self.capacity = max_frames
         self._on_overflow = on_overflow
