@@ -23,7 +23,7 @@ REGENERATE = ".venv/bin/python -m tests.published"
 
 SCHEMA_COPIES = (
     ROOT / "src" / "grace_chat" / "schema" / "protocol.schema.json",
-    ROOT / "web" / "src" / "protocol.schema.json",
+    ROOT / "web" / "packages" / "client" / "protocol.schema.json",
 )
 ASYNCAPI_COPIES = (
     ROOT / "src" / "grace_chat" / "schema" / "asyncapi.json",

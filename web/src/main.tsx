@@ -1,9 +1,9 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { startSession, tokenSubject } from './api';
+import { startSession, tokenSubject } from 'grace-chat-client';
 import { ChatPanel } from './components/ChatPanel';
-import { describeError } from './errors';
-import { LAST_USER_KEY } from './resume';
+import { describeError } from 'grace-chat-client';
+import { LAST_USER_KEY } from 'grace-chat-client';
 import './styles.css';
 
 /**
