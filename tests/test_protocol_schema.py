@@ -1,11 +1,12 @@
 """The published protocol (``protocol_schema()``) is the server's, in every committed copy.
 
 The schema covers both directions: client commands (``grace_chat.protocol``) and server frames
-(``grace_chat.frames``). The web tests (web/packages/client/src/protocol.test.ts) check the TypeScript declarations
-against that file, and the tests here check it against the server: the committed file equals
-``protocol_schema()`` (the wheel's, the npm package's: see ``tests/published.py``), and every
-frame a live server sends validates against its model, which forbids undeclared fields. So a
-field added on either side fails a test until both agree. Regenerate the copies with:
+(``grace_chat.frames``). The web tests (web/packages/client/src/protocol.test.ts) check the
+TypeScript declarations against that file, and the tests here check it against the server: every
+committed copy equals ``protocol_schema()`` (the wheel's, the npm package's: see
+``tests/published.py``), and every frame a live server sends validates against its model, which
+forbids undeclared fields. So a field added on either side fails a test until both agree.
+Regenerate the copies with:
 
     .venv/bin/python -m tests.published
 """
