@@ -2,8 +2,10 @@
 
 What the running systems already hold, across every user: who is connected to this process (and
 over which transport), the tasks that have not finished, the approvals still pending, and the
-guardian's open incidents and recent history. The web bundle's admin page
-(``/#/admin``) polls it. Without a token the answer is 401; with a token that lacks the admin
+guardian's open incidents and recent history. Listings are as long as the stores answer them
+(the 50 most recent unfinished tasks, the 100 most recent pending approvals); connections are
+this process's (with a Redis backplane, each process counts its own). The web bundle's operator
+view (``/admin``) polls it. Without a token the answer is 401; with a token that lacks the admin
 claim (``grace token USER --admin`` issues one that has it), 403.
 """
 
