@@ -510,6 +510,8 @@ ROWS: list[Row] = [
        _rest("approvals", "POST", lambda w: f"/api/approvals/{w.approval_id}/reject")),
     _r("rest", "approvals", "GET /api/audit", ("ok", "forbidden", "ok"),
        _rest("approvals", "GET", lambda w: f"/api/audit?approval_id={w.approval_id}")),
+    _r("rest", "approvals", "GET /api/admin/overview", ("forbidden", "forbidden", "ok"),
+       _rest_plain("GET", lambda w: "/api/admin/overview")),
     _r("rest", "missions", "GET /api/missions", ("ok", "hidden", "ok"),
        _rest("missions", "GET", lambda w: "/api/missions")),
     _r("rest", "missions", "GET /api/missions/{mission_id}", ("ok", "forbidden", "ok"),

@@ -113,3 +113,16 @@ def test_hub_delivers_only_to_the_users_connections_and_drops_closed_ones() -> N
     assert hub.connection_count("ann") == 0 and hub.online_users() == ["bob"]
     hub.send_control("bob", b"ctl")
     assert len(bob) == 1
+
+
+def test_the_hub_counts_each_users_connections_per_transport() -> None:
+    hub = Hub()
+    ws = [hub.outbox(8, lambda: None) for _ in range(2)]
+    sse = hub.outbox(8, lambda: None, transport="sse")
+    for box in ws:
+        hub.attach("ann", box)
+    hub.attach("bob", sse)
+    assert hub.transports() == {"ann": {"websocket": 2}, "bob": {"sse": 1}}
+    hub.detach("ann", ws[0])
+    hub.detach("bob", sse)
+    assert hub.transports() == {"ann": {"websocket": 1}}

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "grace_chat.config": 1,
     "grace_chat.protocol": 1,
     "grace_chat.frames": 1,
+    "grace_chat.asyncapi": 1,
     "grace_chat.events": 1,
     "grace_chat.auth": 1,
     "grace_chat.records": 1,

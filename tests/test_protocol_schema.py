@@ -1,22 +1,22 @@
-"""The TypeScript client's copy of the protocol (web/src/protocol.schema.json) is the server's.
+"""The published protocol (``protocol_schema()``) is the server's, in every committed copy.
 
 The schema covers both directions: client commands (``grace_chat.protocol``) and server frames
-(``grace_chat.frames``). The web tests (web/src/protocol.test.ts) check the TypeScript declarations
-against that file, and the tests here check it against the server: the committed file equals
-``protocol_schema()``, and every frame a live server sends validates against its model, which
+(``grace_chat.frames``). The web tests (web/packages/client/src/protocol.test.ts) check the
+TypeScript declarations against that file, and the tests here check it against the server: every
+committed copy equals ``protocol_schema()`` (the wheel's, the npm package's: see
+``tests/published.py``), and every frame a live server sends validates against its model, which
 forbids undeclared fields. So a field added on either side fails a test until both agree.
-Regenerate the file with:
+Regenerate the copies with:
 
-    .venv/bin/python -c "import json; from grace_chat.protocol import protocol_schema; \\
-      print(json.dumps(protocol_schema(), indent=2, sort_keys=True))" > web/src/protocol.schema.json
+    .venv/bin/python -m tests.published
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, get_args
 
+import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
@@ -28,19 +28,34 @@ from grace_chat.frames import FRAMES
 from grace_chat.learning.model import GateState
 from grace_chat.notifications.model import Severity
 from grace_chat.notifications.preferences import MODES
-from grace_chat.protocol import CONTROL_FRAME_TYPES, protocol_schema
+from grace_chat.protocol import (
+    CONTROL_FRAME_TYPES,
+    PROTOCOL_VERSION,
+    SCHEMA_ID,
+    protocol_schema,
+)
 from grace_chat.tasks.model import TaskState
+from tests.published import REGENERATE, SCHEMA_COPIES, stale
 from tests.support import Client, Frame, Running, serve
 
-SCHEMA = Path(__file__).resolve().parent.parent / "web" / "src" / "protocol.schema.json"
+SCHEMA = SCHEMA_COPIES[0]
 
 
 def test_committed_schema_matches_the_server() -> None:
-    committed = json.loads(SCHEMA.read_text())
-    assert committed == json.loads(json.dumps(protocol_schema())), (
-        f"{SCHEMA} is out of date with grace.protocol / grace.frames: regenerate it (see this "
-        "test's docstring), then update web/src/protocol.ts, frames.ts and schemaFields.ts to match"
+    assert not (out := stale(SCHEMA_COPIES)), (
+        f"{out} out of date with grace_chat.protocol / grace_chat.frames: run '{REGENERATE}', "
+        "then update the TypeScript protocol.ts, frames.ts and schemaFields.ts to match"
     )
+
+
+def test_the_schema_is_published_under_a_versioned_id() -> None:
+    schema = protocol_schema()
+    assert schema["$id"] == SCHEMA_ID
+    assert f"/v{PROTOCOL_VERSION}/" in SCHEMA_ID
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    for name, part in {**schema["commands"], **schema["frames"]}.items():
+        jsonschema_rs.validator_for(part)  # each entry is a schema of its own
+        assert part["type"] == "object", name
 
 
 async def test_the_server_publishes_the_same_schema(server: Running) -> None:

@@ -31,6 +31,15 @@ async def test_the_page_and_its_assets_are_served(server: Running) -> None:
         assert (await http.get("/assets/nope.js")).status_code == 404
 
 
+async def test_the_operator_view_is_the_same_page_with_the_same_headers(server: Running) -> None:
+    async with server.http() as http:
+        chat, admin = await http.get("/"), await http.get("/admin")
+    assert admin.status_code == 200
+    assert admin.text == chat.text
+    for header in ("content-security-policy", "referrer-policy", "cache-control"):
+        assert admin.headers[header] == chat.headers[header]
+
+
 def test_the_bundle_ships_in_the_package() -> None:
     assert (WEB_DIST / "index.html").is_file()
     assert list((WEB_DIST / "assets").glob("*.js"))

@@ -24,6 +24,9 @@ from grace_chat.frames import FRAMES
 
 PROTOCOL_VERSION = 1
 
+#: The published schema's ``$id``: stable for a protocol version, changed only with it.
+SCHEMA_ID = f"https://grace-chat.dev/schemas/protocol/v{PROTOCOL_VERSION}/protocol.schema.json"
+
 #: Where the notification stream (WebSocket) is served.
 STREAM_PATH = "/api/notifications/stream"
 
@@ -287,8 +290,19 @@ def dumps(frame: dict[str, Any]) -> bytes:
 
 def protocol_schema() -> dict[str, Any]:
     """JSON Schema of every client command and every server frame (``grace_chat.frames``), plus the
-    enums, for clients to check against."""
+    enums, for clients to check against.
+
+    Each entry under ``commands`` and ``frames`` is a complete schema of its own (its ``$ref``s
+    point into its own ``$defs``). Shipped in the wheel (``grace_chat/schema``), the npm client
+    (``grace-chat-client/protocol.schema.json``) and served at ``/api/protocol``."""
     return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": f"Grace notification protocol v{PROTOCOL_VERSION}",
+        "description": (
+            "Client commands (commands) and server frames (frames) of the notification stream "
+            f"{STREAM_PATH} (WebSocket) and /api/notifications/sse (frames only)."
+        ),
         "protocol": PROTOCOL_VERSION,
         "commands": {name: model.model_json_schema() for name, model in COMMANDS.items()},
         "frames": {name: model.model_json_schema() for name, model in FRAMES.items()},

@@ -113,7 +113,7 @@ export class GraceServer {
     const script = `
 import asyncio, json, sys
 from pathlib import Path
-from grace import Grace, Settings
+from grace_chat import Grace, Settings
 async def main():
     async with Grace(Settings(data_dir=Path(sys.argv[1]))) as grace:
         for m in json.loads(sys.argv[3]):

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from grace_chat.api.admin import build_admin_router
 from grace_chat.api.chat import build_chat_router
 from grace_chat.api.deps import caller_dependency
 from grace_chat.api.digest import build_summary_router
@@ -133,6 +134,9 @@ def mount(grace: Grace, app: FastAPI) -> None:
     )
     app.include_router(
         build_control_router(grace.commands, grace.tasks, grace.action_gateway, caller)
+    )
+    app.include_router(
+        build_admin_router(grace.hub, grace.tasks, grace.action_gateway, grace.guardian, caller)
     )
     if grace.learning is not None:
         app.include_router(build_learning_router(grace.learning, grace.commands, caller))

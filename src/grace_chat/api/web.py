@@ -1,6 +1,7 @@
-"""The bundled web chat: ``/`` serves ``index.html``, ``/assets/*`` the built bundle.
+"""The bundled web chat: ``/`` (and ``/admin``, the operator view) serve ``index.html``,
+``/assets/*`` the built bundle.
 
-The bundle is built from ``web/`` by Vite and committed in ``grace/web_dist`` so that
+The bundle is built from ``web/`` by Vite and committed in ``grace_chat/web_dist`` so that
 ``grace serve`` needs no Node.js; ``scripts/test-web`` fails when the committed bundle is stale.
 ``index.html`` is never cached (it names the hashed assets) and goes out with a strict
 Content-Security-Policy and no referrer, so the login token in ``/?token=…`` never leaks.
@@ -38,6 +39,7 @@ def mount_web(app: FastAPI, dist: Path = WEB_DIST) -> None:
     index = dist / "index.html"
 
     @app.get("/", include_in_schema=False)
+    @app.get("/admin", include_in_schema=False)  # the operator view (its data: api/admin.py)
     async def page() -> Response:
         if not index.is_file():
             return HTMLResponse(MISSING, status_code=503, headers=PAGE_HEADERS)

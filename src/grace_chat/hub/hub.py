@@ -61,7 +61,7 @@ class Hub:
     def outbox(
         self, max_frames: int, on_overflow: Callable[[], None], transport: str = "websocket"
     ) -> Outbox:
-        """A new connection's outbox, flushed by this hub."""
+        """A new connection's outbox, flushed by this hub; ``transport`` names what carries it."""
 
         def overflowed() -> None:
             self.slow_consumers += 1
@@ -144,6 +144,15 @@ class Hub:
         """Every open connection's outbox in this process."""
         for boxes in self._users.values():
             yield from boxes
+
+    def transports(self) -> dict[str, dict[str, int]]:
+        """Per user with a connection in this process: how many each transport carries."""
+        counts: dict[str, dict[str, int]] = {}
+        for user_id, boxes in self._users.items():
+            mine = counts[user_id] = {}
+            for box in boxes:
+                mine[box.transport] = mine.get(box.transport, 0) + 1
+        return counts
 
     def online_users(self) -> list[str]:
         return list(self._users)

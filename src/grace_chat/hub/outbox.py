@@ -107,7 +107,7 @@ class Outbox:
         flusher: Flusher | None = None,
         transport: str = "websocket",
     ) -> None:
-        #: How the connection reaches its client (``websocket``, ``sse``), for the metrics.
+        #: What carries the frames (``websocket``, ``sse``): for the metrics and the operator view.
         self.transport = transport
         self._frames: deque[tuple[int, bytes]] = deque()
         self.capacity = max_frames

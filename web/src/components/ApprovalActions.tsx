@@ -1,7 +1,7 @@
 import { useState } from 'react';
-import { describeError } from '../errors';
-import type { ApprovalOutcome } from '../threadState';
-import type { NotificationCommands } from '../useNotifications';
+import { describeError } from 'grace-chat-client';
+import type { ApprovalOutcome } from 'grace-chat-client';
+import type { NotificationCommands } from 'grace-chat-client/react';
 import { Details } from './Details';
 import { localTime } from './format';
 

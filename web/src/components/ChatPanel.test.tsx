@@ -1,7 +1,7 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ClientOptions } from '../client';
-import { FakeWebSocket, MemoryStorage, approvalInfo, emptyHistory, fakeFetch, note, taskInfo } from '../test/fakes';
+import type { ClientOptions } from 'grace-chat-client';
+import { FakeWebSocket, MemoryStorage, approvalInfo, emptyHistory, fakeFetch, note, taskInfo } from '../../packages/client/src/test/fakes';
 import { ChatPanel } from './ChatPanel';
 import { localTime } from './format';
 import { collapseProgress } from './thread';

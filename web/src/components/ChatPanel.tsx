@@ -4,9 +4,9 @@
  * the header and the tab's title.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { answersByMessage } from '../clarify';
-import type { NotificationFrame } from '../frames';
-import { useNotifications, type UseNotificationsOptions } from '../useNotifications';
+import { answersByMessage } from 'grace-chat-client';
+import type { NotificationFrame } from 'grace-chat-client';
+import { useNotifications, type UseNotificationsOptions } from 'grace-chat-client/react';
 import { ChatInput } from './ChatInput';
 import { ConnectionIndicator } from './ConnectionIndicator';
 import { DigestCard } from './DigestCard';

@@ -1,9 +1,9 @@
 import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChatMessage } from '../chatMessages';
-import { answersByMessage, clarifyKey, clarifyQuestion, clarifySuggestions, type ClarifyAnswer } from '../clarify';
-import type { ClientOptions } from '../client';
-import { FakeWebSocket, MemoryStorage, emptyHistory, fakeFetch, taskInfo } from '../test/fakes';
+import type { ChatMessage } from 'grace-chat-client';
+import { answersByMessage, clarifyKey, clarifyQuestion, clarifySuggestions, type ClarifyAnswer } from 'grace-chat-client';
+import type { ClientOptions } from 'grace-chat-client';
+import { FakeWebSocket, MemoryStorage, emptyHistory, fakeFetch, taskInfo } from '../../packages/client/src/test/fakes';
 import { ChatPanel } from './ChatPanel';
 
 const CLARIFY = {

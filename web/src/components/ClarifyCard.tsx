@@ -1,8 +1,8 @@
 import { useEffect, useId, useRef, useState } from 'react';
-import type { ChatMessage } from '../chatMessages';
-import { clarifyQuestion, type ClarifyAnswer, type Suggestion } from '../clarify';
-import { describeError } from '../errors';
-import type { NotificationCommands } from '../useNotifications';
+import type { ChatMessage } from 'grace-chat-client';
+import { clarifyQuestion, type ClarifyAnswer, type Suggestion } from 'grace-chat-client';
+import { describeError } from 'grace-chat-client';
+import type { NotificationCommands } from 'grace-chat-client/react';
 
 export type ClarifyControls = Pick<NotificationCommands, 'runSuggestion'>;
 

@@ -1,5 +1,5 @@
-import type { ConnectionState, Transport } from '../client';
-import type { GraceErrorCode } from '../errors';
+import type { ConnectionState, Transport } from 'grace-chat-client';
+import type { GraceErrorCode } from 'grace-chat-client';
 
 const STATE_LABEL: Record<ConnectionState, string> = {
   connected: 'Connected',

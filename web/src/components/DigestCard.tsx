@@ -1,6 +1,6 @@
 import { useId, useState, type ReactNode } from 'react';
-import type { AwaySummary, NotificationFrame, SummaryApproval, SummaryTask } from '../frames';
-import type { ApprovalOutcome } from '../threadState';
+import type { AwaySummary, NotificationFrame, SummaryApproval, SummaryTask } from 'grace-chat-client';
+import type { ApprovalOutcome } from 'grace-chat-client';
 import { ApprovalActions, OUTCOME_TEXT, type Decide } from './ApprovalActions';
 import { localTime } from './format';
 import { typeTitle } from './titles';

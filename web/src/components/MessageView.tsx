@@ -1,6 +1,6 @@
-import type { ChatMessage } from '../chatMessages';
-import { clarifySuggestions, type ClarifyAnswer } from '../clarify';
-import { isTaskListReply } from '../session';
+import type { ChatMessage } from 'grace-chat-client';
+import { clarifySuggestions, type ClarifyAnswer } from 'grace-chat-client';
+import { isTaskListReply } from 'grace-chat-client';
 import { ClarifyCard, type ClarifyControls } from './ClarifyCard';
 import { localTime } from './format';
 import { TaskListCard, type TaskCardState } from './TaskListCard';

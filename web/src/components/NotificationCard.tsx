@@ -1,7 +1,7 @@
 import { useId, useState } from 'react';
-import { describeError } from '../errors';
-import type { NotificationFrame } from '../frames';
-import type { ApprovalOutcome } from '../threadState';
+import { describeError } from 'grace-chat-client';
+import type { NotificationFrame } from 'grace-chat-client';
+import type { ApprovalOutcome } from 'grace-chat-client';
 import { ApprovalActions, type Decide } from './ApprovalActions';
 import { Details } from './Details';
 import { localTime } from './format';

@@ -1,7 +1,7 @@
 import { useId, useState } from 'react';
-import type { TypeInfo } from '../api';
-import { describeError } from '../errors';
-import type { NotificationMode } from '../frames';
+import type { TypeInfo } from 'grace-chat-client';
+import { describeError } from 'grace-chat-client';
+import type { NotificationMode } from 'grace-chat-client';
 import { typeTitle } from './titles';
 
 const MODE_LABEL: Record<NotificationMode, string> = {

@@ -1,6 +1,6 @@
 import { useEffect, useId, useState } from 'react';
-import { isActive } from '../threadState';
-import type { UseNotifications } from '../useNotifications';
+import { isActive } from 'grace-chat-client';
+import type { UseNotifications } from 'grace-chat-client/react';
 import { TaskRow, type TaskControls } from './TaskRow';
 
 export type TaskCardState = Pick<UseNotifications, 'tasks' | 'tasksError' | 'listTasks'> & TaskControls;

@@ -1,8 +1,8 @@
 import { useRef, useState } from 'react';
-import { describeError } from '../errors';
-import type { TaskInfo } from '../frames';
-import { isActive } from '../threadState';
-import type { NotificationCommands } from '../useNotifications';
+import { describeError } from 'grace-chat-client';
+import type { TaskInfo } from 'grace-chat-client';
+import { isActive } from 'grace-chat-client';
+import type { NotificationCommands } from 'grace-chat-client/react';
 import { formatDuration } from './format';
 import { ProgressBar } from './ProgressBar';
 

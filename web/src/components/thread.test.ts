@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AwaySummary } from '../frames';
-import { note } from '../test/fakes';
+import type { AwaySummary } from 'grace-chat-client';
+import { note } from '../../packages/client/src/test/fakes';
 import { entryKey, threadEntries, type ThreadView } from './thread';
 
 const view = (over: Partial<ThreadView> = {}): ThreadView => ({

@@ -2,10 +2,10 @@
  * What the thread shows, in which order: notification cards, messages and the away summary by
  * time; muted types and archived cards left out, the cards a summary covers folded under it.
  */
-import type { ChatMessage } from '../chatMessages';
-import { covers } from '../digest';
-import type { AwaySummary, NotificationFrame, NotificationMode } from '../frames';
-import type { ApprovalOutcome } from '../threadState';
+import type { ChatMessage } from 'grace-chat-client';
+import { covers } from 'grace-chat-client';
+import type { AwaySummary, NotificationFrame, NotificationMode } from 'grace-chat-client';
+import type { ApprovalOutcome } from 'grace-chat-client';
 
 export type Entry =
   | { kind: 'notification'; at: number; order: number; n: NotificationFrame }

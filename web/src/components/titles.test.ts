@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { note } from '../test/fakes';
+import { note } from '../../packages/client/src/test/fakes';
 import { cardTitle, typeTitle } from './titles';
 
 describe('card titles', () => {

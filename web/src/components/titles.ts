@@ -3,7 +3,7 @@
  * "Task failed · deployment", "Approval needed", "Guardian alert · memory". A title the publisher
  * chose (anything but the generic "Grace Notification") is kept as it is.
  */
-import type { NotificationFrame } from '../frames';
+import type { NotificationFrame } from 'grace-chat-client';
 
 export const GENERIC_TITLE = 'Grace Notification';
 

@@ -1,5 +1,5 @@
 import { useCallback, useState } from 'react';
-import type { NotificationFrame, NotificationMode } from '../frames';
+import type { NotificationFrame, NotificationMode } from 'grace-chat-client';
 import { cardTitle } from './titles';
 
 type Permission = NotificationPermission | 'unsupported';
