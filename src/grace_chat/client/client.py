@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -148,10 +148,12 @@ class GraceClient:
 
     async def notifications(
         self, since: int | Cursor | None = None
-    ) -> AsyncIterator[NotificationFrame]:
-        """The user's notifications after ``since`` (a seq, or a ``Cursor`` with its epoch),
-        then live ones, for as long as the caller iterates. ``since=None``: from the cursor
-        store's cursor, else where this client's last stream stopped, else from now on."""
+    ) -> AsyncGenerator[NotificationFrame]:
+        """The user's notifications after the starting point, then live ones, for as long as
+        the caller iterates. The starting point is the cursor store's cursor when it holds one
+        (a restarted service resumes there), else ``since`` (a seq, or a ``Cursor`` with its
+        epoch; ``0``: everything retained), else where this client's last stream stopped, else
+        now (only what comes live)."""
         cursor = await self._starting_point(since)
         failures = 0
         while True:
@@ -204,14 +206,14 @@ class GraceClient:
             await asyncio.sleep(delay)
 
     async def _starting_point(self, since: int | Cursor | None) -> Cursor:
+        if isinstance(since, bool) or (isinstance(since, int) and since < 0):
+            raise BadRequest("since must be a seq: an integer of at least 0")
+        if self.cursor_store is not None and (stored := await self.cursor_store.load()):
+            return stored
         if isinstance(since, Cursor):
             return since
         if since is not None:
-            if isinstance(since, bool) or not isinstance(since, int) or since < 0:
-                raise BadRequest("since must be a seq: an integer of at least 0")
             return Cursor(None, since)
-        if self.cursor_store is not None and (stored := await self.cursor_store.load()):
-            return stored
         return self.cursor
 
     async def _handled(self, cursor: Cursor) -> None:
