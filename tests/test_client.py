@@ -26,6 +26,7 @@ from grace_chat.client import (
     MemoryCursorStore,
     RetryPolicy,
     StreamListener,
+    Transport,
 )
 from grace_chat.config import Settings
 from grace_chat.errors import (
@@ -271,12 +272,16 @@ async def ask_approval(srv: Running, user: str) -> str:
     return approval_id
 
 
-async def test_every_command_returns_its_typed_reply(commands_server: Running) -> None:
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+async def test_every_command_returns_its_typed_reply(
+    commands_server: Running, transport: Transport
+) -> None:
+    """Over the WebSocket, and over REST (what the client uses when it cannot open one)."""
     srv = commands_server
     admin = srv.token("root", admin=True)
     first = await publish(srv.url, admin, "ann", "one")
     await publish(srv.url, admin, "ann", "two")
-    async with GraceClient(srv.url, srv.token("ann")) as grace:
+    async with GraceClient(srv.url, srv.token("ann"), transport=transport) as grace:
         assert (await grace.ping()).type == "pong"
         assert (await grace.ack(2)).seq == 2
         read = await grace.mark_read([first["id"]])
@@ -308,12 +313,13 @@ async def test_every_command_returns_its_typed_reply(commands_server: Running) -
         assert (await grace.chat("what is running?")).text
 
 
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
 async def test_each_error_code_raises_its_typed_exception_with_the_message(
-    commands_server: Running,
+    commands_server: Running, transport: Transport
 ) -> None:
     srv = commands_server
     bobs = await ask_approval(srv, "bob")
-    async with GraceClient(srv.url, srv.token("ann")) as grace:
+    async with GraceClient(srv.url, srv.token("ann"), transport=transport) as grace:
         with pytest.raises(NotFound) as missing:
             await grace.cancel_task("no-such-task")
         assert missing.value.message and "no-such-task" in str(missing.value)
@@ -330,6 +336,8 @@ async def test_each_error_code_raises_its_typed_exception_with_the_message(
         assert conflict.value.message
         with pytest.raises(BadRequest):
             await grace.task_logs("x", limit=0)  # checked before it is sent
+        if transport == "sse":
+            return  # REST has no command rate: the limit is the WebSocket connection's
         with pytest.raises(RateLimited):
             await asyncio.gather(*(grace.ping() for _ in range(200)))
         # the connection stays usable: once the bucket refills, commands pass again
@@ -398,6 +406,11 @@ async def test_sse_carries_the_stream_when_a_proxy_refuses_websocket_upgrades(
             await publish(srv.url, admin, "ann", "later")
             await collector.count(1)
             await collector.stop()
+            # and the commands go over REST
+            approval_id = await ask_approval(srv, "ann")
+            assert (await client.approve(approval_id)).approval.state == "approved"
+            with pytest.raises(NotFound):
+                await client.cancel_task("nothing-here")
     assert [n.message for n in collector.got] == ["later"]
     assert len(listener.fallbacks) == 1 and "403" in listener.fallbacks[0]
     assert set(listener.transports) == {"sse"}
@@ -432,12 +445,10 @@ def test_a_bad_url_is_refused_at_once(url: str) -> None:
 
 async def test_a_refused_token_raises_at_once_without_retrying(server: Running) -> None:
     listener = Recorder()
-    for transport in ("websocket", "sse"):
+    transports: tuple[Transport, ...] = ("websocket", "sse")
+    for transport in transports:
         async with GraceClient(
-            server.url,
-            "not-a-token",
-            listener=listener,
-            transport=transport,  # type: ignore[arg-type]
+            server.url, "not-a-token", listener=listener, transport=transport
         ) as client:
             with pytest.raises(Unauthenticated):
                 async for _ in client.notifications():

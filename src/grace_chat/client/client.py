@@ -28,7 +28,8 @@ Guarantees of ``notifications()``:
 Commands (``approve``, ``cancel_task``, ``status``...) return the server's typed reply frame
 (``grace_chat.frames``) or raise the typed error of the code it answered (``NotFound``,
 ``Conflict``, ``Forbidden``, ``RateLimited``..., with the server's message). They travel on a
-WebSocket of their own; a command is never sent twice by the client.
+WebSocket of their own, or over REST where no WebSocket can be opened (the stream then uses
+SSE); a command is never sent twice by the client.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pydantic import ValidationError
 
 from grace_chat.client.channel import CommandChannel
 from grace_chat.client.cursor import Cursor, CursorStore
+from grace_chat.client.rest import RestCommands
 from grace_chat.client.retry import RetryPolicy
 from grace_chat.client.transport import Endpoint, Frame, sse_frames, websocket_frames
 from grace_chat.errors import (
@@ -133,6 +135,7 @@ class GraceClient:
         self._sse = transport == "sse"
         self._http = httpx.AsyncClient(timeout=self.retry.connect_timeout)
         self._channel = CommandChannel(self.endpoint, self.token, command_timeout)
+        self._rest = RestCommands(self._http, self.endpoint, self.token, command_timeout)
 
     async def __aenter__(self) -> GraceClient:
         return self
@@ -299,7 +302,18 @@ class GraceClient:
             command = COMMANDS[name].model_validate({"type": name, **values})
         except ValidationError as exc:
             raise BadRequest(describe_validation(exc)) from None
-        frame = await self._channel.call(command.model_dump(exclude_none=True, exclude={"id"}))
+        body = command.model_dump(exclude_none=True, exclude={"id"})
+        if self._sse:
+            frame = await self._rest.call(body)
+        else:
+            try:
+                frame = await self._channel.call(body)
+            except WebSocketRefused as exc:
+                if self.transport == "websocket":
+                    raise
+                self._sse = True
+                self.listener.fell_back(str(exc))
+                frame = await self._rest.call(body)
         frame.pop("ref", None)
         expected = reply.model_fields["type"].annotation
         if frame.get("type") != getattr(expected, "__args__", (None,))[0]:
