@@ -216,3 +216,39 @@ async def test_the_example_bot_answers_approvals_once_across_its_restarts(
     assert code == 0, err
     answered = [line for line in out.splitlines() if line.startswith("appr")]
     assert answered == [f"{later['approval_id']} (restart_service): approved"]
+
+
+def test_the_target_is_the_running_server_and_flags_and_environment_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grace_chat import target
+
+    monkeypatch.chdir(tmp_path)
+    nothing = target.resolve(None, None, {})
+    assert nothing == target.Target(target.DEFAULT_URL, Path(".grace"), False)
+    demo = Path(".grace-demo")
+    demo.mkdir()
+    target.announce(demo, "http://127.0.0.1:8123")
+    assert (demo / "server.json").stat().st_mode & 0o077 == 0
+    found = target.resolve(None, None, {})
+    assert found == target.Target("http://127.0.0.1:8123", demo, True)
+    # the same server named by hand (localhost is 127.0.0.1) still signs with its secret
+    assert target.resolve("http://localhost:8123", None, {}).data_dir == demo
+    # another server: the default data directory
+    assert target.resolve(None, None, {"GRACE_URL": "http://h:1"}).data_dir == Path(".grace")
+    assert target.resolve(None, "elsewhere", {}).data_dir == Path("elsewhere")
+    assert target.resolve(None, None, {"GRACE_DATA_DIR": "env-dir"}).data_dir == Path("env-dir")
+    # a record left by a server killed with SIGKILL is ignored
+    (demo / "server.json").write_text(json.dumps({"url": "http://127.0.0.1:1", "pid": dead_pid()}))
+    assert target.resolve(None, None, {}).url == target.DEFAULT_URL
+    target.announce(demo, "http://127.0.0.1:8123")
+    target.withdraw(demo)
+    assert not (demo / "server.json").exists()
+
+
+def dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

@@ -83,7 +83,7 @@ def _client_target(args: argparse.Namespace) -> target.Target:
     from grace_chat.client.transport import Endpoint
     from grace_chat.errors import BadURL
 
-    found = target.resolve(args.url, getattr(args, "data_dir", None))
+    found = target.resolve(args.url, getattr(args, "data_dir", None), os.environ)
     try:
         Endpoint.parse(found.url)
     except BadURL as exc:
@@ -195,6 +195,10 @@ def run_server(
             return 2
         try:
             if not server.should_exit:  # a signal during start-up: do not begin serving
+                try:  # before the banner: whoever reads it finds the record too
+                    target.announce(settings.data_dir, url)  # for the client commands
+                except OSError as exc:
+                    log.warning("cannot record the server's URL for the client commands: %s", exc)
                 token = grace.tokens.issue(user)
                 print(f"Grace is running at {url}/?token={token}", flush=True)
                 print(
@@ -203,7 +207,6 @@ def run_server(
                     flush=True,
                 )
                 print(f"  data: {settings.data_dir.resolve()}   (Ctrl-C stops)", flush=True)
-                target.announce(settings.data_dir, url)  # for the client commands to find
                 await server.serve(sockets=[sock])
         finally:
             target.withdraw(settings.data_dir)
@@ -248,9 +251,9 @@ def cmd_token(args: argparse.Namespace) -> int:
     user = _user(args.user)
     ttl = _number(args.ttl, "--ttl", 1)
     if args.data_dir or os.environ.get("GRACE_DATA_DIR"):
-        where = target.resolve(None, args.data_dir)
+        where = target.resolve(None, args.data_dir, os.environ)
     else:  # the data directory of the server that is running (grace serve or grace demo)
-        where = target.resolve(args.url, None)
+        where = target.resolve(args.url, None, os.environ)
     settings = Settings.from_env(data_dir=where.data_dir)
     print(_authority(settings).issue(user, admin=args.admin, ttl=ttl))
     return 0

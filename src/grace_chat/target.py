@@ -77,12 +77,10 @@ def running_server(data_dir: Path) -> str | None:
     return url
 
 
-def resolve(
-    url: str | None, data_dir: str | Path | None, env: Mapping[str, str] | None = None
-) -> Target:
+def resolve(url: str | None, data_dir: str | Path | None, env: Mapping[str, str]) -> Target:
     """The server and data directory to use: flags first, then ``GRACE_URL`` /
-    ``GRACE_DATA_DIR``, then a running server found in the default data directories."""
-    env = os.environ if env is None else env
+    ``GRACE_DATA_DIR`` from ``env`` (the command's environment), then a running server found in
+    the default data directories."""
     url = url or env.get("GRACE_URL") or None
     given = data_dir or env.get("GRACE_DATA_DIR") or None
     candidates = (Path(given),) if given else DEFAULT_DATA_DIRS

@@ -61,7 +61,7 @@ def _target(args: argparse.Namespace) -> tuple[str, str]:
     from grace_chat.auth import TokenAuthority, check_user_id, load_or_create_secret
     from grace_chat.config import Settings
 
-    where = target.resolve(args.url, args.data_dir)
+    where = target.resolve(args.url, args.data_dir, os.environ)
     given = args.token or os.environ.get("GRACE_TOKEN")
     if given:
         return where.url, str(given)
