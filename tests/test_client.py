@@ -145,7 +145,8 @@ async def test_iteration_survives_a_server_restart_with_nothing_lost_or_repeated
         await collector.count(10)
         sent += [await publish(server.url, admin, "ann", f"live {i}") for i in range(3)]
         await collector.count(13)
-        await server.kill()
+        server.proc.terminate()  # a graceful stop this time: the server closes with 1001
+        await server.exited()
         server = await GraceProcess.start(data, "--port", str(port))
         sent += [await publish(server.url, admin, "ann", "third life")]
         await collector.count(14)
