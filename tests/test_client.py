@@ -54,6 +54,7 @@ class Recorder(StreamListener):
         self.disconnects: list[str] = []
         self.fallbacks: list[str] = []
         self.epochs: list[tuple[str, str]] = []
+        self.delays: list[float] = []
 
     def connected(self, welcome: WelcomeFrame, transport: str) -> None:
         self.welcomes.append(welcome)
@@ -64,6 +65,7 @@ class Recorder(StreamListener):
 
     def disconnected(self, reason: str, attempt: int, retry_in: float) -> None:
         self.disconnects.append(reason)
+        self.delays.append(retry_in)
 
     def fell_back(self, reason: str) -> None:
         self.fallbacks.append(reason)
@@ -481,6 +483,31 @@ async def test_an_unreachable_server_exhausts_the_retry_policy() -> None:
                 pass
     assert gave_up.value.attempts == 3 and "cannot connect" in gave_up.value.last
     assert len(listener.disconnects) == 2
+
+
+async def test_a_user_with_too_many_streams_open_waits_long_before_each_retry(
+    settings: Settings,
+) -> None:
+    from tests.support import serve
+
+    listener = Recorder()
+    policy = RetryPolicy(max_attempts=2, initial_delay=0.01, max_delay=0.3)
+    async with (
+        serve(settings.with_(max_connections_per_user=1)) as srv,
+        GraceClient(srv.url, srv.token("ann")) as first,
+    ):
+        holding = Collector(first)
+        await until(lambda: first.cursor.epoch is not None, 10, "the first stream")
+        for transport in ("websocket", "sse"):
+            async with GraceClient(
+                srv.url, srv.token("ann"), retry=policy, listener=listener, transport=transport
+            ) as second:
+                with pytest.raises(RetriesExhausted) as gave_up:
+                    async for _ in second.notifications():
+                        pass
+            assert "too many streams open" in gave_up.value.last
+        await holding.stop()
+    assert len(listener.disconnects) == 2 and listener.delays == [0.3, 0.3]
 
 
 def test_the_retry_policy_backs_off_with_jitter_and_is_bounded() -> None:

@@ -172,3 +172,8 @@ class Disconnected(ClientError):
 
 class WebSocketRefused(Disconnected):
     """The server, or a proxy in front of it, refused the WebSocket upgrade (SSE may pass)."""
+
+
+class Crowded(Disconnected):
+    """The user already has as many streams open as the server allows (close 4429, HTTP 429):
+    trying again helps only after a long wait."""

@@ -49,9 +49,11 @@ from grace_chat.client.retry import RetryPolicy
 from grace_chat.client.transport import Endpoint, Frame, sse_frames, websocket_frames
 from grace_chat.errors import (
     BadRequest,
+    Crowded,
     Disconnected,
     Forbidden,
     GraceError,
+    RateLimited,
     RetriesExhausted,
     Unauthenticated,
     WebSocketRefused,
@@ -197,14 +199,17 @@ class GraceClient:
                             finally:
                                 await self._handled(cursor)
                 reason = "the stream ended"
+                crowded = False
             except Disconnected as exc:
-                reason = str(exc)
+                reason, crowded = str(exc), isinstance(exc, Crowded)
             if restart:
                 continue
             failures += 1
             if self.retry.gives_up(failures):
                 raise RetriesExhausted(failures, reason)
             delay = self.retry.delay(failures)
+            if crowded:  # another stream must close first: no quick retries
+                delay = max(delay, self.retry.max_delay)
             self.listener.disconnected(reason, failures, delay)
             await asyncio.sleep(delay)
 
@@ -326,4 +331,6 @@ def _stream_error(frame: Frame) -> Exception:
     error = error_from(frame.get("code"), frame.get("message"))
     if isinstance(error, Unauthenticated | Forbidden):
         return error
+    if isinstance(error, RateLimited):  # sent before the server closes with 4429
+        return Crowded(f"too many streams open: {error.message}")
     return Disconnected(f"{error.code}: {error.message}")

@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from grace_chat.errors import (
     BadURL,
+    Crowded,
     Disconnected,
     Forbidden,
     Unauthenticated,
@@ -89,6 +90,8 @@ def closed_error(code: int | None, reason: str) -> Exception:
         return Unauthenticated(why)
     if code == CloseCode.FORBIDDEN:
         return Forbidden(why)
+    if code == CloseCode.TOO_MANY_CONNECTIONS:
+        return Crowded(f"too many streams open: {why}")
     return Disconnected(f"the connection closed ({code}: {why})")
 
 
@@ -175,7 +178,9 @@ def _refusal(endpoint: Endpoint, response: httpx.Response) -> Exception:
         return Unauthenticated(message or "the server refused the token")
     if status == 404 and code is None:
         return BadURL(f"no Grace server at {endpoint.http} (HTTP 404)")
-    if status == 429 or status >= 500:
+    if status == 429:
+        return Crowded(f"too many streams open: {message or 'close another one'}")
+    if status >= 500:
         return Disconnected(f"the server answered HTTP {status}: {message or 'try again later'}")
     if code is not None:
         return error_from(code, message)
