@@ -3,7 +3,8 @@
 Layers, bottom to top (docs/architecture.md draws them):
 
 0. ``errors``
-1. ``config``, ``protocol``, ``events``, ``auth``
+1. ``config``, ``protocol``, ``events``, ``auth``, ``target`` (which server the client
+   commands talk to)
 2. ``hub``
 3. ``notifications`` (with ``notifications.store``, the notification log's contract)
 4. ``commands``, ``status``, ``component`` (what the systems plug into)
@@ -11,7 +12,7 @@ Layers, bottom to top (docs/architecture.md draws them):
    ``missions``, ``chat``
 6. ``store``: the engines (they implement the systems' store contracts), ``helpers``
 7. ``app`` (the composition root)
-8. ``api``
+8. ``api``; ``client`` (which imports only layers 0 and 1: the protocol, never the server)
 9. ``cli``, ``demo``, the package itself
 
 Imports inside ``if TYPE_CHECKING:`` count too: a type that needs an upward import is a sign
@@ -41,6 +42,7 @@ LAYERS: dict[str, int] = {
     "grace_chat.auth": 1,
     "grace_chat.records": 1,
     "grace_chat.metrics": 1,
+    "grace_chat.target": 1,
     "grace_chat.hub": 2,
     "grace_chat.notifications": 3,
     "grace_chat.commands": 4,
@@ -58,6 +60,7 @@ LAYERS: dict[str, int] = {
     "grace_chat.app": 7,
     "grace_chat.telemetry": 7,
     "grace_chat.api": 8,
+    "grace_chat.client": 8,
     "grace_chat.cli": 9,
     "grace_chat.demo": 9,
     "grace_chat.celery_events": 9,
@@ -152,6 +155,17 @@ def test_domain_modules_never_import_the_application_or_the_api(name: str) -> No
         f"line {line}: {target}"
         for line, target in grace_imports(MODULES[name], name)
         if target == "grace_chat.app" or target.startswith(("grace_chat.app.", "grace_chat.api"))
+    ]
+    assert not offending, f"{name} imports " + "; ".join(offending)
+
+
+@pytest.mark.parametrize("name", [m for m in sorted(MODULES) if m.startswith("grace_chat.client")])
+def test_the_client_imports_only_the_protocol_level(name: str) -> None:
+    """``grace_chat.client`` runs in other programs: it needs the protocol, never the server."""
+    offending = [
+        f"line {line}: {target} (layer {layer(target)})"
+        for line, target in grace_imports(MODULES[name], name)
+        if layer(target) > 1 and not target.startswith("grace_chat.client")
     ]
     assert not offending, f"{name} imports " + "; ".join(offending)
 

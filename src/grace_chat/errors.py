@@ -107,3 +107,73 @@ class StoreUnavailable(Unavailable):
 
 class ConfigError(Exception):
     """Invalid settings; raised at start-up, never sent to a client."""
+
+
+class SlowConsumer(GraceError):
+    """The client fell behind and its stream was cut; it resumes from its last seq."""
+
+    code = ErrorCode.SLOW_CONSUMER
+    http_status = 503
+
+
+#: The error class of every code a server sends, for clients to raise what they receive.
+ERRORS_BY_CODE: dict[ErrorCode, type[GraceError]] = {
+    ErrorCode.BAD_JSON: BadJSON,
+    ErrorCode.BAD_REQUEST: BadRequest,
+    ErrorCode.UNKNOWN_COMMAND: UnknownCommand,
+    ErrorCode.UNAUTHENTICATED: Unauthenticated,
+    ErrorCode.FORBIDDEN: Forbidden,
+    ErrorCode.NOT_FOUND: NotFound,
+    ErrorCode.CONFLICT: Conflict,
+    ErrorCode.RATE_LIMITED: RateLimited,
+    ErrorCode.TOO_LARGE: TooLarge,
+    ErrorCode.UNAVAILABLE: Unavailable,
+    ErrorCode.SLOW_CONSUMER: SlowConsumer,
+    ErrorCode.INTERNAL: GraceError,
+}
+
+
+def error_from(code: object, message: object) -> GraceError:
+    """The typed error for a code and message a server sent (``internal`` for a code this
+    version does not know)."""
+    try:
+        kind = ERRORS_BY_CODE[ErrorCode(str(code))]
+    except ValueError:
+        kind = GraceError
+    return kind(str(message))
+
+
+class ClientError(Exception):
+    """A failure the Python client (``grace_chat.client``) finds itself, not one a server sent."""
+
+
+class BadURL(ClientError):
+    """The server URL cannot be used: not ``http(s)://`` or ``ws(s)://``, no host, or nothing
+    that speaks Grace answers there."""
+
+
+class ConnectionLost(ClientError):
+    """The connection closed before the server answered the command: it may or may not have
+    been carried out."""
+
+
+class RetriesExhausted(ClientError):
+    """Every attempt the retry policy allowed failed; ``last`` says how the last one did."""
+
+    def __init__(self, attempts: int, last: str) -> None:
+        super().__init__(f"gave up after {attempts} attempts: {last}")
+        self.attempts = attempts
+        self.last = last
+
+
+class Disconnected(ClientError):
+    """A connection could not be opened, or closed: trying again may work."""
+
+
+class WebSocketRefused(Disconnected):
+    """The server, or a proxy in front of it, refused the WebSocket upgrade (SSE may pass)."""
+
+
+class Crowded(Disconnected):
+    """The user already has as many streams open as the server allows (close 4429, HTTP 429):
+    trying again helps only after a long wait."""

@@ -25,28 +25,50 @@ FINISHED = {"succeeded", "failed", "cancelled", "interrupted", "unknown"}
 def add_learn_command(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``learn`` to ``grace``'s sub-commands (``subparsers`` from ``add_subparsers``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "learn", help="send documents to a running server to learn from"
+        "learn",
+        help="send documents to a running server to learn from",
+        description="Upload documents to a running server and follow each until it is learned "
+        "(ingested) or failed.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="text, Markdown, HTML or PDF files")
-    p.add_argument("--url", default=DEFAULT_URL, help=f"the server (default {DEFAULT_URL})")
-    p.add_argument("--token", help="your token (default: minted from the data directory)")
+    p.add_argument(
+        "--url",
+        help="the server (default: $GRACE_URL, else the server running from .grace or "
+        f".grace-demo, else {DEFAULT_URL})",
+    )
+    p.add_argument(
+        "--token",
+        help="your token (default: $GRACE_TOKEN, else minted with the server's secret)",
+    )
     p.add_argument("--user", default="user", help="whose knowledge it becomes (default: user)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (default 600)")
     p.add_argument("--no-wait", action="store_true", help="submit and exit without following")
-    p.add_argument("--data-dir", help="data directory (default: $GRACE_DATA_DIR or .grace)")
+    p.add_argument(
+        "--data-dir",
+        help="the server's data directory, whose secret signs the minted token "
+        "(default: $GRACE_DATA_DIR, else the running server's)",
+    )
     p.set_defaults(fn=cmd_learn)
     return p
 
 
-def _token(args: argparse.Namespace) -> str:
-    if args.token:
-        return str(args.token)
-    from grace_chat.auth import TokenAuthority, load_or_create_secret
+def _target(args: argparse.Namespace) -> tuple[str, str]:
+    """The server's URL and a token for ``--user``: flags, then ``GRACE_URL`` /
+    ``GRACE_TOKEN``, then the running server found by ``grace_chat.target``."""
+    import os
+
+    from grace_chat import target
+    from grace_chat.auth import TokenAuthority, check_user_id, load_or_create_secret
     from grace_chat.config import Settings
 
-    settings = Settings.from_env(data_dir=Path(args.data_dir) if args.data_dir else None)
+    where = target.resolve(args.url, args.data_dir, os.environ)
+    given = args.token or os.environ.get("GRACE_TOKEN")
+    if given:
+        return where.url, str(given)
+    settings = Settings.from_env(data_dir=where.data_dir)
     secret = settings.secret or load_or_create_secret(settings.data_dir)
-    return TokenAuthority(secret, settings.token_ttl_seconds).issue(args.user)
+    user = check_user_id(args.user)
+    return where.url, TokenAuthority(secret, settings.token_ttl_seconds).issue(user)
 
 
 def _error_of(response: Any) -> str:
@@ -65,8 +87,21 @@ def cmd_learn(args: argparse.Namespace) -> int:
     if missing:
         print(f"grace: not a file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    headers = {"Authorization": f"Bearer {_token(args)}"}
-    base = args.url.rstrip("/")
+    from grace_chat.errors import GraceError
+
+    try:
+        url, token = _target(args)
+    except GraceError as exc:
+        print(f"grace: --user: {exc.message}", file=sys.stderr)
+        return 2
+    if not url.startswith(("http://", "https://")):
+        print(
+            f"grace: bad server URL {url!r}: it must start with http:// or https://",
+            file=sys.stderr,
+        )
+        return 2
+    headers = {"Authorization": f"Bearer {token}"}
+    base = url.rstrip("/")
     with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
         handles = [p.open("rb") for p in paths]
         try:
@@ -79,7 +114,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
             ]
             response = http.post("/api/learning/documents", files=files)
         except httpx.HTTPError as exc:
-            print(f"grace: cannot reach {args.url}: {exc}", file=sys.stderr)
+            print(f"grace: cannot reach {url}: {exc}", file=sys.stderr)
             return 1
         finally:
             for fh in handles:
@@ -120,9 +155,13 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
 
 def follow(http: Any, jobs: list[dict[str, Any]], timeout: float) -> dict[str, dict[str, Any]]:
-    """Poll each job until it finishes, drawing a progress bar per document."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+    """Poll each job until it finishes: a progress bar per document with ``rich`` (the ``cli``
+    extra), else one plain line on stderr each time a document's state or note changes."""
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+    except ImportError:
+        return _follow_plain(http, jobs, timeout)
 
     finals: dict[str, dict[str, Any]] = {}
     console = Console(stderr=True)
@@ -160,4 +199,36 @@ def follow(http: Any, jobs: list[dict[str, Any]], timeout: float) -> dict[str, d
                     bars.update(bar, completed=float(view.get("progress") or 0.0), note=note)
             if len(finals) < len(jobs):
                 time.sleep(POLL_SECONDS)
+    return finals
+
+
+def _poll(http: Any, task_id: str) -> dict[str, Any]:
+    response = http.get(f"/api/learning/jobs/{task_id}")
+    if response.status_code != 200:
+        return {"state": "unknown", "error": _error_of(response)}
+    view: dict[str, Any] = response.json()
+    return view
+
+
+def _follow_plain(
+    http: Any, jobs: list[dict[str, Any]], timeout: float
+) -> dict[str, dict[str, Any]]:
+    finals: dict[str, dict[str, Any]] = {}
+    said: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while len(finals) < len(jobs) and time.monotonic() < deadline:
+        for job in jobs:
+            task_id = job["task_id"]
+            if task_id in finals:
+                continue
+            view = _poll(http, task_id)
+            state = view["state"]
+            if state in FINISHED:
+                finals[task_id] = view
+            note = f"{state}: {view.get('note') or view.get('error') or ''}".rstrip(": ")
+            if said.get(task_id) != note:
+                said[task_id] = note
+                print(f"{job['name']}: {note}", file=sys.stderr, flush=True)
+        if len(finals) < len(jobs):
+            time.sleep(POLL_SECONDS)
     return finals
