@@ -3,7 +3,7 @@
 Layers, bottom to top (docs/architecture.md draws them):
 
 0. ``errors``
-1. ``config``, ``protocol``, ``events``, ``auth``
+1. ``config``, ``protocol``, ``events``, ``auth``, ``extras``
 2. ``hub``
 3. ``notifications`` (with ``notifications.store``, the notification log's contract)
 4. ``commands``, ``status``, ``component`` (what the systems plug into)
@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "grace_chat.events": 1,
     "grace_chat.auth": 1,
     "grace_chat.records": 1,
+    "grace_chat.extras": 1,
     "grace_chat.hub": 2,
     "grace_chat.notifications": 3,
     "grace_chat.commands": 4,

@@ -107,3 +107,17 @@ class StoreUnavailable(Unavailable):
 
 class ConfigError(Exception):
     """Invalid settings; raised at start-up, never sent to a client."""
+
+
+class MissingExtra(ConfigError):
+    """A feature was asked for whose optional libraries are not installed.
+
+    The message names the feature, the missing distributions and the command that installs
+    them: ``the learning system needs pypdf: pip install 'grace-chat[learning]'``.
+    """
+
+    def __init__(self, feature: str, extra: str, missing: list[str]) -> None:
+        super().__init__(f"{feature} needs {', '.join(missing)}: pip install 'grace-chat[{extra}]'")
+        self.feature = feature
+        self.extra = extra
+        self.missing = missing
