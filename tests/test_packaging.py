@@ -1,6 +1,7 @@
 """Grace as a user installs it: the sdist and the wheel built from it, the wheel installed alone
 (the core, no extras) into a fresh virtual environment outside the repository, ``grace
---version``, and a notification round trip through that installation's ``grace serve``.
+--version``, and a notification round trip through that installation's ``grace serve``; the floor constraints against pyproject.toml; and
+``scripts/setup``'s install profiles.
 
 The build and the install take a minute or so; they run once for the module.
 """
@@ -247,3 +248,33 @@ def test_a_system_asked_for_without_its_extra_fails_at_start_naming_it(
     assert demo.returncode == 2
     assert "grace demo needs" in demo.stderr and "grace-chat[learning]" in demo.stderr
     assert not (installed.home / "demo").exists()  # refused before it made anything
+
+
+def test_setup_installs_dev_after_serve_and_nothing_twice(tmp_path: Path) -> None:
+    """``scripts/serve`` installs the demo's profile; a later ``scripts/test`` still installs
+    ``dev``; each is done once until pyproject.toml changes. (A stand-in ``.venv/bin/python``
+    records what it is asked to install.)"""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "setup").write_bytes((ROOT / "scripts" / "setup").read_bytes())
+    (tmp_path / "scripts" / "setup").chmod(0o755)
+    (tmp_path / "pyproject.toml").write_text("")
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    calls = tmp_path / "calls"
+    python.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    python.chmod(0o755)
+
+    def setup(*args: str) -> list[str]:
+        before = calls.read_text().splitlines() if calls.exists() else []
+        done = subprocess.run(
+            ["bash", "scripts/setup", *args], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        after = calls.read_text().splitlines() if calls.exists() else []
+        return [c for c in after[len(before) :] if " -e " in c]
+
+    assert setup("serve") == ["-m pip install --quiet -e .[learning,guardian,cli]"]
+    assert setup("serve") == []
+    assert setup() == ["-m pip install --quiet -e .[dev]"]
+    assert setup() == []
+    assert setup("serve") == []  # dev holds everything serve needs
