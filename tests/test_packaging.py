@@ -1,7 +1,7 @@
 """Grace as a user installs it: the sdist and the wheel built from it, the wheel installed alone
 (the core, no extras) into a fresh virtual environment outside the repository, ``grace
---version``, and a notification round trip through that installation's ``grace serve``; the floor constraints against pyproject.toml; and
-``scripts/setup``'s install profiles.
+--version``, and a notification round trip through that installation's ``grace serve``. Also:
+the floor constraints against pyproject.toml, and ``scripts/setup``'s install profiles.
 
 The build and the install take a minute or so; they run once for the module.
 """
