@@ -352,5 +352,5 @@ def worker_main(pipe: Connection) -> None:
         import uvloop
 
         uvloop.run(serve(pipe))
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+    except ImportError:  # pragma: no cover - uvloop comes with the uvloop extra
         asyncio.run(serve(pipe))

@@ -3,8 +3,8 @@
 Layers, bottom to top (docs/architecture.md draws them):
 
 0. ``errors``
-1. ``config``, ``protocol``, ``events``, ``auth``, ``target`` (which server the client
-   commands talk to)
+1. ``config``, ``protocol``, ``events``, ``auth``, ``extras``, ``target`` (which server
+   the client commands talk to)
 2. ``hub``
 3. ``notifications`` (with ``notifications.store``, the notification log's contract)
 4. ``commands``, ``status``, ``component`` (what the systems plug into)
@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "grace_chat.records": 1,
     "grace_chat.metrics": 1,
     "grace_chat.target": 1,
+    "grace_chat.extras": 1,
     "grace_chat.hub": 2,
     "grace_chat.notifications": 3,
     "grace_chat.commands": 4,

@@ -26,4 +26,16 @@ __all__ = [
     "notify_user",
     "start_background_task",
 ]
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("grace-chat")
+    except PackageNotFoundError:  # the source tree on sys.path, not installed
+        return "0+unknown"
+
+
+#: The installed distribution's version (``grace --version``).
+__version__ = _version()

@@ -22,7 +22,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
 
-from grace_chat import helpers
+from grace_chat import extras, helpers
 from grace_chat.approvals.commands import register_approval_commands
 from grace_chat.approvals.gateway import ActionGateway
 from grace_chat.approvals.model import Policy
@@ -33,6 +33,7 @@ from grace_chat.chat.component import Interpreter, UnifiedChat
 from grace_chat.commands import CommandContext, CommandRouter, register_core
 from grace_chat.component import Component
 from grace_chat.config import Settings
+from grace_chat.errors import MissingExtra
 from grace_chat.events import EventBus
 from grace_chat.guardian.component import Guardian
 from grace_chat.guardian.config import GuardianConfig
@@ -69,12 +70,36 @@ log = logging.getLogger("grace")
 #: The background systems ``Grace`` can build, in the order they start.
 SYSTEMS = ("healing", "learning", "guardian", "missions", "chat")
 
+#: The systems that need an extra installed (``grace_chat.extras``), with its name.
+SYSTEM_EXTRAS = {"learning": "learning", "guardian": "guardian"}
+
+
+def _installable(chosen: set[str], *, explicit: bool) -> set[str]:
+    """``chosen`` less the systems whose extra is not installed. Asked for by name
+    (``explicit``), such a system fails with ``MissingExtra``; under ``systems=True`` it is left
+    out with one log line naming the extra."""
+    kept = set(chosen)
+    for name in SYSTEMS:
+        extra = SYSTEM_EXTRAS.get(name)
+        if name not in chosen or extra is None:
+            continue
+        try:
+            extras.require(extra, f"the {name} system")
+        except MissingExtra as exc:
+            if explicit:
+                raise
+            log.info("%s; Grace runs without it", exc)
+            kept.discard(name)
+    return kept
+
 
 class Grace:
     """One Grace application: every part, wired.
 
-    ``systems`` chooses the background systems: ``True`` (all of ``SYSTEMS``), ``False`` (none:
-    notifications, tasks and approvals only) or a collection of their names. ``backplane`` makes
+    ``systems`` chooses the background systems: ``True`` (all of ``SYSTEMS`` whose extras are
+    installed; one log line for each left out), ``False`` (none: notifications, tasks and
+    approvals only) or a collection of their names (``MissingExtra`` when one needs an extra
+    that is not installed). ``backplane`` makes
     the backplane from the local hub (default: Redis when ``settings.redis_url`` is set, else
     in-process delivery). ``interpreter`` is the chat's
     hook for sentences its parser does not understand. ``metrics`` (default: a new one) is the
@@ -165,7 +190,7 @@ class Grace:
         unknown = chosen - set(SYSTEMS)
         if unknown:
             raise ValueError(f"unknown systems {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
-        self._build_systems(chosen, interpreter)
+        self._build_systems(_installable(chosen, explicit=systems is not True), interpreter)
         add_system_sources(
             self.metrics,
             hub=self.hub,

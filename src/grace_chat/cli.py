@@ -119,6 +119,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from grace_chat.demo import demo_service, demo_settings, install_demo
+    from grace_chat.extras import require
+
+    for extra in ("learning", "guardian"):  # its scenes use both
+        require(extra, "grace demo")
 
     base = Settings.from_env(
         host=args.host,
@@ -429,9 +433,20 @@ def cmd_tail(args: argparse.Namespace) -> int:
 # -- entry point ----------------------------------------------------------------------------
 
 
+#: What ``grace --help`` says Grace is.
+ABOUT = (
+    "Grace delivers notifications from your application's background work to the people using "
+    "it, live over WebSocket, SSE and REST, and takes their commands and answers back. "
+    "Start with 'grace serve' (or 'grace demo' to see it at work)."
+)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="grace", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    from grace_chat import __version__
+
+    p = argparse.ArgumentParser(prog="grace", description=ABOUT)
+    p.add_argument("--version", action="version", version=f"grace-chat {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def data_dir(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--data-dir", help="data directory (default: $GRACE_DATA_DIR or .grace)")

@@ -177,3 +177,17 @@ class WebSocketRefused(Disconnected):
 class Crowded(Disconnected):
     """The user already has as many streams open as the server allows (close 4429, HTTP 429):
     trying again helps only after a long wait."""
+
+
+class MissingExtra(ConfigError):
+    """A feature was asked for whose optional libraries are not installed.
+
+    The message names the feature, the missing distributions and the command that installs
+    them: ``the learning system needs pypdf: pip install 'grace-chat[learning]'``.
+    """
+
+    def __init__(self, feature: str, extra: str, missing: list[str]) -> None:
+        super().__init__(f"{feature} needs {', '.join(missing)}: pip install 'grace-chat[{extra}]'")
+        self.feature = feature
+        self.extra = extra
+        self.missing = missing

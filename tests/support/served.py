@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,9 +66,13 @@ def grace_serve(
     *,
     max_open_files: int | None = None,
     log: Path | None = None,
+    command: Sequence[str] = GRACE_SERVE,
+    log_level: str = "warning",
+    cwd: Path | None = None,
 ) -> Iterator[Served]:
     """``grace serve`` on a free loopback port; its log goes to ``log`` (default: a file in
-    ``data_dir``'s parent), never to a pipe nobody reads."""
+    ``data_dir``'s parent), never to a pipe nobody reads. ``command`` runs another installation's
+    ``grace serve --port 0`` (default: this interpreter's)."""
 
     def limit_files() -> None:
         if max_open_files is not None:
@@ -79,8 +83,9 @@ def grace_serve(
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [*GRACE_SERVE, "--data-dir", str(data_dir), "--log-level", "warning"],
+            [*command, "--data-dir", str(data_dir), "--log-level", log_level],
             env={**ENV, **(env or {})},
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=err,
             preexec_fn=limit_files if max_open_files is not None else None,

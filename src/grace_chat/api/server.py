@@ -5,19 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import gc
+import importlib.util
 import logging
+import re
 import signal
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
+from typing import TYPE_CHECKING
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from grace_chat.api.connections import GraceHttpProtocol
-from grace_chat.api.wsproto import GraceWebSocketProtocol
 from grace_chat.config import Settings
+from grace_chat.protocol import STREAM_PATH
+
+if TYPE_CHECKING:
+    from grace_chat.api.wsproto import GraceWebSocketProtocol
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -121,6 +128,58 @@ class GraceServer(uvicorn.Server):
 #: output carries only what ``grace serve`` prints for the person who started it).
 LOG_CONFIG: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
 LOG_CONFIG["handlers"]["access"]["stream"] = "ext://sys.stderr"
+#: The oldest uvicorn the fast WebSocket path (``grace_chat.api.wsproto``, which subclasses its
+#: sans-I/O WebSocket protocol) is proven on: 0.34 has no such protocol; up to 0.52.0 it lacks
+#: the state the fast path's closing handshake and flow control use. ``scripts/test-floors``
+#: runs the protocol tests on this release.
+FAST_PATH_UVICORN = (0, 52, 1)
+
+
+def _release(version: str) -> tuple[int, int, int]:
+    """``"0.52.1"`` → ``(0, 52, 1)``; missing or unreadable parts count as 0."""
+    found = re.match(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", version)
+    if found is None:
+        return (0, 0, 0)
+    major, minor, micro = (int(part or 0) for part in found.groups())
+    return (major, minor, micro)
+
+
+@functools.cache
+def fast_websockets() -> type[GraceWebSocketProtocol] | None:
+    """Grace's WebSocket protocol, or ``None`` when the installed uvicorn lacks what it needs.
+
+    Then a warning says so, once per process, and the stream is served by the ASGI route
+    (``grace_chat.api.ws``) under uvicorn's own WebSocket protocol: the same protocol v1, at the
+    ASGI route's cost per connection.
+    """
+    reason = None
+    if _release(uvicorn.__version__) < FAST_PATH_UVICORN:
+        reason = f"uvicorn {uvicorn.__version__} is installed"
+    else:
+        try:
+            from grace_chat.api.wsproto import GraceWebSocketProtocol
+        except ImportError as exc:
+            reason = f"uvicorn {uvicorn.__version__} lacks what it subclasses ({exc})"
+        else:
+            return GraceWebSocketProtocol
+    log.warning(
+        "the fast WebSocket path is off: it needs uvicorn %s or later and %s; the ASGI route "
+        "serves %s instead (pip install 'uvicorn>=%s')",
+        ".".join(map(str, FAST_PATH_UVICORN)),
+        reason,
+        STREAM_PATH,
+        ".".join(map(str, FAST_PATH_UVICORN)),
+    )
+    return None
+
+
+def _uvicorn_websockets() -> str:
+    """uvicorn's own WebSocket protocol for the ASGI route: the sans-I/O one where it exists."""
+    sansio = "uvicorn.protocols.websockets.websockets_sansio_impl"
+    try:
+        return "websockets-sansio" if importlib.util.find_spec(sansio) is not None else "auto"
+    except ImportError:
+        return "auto"
 
 
 def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceServer:
@@ -129,12 +188,16 @@ def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceS
     WebSockets run on ``GraceWebSocketProtocol`` (frames flushed once per loop turn; the stream
     served without ASGI when ``app`` is Grace's, see ``create_app``), without per-message
     compression: notification frames are small, and a zlib context per connection would cost
-    more memory than the whole rest of the connection.
+    more memory than the whole rest of the connection. When the installed uvicorn lacks what
+    that protocol needs (``fast_websockets``), uvicorn's own serves the ASGI route.
     """
     grace = getattr(getattr(app, "state", None), "grace", None)
-    protocol = (
-        GraceWebSocketProtocol.bound_to(grace) if grace is not None else GraceWebSocketProtocol
-    )
+    native = fast_websockets()
+    protocol: type[asyncio.Protocol] | str
+    if native is None:
+        protocol = _uvicorn_websockets()
+    else:
+        protocol = native.bound_to(grace) if grace is not None else native
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         http=GraceHttpProtocol.configured(settings),  # header timeout, connections per address

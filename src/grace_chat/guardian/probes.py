@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import psutil
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +32,10 @@ class Metrics:
 
 def sample_metrics(disk_path: str) -> Metrics:
     """Memory in use (%), the disk holding ``disk_path`` (%), and the one-minute load average
-    divided by the number of cores. Blocking: run it in a thread."""
+    divided by the number of cores. Blocking: run it in a thread. Needs the ``guardian`` extra
+    (psutil), imported here so that the rest of Grace runs without it."""
+    import psutil
+
     memory = psutil.virtual_memory().percent
     disk = psutil.disk_usage(disk_path).percent
     cores = psutil.cpu_count() or 1

@@ -82,6 +82,10 @@ def _error_of(response: Any) -> str:
 def cmd_learn(args: argparse.Namespace) -> int:
     import httpx
 
+    from grace_chat.extras import require
+
+    if not args.no_wait:
+        require("cli", "grace learn's progress display")  # before anything is uploaded
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:

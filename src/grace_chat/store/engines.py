@@ -3,7 +3,7 @@
 ``sqlite:///path`` (the default: ``grace.db`` in the data directory) is the embedded engine, one
 file and one process. ``postgresql://…`` (or ``postgres://…``) puts every store in that
 PostgreSQL database, which several processes may share; it needs the ``postgres`` extra
-(``pip install 'grace[postgres]'``, the asyncpg driver).
+(``pip install 'grace-chat[postgres]'``, the asyncpg driver).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _postgres_stores(settings: Settings, url: str, metrics: Metrics | None) -> S
     except ImportError:
         raise ConfigError(
             "GRACE_DATABASE_URL names PostgreSQL, whose driver is not installed: "
-            "install Grace with the postgres extra (pip install 'grace[postgres]')"
+            "install Grace with the postgres extra (pip install 'grace-chat[postgres]')"
         ) from None
     from grace_chat.store.backends.postgres_approvals import PostgresApprovalStore
     from grace_chat.store.backends.postgres_chat import PostgresChatHistory

@@ -490,6 +490,6 @@ def redis_backplane(url: str, reader: LogReader, *, prefix: str = "grace") -> Ba
         import redis.asyncio  # noqa: F401
     except ImportError:
         raise ConfigError(
-            "GRACE_REDIS_URL needs the Redis client, an extra: pip install 'grace[redis]'"
+            "GRACE_REDIS_URL needs the Redis client, an extra: pip install 'grace-chat[redis]'"
         ) from None
     return lambda hub: RedisBackplane(hub, reader, url, prefix=prefix)
