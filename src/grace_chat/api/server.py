@@ -13,8 +13,7 @@ import re
 import signal
 import socket
 from collections.abc import Callable, Iterator
-from typing import Any
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
