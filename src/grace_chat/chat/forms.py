@@ -120,6 +120,23 @@ def polite(words: list[str], said: tuple[str, ...]) -> list[str]:
     return words
 
 
+def allowed(words: list[str]) -> list[str]:
+    """ "learning can resume now", "the build may continue": a thing allowed to go on, said with
+    the thing first, as the plain command ("resume learning")."""
+    for i, word in enumerate(words[1:-1], 1):
+        if word in ("can", "may") and v.VERB.get(words[i + 1]) in ("resume", "cancel", "pause"):
+            if words[0] in v.AUX | v.QUESTION | SUBJECTS | {"you", "it", "that", "this"}:
+                return words  # "can you …", "how can I …", "it can stop": not a thing's leave
+            return [words[i + 1], *words[:i], *words[i + 2 :]]
+    return words
+
+
+#: Words that may follow a wished-for task: "we need a report, can you make one?".
+_ASKED_TO_MAKE = frozenset({"please", "now", "can", "could", "would", "will", "you", "it",
+                            "for", "me", "us", "asap", "soon", "today", "thanks", "started",
+                            "job", "task", "run", "going", "made", "done", "quickly"})  # fmt: skip
+
+
 def wished_type(said: tuple[str, ...], type_of: Callable[[str], str | None]) -> str | None:
     """ "we need a report", "I'd like a new backup": a wish for a new task of a type (the word
     that names it), or None."""
@@ -135,9 +152,9 @@ def wished_type(said: tuple[str, ...], type_of: Callable[[str], str | None]) -> 
     if not rest or rest[0] not in ("a", "an", "another", "new", "one"):
         return None
     rest = [w for w in rest if w not in ("a", "an", "another", "new", "one", "fresh")]
-    if rest and type_of(rest[0]):
+    if rest and type_of(rest[0]) and all(w in _ASKED_TO_MAKE or w in v.VERB for w in rest[1:]):
         return rest[0]
-    return None
+    return None  # "I need a backup of my photos" is not a request
 
 
 def wanted(words: list[str], text: Text) -> list[str]:

@@ -146,6 +146,7 @@ class _Reader:
         if words == ["do"]:  # "please do"
             words = ["goahead"]
         words = forms.polite(forms.wanted(words, text), text.said)
+        words = forms.allowed(words)
         if all(w in v.YES for w in words):
             if set(text.said) & v.THANKS:
                 return Intent("smalltalk")
@@ -171,8 +172,11 @@ class _Reader:
         negated = self.negated(words)
         if negated is not None:
             return None if negated.name == "unknown" else negated
-        if words[0] in ("leave", "keep") and set(words) & (set(v.STATE) | {"alone", "be", "is"}):
-            return Intent("declined")
+        if words[0] in ("leave", "keep") and (
+            set(words) & (set(v.STATE) | {"alone", "be", "is"})
+            or (len(words) > 1 and all(w in v.PRONOUNS or w in _ARTICLES for w in words[1:]))
+        ):
+            return Intent("declined")  # "leave the backup alone", "leave it"
         if words[:2] in (["can", "i"], ["could", "i"], ["may", "i"]):
             if len(words) > 2 and v.VERB.get(words[2]) == "show":
                 words = words[2:]

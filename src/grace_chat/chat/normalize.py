@@ -77,7 +77,7 @@ _FILLER = sorted(
 #: Dropped from the start of a sentence when something follows them.
 _LEAD = frozenset({"grace", "hey", "hi", "hello", "ok", "okay", "so", "well", "alright", "um",
                    "uh", "oh", "and", "also", "right", "yo", "wait", "hmm", "ah", "oops", "er",
-                   "erm"})  # fmt: skip
+                   "erm", "howareyou", "hiya", "heya", "cool", "great", "nice"})  # fmt: skip
 
 #: Words written with a hyphen as often as without.
 _JOINED = v.known_words()

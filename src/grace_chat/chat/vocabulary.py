@@ -84,7 +84,24 @@ RECENCY: dict[str, tuple[str, ...]] = {
 YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "fine", "goahead",
                  "affirmative", "absolutely", "certainly", "definitely", "k"})  # fmt: skip
 NO = frozenset({"no", "nope", "nah"})
-GREETINGS = frozenset({"hello", "hi", "hey", "morning", "afternoon", "evening", "yo", "howdy"})
+GREETINGS = frozenset(
+    {
+        "hello",
+        "hi",
+        "hey",
+        "morning",
+        "afternoon",
+        "evening",
+        "yo",
+        "howdy",
+        "hiya",
+        "heya",
+        "hey there",
+        "hullo",
+        "sup",
+        "greetings",
+    }
+)
 THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty"})
 PLEASED = frozenset({"cool", "great", "nice", "awesome", "perfect", "good", "excellent", "wow"})
 PRONOUNS = frozenset({"it", "that", "this", "them", "those", "its", "one"})
@@ -144,7 +161,7 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("how are we looking", "status"), ("how is it looking", "status"),
         ("what is the latest", "status"), ("any news", "status"), ("what is the news", "status"),
         ("anything i should know", "status"), ("anything i need to know", "status"),
-        ("what did i miss", "status"),
+        ("what did i miss", "status"), ("anything new", "status"), ("what else is new", "status"),
         # small talk of several words
         ("how are you doing", "howareyou"), ("how are you", "howareyou"),
         ("how do you do", "howareyou"), ("got it", "gotit"), ("see you", "bye"),
@@ -167,6 +184,9 @@ SPLIT: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("get", ("going", "again"), "resume"),
     ("place", ("on", "hold"), "pause"),
     ("put", ("on", "pause"), "pause"),
+    ("start", ("back", "up"), "resume"),
+    ("fire", ("back", "up"), "resume"),
+    ("bring", ("back",), "resume"),
     ("turn", ("back", "on"), "resume"),
     ("switch", ("back", "on"), "resume"),
     ("turn", ("on", "again"), "resume"),
