@@ -285,6 +285,10 @@ class _Reader:
         until lunch", "thinking about lunch"): its first word is not one she knows and no word
         of it names one of her things (a thing, task type, id, state, recency, pronoun, "all")."""
         content = [w for w in rest if w not in _ARTICLES and w not in v.NEGATIONS]
+        if rest[:1] in (["me"], ["us"], ["you"], ["yourself"]) and not any(
+            w in v.THING or is_id(w) or self.type_of(w) for w in rest[1:]
+        ):
+            return True  # "kill me now": a person, not a task ("run me a backup" is one)
         if not content or content[0] in self.known or content[0] in _VAGUE:
             return False
         return not any(
