@@ -21,12 +21,12 @@ TABLE: list[tuple[str, Intent | None]] = [
     ("Deploy backend in the background", Intent("run_task", {"what": "deploy", "rest": "backend"})),
     ("Show deployment logs", Intent("task_logs", {"what": "deployment"})),
     # list tasks, other ways
-    ("show me the running tasks", Intent("list_tasks")),
+    ("show me the running tasks", Intent("list_tasks", {"state": "running"})),
     ("Could you please list all background jobs?", Intent("list_tasks")),
-    ("what's running?", Intent("list_tasks")),
-    ("What is running", Intent("list_tasks")),
-    ("which tasks are running", Intent("list_tasks")),
-    ("any jobs running?", Intent("list_tasks")),
+    ("what's running?", Intent("list_tasks", {"state": "running"})),
+    ("What is running", Intent("list_tasks", {"state": "running"})),
+    ("which tasks are running", Intent("list_tasks", {"state": "running"})),
+    ("any jobs running?", Intent("list_tasks", {"state": "running"})),
     ("SHOW BACKGROUND TASKS!!", Intent("list_tasks")),
     ("Grace, show my tasks please", Intent("list_tasks")),
     # cancel, synonyms
@@ -104,3 +104,52 @@ def test_every_intent_has_several_phrasings() -> None:
             counts[intent.name] = counts.get(intent.name, 0) + 1
     thin = {name: n for name, n in counts.items() if n < 2 and name not in {"task_logs"}}
     assert not thin, f"intents with a single phrasing: {thin}"
+
+
+TYPES = ("backup", "build", "deployment", "report", "sync")
+#: Forms of sentence read the same whatever the words around them, with the runner's task types.
+FORMS: list[tuple[str, Intent | None]] = [
+    # polite requests with a gerund or in the passive act; hedges around a command do not count
+    ("would you mind cancelling the sync?", Intent("cancel_task", {"what": "sync"})),
+    ("could backup_123 be paused please?", Intent("pause_task", {"id": "backup_123"})),
+    ("could you possibly resume build_789", Intent("resume_task", {"id": "build_789"})),
+    ("let's pause the backup", Intent("pause_task", {"what": "backup"})),
+    ("un-pause build_789", Intent("resume_task", {"id": "build_789"})),
+    ("get rid of sync_301", Intent("cancel_task", {"id": "sync_301"})),
+    ("we need a report", Intent("run_task", {"what": "report"})),
+    # a word after "job" is no id; "running" filters a list, "active" is the list
+    ("is the sync job still running?", Intent("task_status", {"what": "sync"})),
+    ("any jobs running?", Intent("list_tasks", {"state": "running"})),
+    ("list active jobs", Intent("list_tasks")),
+    # why / when about one task: "why" keeps the state that picks it
+    (
+        "why did the deployment fail?",
+        Intent("task_status", {"what": "deployment", "state": "failed"}),
+    ),
+    ("when will the backup be done?", Intent("task_status", {"what": "backup"})),
+    ("why is the sky blue?", None),
+    ("what needs approving?", Intent("approvals")),
+    ("what happened overnight?", Intent("status")),
+    # never act: hypotheticals of more forms, negations of things Grace does not run
+    ("would it be bad to reject this?", Intent("hypothetical", {"intent": "reject"})),
+    ("do you think I should stop the sync?", Intent("hypothetical", {"intent": "cancel_task"})),
+    ("we should not stop learning", Intent("declined", {"intent": "pause_learning"})),
+    ("let's not resume the build", Intent("declined", {"intent": "resume_task"})),
+    ("what does pausing do?", Intent("help")),
+    ("stop the music", None),
+    ("kill time until lunch", None),
+    ("let's start a band", None),
+    ("don't stop believing", None),
+    ("I can't stop thinking about lunch", None),
+    ("stop the world, I want to get off", None),
+    ("resume writing tips?", None),
+    # small talk
+    ("thanks, that's all", Intent("smalltalk")),
+    ("nice work", Intent("smalltalk")),
+    ("how are you today?", Intent("smalltalk")),
+]
+
+
+@pytest.mark.parametrize(("sentence", "expected"), FORMS, ids=[s for s, _ in FORMS])
+def test_sentence_forms(sentence: str, expected: Intent | None) -> None:
+    assert parse(sentence, TYPES) == expected

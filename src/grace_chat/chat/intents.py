@@ -1,14 +1,15 @@
 """Sentence → intent and slots, deterministically: the reading layer.
 
-``parse`` reads the words ``normalize`` kept and decides, before anything can act, what kind of
-sentence it is: small talk or a bare "ok" (``confirm``: only a question Grace asked can make it
-act), a question (never acts: "did you cancel the backup?" asks about the backup), a hypothetical
-("what would happen if I cancelled …", "should I approve it?"), a negation ("don't cancel …"), or
-a command. Only a command acts, and only when its verb leads the sentence. Slots name the target
-as it was said — ``id``, ``what`` (the task type word), ``which`` (latest / previous / first),
-``state``, ``all`` — and the chat resolves them against live state and the conversation. A
-destructive command whose verb was a spelling correction becomes ``clarify``. A sentence it cannot
-read gives ``None``.
+``parse`` reads the words ``normalize`` kept and decides (with the sentence forms of ``forms``),
+before anything can act, what kind of sentence it is: small talk or a bare "ok" (``confirm``:
+only a question Grace asked can make it act), a question (never acts: "did you cancel the
+backup?" asks about the backup), a hypothetical ("what would happen if I cancelled …", "should I
+approve it?"), a negation ("don't cancel …"), or a command. Only a command acts, and only when its
+verb leads the sentence and its object is something Grace runs ("stop the music" is not a
+command). Slots name the target as it was said — ``id``, ``what`` (the task type word), ``which``
+(latest / previous / first), ``state``, ``all`` — and the chat resolves them against live state
+and the conversation. A destructive command whose verb was a spelling correction becomes
+``clarify``. A sentence it cannot read gives ``None``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from grace_chat.chat import forms
 from grace_chat.chat import vocabulary as v
+from grace_chat.chat.forms import SMALL, SUBJECTS, command_for
 from grace_chat.chat.normalize import Text, is_id, normalize
 
 DESTRUCTIVE = frozenset(
@@ -37,37 +40,21 @@ class Intent:
 _ARTICLES = frozenset({"a", "an", "the", "my", "our", "your", "some", "another", "new", "one",
                        "of", "for", "on", "with", "to", "about", "from", "in", "me", "us",
                        "again", "up", "please", "also", "too", "and", "its"})  # fmt: skip
-_SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
 _FINITE = frozenset({"is", "are", "was", "were", "has", "have", "had", "will", "would"})
-_SMALL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
-    {"grace", "good", "so", "much", "you", "there", "day", "night", "all", "very", "bye",
-     "goodbye", "welcome", "lol", "haha", "again", "job", "done", "well", "are", "the", "best",
-     "amazing", "brilliant", "star", "helpful", "legend", "smart", "wonderful", "fantastic"}
-)  # fmt: skip
 _QUERY_THINGS = ("mission", "healing", "logs", "approval", "learning", "status")
-_HELP = ("what can you do", "what can i say", "what can i ask", "what do you understand",
-         "what commands", "which commands", "what can i do", "how do i", "how can i", "how to ",
-         "is it possible to", "what do you do", "what are you able to")  # fmt: skip
 _NOT_ABOUT = frozenset({"that", "this", "it", "request", "change", "action", "pending",
                         "waiting", "outstanding", "open", "current", "latest"})  # fmt: skip
-#: Words of wanting: "I want the deployment cancelled" asks for the participle's action.
-_DESIRE = frozenset({"want", "need", "like", "love", "wanted", "needs", "get"})
+#: Words that, after a command's verb, name no target ("still", "again") rather than an id.
+_NOT_IDS = frozenset({"still", "again", "now", "here", "there", "too", "also", "anyway",
+                      "please", "first", "next", "instead", "going", "running"})  # fmt: skip
+#: Words for "something" that a command may point at and then ask which.
+_VAGUE = frozenset({"whatever", "whichever", "thing", "things", "stuff", "ones", "inbackground"})
+#: Words that ask which of someone's requests waits ("what does the guardian want?").
+_WANTS = frozenset({"want", "wants", "asking", "asks", "waiting", "requesting"})
 #: Words that may follow "what" / "how" / "which" in a question Grace can answer.
 _ASKING = frozenset({"happened", "happens", "went", "about", "far", "long", "many", "much",
-                     "else", "going", "state", "progress", "kind", "type", "sort"})  # fmt: skip
-
-
-def command_for(verb: str, thing: str | None) -> str | None:
-    """The command a verb makes of a thing: "stop" + learning → ``pause_learning``."""
-    if verb in ("approve", "reject"):
-        return verb
-    if thing == "learning":
-        return {"cancel": "pause_learning", "pause": "pause_learning",
-                "resume": "resume_learning", "run": "resume_learning"}.get(verb)  # fmt: skip
-    if thing in (None, "task"):
-        return {"cancel": "cancel_task", "pause": "pause_task", "resume": "resume_task",
-                "run": "run_task"}.get(verb)  # fmt: skip
-    return None
+                     "else", "going", "state", "progress", "kind", "type", "sort", "needs",
+                     "need", "left", "pending"})  # fmt: skip
 
 
 class _Reader:
@@ -105,7 +92,10 @@ class _Reader:
         """The task a command or question points at, as said."""
         args: dict[str, str] = {}
         for i, word in enumerate(words):
-            after_noun = i > 0 and words[i - 1] in ("task", "job")
+            after_noun = (
+                i > 0 and words[i - 1] in ("task", "job") and "what" not in args
+                and word not in _NOT_IDS and word not in v.COMMON
+            )  # fmt: skip
             if "id" not in args and (
                 (is_id(word) and word not in v.STATE and not word.isdigit())
                 or (after_noun and word not in v.known_words(self.types) | _ARTICLES)
@@ -131,30 +121,6 @@ class _Reader:
 
     # -- kinds of sentence -------------------------------------------------------------------
 
-    def help(self) -> bool:
-        said = " ".join(self.text.said)
-        if self.text.said[:1] == ("help",) or said in ("commands", "menu", "options"):
-            return True
-        return any(said.startswith(a) or f" {a}" in said for a in _HELP)
-
-    def hypothetical(self, words: list[str]) -> int | None:
-        """Where the action of a hypothetical starts, or None when the sentence is not one."""
-        joined = " ".join(words)
-        for marker in ("what would happen if", "what happens if", "what will happen if",
-                       "what would happen when", "what if", "what about if", "suppose",
-                       "supposing", "imagine", "hypothetically", "is it safe to",
-                       "would it be safe to", "is it ok to", "would it be ok to",
-                       "should i", "should we", "if i", "if we", "if you",
-                       "would it hurt to", "what would", "what happens when",
-                       "what will happen when", "what happens after"):  # fmt: skip
-            if joined.startswith(marker + " ") or joined == marker:
-                return len(marker.split())
-        if len(words) > 1 and words[0] in v.AUX and words[1] in v.GERUND:
-            return 1  # "can cancelling the backup corrupt it?"
-        if words[0] in v.AUX | v.QUESTION and "if" in words[1:]:
-            return words.index("if") + 1  # "would it be a problem if I cancelled the sync?"
-        return None
-
     @staticmethod
     def action(words: list[str]) -> tuple[int, str] | None:
         """The first word that names an action (any tense), and its concept."""
@@ -171,26 +137,32 @@ class _Reader:
         words = list(text.words)
         if not text.said:
             return None
-        if self.help():
+        if forms.is_help(text.said):
             return Intent("help")
         if not words:
-            return Intent("smalltalk") if set(text.said) & _SMALL | v.YES else None
+            return Intent("smalltalk") if set(text.said) & SMALL | v.YES else None
         if len(words) > 1 and words[0] in v.YES | v.NO and words[1] not in ("need",):
             words = words[1:]
         if words == ["do"]:  # "please do"
             words = ["goahead"]
-        words = self.wanted(words)
+        words = forms.polite(forms.wanted(words, text), text.said)
+        words = forms.allowed(words)
         if all(w in v.YES for w in words):
             if set(text.said) & v.THANKS:
                 return Intent("smalltalk")
             return Intent("confirm")
-        if all(w in _SMALL | v.YES for w in words):
+        if all(w in SMALL | v.YES for w in words):
             return Intent("smalltalk")
         if all(w in v.NO for w in words) or "nevermind" in words:
             return Intent("declined")
-        if words[0] in ("why", "who", "whose", "when"):
+        wished = forms.wished_type(text.said, self.type_of)
+        if wished is not None:
+            return Intent("run_task", {"what": wished})
+        if words[0] in ("why", "when"):
+            return self.why(words[1:], keep_state=words[0] == "why")
+        if words[0] in ("who", "whose"):
             return None
-        start = self.hypothetical(words)
+        start = forms.hypothetical(words)
         if start is not None:
             found = self.action(words[start:])
             if found is None:
@@ -199,9 +171,12 @@ class _Reader:
             return Intent("hypothetical", {"intent": name}) if name else None
         negated = self.negated(words)
         if negated is not None:
-            return negated
-        if words[0] in ("leave", "keep") and set(words) & (set(v.STATE) | {"alone", "be", "is"}):
-            return Intent("declined")
+            return None if negated.name == "unknown" else negated
+        if words[0] in ("leave", "keep") and (
+            set(words) & (set(v.STATE) | {"alone", "be", "is"})
+            or (len(words) > 1 and all(w in v.PRONOUNS or w in _ARTICLES for w in words[1:]))
+        ):
+            return Intent("declined")  # "leave the backup alone", "leave it"
         if words[:2] in (["can", "i"], ["could", "i"], ["may", "i"]):
             if len(words) > 2 and v.VERB.get(words[2]) == "show":
                 words = words[2:]
@@ -215,7 +190,7 @@ class _Reader:
             or (self.verb_form(words[0]) and not {"logs", "status"} & set(self.things(words)))
         ):
             return self.command(words)
-        if words[0] in _SUBJECTS or words[0] in v.GERUND:
+        if words[0] in SUBJECTS or words[0] in v.GERUND:
             return None
         if words[0] in ("what", "which", "how") and len(words) > 1 and not self._askable(words[1]):
             return None  # "what time is it?"
@@ -224,22 +199,16 @@ class _Reader:
             return None  # starts with a word Grace does not know: "nuke it all"
         return self.query(words)
 
-    def wanted(self, words: list[str]) -> list[str]:
-        """ "I want the deployment cancelled" → "cancel the deployment": a wish whose object ends
-        in the participle of an action is a command."""
-        last = v.PAST_VERB.get(words[-1])
-        if self.text.asked or last not in ("cancel", "pause", "resume", "run"):
-            return words
-        rest = list(words)
-        while rest and (rest[0] in _SUBJECTS or rest[0] == "would"):
-            rest = rest[1:]
-        wished = bool(rest) and rest[0] in _DESIRE
-        while rest and rest[0] in _DESIRE:
-            rest = rest[1:]
-        if not wished and rest:  # the wish was dropped as filler: "I want …"
-            said = self.text.said
-            wished = bool(_DESIRE & set(said[: said.index(rest[0])] if rest[0] in said else ()))
-        return [last, *rest[:-1]] if wished and len(rest) > 1 else words
+    def why(self, words: list[str], *, keep_state: bool) -> Intent | None:
+        """ "why did the deployment fail?" (the failed one), "when will the backup be done?":
+        about one task, or nothing Grace can answer ("why is the sky blue?")."""
+        target = self.target(words)
+        if "id" in target or self._singular(target) or self._pointed(words):
+            if keep_state:
+                return Intent("task_status", {k: x for k, x in target.items()
+                                              if k not in ("all", "said")})  # fmt: skip
+            return Intent("task_status", self._asked_about(target))
+        return None
 
     def _askable(self, word: str) -> bool:
         return (
@@ -261,12 +230,16 @@ class _Reader:
             if concept == "show":
                 return None
             if concept:
+                if self._foreign(rest[i + 1 :]):
+                    return Intent("unknown")  # "I can't stop thinking about lunch"
                 name = command_for(concept, self._thing(rest[i + 1 :]))
                 return Intent("declined", {"intent": name} if name else {})
         return None
 
     def command(self, words: list[str]) -> Intent | None:
         head, rest = words[0], [w for w in words[1:] if w != "inbackground"]
+        if rest[:1] and rest[0] in v.NEGATIONS:
+            return None  # "do not …" that was not a refusal of anything Grace does
         verb = v.VERB.get(head)
         if verb is None:  # "deploy the backend", "<type> … in the background"
             what = head
@@ -292,8 +265,8 @@ class _Reader:
             name = verb
         else:
             command = command_for(verb, thing)
-            if command is None:
-                return None
+            if command is None or (self._foreign(rest) and "inbackground" not in words):
+                return None  # "stop the music", "kill time until lunch"
             name = command
             if name in ("pause_learning", "resume_learning"):
                 # "... for everyone": everyone's gate (admins); otherwise the caller's own
@@ -306,6 +279,23 @@ class _Reader:
         if head in self.text.corrected and name in ASK_WHEN_UNSURE:
             return Intent("clarify", {"intent": name, **args})
         return Intent(name, args)
+
+    def _foreign(self, rest: list[str]) -> bool:
+        """Whether the object of a verb is something Grace does not run ("the music", "time
+        until lunch", "thinking about lunch"): its first word is not one she knows and no word
+        of it names one of her things (a thing, task type, id, state, recency, pronoun, "all")."""
+        content = [w for w in rest if w not in _ARTICLES and w not in v.NEGATIONS]
+        if rest[:1] in (["me"], ["us"], ["you"], ["yourself"]) and not any(
+            w in v.THING or is_id(w) or self.type_of(w) for w in rest[1:]
+        ):
+            return True  # "kill me now": a person, not a task ("run me a backup" is one)
+        if not content or content[0] in self.known or content[0] in _VAGUE:
+            return False
+        return not any(
+            w in v.THING or w in v.STATE or w in v.RECENT or w in v.PRONOUNS or w in v.ALL
+            or w in _VAGUE or is_id(w) or self.type_of(w) is not None
+            for w in content
+        )  # fmt: skip
 
     def run_args(self, rest: list[str]) -> dict[str, str]:
         words = [w for w in rest if w not in _ARTICLES]
@@ -322,13 +312,21 @@ class _Reader:
         question = not shown and (
             self.text.asked or words[0] in v.QUESTION | v.AUX | v.ANY or words[0] == "about"
         )
-        if not (shown or question) and any(w in _FINITE or w in v.PAST_VERB for w in words[1:]):
+        if not (shown or question) and any(
+            w in _FINITE or (w in v.PAST_VERB and words[i] not in _ARTICLES)
+            for i, w in enumerate(words[1:])
+        ):
             return None  # a statement: "the backup is important"
         if not (shown or question) and not all(self._askable(w) for w in words):
             return None  # "my backup drive died": more than a name of something Grace runs
         things = [t for t in self.things(words) if t != "task"]
-        if question and (set(words) & {"approve", "reject"}):
-            things.append("approval")
+        acts = {v.VERB.get(w) or v.GERUND.get(w) or v.PAST_VERB.get(w) for w in words}
+        if question and (
+            acts & {"approve", "reject"} or (words[0] == "what" and _WANTS & set(words))
+        ):
+            things.insert(0, "approval")  # "what needs approving?", "what does it want?"
+        if words[:2] == ["what", "happened"] and not things and not self.target(words[2:]):
+            return Intent("status")  # "what happened overnight?"
         personal = {"you", "grace", "your"} & set(words)
         if personal and ({"doing", "busy"} & set(words)) and not things:
             return Intent("status")
@@ -353,7 +351,7 @@ class _Reader:
         if not listed and not (question and set(words) & v.ANY):
             return None
         listing: dict[str, str] = {}
-        if state and state != "running":
+        if state and state != "active":  # the active tasks are the list itself
             listing["state"] = state
         if "what" in target:
             listing["what"] = target["what"]

@@ -42,10 +42,12 @@ _CONTRACTIONS = {
     "haven't": "have not", "havent": "have not", "hasn't": "has not", "hasnt": "has not",
     "what's": "what is", "whats": "what is", "how's": "how is", "hows": "how is",
     "where's": "where is", "who's": "who is", "that's": "that is", "thats": "that is",
-    "there's": "there is", "theres": "there is", "it's": "it is", "let's": "let us",
+    "there's": "there is", "theres": "there is", "it's": "it is", "let's": "letus",
     "i'm": "i am", "i'd": "i would", "i've": "i have",
     "i'll": "i will", "you're": "you are", "we're": "we are", "they're": "they are",
     "you've": "you have", "we'd": "we would", "you'd": "you would",
+    "that'll": "that will", "it'll": "it will", "we'll": "we will", "you'll": "you will",
+    "there'll": "there will", "that'd": "that would", "it'd": "it would",
 }  # fmt: skip
 
 #: Dropped wherever they stand (longest first).
@@ -63,7 +65,10 @@ _FILLER = sorted(
             "i want you to", "i would like you to", "i need you to", "i would like to",
             "i want to", "i would love to", "let me", "you can", "you may", "you should",
             "i want", "i need", "i would like", "i would love",
-            "be a dear and", "mind", "currently", "already", "actually", "so much",
+            "be a dear and", "mind", "currently", "already", "actually", "so much", "letus",
+            "possibly", "perhaps", "maybe", "kindly", "simply", "rn", "when you get a chance",
+            "if you would", "if you could", "at once", "while you are at it", "go and",
+            "let us",
         )
     ),
     key=len,
@@ -72,7 +77,10 @@ _FILLER = sorted(
 #: Dropped from the start of a sentence when something follows them.
 _LEAD = frozenset({"grace", "hey", "hi", "hello", "ok", "okay", "so", "well", "alright", "um",
                    "uh", "oh", "and", "also", "right", "yo", "wait", "hmm", "ah", "oops", "er",
-                   "erm"})  # fmt: skip
+                   "erm", "howareyou", "hiya", "heya", "cool", "great", "nice"})  # fmt: skip
+
+#: Words written with a hyphen as often as without.
+_JOINED = v.known_words()
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?(?:[_.:\-][a-z0-9]+)*")
 
@@ -93,6 +101,8 @@ def _tokens(text: str) -> list[str]:
             words.append(raw.split("'")[0])
         elif "'" in raw:
             words.append(raw.replace("'", ""))
+        elif "-" in raw and raw.replace("-", "") in _JOINED:
+            words.append(raw.replace("-", ""))  # "un-pause", "re-start"
         elif "-" in raw and not is_id(raw.replace("-", "")) and "_" not in raw:
             words.extend(part for part in raw.split("-") if part)
         else:
@@ -149,7 +159,7 @@ def distance(a: str, b: str) -> int:
 @lru_cache(maxsize=64)
 def _vocabulary(task_types: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
     targets = v.known_words(task_types) | {"doing", "going", "happening", "happened"}
-    return targets | v.COMMON, tuple(sorted(w for w in targets if len(w) >= 4))
+    return targets | v.COMMON | v.ORDINARY, tuple(sorted(w for w in targets if len(w) >= 4))
 
 
 def _correct(word: str, task_types: tuple[str, ...]) -> str | None:

@@ -26,7 +26,8 @@ _SUITS: dict[str, frozenset[TaskState]] = {
     "resume_task": frozenset({TaskState.PAUSED}),
 }
 _STATES: dict[str, frozenset[TaskState]] = {
-    "running": frozenset({TaskState.RUNNING, TaskState.QUEUED, TaskState.PAUSED}),
+    "running": frozenset({TaskState.RUNNING, TaskState.QUEUED}),
+    "active": frozenset({TaskState.RUNNING, TaskState.QUEUED, TaskState.PAUSED}),
     "failed": frozenset({TaskState.FAILED, TaskState.INTERRUPTED}),
     "paused": frozenset({TaskState.PAUSED}),
     "succeeded": frozenset({TaskState.SUCCEEDED}),

@@ -54,7 +54,8 @@ THINGS: dict[str, tuple[str, ...]] = {
     "learning": ("learning", "learn", "studying", "study", "studies", "reading", "ingestion",
                  "ingesting", "ingest", "training", "documents", "docs", "supervisor"),
     "healing": ("healing", "heal", "healed", "heals", "healer", "repair", "repairs", "repaired",
-                "fix", "fixes", "fixed", "recovery", "recoveries", "recovered", "remediation"),
+                "fix", "fixes", "fixed", "recovery", "recoveries", "recovered", "remediation",
+                "fixing", "repairing", "remediations", "rollback", "rollbacks"),
     "mission": ("mission", "missions"),
     "logs": ("logs", "log", "logged", "output", "outputs", "print", "printed", "console",
              "transcript"),
@@ -63,10 +64,12 @@ THINGS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 STATES: dict[str, tuple[str, ...]] = {
-    "failed": ("failed", "failing", "broken", "crashed", "errored", "failure", "failures", "fail",
+    "failed": ("failed", "failing", "broken", "broke", "crashed", "errored", "failure", "failures",
+               "fail",
                "fails", "wrong"),
     "paused": ("paused", "suspended", "frozen", "onhold"),
-    "running": ("running", "active", "ongoing", "live"),
+    "running": ("running", "ongoing", "live"),
+    "active": ("active", "unfinished"),
     "succeeded": ("finished", "completed", "complete", "done", "succeeded", "successful"),
     "cancelled": ("cancelled", "canceled", "killed", "aborted"),
     "queued": ("queued", "waiting"),
@@ -81,7 +84,24 @@ RECENCY: dict[str, tuple[str, ...]] = {
 YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "fine", "goahead",
                  "affirmative", "absolutely", "certainly", "definitely", "k"})  # fmt: skip
 NO = frozenset({"no", "nope", "nah"})
-GREETINGS = frozenset({"hello", "hi", "hey", "morning", "afternoon", "evening", "yo", "howdy"})
+GREETINGS = frozenset(
+    {
+        "hello",
+        "hi",
+        "hey",
+        "morning",
+        "afternoon",
+        "evening",
+        "yo",
+        "howdy",
+        "hiya",
+        "heya",
+        "hey there",
+        "hullo",
+        "sup",
+        "greetings",
+    }
+)
 THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty"})
 PLEASED = frozenset({"cool", "great", "nice", "awesome", "perfect", "good", "excellent", "wow"})
 PRONOUNS = frozenset({"it", "that", "this", "them", "those", "its", "one"})
@@ -130,6 +150,25 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("something going on", "status"), ("are you waiting on", "approvals"),
         ("are you waiting for", "approvals"), ("turn down", "reject"), ("say no to", "reject"),
         ("shoot down", "reject"), ("say yes to", "approve"),
+        # everyday idioms for the verbs
+        ("get rid of", "cancel"), ("put a stop to", "cancel"), ("put an end to", "cancel"),
+        ("shut down", "cancel"), ("go ahead with", "approve"),
+        ("keep learning", "resume learning"), ("keep studying", "resume learning"),
+        ("study again", "resume learning"), ("learn again", "resume learning"),
+        # how things are going, asked loosely
+        ("how is it all going", "status"), ("how is it all looking", "status"),
+        ("how is everything looking", "status"), ("how are we doing", "status"),
+        ("how are we looking", "status"), ("how is it looking", "status"),
+        ("what is the latest", "status"), ("any news", "status"), ("what is the news", "status"),
+        ("anything i should know", "status"), ("anything i need to know", "status"),
+        ("what did i miss", "status"), ("anything new", "status"), ("what else is new", "status"),
+        # small talk of several words
+        ("how are you doing", "howareyou"), ("how are you", "howareyou"),
+        ("how do you do", "howareyou"), ("got it", "gotit"), ("see you", "bye"),
+        ("see ya", "bye"), ("that is all", "bye"), ("that will be all", "bye"),
+        ("talk later", "bye"), ("a lot", ""), ("nice work", "nice"), ("good work", "nice"),
+        ("great work", "nice"), ("nice job", "nice"), ("good job", "nice"),
+        ("great job", "nice"), ("well done", "nice"),
     )
 ) + tuple(  # learning switched off and on: "no more studying", "go back to learning"
     ((*lead.split(), word), (verb, word))
@@ -144,6 +183,10 @@ SPLIT: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("get", ("moving", "again"), "resume"),
     ("get", ("going", "again"), "resume"),
     ("place", ("on", "hold"), "pause"),
+    ("put", ("on", "pause"), "pause"),
+    ("start", ("back", "up"), "resume"),
+    ("fire", ("back", "up"), "resume"),
+    ("bring", ("back",), "resume"),
     ("turn", ("back", "on"), "resume"),
     ("switch", ("back", "on"), "resume"),
     ("turn", ("on", "again"), "resume"),
@@ -194,7 +237,40 @@ COMMON = frozenset(
         make made take took let put keep kept leave left set use used try tried help fun
         important mistake wrote write script everything anything something nothing lose data
         safe happen happens happened would what then one two three step steps stuff thing things
-        way people person project team file files code test tests plan plans
+        way people person project team file files code test tests plan plans letus
+        """
+    )
+)
+
+
+#: Everyday words of English that are a letter or two from a word of Grace's ("world" is not
+#: "would", "writing" is not "waiting", "pose" is not "pause"): never taken for typos.
+ORDINARY = frozenset(
+    _split(
+        """
+        world word words worth worse works worked working writing written wait waited wanting
+        band bank bend bind bond sing sang song king ring bring thing think thinking thought
+        talking walking waking making baking taking looking cooking booking reading rating
+        dating eating seating heating meeting setting getting letting sitting hitting fitting
+        pose post past paste pass passed pace cause cases case chase phase raise praise
+        rescue consume assume assumes summer number lumber
+        stock stuck stay star stars start started starts store story storm stone
+        kids kill kills bill fill hill mill pill till will wall tall ball call fall hall
+        lunch launch bunch punch munch brunch dinner breakfast coffee tea water food
+        sink link pink wink drink think thank tank rank
+        bug bugs hug mug rug jug plug plugs drug
+        life wife knife live love move movie movies film films book books game games play
+        played player music musical art party car cars bus train plane trip travel
+        house home room door floor window garden park parks street road city town country
+        money price prices cost costs pay paid buy bought sell sold shop shopping store
+        phone phones email emails message messages letter letters paper news
+        dog dogs cat cats bird birds fish horse animal animals tree trees flower flowers
+        school class classes lesson lessons teacher student exam exams homework
+        doctor dentist appointment appointments gym membership vacation holiday holidays
+        weekend morning evening night tonight yesterday week month year years
+        happy sad angry tired bored hungry sick busy free ready sorry
+        friend friends family mother father mom dad brother sister son daughter wife husband
+        boss colleague colleagues neighbour neighbor
         """
     )
 )

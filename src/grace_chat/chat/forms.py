@@ -1,0 +1,175 @@
+"""The forms of a sentence that decide whether it may act, read from its words alone.
+
+``intents`` asks these before it looks for a command: is the sentence small talk, a request for
+help, a hypothetical ("would it be bad to reject this?", "do you think I should stop the sync?"),
+a polite request made with a gerund ("would you mind cancelling the sync?") or in the passive
+("could the deployment be paused?"), a wish with the action as a participle ("I want the sync
+cancelled"), or a wish for a new task of a type ("we need a report")? ``command_for`` says which
+command a verb makes of a thing.
+Each function takes the words ``normalize`` kept (``words``) or every word said (``said``) and
+never acts on anything; the ones that find a request return it as the plain command words the
+reader already understands ("cancel the sync").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from grace_chat.chat import vocabulary as v
+from grace_chat.chat.normalize import Text
+
+SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
+#: Words of wanting: "I want the deployment cancelled" asks for the participle's action.
+DESIRE = frozenset({"want", "need", "like", "love", "wanted", "needs", "get"})
+SMALL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
+    {"grace", "good", "so", "much", "you", "there", "day", "night", "all", "very", "bye",
+     "goodbye", "welcome", "lol", "haha", "again", "job", "done", "well", "are", "the", "best",
+     "amazing", "brilliant", "star", "helpful", "legend", "smart", "wonderful", "fantastic",
+     "u", "ya", "thing", "later", "gotit", "howareyou", "lmao", "heh", "cya", "ttyl", "bro",
+     "mate", "buddy", "friend", "one", "appreciate", "appreciated", "it", "that"}
+)  # fmt: skip
+_HELP = ("what can you do", "what can i say", "what can i ask", "what do you understand",
+         "what commands", "which commands", "what can i do", "how do i", "how can i", "how to ",
+         "is it possible to", "what do you do", "what are you able to", "what can you help",
+         "what do you help", "what else can you")  # fmt: skip
+#: Openings of a sentence that speaks of an action without asking for it.
+_HYPOTHETICAL = tuple(
+    m.split()
+    for m in (
+        "what would happen if", "what happens if", "what will happen if",
+        "what would happen when", "what if", "what about if", "suppose", "supposing",
+        "imagine", "hypothetically", "is it safe to", "would it be safe to", "is it ok to",
+        "would it be ok to", "should i", "should we", "shall i", "shall we", "if i", "if we",
+        "if you", "would it hurt to", "what would", "what happens when",
+        "what will happen when", "what happens after", "i wonder if", "i wonder whether",
+        "do you think", "do you reckon", "ought i", "ought we",
+    )
+)  # fmt: skip
+_THINKING = frozenset({"think", "reckon", "suggest", "recommend", "advise", "wonder"})
+
+
+def command_for(verb: str, thing: str | None) -> str | None:
+    """The command a verb makes of a thing: "stop" + learning → ``pause_learning``."""
+    if verb in ("approve", "reject"):
+        return verb
+    if thing == "learning":
+        return {"cancel": "pause_learning", "pause": "pause_learning",
+                "resume": "resume_learning", "run": "resume_learning"}.get(verb)  # fmt: skip
+    if thing in (None, "task"):
+        return {"cancel": "cancel_task", "pause": "pause_task", "resume": "resume_task",
+                "run": "run_task"}.get(verb)  # fmt: skip
+    return None
+
+
+def is_help(said: tuple[str, ...]) -> bool:
+    joined = " ".join(said)
+    if said[:1] == ("help",) or joined in ("commands", "menu", "options"):
+        return True
+    if _explains(list(said)):
+        return True
+    return any(joined.startswith(a) or f" {a}" in joined for a in _HELP)
+
+
+def _explains(words: list[str]) -> bool:
+    """ "what does pausing do?", "what does cancelling a task mean?": what an action does."""
+    return (
+        len(words) > 3
+        and words[0] == "what"
+        and words[1] in ("does", "do")
+        and words[-1] in ("do", "mean", "mean?")
+        and any(w in v.GERUND or w in v.VERB for w in words[2:-1])
+    )
+
+
+def hypothetical(words: list[str]) -> int | None:
+    """Where the action of a hypothetical starts, or None when the sentence is not one."""
+    for marker in _HYPOTHETICAL:
+        if words[: len(marker)] == marker:
+            return len(marker)
+    if len(words) > 1 and words[0] in v.AUX and words[1] in v.GERUND:
+        return 1  # "can cancelling the backup corrupt it?"
+    if words[0] in v.AUX | v.QUESTION and "if" in words[1:]:
+        return words.index("if") + 1  # "would it be a problem if I cancelled the sync?"
+    if words[0] in v.AUX and words[1:2] in (["it"], ["that"]) and "to" in words[2:8]:
+        return words.index("to") + 1  # "would it be bad to reject this?"
+    for i, word in enumerate(words[:-1]):  # "do you think I should stop the sync?"
+        if word in ("should", "shall", "ought") and i > 0 and words[i - 1] in SUBJECTS:
+            if words[i + 1] in v.NEGATIONS:
+                return None  # "we should not stop learning" declines
+
+            return i + 1
+        if word in _THINKING and i > 0 and words[i - 1] in ("you", "i", "we"):
+            return i + 1
+    return None
+
+
+def polite(words: list[str], said: tuple[str, ...]) -> list[str]:
+    """A request made politely with a gerund or a passive, as plain command words:
+    "would you mind cancelling the sync" → "cancel the sync"; "could the deployment be paused"
+    → "pause the deployment"."""
+    if words and words[0] in v.GERUND and "mind" in said:
+        return [v.GERUND[words[0]], *words[1:]]
+    if (
+        len(words) > 3
+        and words[0] in ("could", "would", "will")
+        and words[-2] == "be"
+        and v.PAST_VERB.get(words[-1]) in ("cancel", "pause", "resume")
+        and words[1] not in ("it", "this", "that", "i", "we", "you", "they")
+    ):
+        return [v.PAST_VERB[words[-1]], *words[1:-2]]
+    return words
+
+
+def allowed(words: list[str]) -> list[str]:
+    """ "learning can resume now", "the build may continue": a thing allowed to go on, said with
+    the thing first, as the plain command ("resume learning")."""
+    for i, word in enumerate(words[1:-1], 1):
+        if word in ("can", "may") and v.VERB.get(words[i + 1]) in ("resume", "cancel", "pause"):
+            if words[0] in v.AUX | v.QUESTION | SUBJECTS | {"you", "it", "that", "this"}:
+                return words  # "can you …", "how can I …", "it can stop": not a thing's leave
+            return [words[i + 1], *words[:i], *words[i + 2 :]]
+    return words
+
+
+#: Words that may follow a wished-for task: "we need a report, can you make one?".
+_ASKED_TO_MAKE = frozenset({"please", "now", "can", "could", "would", "will", "you", "it",
+                            "for", "me", "us", "asap", "soon", "today", "thanks", "started",
+                            "job", "task", "run", "going", "made", "done", "quickly"})  # fmt: skip
+
+
+def wished_type(said: tuple[str, ...], type_of: Callable[[str], str | None]) -> str | None:
+    """ "we need a report", "I'd like a new backup": a wish for a new task of a type (the word
+    that names it), or None."""
+    rest = list(said)
+    if not rest or rest[0] not in SUBJECTS:
+        return None
+    rest = rest[1:]
+    if rest[:1] == ["would"]:
+        rest = rest[1:]
+    if not rest or rest[0] not in DESIRE - {"get"}:
+        return None
+    rest = rest[1:]
+    if not rest or rest[0] not in ("a", "an", "another", "new", "one"):
+        return None
+    rest = [w for w in rest if w not in ("a", "an", "another", "new", "one", "fresh")]
+    if rest and type_of(rest[0]) and all(w in _ASKED_TO_MAKE or w in v.VERB for w in rest[1:]):
+        return rest[0]
+    return None  # "I need a backup of my photos" is not a request
+
+
+def wanted(words: list[str], text: Text) -> list[str]:
+    """ "I want the deployment cancelled" → "cancel the deployment": a wish whose object ends
+    in the participle of an action is a command."""
+    last = v.PAST_VERB.get(words[-1])
+    if text.asked or last not in ("cancel", "pause", "resume", "run"):
+        return words
+    rest = list(words)
+    while rest and (rest[0] in SUBJECTS or rest[0] == "would"):
+        rest = rest[1:]
+    wished = bool(rest) and rest[0] in DESIRE
+    while rest and rest[0] in DESIRE:
+        rest = rest[1:]
+    if not wished and rest:  # the wish was dropped as filler: "I want …"
+        said = text.said
+        wished = bool(DESIRE & set(said[: said.index(rest[0])] if rest[0] in said else ()))
+    return [last, *rest[:-1]] if wished and len(rest) > 1 else words
