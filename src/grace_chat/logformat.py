@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from grace_chat.logredact import REDACTED, redact
+from grace_chat.logredact import REDACTED, configured_handlers, redact
 
 #: The attributes every ``LogRecord`` has: anything else on a record is one of its fields.
 STANDARD = frozenset(
@@ -89,12 +89,5 @@ def install(log_format: str) -> None:
     if log_format != "json":
         return
     formatter = JsonFormatter()
-    loggers: list[logging.Logger] = [logging.getLogger()]
-    loggers += [
-        logger
-        for logger in logging.Logger.manager.loggerDict.values()
-        if isinstance(logger, logging.Logger)
-    ]
-    for logger in loggers:
-        for handler in logger.handlers:
-            handler.setFormatter(formatter)
+    for handler in configured_handlers():
+        handler.setFormatter(formatter)

@@ -95,17 +95,21 @@ class RedactFilter(logging.Filter):
         return True
 
 
-def install() -> RedactFilter:
-    """Add the filter to every handler of every logger configured so far (once per handler)."""
-    found = RedactFilter()
+def configured_handlers() -> list[logging.Handler]:
+    """Every handler of every logger configured so far, the root logger's first."""
     loggers: list[logging.Logger] = [logging.getLogger()]
     loggers += [
         logger
         for logger in logging.Logger.manager.loggerDict.values()
         if isinstance(logger, logging.Logger)
     ]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if not any(isinstance(f, RedactFilter) for f in handler.filters):
-                handler.addFilter(found)
+    return [handler for logger in loggers for handler in logger.handlers]
+
+
+def install() -> RedactFilter:
+    """Add the filter to every handler of every logger configured so far (once per handler)."""
+    found = RedactFilter()
+    for handler in configured_handlers():
+        if not any(isinstance(f, RedactFilter) for f in handler.filters):
+            handler.addFilter(found)
     return found
