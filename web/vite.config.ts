@@ -8,6 +8,8 @@ const outDir = process.env.GRACE_WEB_OUT ?? fileURLToPath(new URL('../src/grace_
 
 export default defineConfig({
   plugins: [react()],
+  // Relative asset paths: the chat works wherever it is mounted (see src/apiBase.ts).
+  base: './',
   build: { outDir, emptyOutDir: true, sourcemap: false, reportCompressedSize: true },
   test: {
     environment: 'jsdom',

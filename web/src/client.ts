@@ -16,6 +16,7 @@
  *   (`connection.ts`, `restRoutes.ts`).
  */
 import { startSession, type RestOptions } from './api';
+import { apiBaseUrl } from './apiBase';
 import { Backoff } from './backoff';
 import type { ClientEvents, ClientOptions, ConnectionState, NotificationMeta } from './clientTypes';
 import { StreamConnection, type StreamConfig, type Transport } from './connection';
@@ -72,7 +73,7 @@ export class GraceClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: ClientOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? globalThis.location?.origin ?? '').replace(/\/$/, '');
+    this.baseUrl = (options.baseUrl ?? apiBaseUrl()).replace(/\/$/, '');
     this.token = options.token ?? null;
     this.tokenSource = options.tokenSource ?? null;
     this.fetchImpl = options.fetchImpl;

@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { startSession, tokenSubject } from './api';
+import { apiBaseUrl } from './apiBase';
 import { ChatPanel } from './components/ChatPanel';
 import { describeError } from './errors';
 import { LAST_USER_KEY } from './resume';
@@ -17,7 +18,7 @@ async function loginFromUrl(): Promise<string | null> {
   url.searchParams.delete('token');
   window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
   try {
-    await startSession({ baseUrl: window.location.origin }, token);
+    await startSession({ baseUrl: apiBaseUrl() }, token);
   } catch (err) {
     return `This login link did not work (${describeError(err)}). Ask for a new one with \`grace token USER\`.`;
   }

@@ -122,9 +122,12 @@ def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceS
     compression: notification frames are small, and a zlib context per connection would cost
     more memory than the whole rest of the connection.
     """
-    grace = getattr(getattr(app, "state", None), "grace", None)
+    state = getattr(app, "state", None)
+    grace = getattr(state, "grace", None)
     protocol = (
-        GraceWebSocketProtocol.bound_to(grace) if grace is not None else GraceWebSocketProtocol
+        GraceWebSocketProtocol.bound_to(grace, getattr(state, "gate", None))
+        if grace is not None
+        else GraceWebSocketProtocol
     )
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
