@@ -55,6 +55,10 @@ def check_prefix(prefix: str) -> str:
 def _shadowed(routes: list[BaseRoute], prefix: str) -> list[str]:
     """The host's routes that answer a path at or under ``prefix``."""
     found = []
+    for route in routes:
+        path = getattr(route, "path", None)
+        if isinstance(path, str) and (path == prefix or path.startswith(prefix + "/")):
+            found.append(path)
     for probe in (prefix, prefix + "/", prefix + "/api/health"):
         for route in routes:
             for kind in ("http", "websocket"):
