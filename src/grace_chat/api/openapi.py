@@ -7,8 +7,8 @@ error answers it can give:
 * **400** ``bad_request``: every operation;
 * **401** ``unauthenticated`` and **403** ``forbidden``: routes that need a caller (they carry
   the ``bearer`` security scheme: Swagger UI's Authorize works with a Grace token);
-* **404** ``not_found``: routes with path parameters (the thing named is not there, or not the
-  caller's to see);
+* **404** ``not_found``: routes with path parameters, and every route that needs a caller (the
+  thing named in the path, query or body is not there, or not the caller's to see);
 * **409** ``conflict``: routes that change something (``POST``, ``PUT``, ``PATCH``, ``DELETE``)
   for a caller;
 * **422** ``bad_request``: routes that take query, path or body parameters;
@@ -56,6 +56,11 @@ ERROR_REF = "#/components/schemas/ErrorBody"
 DEV_PARAMETERS = frozenset({"user_id"})
 
 
+def error_response(status: int) -> dict[str, Any]:
+    """A route's own declaration of an error answer: ``responses={401: error_response(401)}``."""
+    return {"model": ErrorBody, "description": DESCRIPTIONS[status]}
+
+
 def expected_errors(method: str, operation: dict[str, Any]) -> set[int]:
     """The error statuses an operation can answer (see the module's rules)."""
     params = [p for p in operation.get("parameters", []) if p.get("name") not in DEV_PARAMETERS]
@@ -63,8 +68,10 @@ def expected_errors(method: str, operation: dict[str, Any]) -> set[int]:
     caller = bool(operation.get("security"))
     if caller:
         statuses |= {401, 403, 429}
-    if any(p.get("in") == "path" for p in params):
-        statuses.add(404)
+    if caller or any(p.get("in") == "path" for p in params):
+        statuses.add(
+            404
+        )  # a caller's request may name (in its path, query or body) what is not there
     if caller and method in CHANGES:
         statuses.add(409)
     if params or "requestBody" in operation:

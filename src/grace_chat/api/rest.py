@@ -7,13 +7,13 @@ Every error body is ``{"error": {"code": ..., "message": ...}}`` with the protoc
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from sse_starlette import EventSourceResponse
 from starlette.routing import WebSocketRoute
 
 from grace_chat.api.deps import CallerDependency, admin_dependency
 from grace_chat.api.identity import Gate
-from grace_chat.api.openapi import ErrorBody
+from grace_chat.api.openapi import ErrorBody, error_response
 from grace_chat.api.session import parse_since
 from grace_chat.api.sse import last_event_id, sse_response
 from grace_chat.api.ws import notification_stream
@@ -81,6 +81,10 @@ class Health(BaseModel):
     status: str
     epoch: str
     connections: int
+
+
+class ProtocolSchema(RootModel[dict[str, Any]]):
+    """Protocol v1 as a JSON Schema document."""
 
 
 class Ready(BaseModel):
@@ -201,6 +205,7 @@ def build_router(grace: "Grace", caller: CallerDependency, gate: Gate | None = N
         tags=["session"],
         status_code=204,
         summary="Exchange a token for a session cookie",
+        responses={401: error_response(401)},
     )
     async def session(body: Session, request: Request) -> Response:
         auth.tokens.verify(body.token)
@@ -232,7 +237,12 @@ def build_router(grace: "Grace", caller: CallerDependency, gate: Gate | None = N
         response.delete_cookie(auth.cookie_name, httponly=True, samesite="strict")
         return response
 
-    @router.get("/api/protocol", tags=["service"], summary="Protocol v1 as JSON Schema")
+    @router.get(
+        "/api/protocol",
+        tags=["service"],
+        response_model=ProtocolSchema,
+        summary="Protocol v1 as JSON Schema",
+    )
     async def protocol() -> dict[str, Any]:
         return protocol_schema()
 
