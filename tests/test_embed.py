@@ -177,6 +177,8 @@ async def test_the_host_answers_byte_for_byte_as_without_grace(tmp_path: Path) -
             error_body(await http.get("/grace/api/nowhere"), 404, "not_found")
             error_body(await http.get("/grace/api/notifications?limit=x"), 401, "unauthenticated")
             grace_doc = (await http.get("/grace/openapi.json")).json()
+            swagger = await http.get("/grace/docs")  # Swagger UI reads Grace's own document
+            assert swagger.status_code == 200 and "/grace/openapi.json" in swagger.text
     assert after == before
     host_doc = json.loads(before[-2][2])
     assert set(host_doc["paths"]) == {

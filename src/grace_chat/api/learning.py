@@ -111,12 +111,22 @@ def build_learning_router(
         Query(description="own: the caller's learning; all: everyone's (admin token)"),
     ]
 
-    @router.post("/api/learning/pause", tags=["learning"], response_model=LearningFrame)
+    @router.post(
+        "/api/learning/pause",
+        tags=["learning"],
+        response_model=LearningFrame,
+        response_model_exclude_unset=True,
+    )
     async def pause(caller: Caller, scope: Scoped = "own") -> dict[str, Any]:
         ctx = CommandContext(identity=caller, channel="rest")
         return await commands.dispatch(ctx, PauseLearning(type="pause_learning", scope=scope))
 
-    @router.post("/api/learning/resume", tags=["learning"], response_model=LearningFrame)
+    @router.post(
+        "/api/learning/resume",
+        tags=["learning"],
+        response_model=LearningFrame,
+        response_model_exclude_unset=True,
+    )
     async def resume(caller: Caller, scope: Scoped = "own") -> dict[str, Any]:
         ctx = CommandContext(identity=caller, channel="rest")
         return await commands.dispatch(ctx, ResumeLearning(type="resume_learning", scope=scope))

@@ -210,7 +210,11 @@ def build_control_router(
         return {"entries": [e.info() for e in entries]}
 
     @router.get(
-        "/api/status", response_model=StatusFrame, tags=["status"], summary="What is Grace doing?"
+        "/api/status",
+        response_model=StatusFrame,
+        response_model_exclude_unset=True,
+        tags=["status"],
+        summary="What is Grace doing?",
     )
     async def status(who: Caller) -> dict[str, Any]:
         return await run(who, Status(type="status"))
