@@ -126,6 +126,7 @@ async def hosted(
             audience=AUDIENCE,
             algorithms=["RS256"],
             jwks_url=f"{url}/.well-known/jwks.json",
+            cookie="host_session",
         )
         settings = Settings(data_dir=tmp_path / "grace", log_level="warning")
         systems = options.pop("systems", {"chat", "learning"})
@@ -276,6 +277,15 @@ async def test_bad_host_tokens_get_grace_s_answers(tmp_path: Path) -> None:
                 with pytest.raises(ConnectionClosed) as closed:
                     await ws.recv()
                 assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        # the host's session cookie is the host's token too, from the host's own pages only
+        cookie = {"Cookie": f"host_session={host_token('erin')}"}
+        whoami = await http.get("/grace/api/session", headers=cookie)
+        assert whoami.json()["user_id"] == "erin"
+        foreign_page = {**cookie, "Origin": "https://evil.example"}
+        error_body(await http.get("/grace/api/session", headers=foreign_page), 403, "forbidden")
+        async with websockets.connect(ws_url, additional_headers=cookie) as ws:
+            client = Client(ws)
+            assert (await client.expect("welcome"))["user_id"] == "erin"
         # Grace's own tokens still work beside the host's
         assert host.grace is not None
         own = {"Authorization": f"Bearer {host.grace.tokens.issue('carol')}"}

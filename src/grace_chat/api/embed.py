@@ -85,7 +85,6 @@ def mount_grace(
         raise ValueError(f"the host already answers under {prefix}: {', '.join(taken)}")
     web_path = check_prefix(web) if web is not None else None
     app = build_api(grace, identity, web=web_path == prefix, api_base=prefix)
-    app.state.prefix = prefix
     host.mount(prefix, app, name="grace")
     if web_path is not None and web_path != prefix:
         if _shadowed(host.router.routes, web_path):
