@@ -62,38 +62,40 @@ class Gate:
 
     async def identify(self, conn: HTTPConnection) -> Identity | None:
         """Who ``conn`` is; ``None`` when it carries no credentials at all."""
-        auth = self.auth
-        authorization = conn.headers.get("authorization")
-        cookie = conn.cookies.get(auth.cookie_name)
-        by_cookie = bool(cookie or (self.host is not None and conn.cookies))
-        if (
-            by_cookie
-            and not authorization
-            and not auth.origin_allowed(conn.headers.get("origin"), conn.headers.get("host"))
-        ):
-            raise Forbidden("origin not allowed")
+        self._refuse_foreign_cookie(conn)
         if self.host is not None:
             found = self.host(conn)
             if inspect.isawaitable(found):
                 found = await found
             if found is not None:
                 return found
-        return auth.identify(authorization, cookie, conn.query_params.get("user_id"))
+        return self._own(conn)
 
     def identify_now(self, conn: HTTPConnection) -> Identity | None:
         """``identify`` without waiting, for a gate with no host identity (``grace serve``)."""
         if self.host is not None:
             raise RuntimeError("a gate with a host identity identifies asynchronously")
-        auth = self.auth
-        authorization = conn.headers.get("authorization")
-        cookie = conn.cookies.get(auth.cookie_name)
+        self._refuse_foreign_cookie(conn)
+        return self._own(conn)
+
+    def _refuse_foreign_cookie(self, conn: HTTPConnection) -> None:
+        """A request that relies on a cookie (Grace's; with a host identity, any) must come from
+        an allowed browser origin."""
+        cookie = conn.cookies.get(self.auth.cookie_name) or (self.host is not None and conn.cookies)
         if (
             cookie
-            and not authorization
-            and not auth.origin_allowed(conn.headers.get("origin"), conn.headers.get("host"))
+            and not conn.headers.get("authorization")
+            and not self.auth.origin_allowed(conn.headers.get("origin"), conn.headers.get("host"))
         ):
             raise Forbidden("origin not allowed")
-        return auth.identify(authorization, cookie, conn.query_params.get("user_id"))
+
+    def _own(self, conn: HTTPConnection) -> Identity | None:
+        """Grace's own credentials: its token (header or cookie), ``?user_id=`` in no-auth mode."""
+        return self.auth.identify(
+            conn.headers.get("authorization"),
+            conn.cookies.get(self.auth.cookie_name),
+            conn.query_params.get("user_id"),
+        )
 
     async def verify_token(self, token: str) -> Identity:
         """The identity in a bare token (a ``hello`` frame's): the host's when it owns it."""
