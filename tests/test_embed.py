@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 import websockets
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from jwt.algorithms import RSAAlgorithm
@@ -322,6 +322,15 @@ def test_a_prefix_the_host_answers_under_is_refused(tmp_path: Path) -> None:
     grace = Grace(Settings(data_dir=tmp_path), systems=())
     with pytest.raises(ValueError, match="already answers"):
         mount_grace(app, grace, prefix="/api")
+    included = APIRouter(prefix="/grace")
+
+    @included.get("/orders")
+    async def orders() -> list[str]:
+        return []
+
+    app.include_router(included)
+    with pytest.raises(ValueError, match="already answers under /grace: /grace/orders"):
+        mount_grace(app, grace, prefix="/grace")
     with pytest.raises(ValueError, match="a prefix is a path"):
         mount_grace(app, grace, prefix="/")
     with pytest.raises(TypeError):

@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import fastapi.routing
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Match
 
@@ -52,13 +53,22 @@ def check_prefix(prefix: str) -> str:
     return prefix.rstrip("/")
 
 
+def _paths(routes: list[BaseRoute]) -> list[object]:
+    """The host's route paths, those of included routers with their prefixes (FastAPI keeps
+    included routers as one entry each since 0.16x: ``iter_route_contexts`` flattens them)."""
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if contexts is None:
+        return [getattr(route, "path", None) for route in routes]
+    return [context.path for context in contexts(routes)]
+
+
 def _shadowed(routes: list[BaseRoute], prefix: str) -> list[str]:
     """The host's routes that answer a path at or under ``prefix``."""
-    found = []
-    for route in routes:
-        path = getattr(route, "path", None)
-        if isinstance(path, str) and (path == prefix or path.startswith(prefix + "/")):
-            found.append(path)
+    found = [
+        path
+        for path in _paths(routes)
+        if isinstance(path, str) and (path == prefix or path.startswith(prefix + "/"))
+    ]
     for probe in (prefix, prefix + "/", prefix + "/api/health"):
         for route in routes:
             for kind in ("http", "websocket"):
