@@ -116,9 +116,9 @@ def document(app: FastAPI) -> None:
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = declare_errors(generate())
-        return app.openapi_schema
+        # FastAPI caches the document (and makes it again when routes are added); declaring the
+        # errors again on a cached one changes nothing
+        return declare_errors(generate())
 
     app.openapi = openapi  # type: ignore[method-assign]
 
