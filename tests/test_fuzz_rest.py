@@ -1,6 +1,8 @@
 """The REST API fuzzed from its own OpenAPI document (schemathesis) against a real
 ``grace serve``: valid and invalid requests for every operation, with an admin token. No answer
-may be a 5xx, and every error answer must be the envelope with a protocol code.
+may be a 5xx, every error answer must be the envelope with a protocol code, and every answer must
+conform to what the document declares for the operation: a declared status, its media type and
+its schema (``CONFORMANCE``).
 
 Bounded: ``EXAMPLES`` cases per operation and generation mode, no shrinking, no example
 database; about 30 s on the 2-core test machine.
@@ -19,6 +21,13 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 
 from grace_chat.errors import ErrorCode
@@ -26,6 +35,13 @@ from tests.support.served import grace_serve
 
 EXAMPLES = int(os.environ.get("GRACE_FUZZ_EXAMPLES", "20"))
 CODES = {code.value for code in ErrorCode}
+#: What schemathesis checks of every answer against the document.
+CONFORMANCE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 def problems_with(response: requests.Response) -> str | None:
@@ -77,7 +93,8 @@ def test_the_rest_api_survives_fuzzing_from_its_openapi(tmp_path: Path) -> None:
                     if response.headers.get("content-type", "").startswith("text/event-stream"):
                         return  # the SSE stream answered; it never ends by itself
                     problem = problems_with(response)
-                assert problem is None, f"{case.as_curl_command()}\n{problem}"
+                    assert problem is None, f"{case.as_curl_command()}\n{problem}"
+                    case.validate_response(response, checks=CONFORMANCE)
 
             one()
 
@@ -87,7 +104,7 @@ def test_the_rest_api_survives_fuzzing_from_its_openapi(tmp_path: Path) -> None:
                     fuzz(operation, mode)
                 except Unsatisfiable:
                     assert mode is GenerationMode.NEGATIVE  # no input of it can be made invalid
-                except Exception as exc:  # one operation's failure; the others still run
+                except (Exception, FailureGroup) as exc:  # one operation's; the others still run
                     failures.append(f"{operation.label} ({mode.value}): {exc}")
 
         elapsed = time.monotonic() - started

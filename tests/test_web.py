@@ -20,10 +20,13 @@ async def test_the_page_and_its_assets_are_served(server: Running) -> None:
         assert page.headers["cache-control"] == "no-store"
         assert page.headers["referrer-policy"] == "no-referrer"
         assert "default-src 'self'" in page.headers["content-security-policy"]
-        assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', page.text)
+        # relative asset paths, and where the API is: the page works at any path
+        assert '<meta name="grace-api" content="" />' in page.text
+        assets = re.findall(r'(?:src|href)="\./(assets/[^"]+)"', page.text)
         assert any(a.endswith(".js") for a in assets)
+        assert not re.findall(r'(?:src|href)="/', page.text)
         for asset in assets:
-            response = await http.get(asset)
+            response = await http.get(f"/{asset}")
             assert response.status_code == 200, asset
             assert len(response.content) > 0
         # the API is untouched by the page's routes

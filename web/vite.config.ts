@@ -17,6 +17,8 @@ export default defineConfig({
       { find: /^grace-chat-client$/, replacement: client('index.ts') },
     ],
   },
+  // Relative asset paths: the chat works wherever it is mounted (see the client package's apiBase.ts).
+  base: './',
   build: { outDir, emptyOutDir: true, sourcemap: false, reportCompressedSize: true },
   test: {
     environment: 'jsdom',

@@ -1,6 +1,6 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { startSession, tokenSubject } from 'grace-chat-client';
+import { apiBaseUrl, startSession, tokenSubject } from 'grace-chat-client';
 import { AdminPage } from './admin/AdminPage';
 import { isAdminLocation } from './admin/overview';
 import { ChatPanel } from './components/ChatPanel';
@@ -19,7 +19,7 @@ async function loginFromUrl(): Promise<string | null> {
   url.searchParams.delete('token');
   window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
   try {
-    await startSession({ baseUrl: window.location.origin }, token);
+    await startSession({ baseUrl: apiBaseUrl() }, token);
   } catch (err) {
     return `This login link did not work (${describeError(err)}). Ask for a new one with \`grace token USER\`.`;
   }

@@ -1,4 +1,9 @@
-"""The ASGI application: routes, error bodies and the lifespan that runs ``Grace``."""
+"""Grace's ASGI application: routes, error bodies and the lifespan that runs ``Grace``.
+
+Error bodies are installed on Grace's own application only (``build_api``); an app that embeds
+Grace mounts that application under a prefix (``grace_chat.api.embed``), so its own answers are
+left alone.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.types import Lifespan
 
 from grace_chat.api.admin import build_admin_router
 from grace_chat.api.chat import build_chat_router
@@ -18,9 +24,11 @@ from grace_chat.api.deps import caller_dependency
 from grace_chat.api.digest import build_summary_router
 from grace_chat.api.guardian import build_guardian_router
 from grace_chat.api.healing import build_healing_router
+from grace_chat.api.identity import Gate, HostIdentity
 from grace_chat.api.learning import UPLOAD_PATH, build_learning_router
 from grace_chat.api.limits import UPLOAD_FRAMING_BYTES, RequestLimits
 from grace_chat.api.missions import build_mission_router
+from grace_chat.api.openapi import document
 from grace_chat.api.operations import build_operations_router
 from grace_chat.api.preferences import build_preferences_router
 from grace_chat.api.rest import build_router
@@ -75,7 +83,30 @@ def http_error(request: Request, exc: HTTPException) -> tuple[ErrorCode, str]:
     return STATUS_CODES.get(status, ErrorCode.BAD_REQUEST), str(exc.detail)
 
 
+#: The OpenAPI tags: one per system.
+OPENAPI_TAGS = [
+    {"name": "notifications", "description": "History, read state, streams, publishing"},
+    {"name": "session", "description": "Who the caller is; the browser's session cookie"},
+    {"name": "service", "description": "The protocol schema"},
+    {"name": "preferences", "description": "Delivery modes per type, archived cards"},
+    {"name": "tasks", "description": "Background tasks"},
+    {"name": "approvals", "description": "The approval gateway"},
+    {"name": "status", "description": "Every system's status"},
+    {"name": "learning", "description": "Learning jobs"},
+    {"name": "knowledge", "description": "What was learned"},
+    {"name": "guardian", "description": "The health guardian"},
+    {"name": "self-heal", "description": "Self-healing playbooks"},
+    {"name": "missions", "description": "Mission control"},
+    {"name": "chat", "description": "The unified chat"},
+    {"name": "operations", "description": "Liveness, readiness, Prometheus metrics"},
+    {"name": "admin", "description": "The operator view: every user's connections and work"},
+]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Grace's error envelope for every error of ``app``: install it on Grace's own
+    application, never on a host's."""
+
     async def grace_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GraceError)
         retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
@@ -115,17 +146,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, crashed)
 
 
-def mount(grace: Grace, app: FastAPI) -> None:
-    """Add Grace's routes, error bodies and request limits to an existing FastAPI app (library
-    use).
-
-    The host app's lifespan must run ``async with grace:``. Each system's routes are added when
-    that system is part of ``grace``. The limits (``grace_chat.api.limits``) guard every request
-    body under ``/api/``, Grace's paths.
-    """
-    install_limits(grace, app)
-    caller = caller_dependency(grace.auth)
-    app.include_router(build_router(grace, caller))
+def add_routes(grace: Grace, app: FastAPI, gate: Gate) -> None:
+    """Grace's routes (each system's when that system is part of ``grace``) and request limits
+    on ``app``, Grace's own application, whose OpenAPI document declares every route's error
+    answers (``grace_chat.api.openapi``)."""
+    install_limits(grace, app, gate)
+    caller = caller_dependency(gate)
+    app.include_router(build_router(grace, caller, gate))
     app.include_router(
         build_summary_router(grace.store, grace.preferences, grace.action_gateway, caller)
     )
@@ -149,17 +176,17 @@ def mount(grace: Grace, app: FastAPI) -> None:
     if grace.chat is not None:
         app.include_router(build_chat_router(grace.chat, caller))
     app.include_router(build_operations_router(grace.metrics, grace.auth, grace.settings))
-    install_error_handlers(app)
+    document(app)
 
 
-def install_limits(grace: Grace, app: FastAPI) -> None:
+def install_limits(grace: Grace, app: FastAPI, gate: Gate) -> None:
     """Identity before any body is read, and body caps (``grace_chat.api.limits``)."""
     caps: dict[str, int] = {}
     if grace.learning is not None:
         caps[UPLOAD_PATH] = grace.learning.config.max_bytes + UPLOAD_FRAMING_BYTES
     app.add_middleware(
         RequestLimits,
-        auth=grace.auth,
+        gate=gate,
         max_body_bytes=grace.settings.max_body_bytes,
         body_timeout=grace.settings.body_timeout,
         caps=caps,
@@ -167,19 +194,42 @@ def install_limits(grace: Grace, app: FastAPI) -> None:
     )
 
 
-def create_app(grace: Grace) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with grace:
-            yield
-
+def build_api(
+    grace: Grace,
+    identity: HostIdentity | None = None,
+    *,
+    lifespan: Lifespan[FastAPI] | None = None,
+    web: bool = False,
+    api_base: str = "",
+) -> FastAPI:
+    """Grace's own application: its routes, its error bodies (on its routes only) and limits,
+    identifying callers through a ``Gate`` (Grace's credentials, and ``identity``'s when given);
+    with ``web``, the chat at ``/``, finding the API at ``api_base``."""
+    gate = Gate(grace.auth, identity)
     app = FastAPI(
         title="Grace",
         version="1",
         summary="Two-way notifications between background systems and the chat.",
         lifespan=lifespan,
+        openapi_tags=OPENAPI_TAGS,
     )
-    mount(grace, app)
-    mount_web(app)
+    add_routes(grace, app, gate)
+    install_error_handlers(app)
+    if web:
+        mount_web(app, api_base=api_base)
     app.state.grace = grace
+    app.state.gate = gate
     return app
+
+
+def create_app(grace: Grace, identity: HostIdentity | None = None) -> FastAPI:
+    """The application ``grace serve`` runs: Grace's API and the web chat at ``/``, its
+    lifespan running ``grace``. To add Grace to an app of your own, see
+    ``grace_chat.api.embed``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with grace:
+            yield
+
+    return build_api(grace, identity, lifespan=lifespan, web=True)

@@ -16,15 +16,29 @@ class ChatBody(BaseModel):
     text: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
+class ChatAnswer(BaseModel):
+    """What Grace answered: the text, the intent it understood (``None``: none) and its data."""
+
+    text: str
+    intent: str | None
+    data: dict[str, Any]
+
+
+class ChatHistory(BaseModel):
+    items: list[dict[str, Any]]
+
+
 def build_chat_router(chat: UnifiedChat, caller: CallerDependency) -> APIRouter:
     router = APIRouter(tags=["chat"])
     Caller = Annotated[Identity, Depends(caller)]
 
-    @router.post("/api/unified/chat", summary="Say something to Grace")
+    @router.post("/api/unified/chat", response_model=ChatAnswer, summary="Say something to Grace")
     async def say(body: ChatBody, who: Caller) -> dict[str, Any]:
         return await chat.ask(who, body.text)
 
-    @router.get("/api/unified/chat/history", summary="The conversation so far")
+    @router.get(
+        "/api/unified/chat/history", response_model=ChatHistory, summary="The conversation so far"
+    )
     async def history(
         who: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> dict[str, Any]:

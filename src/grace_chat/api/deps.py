@@ -2,35 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 
+from grace_chat.api.identity import Gate, require
 from grace_chat.auth import Authenticator, Identity
-from grace_chat.errors import Forbidden, Unauthenticated
+from grace_chat.errors import Forbidden
 
 #: A FastAPI dependency that answers who is calling (or raises ``Unauthenticated``).
-CallerDependency: TypeAlias = Callable[..., Identity]
+CallerDependency: TypeAlias = Callable[..., Awaitable[Identity]]
+
+#: The OpenAPI security scheme of every route that needs a caller: HTTP bearer, so that a
+#: generated client sends ``Authorization: Bearer <token>`` and Swagger UI's Authorize works
+#: with a Grace token. The header is read (and verified) by the ``Gate``, not by this object.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A Grace token (grace token USER), or the embedding host's own token",
+    auto_error=False,
+)
 
 
-def caller_dependency(auth: Authenticator) -> CallerDependency:
-    """Identity from the Bearer token or the session cookie (cookie requests from a foreign
-    browser origin are refused), or ``?user_id=`` in no-auth development mode."""
+def caller_dependency(gate: Gate | Authenticator) -> CallerDependency:
+    """Identity from the ``gate`` (the Bearer token, the session cookie, the host's own
+    credentials; ``?user_id=`` in no-auth development mode); an ``Authenticator`` alone is a
+    gate with Grace's own credentials only."""
+    if isinstance(gate, Authenticator):
+        gate = Gate(gate)
+    door = gate
 
-    def identity(request: Request, user_id: str | None = None) -> Identity:
-        cookie = request.cookies.get(auth.cookie_name)
-        authorization = request.headers.get("authorization")
-        if (
-            cookie
-            and not authorization
-            and not auth.origin_allowed(request.headers.get("origin"), request.headers.get("host"))
-        ):
-            raise Forbidden("origin not allowed")
-        found = auth.identify(authorization, cookie, user_id)
-        if found is None:
-            raise Unauthenticated("send 'Authorization: Bearer <token>'")
-        return found
+    async def identity(
+        request: Request,
+        user_id: str | None = None,
+        _scheme: object = Depends(BEARER),
+    ) -> Identity:
+        return await require(door, request)
 
     return identity
 

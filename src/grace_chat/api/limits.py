@@ -31,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from grace_chat.auth import Authenticator
-from grace_chat.errors import BadRequest, Forbidden, GraceError, TooLarge, Unauthenticated
+from grace_chat.api.identity import Gate
+from grace_chat.errors import BadRequest, GraceError, TooLarge, Unauthenticated
 from grace_chat.metrics import Metrics
 
 log = logging.getLogger("grace_chat.api.limits")
@@ -74,13 +74,15 @@ def declared_length(headers: Headers) -> int | None:
 
 
 class RequestLimits:
-    """``app.add_middleware(RequestLimits, auth=..., max_body_bytes=..., body_timeout=...)``."""
+    """``app.add_middleware(RequestLimits, gate=..., max_body_bytes=..., body_timeout=...)``.
+
+    Paths are Grace's own, below the prefix the app is mounted at (``root_path``)."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        auth: Authenticator,
+        gate: Gate,
         max_body_bytes: int,
         body_timeout: float,
         caps: Mapping[str, int] | None = None,
@@ -88,24 +90,25 @@ class RequestLimits:
     ) -> None:
         self.app = app
         self.metrics = metrics
-        self.auth = auth
+        self.gate = gate
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.caps = {SESSION_PATH: SESSION_BODY_BYTES, **(caps or {})}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith(PREFIX):
+        path = route_path(scope) if scope["type"] == "http" else ""
+        if not path.startswith(PREFIX):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        cap = self.caps.get(scope["path"], self.max_body_bytes)
+        cap = self.caps.get(path, self.max_body_bytes)
         try:
             length = declared_length(headers)
             if not (length or "transfer-encoding" in headers):
                 await self.app(scope, receive, send)  # no body: nothing to guard
                 return
-            if (scope["method"], scope["path"]) not in ANONYMOUS_BODIES:
-                self.identify(scope, headers)
+            if (scope["method"], path) not in ANONYMOUS_BODIES:
+                await self.identify(scope)
             if length is not None and length > cap:
                 raise TooLarge(f"the request body is larger than {cap} bytes")
         except GraceError as exc:
@@ -118,19 +121,17 @@ class RequestLimits:
         if self.metrics is not None:
             self.metrics.refusal(reason)
 
-    def identify(self, scope: Scope, headers: Headers) -> None:
+    async def identify(self, scope: Scope) -> None:
         """Raises unless the request names a caller, as the routes' own check would."""
-        request = Request(scope)
-        cookie = request.cookies.get(self.auth.cookie_name)
-        authorization = headers.get("authorization")
-        if (
-            cookie
-            and not authorization
-            and not self.auth.origin_allowed(headers.get("origin"), headers.get("host"))
-        ):
-            raise Forbidden("origin not allowed")
-        if self.auth.identify(authorization, cookie, request.query_params.get("user_id")) is None:
+        if await self.gate.identify(Request(scope)) is None:
             raise Unauthenticated("a request with a body needs 'Authorization: Bearer <token>'")
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path below the prefix the app is mounted at."""
+    path = str(scope["path"])
+    root = str(scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 class _GuardedBody:

@@ -19,28 +19,51 @@ class StartMission(BaseModel):
     mission_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
+class MissionStep(BaseModel):
+    task_type: str
+    params: dict[str, Any]
+    title: str | None
+
+
+class Mission(BaseModel):
+    mission_id: str
+    name: str
+    state: str
+    current_step: int
+    steps: list[MissionStep]
+    task_ids: list[str]
+    created_at: str
+    finished_at: str | None
+    error: str | None
+
+
+class MissionList(BaseModel):
+    missions: list[Mission]
+    catalog: list[str] = Field(description="the missions this server knows by name")
+
+
 def build_mission_router(missions: MissionControl, caller: CallerDependency) -> APIRouter:
     router = APIRouter(tags=["missions"])
     Caller = Annotated[Identity, Depends(caller)]
 
-    @router.get("/api/missions")
+    @router.get("/api/missions", response_model=MissionList)
     async def list_missions(who: Caller) -> dict[str, Any]:
         return {
             "missions": [m.info() for m in await missions.list_missions(who)],
             "catalog": sorted(missions.catalog),
         }
 
-    @router.post("/api/missions", status_code=201)
+    @router.post("/api/missions", status_code=201, response_model=Mission)
     async def start(body: StartMission, who: Caller) -> dict[str, Any]:
         steps = parse_steps(body.steps, "steps") if body.steps is not None else None
         mission = await missions.start_mission(who.user_id, body.name, steps, body.mission_id)
         return mission.info()
 
-    @router.get("/api/missions/{mission_id}")
+    @router.get("/api/missions/{mission_id}", response_model=Mission)
     async def get(mission_id: str, who: Caller) -> dict[str, Any]:
         return (await missions.get(mission_id, who)).info()
 
-    @router.post("/api/missions/{mission_id}/{action}")
+    @router.post("/api/missions/{mission_id}/{action}", response_model=Mission)
     async def control(
         mission_id: str, action: Literal["pause", "resume", "cancel"], who: Caller
     ) -> dict[str, Any]:

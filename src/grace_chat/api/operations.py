@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from grace_chat.api.rest import ErrorBody
+from grace_chat.api.openapi import ErrorBody
 from grace_chat.auth import Authenticator
 from grace_chat.config import Settings
 from grace_chat.errors import Forbidden

@@ -9,11 +9,13 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from sse_starlette import EventSourceResponse
 from starlette.routing import WebSocketRoute
 
 from grace_chat.api.deps import CallerDependency, admin_dependency
+from grace_chat.api.identity import Gate
+from grace_chat.api.openapi import ErrorBody, error_response
 from grace_chat.api.session import parse_since
 from grace_chat.api.sse import last_event_id, sse_response
 from grace_chat.api.ws import notification_stream
@@ -27,15 +29,6 @@ from grace_chat.protocol import MAX_SEQ, STREAM_PATH, MarkRead, Seq, protocol_sc
 
 if TYPE_CHECKING:
     from grace_chat.app import Grace
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
 
 
 class NotificationPage(BaseModel):
@@ -93,6 +86,10 @@ class Health(BaseModel):
     connections: int
 
 
+class ProtocolSchema(RootModel[dict[str, Any]]):
+    """Protocol v1 as a JSON Schema document."""
+
+
 class Ready(BaseModel):
     status: str
 
@@ -106,26 +103,27 @@ class WriteProbe(Protocol):
         ...
 
 
-def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
+def build_router(grace: "Grace", caller: CallerDependency, gate: Gate | None = None) -> APIRouter:
     """The notification routes: the stream (WebSocket, SSE), history, read state, publishing,
-    the session cookie, the protocol schema and health."""
-    errors: dict[int | str, dict[str, Any]] = {
-        "4XX": {"model": ErrorBody, "description": "The request was refused; see error.code"},
-    }
-    router = APIRouter(responses=errors)
+    the session cookie, the protocol schema and health. ``gate`` identifies the WebSocket stream
+    (default: Grace's own credentials)."""
+    router = APIRouter()
 
     Caller = Annotated[Identity, Depends(caller)]
     Admin = Annotated[Identity, Depends(admin_dependency(caller))]
     auth = grace.auth
 
+    door = gate or Gate(auth)
+
     async def stream(websocket: WebSocket) -> None:
-        await notification_stream(grace, websocket)
+        await notification_stream(grace, websocket, door)
 
     # A plain Starlette route: no dependencies to solve, so an idle connection keeps fewer frames.
     router.routes.append(WebSocketRoute(STREAM_PATH, stream))
 
     @router.get(
         "/api/notifications/sse",
+        tags=["notifications"],
         response_class=Response,
         responses={200: {"content": {"text/event-stream": {}}}},
         summary="Notification stream as Server-Sent Events",
@@ -142,7 +140,12 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
                 raise BadRequest(f"'Last-Event-ID' must be a seq of at most {MAX_SEQ}")
         return sse_response(grace, caller, since)
 
-    @router.get("/api/notifications", response_model=NotificationPage, summary="History")
+    @router.get(
+        "/api/notifications",
+        tags=["notifications"],
+        response_model=NotificationPage,
+        summary="History",
+    )
     async def history(
         caller: Caller,
         since: Annotated[
@@ -170,12 +173,12 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
             "has_more": len(items) > limit,
         }
 
-    @router.get("/api/notifications/unread", response_model=UnreadCount)
+    @router.get("/api/notifications/unread", tags=["notifications"], response_model=UnreadCount)
     async def unread(caller: Caller) -> dict[str, Any]:
         head = await grace.store.head(caller.user_id)
         return {"unread": head.unread, "seq": head.seq, "epoch": grace.store.epoch}
 
-    @router.post("/api/notifications/read", response_model=MarkedRead)
+    @router.post("/api/notifications/read", tags=["notifications"], response_model=MarkedRead)
     async def mark_read(who: Caller, body: MarkReadBody) -> dict[str, Any]:
         command = MarkRead(type="mark_read", ids=body.ids, up_to_seq=body.up_to_seq, all=body.all)
         ctx = CommandContext(identity=who, channel="rest")
@@ -183,6 +186,7 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
 
     @router.post(
         "/api/notifications/publish",
+        tags=["notifications"],
         response_model=NotificationFrame,
         status_code=201,
         summary="Notify a user (backend services; admin token)",
@@ -199,7 +203,13 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
         )
         return stored.frame()
 
-    @router.post("/api/session", status_code=204, summary="Exchange a token for a session cookie")
+    @router.post(
+        "/api/session",
+        tags=["session"],
+        status_code=204,
+        summary="Exchange a token for a session cookie",
+        responses={401: error_response(401)},
+    )
     async def session(body: Session, request: Request) -> Response:
         auth.tokens.verify(body.token)
         response = Response(status_code=204)
@@ -213,17 +223,29 @@ def build_router(grace: "Grace", caller: CallerDependency) -> APIRouter:
         )
         return response
 
-    @router.get("/api/session", response_model=Whoami, summary="Who the caller is")
+    @router.get(
+        "/api/session", tags=["session"], response_model=Whoami, summary="Who the caller is"
+    )
     async def whoami(caller: Caller) -> dict[str, Any]:
         return {"user_id": caller.user_id, "admin": caller.admin}
 
-    @router.delete("/api/session", status_code=204, summary="Sign out: drop the session cookie")
+    @router.delete(
+        "/api/session",
+        tags=["session"],
+        status_code=204,
+        summary="Sign out: drop the session cookie",
+    )
     async def sign_out() -> Response:
         response = Response(status_code=204)
         response.delete_cookie(auth.cookie_name, httponly=True, samesite="strict")
         return response
 
-    @router.get("/api/protocol", summary="Protocol v1 as JSON Schema")
+    @router.get(
+        "/api/protocol",
+        tags=["service"],
+        response_model=ProtocolSchema,
+        summary="Protocol v1 as JSON Schema",
+    )
     async def protocol() -> dict[str, Any]:
         return protocol_schema()
 

@@ -17,7 +17,7 @@ from grace_chat.approvals.gateway import ActionGateway
 from grace_chat.approvals.model import MAX_WAIT_SECONDS, ApprovalState
 from grace_chat.auth import Identity
 from grace_chat.commands import CommandContext, CommandRouter
-from grace_chat.frames import ApprovalInfo, LogLine, TaskInfo
+from grace_chat.frames import ApprovalInfo, LogLine, StatusFrame, TaskInfo
 from grace_chat.protocol import (
     Approve,
     CancelTask,
@@ -209,7 +209,13 @@ def build_control_router(
         entries = await gateway.audit_log(who, approval_id)
         return {"entries": [e.info() for e in entries]}
 
-    @router.get("/api/status", tags=["status"], summary="What is Grace doing?")
+    @router.get(
+        "/api/status",
+        response_model=StatusFrame,
+        response_model_exclude_unset=True,
+        tags=["status"],
+        summary="What is Grace doing?",
+    )
     async def status(who: Caller) -> dict[str, Any]:
         return await run(who, Status(type="status"))
 

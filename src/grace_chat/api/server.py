@@ -190,13 +190,16 @@ def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceS
     more memory than the whole rest of the connection. When the installed uvicorn lacks what
     that protocol needs (``fast_websockets``), uvicorn's own serves the ASGI route.
     """
-    grace = getattr(getattr(app, "state", None), "grace", None)
+    state = getattr(app, "state", None)
+    grace = getattr(state, "grace", None)
     native = fast_websockets()
     protocol: type[asyncio.Protocol] | str
     if native is None:
         protocol = _uvicorn_websockets()
     else:
-        protocol = native.bound_to(grace) if grace is not None else native
+        protocol = (
+            native.bound_to(grace, getattr(state, "gate", None)) if grace is not None else native
+        )
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         http=GraceHttpProtocol.configured(settings),  # header timeout, connections per address

@@ -53,10 +53,18 @@ def parse_since(raw: str | None) -> int | None:
 
 
 def authenticate_hello(grace: Grace, raw: str | bytes) -> tuple[Identity, int | None]:
-    """The identity and resume point a connection's first frame (``hello``) gives.
+    """The identity (from Grace's own token) and resume point a connection's first frame
+    (``hello``) gives.
 
     Raises ``GraceError`` (``Unauthenticated``, ``BadRequest``...) when it is not a valid hello.
     """
+    token, since = hello_token(grace, raw)
+    return grace.tokens.verify(token), since
+
+
+def hello_token(grace: Grace, raw: str | bytes) -> tuple[str, int | None]:
+    """The (unverified) token and resume point of a ``hello`` frame; raises ``GraceError`` when
+    it is not a valid hello."""
     if isinstance(raw, bytes):
         raise BadRequest(BINARY_REFUSED)
     command = parse_command(raw, max_bytes=grace.settings.max_command_bytes)
@@ -64,7 +72,7 @@ def authenticate_hello(grace: Grace, raw: str | bytes) -> tuple[Identity, int | 
         raise Unauthenticated("the first frame must be hello with a token")
     if not command.token:
         raise Unauthenticated("hello needs a token")
-    return grace.tokens.verify(command.token), command.since
+    return command.token, command.since
 
 
 def admit(grace: Grace, identity: Identity, outbox: Outbox) -> TokenBucket | None:

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from grace_chat.api.identity import Gate
 from grace_chat.api.session import (
     TOKEN_EXPIRED,
     admit,
-    authenticate_hello,
     greet,
     handle_command,
+    hello_token,
     parse_since,
     too_many_connections,
 )
@@ -49,8 +50,9 @@ def _payload(message: MutableMapping[str, Any]) -> str | bytes | None:
 
 
 class StreamSession:
-    def __init__(self, grace: Grace, websocket: WebSocket) -> None:
+    def __init__(self, grace: Grace, websocket: WebSocket, gate: Gate) -> None:
         self.grace = grace
+        self.gate = gate
         self.ws = websocket
         s = grace.settings
         self.outbox = grace.hub.outbox(s.queue_max_frames, self._overflowed)
@@ -131,11 +133,7 @@ class StreamSession:
 
     async def _authenticate(self) -> tuple[Identity, int | None]:
         ws = self.ws
-        identity = self.grace.identify(
-            ws.headers.get("authorization"),
-            ws.cookies.get(self.grace.auth.cookie_name),
-            ws.query_params.get("user_id"),
-        )
+        identity = await self.gate.identify(ws)
         if identity is not None:
             return identity, parse_since(ws.query_params.get("since"))
         try:
@@ -145,7 +143,8 @@ class StreamSession:
             raise Unauthenticated("no hello frame received in time") from None
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
-        return authenticate_hello(self.grace, _payload(message) or "")
+        token, since = hello_token(self.grace, _payload(message) or "")
+        return await self.gate.verify_token(token), since
 
     async def _read(self, ctx: CommandContext, user_bucket: TokenBucket) -> None:
         ws = self.ws
@@ -208,5 +207,5 @@ class StreamSession:
             pass  # the client is gone, or still not reading
 
 
-async def notification_stream(grace: Grace, websocket: WebSocket) -> None:
-    await StreamSession(grace, websocket).run()
+async def notification_stream(grace: Grace, websocket: WebSocket, gate: Gate) -> None:
+    await StreamSession(grace, websocket, gate).run()

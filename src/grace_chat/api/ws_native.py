@@ -21,16 +21,17 @@ import logging
 from collections import deque
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import parse_qs
 
-from starlette.requests import cookie_parser
+from starlette.requests import HTTPConnection
 
+from grace_chat.api.identity import Gate, websocket_connection
 from grace_chat.api.session import (
     TOKEN_EXPIRED,
     admit,
     authenticate_hello,
     greet,
     handle_command,
+    hello_token,
     parse_since,
     too_many_connections,
 )
@@ -83,6 +84,7 @@ class NativeStream:
     __slots__ = (
         "bucket",
         "ctx",
+        "gate",
         "grace",
         "outbox",
         "pending",
@@ -95,9 +97,10 @@ class NativeStream:
         "user_bucket",
     )
 
-    def __init__(self, grace: Grace, proto: Connection, sink: FrameSink) -> None:
+    def __init__(self, grace: Grace, gate: Gate, proto: Connection, sink: FrameSink) -> None:
         s = grace.settings
         self.grace = grace
+        self.gate = gate
         self.proto = proto
         self.sink = sink
         self.outbox = grace.hub.outbox(s.queue_max_frames, self._overflowed)
@@ -126,29 +129,64 @@ class NativeStream:
         ):
             self.close(CloseCode.FORBIDDEN, "origin not allowed")
             return
-        query = parse_qs(request.path.partition("?")[2])
-        cookies = cookie_parser(headers.get("cookie", ""))
+        path, _, query = request.path.partition("?")
+        conn = websocket_connection(path, query.encode(), request.headers.raw_items())
+        if self.gate.host is not None:  # the host's identity may need to wait (a JWKS fetch)
+            self.task = asyncio.get_running_loop().create_task(self._identify(conn))
+            return
         try:
-            identity = grace.identify(
-                headers.get("authorization"),
-                cookies.get(grace.auth.cookie_name),
-                _first(query, "user_id"),
-            )
+            identity = self.gate.identify_now(conn)
             if identity is not None:
-                self._start(identity, parse_since(_first(query, "since")))
+                self._start(identity, parse_since(conn.query_params.get("since")))
                 return
         except GraceError as exc:
             self._refuse(exc)
             return
+        self._wait_for_hello()
+
+    def _wait_for_hello(self) -> None:
         loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(grace.settings.hello_timeout, self._hello_timed_out)
+        self.timer = loop.call_later(self.grace.settings.hello_timeout, self._hello_timed_out)
+
+    async def _identify(self, conn: HTTPConnection) -> None:
+        self.task = None
+        try:
+            identity = await self.gate.identify(conn)
+            if identity is None:
+                self._wait_for_hello()
+                if self.pending:  # the hello came while the host was asked
+                    self.received(self.pending.popleft())
+                return
+            since = parse_since(conn.query_params.get("since"))
+        except GraceError as exc:
+            self._refuse(exc)
+            return
+        if self.state is StreamState.AUTH:
+            self._start(identity, since)
+
+    async def _hello(self, data: str | bytes) -> None:
+        self.task = None
+        try:
+            token, since = hello_token(self.grace, data)
+            identity = await self.gate.verify_token(token)
+        except GraceError as exc:
+            self._refuse(exc)
+            return
+        if self.state is StreamState.AUTH:
+            self._start(identity, since)
 
     def received(self, data: str | bytes) -> None:
         """One complete message from the client."""
         if self.state is StreamState.AUTH:
+            if self.task is not None:  # still identifying: the frame waits its turn
+                self.pending.append(data)
+                return
             if self.timer is not None:
                 self.timer.cancel()
                 self.timer = None
+            if self.gate.host is not None:
+                self.task = asyncio.get_running_loop().create_task(self._hello(data))
+                return
             try:
                 identity, since = authenticate_hello(self.grace, data)
             except GraceError as exc:
@@ -263,8 +301,3 @@ class NativeStream:
                 self.outbox.push(0, dumps(reply))
         finally:
             self.task = None
-
-
-def _first(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[0] if values else None

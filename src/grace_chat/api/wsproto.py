@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from grace_chat.api.identity import Gate
 from grace_chat.api.ws_native import NativeStream
 from grace_chat.protocol import STREAM_PATH, close_reason
 
@@ -69,12 +70,14 @@ class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
     """``uvicorn.Config(ws=GraceWebSocketProtocol.bound_to(grace))``."""
 
     grace: ClassVar[Grace | None] = None
+    gate: ClassVar[Gate | None] = None
     stream: NativeStream | None = None
 
     @classmethod
-    def bound_to(cls, grace: Grace) -> type[GraceWebSocketProtocol]:
-        """This protocol, serving ``STREAM_PATH`` natively for ``grace``."""
-        return type(cls.__name__, (cls,), {"grace": grace})
+    def bound_to(cls, grace: Grace, gate: Gate | None = None) -> type[GraceWebSocketProtocol]:
+        """This protocol, serving ``STREAM_PATH`` natively for ``grace``, identifying through
+        ``gate`` (default: Grace's own credentials)."""
+        return type(cls.__name__, (cls,), {"grace": grace, "gate": gate or Gate(grace.auth)})
 
     def handle_connect(self, event: Request) -> None:
         grace = self.grace
@@ -92,7 +95,8 @@ class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.close()
             return
         self.start_keepalive()
-        self.stream = NativeStream(grace, self, _Sink(self))
+        assert self.gate is not None
+        self.stream = NativeStream(grace, self.gate, self, _Sink(self))
         self.stream.opened(event)
 
     def send_receive_event_to_app(self) -> None:

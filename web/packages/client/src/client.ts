@@ -16,6 +16,7 @@
  *   (`connection.ts`, `restRoutes.ts`).
  */
 import { startSession, type RestOptions } from './api.js';
+import { apiBaseUrl } from './apiBase.js';
 import { Backoff } from './backoff.js';
 import type { ClientEvents, ClientOptions, ConnectionState, NotificationMeta } from './clientTypes.js';
 import { StreamConnection, type StreamConfig, type Transport } from './connection.js';
@@ -72,7 +73,7 @@ export class GraceClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: ClientOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? globalThis.location?.origin ?? '').replace(/\/$/, '');
+    this.baseUrl = (options.baseUrl ?? apiBaseUrl()).replace(/\/$/, '');
     this.token = options.token ?? null;
     this.tokenSource = options.tokenSource ?? null;
     this.fetchImpl = options.fetchImpl;

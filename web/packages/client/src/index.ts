@@ -8,6 +8,7 @@
  * JSON Schema in `grace-chat-client/protocol.schema.json`.
  */
 export * from './api.js';
+export * from './apiBase.js';
 export * from './backoff.js';
 export * from './chatMessages.js';
 export * from './clarify.js';
