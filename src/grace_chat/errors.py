@@ -107,3 +107,16 @@ class StoreUnavailable(Unavailable):
 
 class ConfigError(Exception):
     """Invalid settings; raised at start-up, never sent to a client."""
+
+
+def error_for(code: str, message: str) -> GraceError:
+    """The error a client would get for ``code`` (an ``ErrorCode`` value) with ``message``: how
+    an error raised in another process of the cluster is raised again here. An unknown code is
+    an internal error."""
+    kinds: dict[str, type[GraceError]] = {}
+    pending: list[type[GraceError]] = [GraceError]
+    while pending:
+        kind = pending.pop()
+        kinds.setdefault(kind.code.value, kind)
+        pending.extend(kind.__subclasses__())
+    return kinds.get(code, GraceError)(message)

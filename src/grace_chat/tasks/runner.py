@@ -7,6 +7,10 @@ paused / resumed, then exactly one of completed, failed, cancelled or interrupte
 ``concurrency`` tasks run at once; the rest wait ``queued``. Only a task's owner (or an admin)
 sees or controls it. When the runner stops, tasks still running are stopped and recorded as
 ``interrupted``; when it starts, tasks a dead process left ``running`` are marked ``interrupted``.
+
+In a cluster a task lives in the process that started it; ``elsewhere`` (set by the composition
+root, ``tasks.ownership``) hands pause, resume and cancel of a task this runner does not run to
+the process that does, after the same checks (``not_found``, ``forbidden``) as here.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -36,6 +40,20 @@ log = logging.getLogger("grace_chat.tasks")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 PROGRESS_STEP = 0.05
 LOG_FLUSH_SECONDS = 0.5
+
+
+class Elsewhere(Protocol):
+    """Tasks other processes run: ``forward`` has the owner of ``task_id`` apply ``action``
+    (``pause``, ``resume``, ``cancel``) for ``caller`` and returns the task as it is then, raises
+    the owner's error, or answers ``None`` when no other live process runs it."""
+
+    async def forward(self, action: str, task_id: str, caller: Identity) -> TaskRecord | None: ...
+
+
+def task_event(event_type: EventType, record: TaskRecord) -> Event:
+    """The bus event that tells ``record``'s owner about it (``TASK_*``)."""
+    data = {"user_id": record.user_id, **record.info(), "parent": record.parent}
+    return Event(event_type, source="task_runner", data=data)
 
 
 @dataclass(eq=False)
@@ -74,6 +92,8 @@ class TaskRunner:
         self.log_limit = log_limit
         self._slots = asyncio.Semaphore(concurrency)
         self._live: dict[str, _Live] = {}
+        #: Tasks other processes of a cluster run (``None``: this process runs every task).
+        self.elsewhere: Elsewhere | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -184,8 +204,17 @@ class TaskRunner:
         live = self._live.get(record.task_id)
         return live.record if live is not None else record
 
+    async def _forwarded(
+        self, action: str, task_id: str, caller: Identity, record: TaskRecord
+    ) -> TaskRecord | None:
+        if self.elsewhere is None or task_id in self._live or not record.state.active:
+            return None
+        return await self.elsewhere.forward(action, task_id, caller)
+
     async def pause(self, task_id: str, caller: Identity) -> TaskRecord:
         record = await self.get(task_id, caller)
+        if (routed := await self._forwarded("pause", task_id, caller, record)) is not None:
+            return routed
         live = self._live.get(task_id)
         if record.state is TaskState.PAUSED or record.pause_requested:
             raise Conflict(f"task {task_id} is already paused")
@@ -201,6 +230,8 @@ class TaskRunner:
 
     async def resume(self, task_id: str, caller: Identity) -> TaskRecord:
         record = await self.get(task_id, caller)
+        if (routed := await self._forwarded("resume", task_id, caller, record)) is not None:
+            return routed
         live = self._live.get(task_id)
         if live is None or not (record.state is TaskState.PAUSED or record.pause_requested):
             raise Conflict(f"task {task_id} is {record.state.value}; only a paused task resumes")
@@ -219,6 +250,8 @@ class TaskRunner:
         live = self._live.get(task_id)
         if record.state is TaskState.CANCELLING:
             return record
+        if (routed := await self._forwarded("cancel", task_id, caller, record)) is not None:
+            return routed
         if live is None or record.state.terminal:
             raise Conflict(f"task {task_id} already {record.state.value}")
         live.control.cancel = True
@@ -401,9 +434,7 @@ class TaskRunner:
         await self.store.save(record)
 
     async def _emit(self, event_type: EventType, record: TaskRecord) -> None:
-        info = record.info()
-        data = {"user_id": record.user_id, **info, "parent": record.parent}
-        await self.bus.publish(Event(event_type, source="task_runner", data=data))
+        await self.bus.publish(task_event(event_type, record))
 
 
 def _jsonable(value: Any) -> Any:
