@@ -24,8 +24,8 @@ import pytest
 from tests.support.grace_process import GraceProcess, until, write_toml
 from tests.test_redis_processes import ADMIN, SECRET, TOKENS, Client
 
-#: Short enough for a test: a dead process's tasks are interrupted within about 3 s.
-OWNER_TIMEOUT = 3.0
+#: A silent process is taken for dead after this; a killed one is noticed at the next sweep.
+OWNER_TIMEOUT = 6.0
 CLUSTER_ENV = {
     "GRACE_SECRET": SECRET,
     "GRACE_CLUSTER_HEARTBEAT": "0.3",
@@ -249,14 +249,14 @@ async def test_a_killed_process_s_tasks_are_interrupted_in_time_and_told_once(
     c.proc.send_signal(signal.SIGKILL)
     assert await c.exited() == -signal.SIGKILL
     await until_state(a, "ann", doomed, {"interrupted"}, timeout=OWNER_TIMEOUT + 5)
-    assert time.monotonic() - killed_at < OWNER_TIMEOUT + 2
+    assert time.monotonic() - killed_at < 3  # noticed by its closed connection, not its silence
     await until(lambda: notes(watcher, "task_interrupted", doomed), 10, "task_interrupted")
     cancel = await command(watcher, "cancel_task", doomed)
     assert answer(cancel) == "conflict"
 
     restarted = await start_process(tmp_path / "p3", cluster_env)  # a restart elsewhere
     try:
-        await asyncio.sleep(OWNER_TIMEOUT)  # several sweeps and heartbeats
+        await asyncio.sleep(3)  # ten sweeps and heartbeats
         assert await state_of(restarted, "ann", survivor) == "running"
         assert len(notes(watcher, "task_interrupted", doomed)) == 1
         assert notes(watcher, "task_interrupted", survivor) == []

@@ -207,6 +207,7 @@ class Grace:
                 jobs=self.stores.learning,
                 runner=self.tasks,
                 bus=bus,
+                signals=self.cluster,
             )
             register_learning_commands(commands, self.learning)
             board.add("learning", self.learning.status)

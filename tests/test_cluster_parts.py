@@ -1,7 +1,8 @@
-"""Approvals in a cluster: two Grace applications (two processes' worth of parts: each its own
-connections, instance, leader loop) on one PostgreSQL schema. A caller waiting on one returns
-when the person decides on the other; of two decisions made on the two at once exactly one
-wins; an approval expires once, announced once. Missions are commanded from either.
+"""The cluster's parts, with two Grace applications in one test (two processes' worth: each its
+own connections, instance and leader loop) on one PostgreSQL schema. A caller waiting on an
+approval in one returns when the person decides in the other; of two decisions made at once
+exactly one wins; an approval expires once, announced once. Missions and learning are commanded
+from either. A control request whose wake-up was lost is still applied, once.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from grace_chat.app import Grace
 from grace_chat.approvals.model import ApprovalState
 from grace_chat.auth import Identity
 from grace_chat.config import Settings
-from grace_chat.errors import Conflict, Forbidden, NotFound
+from grace_chat.errors import ConfigError, Conflict, Forbidden, NotFound
 from grace_chat.events import Event, EventType
 from grace_chat.missions.model import MissionState, Step
 from grace_chat.tasks.context import TaskContext
 from grace_chat.tasks.types import TaskSpec
 from tests.support.grace_process import until
+from tests.support.postgres import sql
 
 ANN = Identity("ann")
 #: Long: a waiter that returns sooner was woken by the other process's signal, not by its poll.
@@ -35,7 +37,7 @@ def cluster_settings(data_dir: Path, url: str) -> Settings:
         database_url=url,
         file={"guardian": {"metrics": []}},
         cluster_heartbeat_seconds=0.2,
-        cluster_owner_timeout_seconds=3.0,
+        cluster_owner_timeout_seconds=6.0,
         cluster_poll_seconds=POLL,
     )
 
@@ -48,8 +50,9 @@ async def forever(ctx: TaskContext) -> None:
 
 @pytest.fixture
 async def pair(postgres_url: str, tmp_path: Path) -> AsyncIterator[tuple[Grace, Grace]]:
-    a = Grace(cluster_settings(tmp_path / "a", postgres_url), systems={"missions"})
-    b = Grace(cluster_settings(tmp_path / "b", postgres_url), systems={"missions"})
+    chosen = {"missions", "learning"}
+    a = Grace(cluster_settings(tmp_path / "a", postgres_url), systems=chosen)
+    b = Grace(cluster_settings(tmp_path / "b", postgres_url), systems=chosen)
     for grace in (a, b):
         grace.tasks.types.add(TaskSpec("forever", fn=forever))
     async with a, b:
@@ -139,3 +142,75 @@ async def test_mission_controls_on_one_process_reach_the_mission_the_other_runs(
     assert cancelled.state is MissionState.CANCELLED
     final = await b.missions.wait(mission.mission_id)
     assert final.state is MissionState.CANCELLED
+
+
+async def test_learning_paused_on_one_process_is_paused_on_the_other(
+    pair: tuple[Grace, Grace],
+) -> None:
+    a, b = pair
+    assert a.learning is not None and b.learning is not None
+    assert await a.learning.pause(ANN) is True
+    assert await b.learning.pause(ANN) is False  # as a second pause on one process
+    await until(lambda: b.learning and b.learning.held("ann"), 10, "B's view of the gate")
+    assert await b.learning.resume(ANN) is True
+    assert await a.learning.resume(ANN) is False
+    await until(lambda: a.learning and not a.learning.held("ann"), 10, "A's view of the gate")
+
+
+async def test_a_request_whose_wake_up_was_lost_is_applied_once(
+    pair: tuple[Grace, Grace], postgres_url: str
+) -> None:
+    a, b = pair
+    assert a.cluster is not None and b.cluster is not None
+    paused: list[Event] = []
+    b.event_bus.subscribe(EventType.TASK_PAUSED, paused.append)
+    task = await b.tasks.start_task(user_id="ann", task_type="forever")
+    deadline = time.monotonic() + 10
+    while (await b.tasks.get(task.task_id, ANN)).state.value != "running":
+        assert time.monotonic() < deadline, "the task did not start"
+        await asyncio.sleep(0.02)
+    # stored, never notified: as if the wake-up was lost on the way
+    await sql(
+        postgres_url,
+        "INSERT INTO control_requests (request_id, owner, requester, kind, target, caller, "
+        "admin, args) VALUES ('lost', $1, $2, 'task.pause', $3, 'ann', false, '{}')",
+        b.cluster.instance,
+        a.cluster.instance,
+        task.task_id,
+    )
+
+    async def state() -> str:
+        rows = await sql(postgres_url, "SELECT state FROM control_requests")
+        return str(rows[0][0])
+
+    deadline = time.monotonic() + 5
+    while await state() != "done":
+        assert time.monotonic() < deadline, "the owner did not find the request"
+        await asyncio.sleep(0.02)
+    await until(lambda: paused, 5, "the task paused")
+    for _ in range(3):  # late and repeated wake-ups change nothing
+        await sql(postgres_url, "SELECT pg_notify($1, 'qlost')", f"grace_p_{b.cluster.instance}")
+    await asyncio.sleep(0.5)
+    assert len(paused) == 1
+    assert (await b.tasks.get(task.task_id, ANN)).state.value == "paused"
+    await b.tasks.cancel(task.task_id, ANN)
+
+
+def test_the_cluster_settings_are_checked_and_read_from_the_environment() -> None:
+    env = {
+        "GRACE_CLUSTER_HEARTBEAT": "0.5",
+        "GRACE_CLUSTER_OWNER_TIMEOUT": "4",
+        "GRACE_CLUSTER_POLL": "0.25",
+        "GRACE_CLUSTER_COMMAND_TIMEOUT": "3",
+    }
+    s = Settings.from_env(env)
+    assert (s.cluster_heartbeat_seconds, s.cluster_owner_timeout_seconds) == (0.5, 4.0)
+    assert (s.cluster_poll_seconds, s.cluster_command_timeout_seconds) == (0.25, 3.0)
+    assert Settings().cluster_owner_timeout_seconds <= 30
+    with pytest.raises(ConfigError, match="more than twice"):
+        Settings(cluster_heartbeat_seconds=5, cluster_owner_timeout_seconds=8)
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="cluster_poll_seconds"):
+            Settings(cluster_poll_seconds=bad)
+    with pytest.raises(ConfigError, match="GRACE_CLUSTER_POLL must be a number"):
+        Settings.from_env({"GRACE_CLUSTER_POLL": "soon"})
