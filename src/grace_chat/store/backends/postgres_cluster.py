@@ -12,7 +12,11 @@ applied once however many wake-ups and polls find it), applies it, and stores it
 statement that notifies the caller (``applying → done``). The caller waits for that wake-up and,
 every ``poll`` seconds, reads the row and checks that the owner is alive; a request still
 ``pending`` when the caller gives up is ``withdrawn`` (a conditional UPDATE too), so it is never
-applied later. Each ``heartbeat`` seconds the process moves its heartbeat (and runs the
+applied later. These rows are coordination, not the record: they are written on a small pool
+of their own with ``synchronous_commit=off`` (no wait for the WAL's flush; a crash of the
+database server may forget the last moments' requests, whose callers then answer
+``unavailable``), while what a command changes (the task) is committed as every store commits.
+Each ``heartbeat`` seconds the process moves its heartbeat (and runs the
 ``beats`` the systems added: tasks move theirs), polls the requests sent to it, and tries to
 take (or checks it still holds) the leader's lock.
 """
@@ -43,6 +47,8 @@ log = logging.getLogger("grace_chat.cluster")
 
 #: Notification payloads stay well under PostgreSQL's 8000 bytes; a longer reply is read.
 PAYLOAD_LIMIT = 7000
+#: Connections of the pool that writes the coordination rows.
+WRITERS = 3
 #: Finished requests are kept this long (seconds) for the record, then deleted by the leader.
 KEEP_REQUESTS = 3600.0
 
@@ -73,6 +79,7 @@ class PostgresCluster:
         self._applying: set[str] = set()
         self._jobs: set[asyncio.Task[Any]] = set()
         self._conn: asyncpg.Connection | None = None
+        self._writes: asyncpg.Pool | None = None
         self._leading = False
         self._ticker: asyncio.Task[None] | None = None
         self._namespace = ""
@@ -99,7 +106,7 @@ class PostgresCluster:
         self._topics.setdefault(topic, []).append(callback)
 
     async def signal(self, topic: str, payload: str) -> None:
-        await self.db.execute("SELECT pg_notify($1, $2)", self._everyone, f"{topic} {payload}")
+        await self.writes.execute("SELECT pg_notify($1, $2)", self._everyone, f"{topic} {payload}")
 
     async def alive(self, owner: int) -> bool:
         return bool(await self.db.fetchval(_ALIVE, owner, self.owner_timeout))
@@ -116,7 +123,7 @@ class PostgresCluster:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         try:
-            await self.db.execute(
+            await self.writes.execute(
                 "WITH r AS (INSERT INTO control_requests "
                 "(request_id, owner, requester, kind, target, caller, admin, args) "
                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING owner) "
@@ -147,7 +154,7 @@ class PostgresCluster:
                 return bytes(row["reply"])
             if not await self.alive(owner):
                 break
-        if await self.db.fetchval(
+        if await self.writes.fetchval(
             "UPDATE control_requests SET state = 'withdrawn', done_at = now() "
             "WHERE request_id = $1 AND state = 'pending' RETURNING true",
             request_id,
@@ -167,7 +174,13 @@ class PostgresCluster:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    @property
+    def writes(self) -> asyncpg.Pool:
+        assert self._writes is not None, "the cluster is not started"
+        return self._writes
+
     async def start(self) -> None:
+        self._writes = await self.db.side_pool(WRITERS, synchronous_commit="off")
         row = await self.db.fetchrow("SELECT current_database(), current_schema()")
         assert row is not None
         database, schema = row[0], row[1]
@@ -196,6 +209,9 @@ class PostgresCluster:
             await self.db.execute(
                 "DELETE FROM cluster_processes WHERE instance = $1", self.instance
             )
+        if self._writes is not None:
+            writes, self._writes = self._writes, None
+            await writes.close()
 
     @property
     def _mine(self) -> str:
@@ -238,7 +254,7 @@ class PostgresCluster:
             self._spawn(self._apply(row["request_id"]))
 
     async def _beat(self) -> None:
-        await self.db.execute(
+        await self.writes.execute(
             "INSERT INTO cluster_processes (instance, pid, host) VALUES ($1, $2, $3) "
             "ON CONFLICT (instance) DO UPDATE SET heartbeat_at = now()",
             self.instance,
@@ -324,7 +340,7 @@ class PostgresCluster:
             return
         self._applying.add(request_id)
         try:
-            row = await self.db.fetchrow(
+            row = await self.writes.fetchrow(
                 "UPDATE control_requests SET state = 'applying' "
                 "WHERE request_id = $1 AND owner = $2 AND state = 'pending' "
                 "RETURNING kind, target, caller, admin, args",
@@ -344,7 +360,7 @@ class PostgresCluster:
             payload = f"r{request_id} {body.decode()}"
             if len(payload) > PAYLOAD_LIMIT:
                 payload = f"r{request_id}"  # the caller reads the reply when it polls
-            await self.db.execute(
+            await self.writes.execute(
                 "WITH d AS (UPDATE control_requests SET state = 'done', reply = $2, "
                 "done_at = now() WHERE request_id = $1 RETURNING requester) "
                 "SELECT pg_notify('grace_p_' || requester::text, $3) FROM d",

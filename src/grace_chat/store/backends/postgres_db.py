@@ -108,6 +108,20 @@ class PostgresDatabase:
             raise
         self._session = session
 
+    async def side_pool(self, size: int, **settings: str) -> asyncpg.Pool:
+        """A small pool of its own whose connections run with ``settings`` (the cluster's
+        coordination rows are written with ``synchronous_commit=off``); the caller closes it."""
+        try:
+            pool: asyncpg.Pool = await asyncpg.create_pool(
+                self.url,
+                min_size=1,
+                max_size=size,
+                server_settings={**self._settings(), **settings},
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise ConfigError(f"cannot connect to PostgreSQL at {self.where}: {exc}") from None
+        return pool
+
     async def dedicated(self) -> asyncpg.Connection:
         """A new connection of its own, outside the pool (the cluster's listener and leader lock);
         the caller closes it."""
