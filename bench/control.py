@@ -228,7 +228,11 @@ async def rounds(chat: Chat, a: Process, b: Process, count: int) -> tuple[list[f
 async def cluster(url: str, redis_url: str) -> AsyncIterator[tuple[Process, Process]]:
     name = f"grace_bench_control_{uuid.uuid4().hex[:8]}"
     await admin(url, f'CREATE DATABASE "{name}"')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRACE_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GRACE_") or k.startswith("GRACE_CLUSTER_")  # the cluster's tuning
+    }
     env.update(
         GRACE_DATABASE_URL=with_database(url, name),
         GRACE_REDIS_URL=redis_url,
