@@ -78,10 +78,16 @@ class MissionControl:
                 f"Mission {mission.mission_id} was interrupted: the server stopped",
             )
 
-    async def _forwarded(self, action: str, mission: Mission, caller: Identity) -> Mission | None:
-        if self.elsewhere is None or mission.mission_id in self._runs or not mission.state.active:
-            return None
-        return await self.elsewhere.forward(action, mission.mission_id, caller)
+    async def _route(self, action: str, mission: Mission, caller: Identity) -> tuple[Mission, bool]:
+        """``(answer, True)`` when another process applied ``action`` (its answer), else
+        ``(mission as it is now, False)`` to apply it here."""
+        mission_id = mission.mission_id
+        if self.elsewhere is None or mission_id in self._runs or not mission.state.active:
+            return mission, False
+        routed = await self.elsewhere.forward(action, mission_id, caller)
+        if routed is not None:
+            return routed, True
+        return await self.get(mission_id, caller), False  # it ended meanwhile
 
     async def stop(self) -> None:
         for run in self._runs.values():
@@ -129,9 +135,9 @@ class MissionControl:
         return [self._missions.get(m.mission_id, m) for m in stored]
 
     async def pause(self, mission_id: str, caller: Identity) -> Mission:
-        mission = await self.get(mission_id, caller)
-        if (routed := await self._forwarded("pause", mission, caller)) is not None:
-            return routed
+        mission, done = await self._route("pause", await self.get(mission_id, caller), caller)
+        if done:
+            return mission
         await self._set(mission.move(MissionState.PAUSED))
         self._resumed[mission_id].clear()
         with contextlib.suppress(GraceError):
@@ -139,9 +145,9 @@ class MissionControl:
         return self._missions[mission_id]
 
     async def resume(self, mission_id: str, caller: Identity) -> Mission:
-        mission = await self.get(mission_id, caller)
-        if (routed := await self._forwarded("resume", mission, caller)) is not None:
-            return routed
+        mission, done = await self._route("resume", await self.get(mission_id, caller), caller)
+        if done:
+            return mission
         await self._set(mission.move(MissionState.RUNNING))
         self._resumed[mission_id].set()
         with contextlib.suppress(GraceError):
@@ -149,9 +155,9 @@ class MissionControl:
         return self._missions[mission_id]
 
     async def cancel(self, mission_id: str, caller: Identity) -> Mission:
-        mission = await self.get(mission_id, caller)
-        if (routed := await self._forwarded("cancel", mission, caller)) is not None:
-            return routed
+        mission, done = await self._route("cancel", await self.get(mission_id, caller), caller)
+        if done:
+            return mission
         await self._set(mission.move(MissionState.CANCELLED))
         self._resumed[mission_id].set()
         if mission.task_ids:

@@ -204,17 +204,22 @@ class TaskRunner:
         live = self._live.get(record.task_id)
         return live.record if live is not None else record
 
-    async def _forwarded(
+    async def _route(
         self, action: str, task_id: str, caller: Identity, record: TaskRecord
-    ) -> TaskRecord | None:
+    ) -> tuple[TaskRecord, bool]:
+        """``(answer, True)`` when another process applied ``action`` (its answer), else
+        ``(record as it is now, False)`` to apply it here."""
         if self.elsewhere is None or task_id in self._live or not record.state.active:
-            return None
-        return await self.elsewhere.forward(action, task_id, caller)
+            return record, False
+        routed = await self.elsewhere.forward(action, task_id, caller)
+        if routed is not None:
+            return routed, True
+        return await self.get(task_id, caller), False  # it ended meanwhile: answer from now
 
     async def pause(self, task_id: str, caller: Identity) -> TaskRecord:
-        record = await self.get(task_id, caller)
-        if (routed := await self._forwarded("pause", task_id, caller, record)) is not None:
-            return routed
+        record, done = await self._route("pause", task_id, caller, await self.get(task_id, caller))
+        if done:
+            return record
         live = self._live.get(task_id)
         if record.state is TaskState.PAUSED or record.pause_requested:
             raise Conflict(f"task {task_id} is already paused")
@@ -229,9 +234,9 @@ class TaskRunner:
         return live.record
 
     async def resume(self, task_id: str, caller: Identity) -> TaskRecord:
-        record = await self.get(task_id, caller)
-        if (routed := await self._forwarded("resume", task_id, caller, record)) is not None:
-            return routed
+        record, done = await self._route("resume", task_id, caller, await self.get(task_id, caller))
+        if done:
+            return record
         live = self._live.get(task_id)
         if live is None or not (record.state is TaskState.PAUSED or record.pause_requested):
             raise Conflict(f"task {task_id} is {record.state.value}; only a paused task resumes")
@@ -250,8 +255,9 @@ class TaskRunner:
         live = self._live.get(task_id)
         if record.state is TaskState.CANCELLING:
             return record
-        if (routed := await self._forwarded("cancel", task_id, caller, record)) is not None:
-            return routed
+        record, done = await self._route("cancel", task_id, caller, record)
+        if done:
+            return record
         if live is None or record.state.terminal:
             raise Conflict(f"task {task_id} already {record.state.value}")
         live.control.cancel = True
