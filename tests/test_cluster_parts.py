@@ -214,3 +214,25 @@ def test_the_cluster_settings_are_checked_and_read_from_the_environment() -> Non
             Settings(cluster_poll_seconds=bad)
     with pytest.raises(ConfigError, match="GRACE_CLUSTER_POLL must be a number"):
         Settings.from_env({"GRACE_CLUSTER_POLL": "soon"})
+
+
+async def test_the_guardian_checks_in_the_leader_only_and_moves_when_it_stops(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    a = Grace(cluster_settings(tmp_path / "a", postgres_url), systems={"guardian"})
+    b = Grace(cluster_settings(tmp_path / "b", postgres_url), systems={"guardian"})
+    assert a.guardian is not None and b.guardian is not None
+    assert a.cluster is not None and b.cluster is not None
+    try:
+        await a.start()
+        await until(lambda: a.cluster and a.cluster.leading, 10, "a to lead")
+        await until(lambda: a.guardian and a.guardian.rounds, 10, "a's first check")
+        await b.start()
+        await asyncio.sleep(1)  # five of b's heartbeats
+        assert not b.cluster.leading and b.guardian.rounds == 0
+        await a.stop()
+        await until(lambda: b.cluster and b.cluster.leading, 10, "b to take over")
+        await until(lambda: b.guardian and b.guardian.rounds, 10, "b's first check")
+    finally:
+        await b.stop()
+        await a.stop()
