@@ -180,16 +180,22 @@ class PostgresCluster:
         return self._writes
 
     async def start(self) -> None:
+        """Join: the first heartbeat, the listener, the first try for the leader's lock. A
+        failure leaves nothing behind (connections closed) and is raised."""
         self._writes = await self.db.side_pool(WRITERS, synchronous_commit="off")
-        row = await self.db.fetchrow("SELECT current_database(), current_schema()")
-        assert row is not None
-        database, schema = row[0], row[1]
-        digest = hashlib.blake2b(f"{database}/{schema}".encode(), digest_size=8).digest()
-        self._namespace = digest.hex()[:12]
-        self._leader_key = int.from_bytes(digest, "big") >> 2
-        await self._beat()
-        await self._connect()
-        await self._tick()
+        try:
+            row = await self.db.fetchrow("SELECT current_database(), current_schema()")
+            assert row is not None
+            database, schema = row[0], row[1]
+            digest = hashlib.blake2b(f"{database}/{schema}".encode(), digest_size=8).digest()
+            self._namespace = digest.hex()[:12]
+            self._leader_key = int.from_bytes(digest, "big") >> 2
+            await self._beat()
+            await self._connect()
+            await self._tick()
+        except BaseException:
+            await self.stop()
+            raise
         self._ticker = asyncio.get_running_loop().create_task(self._run(), name="cluster")
 
     async def stop(self) -> None:
