@@ -137,7 +137,7 @@ class Chat:
                     frame = orjson.loads(line)
                     if "ref" in frame and frame["ref"] in self.replies:
                         self.replies[frame["ref"]].set_result(frame)
-                    elif "seq" in frame:
+                    elif "seq" in frame and "id" in frame:  # a notification
                         self.received += 1
                         task = (frame.get("data") or {}).get("task_id")
                         if frame.get("type") == "task_cancelled" and task in self.cancelled:
