@@ -18,7 +18,7 @@ from grace_chat.app import Grace
 from grace_chat.approvals.model import ApprovalState
 from grace_chat.auth import Identity
 from grace_chat.config import Settings
-from grace_chat.errors import ConfigError, Conflict, Forbidden, NotFound
+from grace_chat.errors import ConfigError, Conflict, ErrorCode, Forbidden, NotFound, error_for
 from grace_chat.events import Event, EventType
 from grace_chat.missions.model import MissionState, Step
 from grace_chat.tasks.context import TaskContext
@@ -236,3 +236,20 @@ async def test_the_guardian_checks_in_the_leader_only_and_moves_when_it_stops(
     finally:
         await b.stop()
         await a.stop()
+
+
+def test_an_error_raised_in_another_process_is_raised_again_with_its_code_and_message() -> None:
+    raised = (
+        ErrorCode.BAD_REQUEST,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.CONFLICT,
+        ErrorCode.UNAVAILABLE,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.TOO_LARGE,
+    )
+    for code in raised:
+        again = error_for(code.value, f"said {code.value}")
+        assert again.code is code and again.message == f"said {code.value}"
+    assert isinstance(error_for("conflict", "x"), Conflict)
+    assert error_for("no-such-code", "x").code is ErrorCode.INTERNAL
