@@ -70,6 +70,7 @@ class _Live:
     log_timer: asyncio.TimerHandle | None = None
     log_buffer: list[tuple[float, str]] = field(default_factory=list)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    saving: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class TaskRunner:
@@ -251,12 +252,11 @@ class TaskRunner:
         return live.record
 
     async def cancel(self, task_id: str, caller: Identity) -> TaskRecord:
-        record = await self.get(task_id, caller)
+        record, done = await self._route("cancel", task_id, caller, await self.get(task_id, caller))
+        if done:
+            return record
         live = self._live.get(task_id)
         if record.state is TaskState.CANCELLING:
-            return record
-        record, done = await self._route("cancel", task_id, caller, record)
-        if done:
             return record
         if live is None or record.state.terminal:
             raise Conflict(f"task {task_id} already {record.state.value}")
@@ -406,7 +406,7 @@ class TaskRunner:
         record = live.record
 
         async def report() -> None:
-            await self.store.save(record)
+            await self._save(live)
             await self._emit(EventType.TASK_PROGRESS, record)
 
         self._spawn(live, report())
@@ -437,7 +437,14 @@ class TaskRunner:
 
     async def _set(self, live: _Live, record: TaskRecord) -> None:
         live.record = record
-        await self.store.save(record)
+        await self._save(live)
+
+    async def _save(self, live: _Live) -> None:
+        """Save the task as it is now. One save at a time per task, each of the latest record:
+        a save that started earlier never lands after a later state (other processes read the
+        stored row)."""
+        async with live.saving:
+            await self.store.save(live.record)
 
     async def _emit(self, event_type: EventType, record: TaskRecord) -> None:
         await self.bus.publish(task_event(event_type, record))
