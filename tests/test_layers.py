@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     "grace_chat.commands": 4,
     "grace_chat.status": 4,
     "grace_chat.component": 4,
+    "grace_chat.cluster": 4,
     "grace_chat.tasks": 5,
     "grace_chat.approvals": 5,
     "grace_chat.learning": 5,

@@ -34,7 +34,7 @@ from grace_chat.notifications.model import Draft, Severity
 from grace_chat.store.engines import Stores, open_stores
 from grace_chat.tasks.model import TaskRecord, TaskState
 from tests.support.learning import FAQ_HTML, GUIDE_MD, SPEC_PDF
-from tests.support.postgres import sql
+from tests.support.postgres import admin, sql
 from tests.support.processes import ENV, GRACE, RUNNING
 
 
@@ -210,10 +210,35 @@ async def test_processes_starting_together_on_an_empty_database_migrate_it_once(
 ) -> None:
     outputs = await asyncio.gather(*(run_python(MIGRATOR, postgres_url) for _ in range(4)))
     found = sorted(out.split()[0] for out in outputs)
-    assert found == ["0", "1", "1", "1"]  # one process found it empty, the others done
+    assert found == ["0", "2", "2", "2"]  # one process found it empty, the others done
     assert len({out.split()[1] for out in outputs}) == 1  # one epoch for everyone
     rows = await sql(postgres_url, "SELECT version FROM schema_version")
-    assert [r[0] for r in rows] == [1]
+    assert [r[0] for r in rows] == [1, 2]
+
+
+async def test_a_database_of_version_1_gains_the_cluster_tables_and_keeps_its_tasks(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from grace_chat.store.backends.postgres_schema import MIGRATIONS, SCHEMA_VERSION_TABLE
+
+    _, description, ddl = MIGRATIONS[0]
+    await admin(SCHEMA_VERSION_TABLE + ";" + ddl, postgres_url)
+    await sql(postgres_url, "INSERT INTO schema_version VALUES (1, $1)", description)
+    await sql(
+        postgres_url,
+        "INSERT INTO tasks (task_id, user_id, task_type, state, params, title, created_at) "
+        "VALUES ('old', 'ann', 'build', 'succeeded', '{}', '', 1)",
+    )
+    stores = open_stores(Settings(data_dir=tmp_path, database_url=postgres_url))
+    await stores.notifications.open()
+    try:
+        old = await stores.tasks.get("old")
+        assert old is not None and old.state.value == "succeeded"
+    finally:
+        await stores.notifications.close()
+    rows = await sql(postgres_url, "SELECT version FROM schema_version ORDER BY version")
+    assert [r[0] for r in rows] == [1, 2]
+    assert await sql(postgres_url, "SELECT * FROM control_requests") == []
 
 
 # -- schema versions, URLs, the driver ----------------------------------------------------------
@@ -227,7 +252,7 @@ async def test_a_database_of_a_newer_schema_version_is_refused_in_one_line(
     with pytest.raises(ConfigError) as refused:
         await later.open()
     message = str(refused.value)
-    assert "schema version 7, newer than this Grace understands (1)" in message
+    assert "schema version 7, newer than this Grace understands (2)" in message
     assert "\n" not in message
 
 

@@ -385,7 +385,7 @@ async def test_the_schema_version_is_recorded(settings: Settings, engine: str) -
     if engine == "postgres":
         assert settings.database_url is not None
         rows = await sql(settings.database_url, "SELECT version FROM schema_version")
-        assert [r[0] for r in rows] == [1]
+        assert [r[0] for r in rows] == [1, 2]
     else:
         import sqlite3
 

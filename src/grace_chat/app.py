@@ -30,6 +30,7 @@ from grace_chat.approvals.rules import add_approval_rules
 from grace_chat.approvals.status import approval_status
 from grace_chat.auth import Authenticator, Identity, TokenAuthority
 from grace_chat.chat.component import Interpreter, UnifiedChat
+from grace_chat.cluster import Cluster, cluster_status
 from grace_chat.commands import CommandContext, CommandRouter, register_core
 from grace_chat.component import Component
 from grace_chat.config import Settings
@@ -46,6 +47,7 @@ from grace_chat.learning.supervisor import LearningSupervisor
 from grace_chat.metrics import Metrics
 from grace_chat.missions.component import MissionControl
 from grace_chat.missions.model import missions_from_config
+from grace_chat.missions.ownership import MissionOwnership
 from grace_chat.notifications.model import Action, Notification, Severity
 from grace_chat.notifications.notifier import Notifier
 from grace_chat.notifications.rules import Rules, default_rules
@@ -59,6 +61,7 @@ from grace_chat.store.engines import Stores, open_stores
 from grace_chat.tasks.commands import register_task_commands
 from grace_chat.tasks.executors import build_executors
 from grace_chat.tasks.model import TaskRecord
+from grace_chat.tasks.ownership import TaskOwners, TaskOwnership
 from grace_chat.tasks.rules import add_task_rules
 from grace_chat.tasks.runner import TaskRunner
 from grace_chat.tasks.status import task_status
@@ -161,14 +164,24 @@ class Grace:
                 celery_app=s.celery_app,
             ),
         )
+        #: Several processes on one database: commands reach the owner of the work, one leader.
+        self.cluster: Cluster | None = self.stores.cluster
         self.action_gateway = ActionGateway(
             self.stores.approvals,
             self.event_bus,
             Policy.from_config(s.approvals_config, approver=s.default_user),
+            signals=self.cluster,
+            expire=self.cluster is None,
+            poll=s.cluster_poll_seconds,
         )
+        self.task_ownership: TaskOwnership | None = None
+        if self.cluster is not None and self.stores.task_owners is not None:
+            self._join_cluster(self.cluster, self.stores.task_owners)
         self.status_board = StatusBoard()
         self.status_board.add("tasks", task_status(self.tasks))
         self.status_board.add("approvals", approval_status(self.action_gateway))
+        if self.cluster is not None:
+            self.status_board.add("cluster", cluster_status(self.cluster))
         self.commands = CommandRouter(self.metrics)
         register_core(self.commands, self.notifier)
         register_task_commands(self.commands, self.tasks)
@@ -202,6 +215,23 @@ class Grace:
         )
         self._stack = AsyncExitStack()
 
+    def _join_cluster(self, cluster: Cluster, owners: TaskOwners) -> None:
+        """Tasks hand commands to their owners and move their heartbeats; the leader alone
+        expires approvals and interrupts the tasks of dead processes."""
+        s = self.settings
+        ownership = self.task_ownership = TaskOwnership(
+            self.tasks,
+            cluster,
+            owners,
+            self.event_bus,
+            owner_timeout=s.cluster_owner_timeout_seconds,
+            sweep_interval=s.cluster_heartbeat_seconds,
+        )
+        self.tasks.elsewhere = ownership
+        cluster.beats.append(ownership.heartbeat)
+        cluster.add(ownership.sweeper())
+        cluster.add(self.action_gateway.expiry())
+
     def _build_systems(self, chosen: set[str], interpreter: Interpreter | None) -> None:
         s, bus, board, commands = self.settings, self.event_bus, self.status_board, self.commands
         if "healing" in chosen:  # first: it must hear the failures the others report
@@ -225,6 +255,7 @@ class Grace:
                 jobs=self.stores.learning,
                 runner=self.tasks,
                 bus=bus,
+                signals=self.cluster,
             )
             register_learning_commands(commands, self.learning)
             board.add("learning", self.learning.status)
@@ -235,7 +266,10 @@ class Grace:
             )
             self.guardian = Guardian(guardian_config, bus)
             board.add("guardian", self.guardian.status)
-            self.add_component(self.guardian)
+            if self.cluster is not None:
+                self.cluster.add(self.guardian)  # checks once per cluster, in the leader
+            else:
+                self.add_component(self.guardian)
         if "missions" in chosen:
             self.missions = MissionControl(
                 missions_from_config(s.section("missions")),
@@ -246,6 +280,16 @@ class Grace:
             )
             board.add("missions", self.missions.status)
             self.add_component(self.missions)
+            if self.cluster is not None and self.stores.mission_owners is not None:
+                owned = MissionOwnership(
+                    self.missions,
+                    self.cluster,
+                    self.stores.mission_owners,
+                    owner_timeout=s.cluster_owner_timeout_seconds,
+                    sweep_interval=s.cluster_heartbeat_seconds,
+                )
+                self.missions.elsewhere = owned
+                self.cluster.add(owned.sweeper())
         if "chat" in chosen:
             self.chat = UnifiedChat(
                 commands=commands,
@@ -289,6 +333,9 @@ class Grace:
             for component in self.components:
                 await component.start()
                 stack.push_async_callback(component.stop)
+            if self.cluster is not None:  # last: the leader's duties use every part above
+                await self.cluster.start()
+                stack.push_async_callback(self.cluster.stop)
             helpers.bind(self)
             stack.callback(helpers.unbind, self)
         except BaseException:

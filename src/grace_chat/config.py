@@ -60,6 +60,17 @@ class Settings:
     postgres_pool_size: int = 10
     #: ``redis://…``: relay live frames between processes through Redis (unset: one process).
     redis_url: str | None = None
+    #: Several processes on one PostgreSQL database (a cluster): each process's heartbeat, in
+    #: seconds (also how often it looks for commands it missed and tries to lead).
+    cluster_heartbeat_seconds: float = 2.0
+    #: A process whose heartbeat is older than this is taken for dead: the leader marks its
+    #: tasks ``interrupted`` (a process that exits or is killed is noticed at the next sweep).
+    cluster_owner_timeout_seconds: float = 15.0
+    #: How often a process waiting for another's answer (a command, an approval) reads the store
+    #: in case its wake-up was lost.
+    cluster_poll_seconds: float = 1.0
+    #: How long a command waits for the process that owns its task or mission.
+    cluster_command_timeout_seconds: float = 10.0
     #: Prefix of the Redis channel, so several deployments (or test runs) can share one Redis.
     redis_prefix: str = "grace"
     #: Per-connection outbound queue; a client that lets it fill is closed with 4008.
@@ -144,6 +155,19 @@ class Settings:
             raise ConfigError("queue_max_frames must be at least 1")
         if self.max_connections_per_user < 1:
             raise ConfigError("max_connections_per_user must be at least 1")
+        for name in (
+            "cluster_heartbeat_seconds",
+            "cluster_owner_timeout_seconds",
+            "cluster_poll_seconds",
+            "cluster_command_timeout_seconds",
+        ):
+            if not 0 < getattr(self, name) < float("inf"):
+                raise ConfigError(f"{name} must be a number of seconds above 0")
+        if self.cluster_owner_timeout_seconds <= 2 * self.cluster_heartbeat_seconds:
+            raise ConfigError(
+                "cluster_owner_timeout_seconds must be more than twice "
+                "cluster_heartbeat_seconds (a live process must not look dead)"
+            )
         for name in ("command_rate", "user_command_rate"):
             if (rate := getattr(self, name)) is not None and not rate > 0:
                 raise ConfigError(f"{name} must be above 0")
@@ -249,6 +273,10 @@ class Settings:
         number("GRACE_POSTGRES_POOL_SIZE", "postgres_pool_size", int)
         text("GRACE_REDIS_URL", "redis_url")
         text("GRACE_REDIS_PREFIX", "redis_prefix")
+        number("GRACE_CLUSTER_HEARTBEAT", "cluster_heartbeat_seconds", float)
+        number("GRACE_CLUSTER_OWNER_TIMEOUT", "cluster_owner_timeout_seconds", float)
+        number("GRACE_CLUSTER_POLL", "cluster_poll_seconds", float)
+        number("GRACE_CLUSTER_COMMAND_TIMEOUT", "cluster_command_timeout_seconds", float)
         number("GRACE_QUEUE_MAX_FRAMES", "queue_max_frames", int)
         number("GRACE_COMMAND_RATE", "command_rate", float)
         number("GRACE_COMMAND_BURST", "command_burst", int)

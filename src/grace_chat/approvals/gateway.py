@@ -11,6 +11,13 @@ rejection) after ``expire_after``; every request and decision is in the append-o
 Every duration (``expires_in``, ``wait``, the policy's ``expire_after``) is checked before
 anything is stored: a finite number of seconds of at most ``MAX_WAIT_SECONDS`` (30 days), else
 ``bad_request``.
+
+In a cluster (``signals`` given) several processes share the store: the decision is the store's
+conditional update, so the first decision wins across processes; every request and decision is
+signalled to every process, so a ``wait`` in one returns when the person decides in another
+(and each waiter also reads the store every ``poll`` seconds, in case a signal is lost); the
+expirer then runs in the leader only (``expire=False`` here, ``expiry()`` given to the leader),
+so an expiry is decided and announced once.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from grace_chat.approvals.model import (
 )
 from grace_chat.approvals.store import ApprovalStore
 from grace_chat.auth import Identity, check_user_id
+from grace_chat.cluster import Signals
 from grace_chat.errors import BadRequest, Forbidden, NotFound
 from grace_chat.events import Event, EventBus, EventType
 
@@ -60,23 +68,58 @@ def describe(agent: str, action_type: str, params: dict[str, Any]) -> str:
     return f"{who} wants to {verb}"
 
 
+#: The topic of the cluster's signals about approvals (payload: the approval's id).
+TOPIC = "approval"
+
+
 class ActionGateway:
-    def __init__(self, store: ApprovalStore, bus: EventBus, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        store: ApprovalStore,
+        bus: EventBus,
+        policy: Policy | None = None,
+        *,
+        signals: Signals | None = None,
+        expire: bool = True,
+        poll: float = 1.0,
+    ) -> None:
         self.store = store
         self.bus = bus
         self.policy = policy or Policy()
+        self.signals = signals
+        self.expire = expire
+        self.poll = poll
         self._waiters: dict[str, list[asyncio.Future[Approval]]] = {}
         self._wake = asyncio.Event()
         self._expirer: asyncio.Task[None] | None = None
+        self._checks: set[asyncio.Task[None]] = set()
+        if signals is not None:
+            signals.subscribe(TOPIC, self._heard)
 
     async def start(self) -> None:
         await self.store.open()
-        self._expirer = asyncio.get_running_loop().create_task(self._expire_loop())
+        if self.expire:
+            await self.start_expiry()
+
+    async def start_expiry(self) -> None:
+        if self._expirer is None:
+            self._wake.set()
+            self._expirer = asyncio.get_running_loop().create_task(self._expire_loop())
+
+    async def stop_expiry(self) -> None:
+        if self._expirer is not None:
+            expirer, self._expirer = self._expirer, None
+            expirer.cancel()
+            await asyncio.gather(expirer, return_exceptions=True)
+
+    def expiry(self) -> ApprovalExpiry:
+        """The expirer as a component of its own (a cluster's leader runs it)."""
+        return ApprovalExpiry(self)
 
     async def stop(self) -> None:
-        if self._expirer is not None:
-            self._expirer.cancel()
-            await asyncio.gather(self._expirer, return_exceptions=True)
+        await self.stop_expiry()
+        for check in list(self._checks):
+            check.cancel()
         for futures in self._waiters.values():
             for f in futures:
                 f.cancel()
@@ -130,6 +173,8 @@ class ActionGateway:
         await self.store.create(approval)
         await self.store.audit(_with(base, event="requested", approval_id=approval.approval_id))
         self._wake.set()
+        if self.signals is not None:
+            await self.signals.signal(TOPIC, approval.approval_id)
         await self.bus.publish(
             Event(
                 EventType.GOVERNANCE_CHECK,
@@ -164,7 +209,15 @@ class ActionGateway:
             if current.state is not ApprovalState.PENDING:
                 return current
             async with asyncio.timeout(timeout):
-                return await future
+                if self.signals is None:
+                    return await future
+                while True:  # another process may decide it: its signal, or the store, says so
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.poll):
+                            return await asyncio.shield(future)
+                    current = await self.store.get(approval_id)
+                    if current is not None and current.state is not ApprovalState.PENDING:
+                        return current
         finally:
             waiters = self._waiters.get(approval_id, [])
             if future in waiters:
@@ -225,9 +278,9 @@ class ActionGateway:
         return await self.store.read_audit(None if caller.admin else caller.user_id, approval_id)
 
     async def _settled(self, approval: Approval) -> None:
-        for future in self._waiters.get(approval.approval_id, []):
-            if not future.done():
-                future.set_result(approval)
+        self._resolve(approval)
+        if self.signals is not None:
+            await self.signals.signal(TOPIC, approval.approval_id)
         await self.bus.publish(
             Event(
                 EventType.APPROVAL_DECIDED,
@@ -236,6 +289,24 @@ class ActionGateway:
                 data={"user_id": approval.user_id, **approval.info()},
             )
         )
+
+    def _resolve(self, approval: Approval) -> None:
+        for future in self._waiters.get(approval.approval_id, []):
+            if not future.done():
+                future.set_result(approval)
+
+    def _heard(self, approval_id: str) -> None:
+        """Another process (or this one) created or decided ``approval_id``."""
+        self._wake.set()
+        if approval_id in self._waiters:
+            check = asyncio.get_running_loop().create_task(self._recheck(approval_id))
+            self._checks.add(check)
+            check.add_done_callback(self._checks.discard)
+
+    async def _recheck(self, approval_id: str) -> None:
+        approval = await self.store.get(approval_id)
+        if approval is not None and approval.state is not ApprovalState.PENDING:
+            self._resolve(approval)
 
     async def expire_due(self, now: float | None = None) -> list[Approval]:
         expired = []
@@ -277,6 +348,21 @@ class ActionGateway:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
+
+
+class ApprovalExpiry:
+    """The gateway's expirer as a component (the cluster's leader starts and stops it)."""
+
+    name = "approval expiry"
+
+    def __init__(self, gateway: ActionGateway) -> None:
+        self.gateway = gateway
+
+    async def start(self) -> None:
+        await self.gateway.start_expiry()
+
+    async def stop(self) -> None:
+        await self.gateway.stop_expiry()
 
 
 def outcome(approval: Approval) -> dict[str, Any]:

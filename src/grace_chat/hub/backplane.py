@@ -27,7 +27,8 @@ Contract of a ``Backplane``:
 What stays per process, whatever the backplane: the open connections and their outboxes (the
 hub), the presence of a user (``Hub.wait_online``), a running task's cancel and pause flags, and
 approval waiters. The log, tasks, approvals and every other store are shared through the
-database.
+database; commands for a task another process runs, and approval decisions a waiter elsewhere is
+waiting for, reach it through the cluster's control plane (``grace_chat.cluster``), not here.
 
 The in-process backplane hands frames straight to the local hub; a shared one (for several server
 processes) relays them through a broker: ``hub/backends/redis.py``.

@@ -22,6 +22,10 @@ Guarantees:
   changed file of a supported type is submitted once it has been stable for one scan
   (``grace_chat.learning.watcher``).
 
+In a cluster (``signals`` given) the gates live in the shared store: a pause, a resume and a
+submission read them there first, so whichever process gets the command answers as one process
+would, and each change is signalled so every process's view (status, the watched folder) follows.
+
 The job itself (read, extract, split, score, index) is ``grace_chat.learning.ingest``; what a job
 reads, ``grace_chat.learning.uploads``; where the state lives, the
 ``grace_chat.learning.store`` contracts.
@@ -37,6 +41,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from grace_chat.auth import Identity
+from grace_chat.cluster import Signals
 from grace_chat.errors import Conflict, Forbidden, NotFound
 from grace_chat.events import Event, EventBus, EventType
 from grace_chat.learning.config import LearningConfig
@@ -52,6 +57,8 @@ from grace_chat.tasks.runner import TaskRunner
 log = logging.getLogger("grace_chat.learning")
 
 TASK_TYPE = "learning"
+#: The topic of the cluster's signals about the gates (payload: the user, ``*`` for everyone).
+TOPIC = "learning"
 PAUSED_MESSAGE = "Learning jobs paused. Grace will not start new learning tasks."
 RESUMED_MESSAGE = "Learning resumed."
 PAUSED_ALL_MESSAGE = "Learning paused for everyone. Grace will not start new learning tasks."
@@ -69,8 +76,10 @@ class LearningSupervisor:
         jobs: LearningStore,
         runner: TaskRunner,
         bus: EventBus,
+        signals: Signals | None = None,
     ) -> None:
         self.config = config
+        self.signals = signals
         self.knowledge = knowledge
         self.store = jobs
         self.runner = runner
@@ -79,6 +88,9 @@ class LearningSupervisor:
         self._everyone = Gate()
         self._users: dict[str, Gate] = {}
         self._lock = asyncio.Lock()
+        self._reloads: set[asyncio.Task[None]] = set()
+        if signals is not None:
+            signals.subscribe(TOPIC, self._heard)
         self.watcher = (
             FolderWatcher(config.watch, config.watch_interval, jobs, self._submit_watched)
             if config.watch is not None
@@ -90,9 +102,7 @@ class LearningSupervisor:
     async def start(self) -> None:
         await self.knowledge.open()
         await self.store.open()
-        gates = await self.store.gates()
-        self._everyone = gates.pop(None, Gate())
-        self._users = {user: gate for user, gate in gates.items() if user is not None}
+        await self._reload()
         if not self._everyone.paused:
             async with self._lock:
                 for job in await self.store.jobs(JobState.WAITING):
@@ -104,6 +114,23 @@ class LearningSupervisor:
     async def stop(self) -> None:
         if self.watcher is not None:
             await self.watcher.stop()
+        for reload in list(self._reloads):
+            reload.cancel()
+
+    async def _reload(self) -> None:
+        """The gates as stored (another process of a cluster may have moved them)."""
+        gates = await self.store.gates()
+        self._everyone = gates.pop(None, Gate())
+        self._users = {user: gate for user, gate in gates.items() if user is not None}
+
+    async def _fresh(self) -> None:
+        if self.signals is not None:
+            await self._reload()
+
+    def _heard(self, payload: str) -> None:
+        reload = asyncio.get_running_loop().create_task(self._reload())
+        self._reloads.add(reload)
+        reload.add_done_callback(self._reloads.discard)
 
     # -- submitting ---------------------------------------------------------------------------
 
@@ -132,6 +159,7 @@ class LearningSupervisor:
             job = LearningJob(task_id, user_id, safe_name(path.name), str(path), origin or "path")
         async with self._lock:
             await self.store.save(job)
+            await self._fresh()
             if not self.held(job.user_id):
                 job = await self._dispatch(job)
         return job
@@ -188,6 +216,7 @@ class LearningSupervisor:
         everyone's. ``False`` when that gate was already paused."""
         user = self._scoped(caller, scope)
         async with self._lock:
+            await self._fresh()
             if self.gate(user).paused:
                 return False
             await self._set(user, Gate(GateState.PAUSED, time.time(), caller.user_id))
@@ -204,6 +233,7 @@ class LearningSupervisor:
         by the other gate keeps waiting."""
         user = self._scoped(caller, scope)
         async with self._lock:
+            await self._fresh()
             if not self.gate(user).paused:
                 return False
             await self._set(user, Gate(GateState.RUNNING, time.time(), caller.user_id))
@@ -224,6 +254,8 @@ class LearningSupervisor:
             self._everyone = gate
         else:
             self._users[user_id] = gate
+        if self.signals is not None:
+            await self.signals.signal(TOPIC, user_id or "*")
 
     async def _tell(self, user_id: str, kind: str, message: str, **data: Any) -> None:
         await self.bus.publish(

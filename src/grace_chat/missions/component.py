@@ -4,6 +4,10 @@ Reports 🚀 "Mission <id> started", ✅ "Mission <id> completed" or ❌ "Missio
 (AGENT_ACTION events, worded by the notification rules). A failed step ends the mission unless
 self-heal has a playbook for it that makes the step succeed (a retry). Missions can be listed,
 paused (the current step is paused and the next does not start), resumed and cancelled.
+
+In a cluster a mission runs in the process that started it; ``elsewhere`` (set by the
+composition root, ``missions.ownership``) hands pause, resume and cancel of a mission another
+process runs to that process.
 """
 
 import asyncio
@@ -30,6 +34,14 @@ class HealingOutcomes(Protocol):
     async def outcome(self, task_id: str, timeout: float = 600.0) -> bool | None: ...
 
 
+class Elsewhere(Protocol):
+    """Missions other processes run: ``forward`` has the owner apply ``action`` and returns the
+    mission as it is then, raises the owner's error, or answers ``None`` when no other live
+    process runs it."""
+
+    async def forward(self, action: str, mission_id: str, caller: Identity) -> Mission | None: ...
+
+
 class MissionControl:
     name = "missions"
 
@@ -50,15 +62,32 @@ class MissionControl:
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._missions: dict[str, Mission] = {}
         self._resumed: dict[str, asyncio.Event] = {}
+        #: Missions other processes of a cluster run (``None``: this process runs every one).
+        self.elsewhere: Elsewhere | None = None
 
     async def start(self) -> None:
         await self.store.open()
+        await self.interrupt_orphans()
+
+    async def interrupt_orphans(self) -> None:
+        """Mark the missions a stopped process left running ``interrupted``; tell their users."""
         for mission in await self.store.interrupt_active():
             await self._say(
                 "mission_failed",
                 mission,
                 f"Mission {mission.mission_id} was interrupted: the server stopped",
             )
+
+    async def _route(self, action: str, mission: Mission, caller: Identity) -> tuple[Mission, bool]:
+        """``(answer, True)`` when another process applied ``action`` (its answer), else
+        ``(mission as it is now, False)`` to apply it here."""
+        mission_id = mission.mission_id
+        if self.elsewhere is None or mission_id in self._runs or not mission.state.active:
+            return mission, False
+        routed = await self.elsewhere.forward(action, mission_id, caller)
+        if routed is not None:
+            return routed, True
+        return await self.get(mission_id, caller), False  # it ended meanwhile
 
     async def stop(self) -> None:
         for run in self._runs.values():
@@ -106,7 +135,9 @@ class MissionControl:
         return [self._missions.get(m.mission_id, m) for m in stored]
 
     async def pause(self, mission_id: str, caller: Identity) -> Mission:
-        mission = await self.get(mission_id, caller)
+        mission, done = await self._route("pause", await self.get(mission_id, caller), caller)
+        if done:
+            return mission
         await self._set(mission.move(MissionState.PAUSED))
         self._resumed[mission_id].clear()
         with contextlib.suppress(GraceError):
@@ -114,7 +145,9 @@ class MissionControl:
         return self._missions[mission_id]
 
     async def resume(self, mission_id: str, caller: Identity) -> Mission:
-        mission = await self.get(mission_id, caller)
+        mission, done = await self._route("resume", await self.get(mission_id, caller), caller)
+        if done:
+            return mission
         await self._set(mission.move(MissionState.RUNNING))
         self._resumed[mission_id].set()
         with contextlib.suppress(GraceError):
@@ -122,7 +155,9 @@ class MissionControl:
         return self._missions[mission_id]
 
     async def cancel(self, mission_id: str, caller: Identity) -> Mission:
-        mission = await self.get(mission_id, caller)
+        mission, done = await self._route("cancel", await self.get(mission_id, caller), caller)
+        if done:
+            return mission
         await self._set(mission.move(MissionState.CANCELLED))
         self._resumed[mission_id].set()
         if mission.task_ids:

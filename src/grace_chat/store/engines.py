@@ -12,14 +12,17 @@ from dataclasses import dataclass
 
 from grace_chat.approvals.store import ApprovalStore
 from grace_chat.chat.history import ChatHistory
+from grace_chat.cluster import Cluster
 from grace_chat.config import Settings
 from grace_chat.errors import ConfigError
 from grace_chat.learning.store import KnowledgeStore, LearningStore
 from grace_chat.metrics import Metrics
 from grace_chat.missions.model import MissionStore
+from grace_chat.missions.ownership import MissionOwners
 from grace_chat.notifications.preferences import PreferenceStore
 from grace_chat.notifications.store import NotificationStore
 from grace_chat.selfheal.model import AttemptStore
+from grace_chat.tasks.ownership import TaskOwners
 from grace_chat.tasks.store import TaskStore
 
 __all__ = ["Stores", "open_stores"]
@@ -40,6 +43,12 @@ class Stores:
     knowledge: KnowledgeStore
     learning: LearningStore
     preferences: PreferenceStore
+    #: Several processes on this engine's database (PostgreSQL); ``None`` on the embedded
+    #: engine, where one process owns every task and mission.
+    cluster: Cluster | None = None
+    #: The shared engine's view of which process runs each task and mission (with ``cluster``).
+    task_owners: TaskOwners | None = None
+    mission_owners: MissionOwners | None = None
 
 
 def open_stores(settings: Settings, metrics: Metrics | None = None) -> Stores:
@@ -101,6 +110,7 @@ def _postgres_stores(settings: Settings, url: str, metrics: Metrics | None) -> S
         ) from None
     from grace_chat.store.backends.postgres_approvals import PostgresApprovalStore
     from grace_chat.store.backends.postgres_chat import PostgresChatHistory
+    from grace_chat.store.backends.postgres_cluster import PostgresCluster
     from grace_chat.store.backends.postgres_healing import PostgresAttemptStore
     from grace_chat.store.backends.postgres_knowledge import PostgresKnowledgeStore
     from grace_chat.store.backends.postgres_learning import PostgresLearningStore
@@ -116,14 +126,25 @@ def _postgres_stores(settings: Settings, url: str, metrics: Metrics | None) -> S
         retention_days=settings.retention_days,
         metrics=metrics,
     )
+    tasks = PostgresTaskStore(log.db)
+    missions = PostgresMissionStore(log.db)
     return Stores(
         log,
-        PostgresTaskStore(log.db),
+        tasks,
         PostgresApprovalStore(log.db),
         PostgresAttemptStore(log.db),
-        PostgresMissionStore(log.db),
+        missions,
         PostgresChatHistory(log.db),
         PostgresKnowledgeStore(log.db),
         PostgresLearningStore(log.db),
         PostgresPreferenceStore(log.db),
+        PostgresCluster(
+            log.db,
+            heartbeat=settings.cluster_heartbeat_seconds,
+            owner_timeout=settings.cluster_owner_timeout_seconds,
+            poll=settings.cluster_poll_seconds,
+            command_timeout=settings.cluster_command_timeout_seconds,
+        ),
+        tasks,
+        missions,
     )

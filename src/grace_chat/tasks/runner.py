@@ -10,6 +10,10 @@ sees or controls it. When the runner stops, tasks still running are stopped and 
 A task type of another executor (``tasks.executor``) is run there: it is not counted against
 ``concurrency``, it becomes ``running`` when that executor says the work began, and pause and
 resume answer ``conflict`` unless the executor can pause.
+
+In a cluster a task lives in the process that started it; ``elsewhere`` (set by the composition
+root, ``tasks.ownership``) hands pause, resume and cancel of a task this runner does not run to
+the process that does, after the same checks (``not_found``, ``forbidden``) as here.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -43,6 +47,20 @@ PROGRESS_STEP = 0.05
 LOG_FLUSH_SECONDS = 0.5
 
 
+class Elsewhere(Protocol):
+    """Tasks other processes run: ``forward`` has the owner of ``task_id`` apply ``action``
+    (``pause``, ``resume``, ``cancel``) for ``caller`` and returns the task as it is then, raises
+    the owner's error, or answers ``None`` when no other live process runs it."""
+
+    async def forward(self, action: str, task_id: str, caller: Identity) -> TaskRecord | None: ...
+
+
+def task_event(event_type: EventType, record: TaskRecord) -> Event:
+    """The bus event that tells ``record``'s owner about it (``TASK_*``)."""
+    data = {"user_id": record.user_id, **record.info(), "parent": record.parent}
+    return Event(event_type, source="task_runner", data=data)
+
+
 @dataclass(eq=False)
 class _Live:
     record: TaskRecord
@@ -57,6 +75,7 @@ class _Live:
     log_timer: asyncio.TimerHandle | None = None
     log_buffer: list[tuple[float, str]] = field(default_factory=list)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    saving: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class TaskRunner:
@@ -81,6 +100,8 @@ class TaskRunner:
         self._slots = asyncio.Semaphore(concurrency)
         self._live: dict[str, _Live] = {}
         self.executors: dict[str, Executor] = dict(executors or {})
+        #: Tasks other processes of a cluster run (``None``: this process runs every task).
+        self.elsewhere: Elsewhere | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -207,8 +228,22 @@ class TaskRunner:
         live = self._live.get(record.task_id)
         return live.record if live is not None else record
 
+    async def _route(
+        self, action: str, task_id: str, caller: Identity, record: TaskRecord
+    ) -> tuple[TaskRecord, bool]:
+        """``(answer, True)`` when another process applied ``action`` (its answer), else
+        ``(record as it is now, False)`` to apply it here."""
+        if self.elsewhere is None or task_id in self._live or not record.state.active:
+            return record, False
+        routed = await self.elsewhere.forward(action, task_id, caller)
+        if routed is not None:
+            return routed, True
+        return await self.get(task_id, caller), False  # it ended meanwhile: answer from now
+
     async def pause(self, task_id: str, caller: Identity) -> TaskRecord:
-        record = await self.get(task_id, caller)
+        record, done = await self._route("pause", task_id, caller, await self.get(task_id, caller))
+        if done:
+            return record
         live = self._live.get(task_id)
         self._check_pausable(live)
         if record.state is TaskState.PAUSED or record.pause_requested:
@@ -224,7 +259,9 @@ class TaskRunner:
         return live.record
 
     async def resume(self, task_id: str, caller: Identity) -> TaskRecord:
-        record = await self.get(task_id, caller)
+        record, done = await self._route("resume", task_id, caller, await self.get(task_id, caller))
+        if done:
+            return record
         live = self._live.get(task_id)
         self._check_pausable(live)
         if live is None or not (record.state is TaskState.PAUSED or record.pause_requested):
@@ -240,7 +277,9 @@ class TaskRunner:
         return live.record
 
     async def cancel(self, task_id: str, caller: Identity) -> TaskRecord:
-        record = await self.get(task_id, caller)
+        record, done = await self._route("cancel", task_id, caller, await self.get(task_id, caller))
+        if done:
+            return record
         live = self._live.get(task_id)
         if record.state is TaskState.CANCELLING:
             return record
@@ -429,7 +468,7 @@ class TaskRunner:
         record = live.record
 
         async def report() -> None:
-            await self.store.save(record)
+            await self._save(live)
             await self._emit(EventType.TASK_PROGRESS, record)
 
         self._spawn(live, report())
@@ -460,12 +499,17 @@ class TaskRunner:
 
     async def _set(self, live: _Live, record: TaskRecord) -> None:
         live.record = record
-        await self.store.save(record)
+        await self._save(live)
+
+    async def _save(self, live: _Live) -> None:
+        """Save the task as it is now. One save at a time per task, each of the latest record:
+        a save that started earlier never lands after a later state (other processes read the
+        stored row)."""
+        async with live.saving:
+            await self.store.save(live.record)
 
     async def _emit(self, event_type: EventType, record: TaskRecord) -> None:
-        info = record.info()
-        data = {"user_id": record.user_id, **info, "parent": record.parent}
-        await self.bus.publish(Event(event_type, source="task_runner", data=data))
+        await self.bus.publish(task_event(event_type, record))
 
 
 @dataclass(eq=False)

@@ -20,6 +20,9 @@ from grace_chat.tasks.model import TaskRecord, TaskState
 #: Why ``interrupt_active`` stopped a task.
 STOPPED = "the server stopped while it ran"
 
+#: Why a cluster's leader stopped a task whose process stopped or stopped answering.
+ORPHANED = "the process running it stopped"
+
 #: The columns every engine reads a task from, in the order ``task_from_row`` expects.
 COLUMNS = (
     "task_id, user_id, task_type, state, params, title, progress, note, created_at, "

@@ -44,6 +44,16 @@ LIVE_INSTANCES = (
 )
 
 
+def alive(column: str, timeout: str) -> str:
+    """SQL: whether the process whose instance is in ``column`` is connected and its heartbeat
+    (``cluster_processes``) is younger than ``timeout`` (an SQL expression, in seconds)."""
+    return (
+        f"({column} IN ({LIVE_INSTANCES}) AND EXISTS (SELECT 1 FROM cluster_processes p "
+        f"WHERE p.instance = {column} AND p.heartbeat_at > now() - make_interval(secs => "
+        f"{timeout})))"
+    )
+
+
 def redact(url: str) -> str:
     """``url`` without its password, for messages."""
     parts = urlsplit(url)
@@ -97,6 +107,25 @@ class PostgresDatabase:
             await session.close()
             raise
         self._session = session
+
+    async def side_pool(self, size: int, **settings: str) -> asyncpg.Pool:
+        """A small pool of its own whose connections run with ``settings`` (the cluster's
+        coordination rows are written with ``synchronous_commit=off``); the caller closes it."""
+        try:
+            pool: asyncpg.Pool = await asyncpg.create_pool(
+                self.url,
+                min_size=1,
+                max_size=size,
+                server_settings={**self._settings(), **settings},
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise ConfigError(f"cannot connect to PostgreSQL at {self.where}: {exc}") from None
+        return pool
+
+    async def dedicated(self) -> asyncpg.Connection:
+        """A new connection of its own, outside the pool (the cluster's listener and leader lock);
+        the caller closes it."""
+        return await self._connect()
 
     async def session(self) -> asyncpg.Connection:
         """The dedicated connection, connected again (and its lock taken again) if it broke."""

@@ -13,7 +13,7 @@ from grace_chat.missions.model import (
     mission_from_row,
     mission_values,
 )
-from grace_chat.store.backends.postgres_db import LIVE_INSTANCES, Conn, PostgresDatabase
+from grace_chat.store.backends.postgres_db import LIVE_INSTANCES, Conn, PostgresDatabase, alive
 
 _NAMES = [c.strip() for c in COLUMNS.split(",")]
 _SAVE = (
@@ -47,6 +47,17 @@ class PostgresMissionStore:
             *args,
         )
         return [mission_from_row(r) for r in rows]
+
+    async def owner(self, mission_id: str, timeout: float) -> tuple[int, bool] | None:
+        """The process running ``mission_id`` and whether it is alive (connected, its heartbeat
+        younger than ``timeout`` seconds); ``None`` when the mission is unknown or finished."""
+        row = await self.db.fetchrow(
+            f"SELECT owner, {alive('owner', '$2')} FROM missions WHERE mission_id = $1 "
+            "AND state IN ('running', 'paused') AND owner IS NOT NULL",
+            mission_id,
+            timeout,
+        )
+        return None if row is None else (int(row[0]), bool(row[1]))
 
     async def interrupt_active(self) -> list[Mission]:
         async def body(conn: Conn) -> list[Mission]:

@@ -263,6 +263,39 @@ CREATE TABLE learning_watch (
 );
 """
 
+#: Version 2: the cluster. Each process's heartbeat (``cluster_processes``), each active task's
+#: (``tasks.heartbeat_at``, moved by its owner), and the commands one process hands to another
+#: (``control_requests``: stored first, then applied once by the owner, which stores its reply).
+V2_CLUSTER = """
+CREATE TABLE cluster_processes (
+    instance BIGINT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+ALTER TABLE tasks ADD COLUMN heartbeat_at TIMESTAMPTZ;
+CREATE INDEX tasks_owner ON tasks (owner)
+    WHERE state IN ('queued', 'running', 'paused', 'cancelling');
+CREATE TABLE control_requests (
+    request_id TEXT PRIMARY KEY,
+    owner BIGINT NOT NULL,
+    requester BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    caller TEXT NOT NULL,
+    admin BOOLEAN NOT NULL,
+    args BYTEA NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'applying', 'done', 'withdrawn')),
+    reply BYTEA,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    done_at TIMESTAMPTZ
+);
+CREATE INDEX control_requests_pending ON control_requests (owner) WHERE state = 'pending';
+CREATE INDEX control_requests_created ON control_requests (created_at);
+"""
+
 #: ``(version, description, DDL)``, oldest first; a version is never edited once released.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
@@ -279,6 +312,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         + V1_LEARNING
         + V1_PREFERENCES,
     ),
+    (2, "the cluster: process heartbeats, task heartbeats, control requests", V2_CLUSTER),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -287,7 +321,7 @@ TABLES = (
     "schema_version", "meta", "user_log", "bodies", "entries", "tasks", "task_log", "approvals",
     "audit_log", "healing_attempts", "missions", "chat_messages", "knowledge_passages",
     "knowledge_documents", "learning_gates", "learning_jobs", "learning_watch",
-    "notification_modes", "archived_notifications",
+    "notification_modes", "archived_notifications", "cluster_processes", "control_requests",
 )  # fmt: skip
 
 

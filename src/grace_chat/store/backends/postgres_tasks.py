@@ -4,6 +4,12 @@ A task runs in the process that started it, so each row records that process (``
 ``instance`` of its database connection; a later save by any process keeps it). With several
 processes on one database, ``interrupt_active`` at a process's start moves only the tasks whose
 owner is no longer connected: a running neighbour's tasks are left alone.
+
+In a cluster (``grace_chat.cluster``) the owner moves ``heartbeat_at`` of its active tasks with
+its own heartbeat (``heartbeat``), and the leader's sweep (``interrupt_orphans``) interrupts the
+active tasks whose owner is gone or whose heartbeat is older than the timeout. A row that reached
+a terminal state is final: a later save (from a process that was thought dead and comes back)
+does not change it.
 """
 
 from __future__ import annotations
@@ -11,17 +17,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from grace_chat.store.backends.postgres_db import LIVE_INSTANCES, Conn, PostgresDatabase
+from grace_chat.store.backends.postgres_db import LIVE_INSTANCES, Conn, PostgresDatabase, alive
 from grace_chat.tasks.model import TaskRecord, TaskState
-from grace_chat.tasks.store import COLUMNS, task_from_row, task_values
+from grace_chat.tasks.store import COLUMNS, ORPHANED, task_from_row, task_values
 
 _NAMES = [c.strip() for c in COLUMNS.split(",")]
 _ACTIVE = "('queued', 'running', 'paused', 'cancelling')"
 _SAVE = (
-    f"INSERT INTO tasks ({COLUMNS}, owner) "
-    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(_NAMES) + 1))}) "
-    "ON CONFLICT (task_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _NAMES[1:])
+    f"INSERT INTO tasks ({COLUMNS}, owner, heartbeat_at) "
+    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(_NAMES) + 1))}, now()) "
+    "ON CONFLICT (task_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _NAMES[1:])
+    + f", heartbeat_at = now() WHERE tasks.state IN {_ACTIVE}"
 )
+_RETURNING = ", ".join(f"t.{c}" for c in _NAMES)
 
 
 class PostgresTaskStore:
@@ -104,3 +113,38 @@ class PostgresTaskStore:
             return changed
 
         return await self.db.transaction(body)
+
+    # -- the cluster --------------------------------------------------------------------------
+
+    async def owner(self, task_id: str, timeout: float) -> tuple[int, bool] | None:
+        """The process running ``task_id`` and whether it is alive (connected, its heartbeat
+        younger than ``timeout`` seconds); ``None`` when the task is unknown or finished."""
+        row = await self.db.fetchrow(
+            f"SELECT owner, {alive('owner', '$2')} FROM tasks "
+            f"WHERE task_id = $1 AND state IN {_ACTIVE} AND owner IS NOT NULL",
+            task_id,
+            timeout,
+        )
+        return None if row is None else (int(row[0]), bool(row[1]))
+
+    async def heartbeat(self, instance: int) -> None:
+        await self.db.execute(
+            f"UPDATE tasks SET heartbeat_at = now() WHERE owner = $1 AND state IN {_ACTIVE}",
+            instance,
+        )
+
+    async def interrupt_orphans(self, timeout: float) -> list[TaskRecord]:
+        """Interrupt the active tasks whose owner is not connected, or whose heartbeat is older
+        than ``timeout`` seconds; returns them as they are now."""
+        rows = await self.db.fetch(
+            "UPDATE tasks AS t SET state = 'interrupted', "
+            "finished_at = extract(epoch FROM clock_timestamp()), error = $1, "
+            "pause_requested = false "
+            f"WHERE t.state IN {_ACTIVE} AND (t.owner IS NULL "
+            f"OR t.owner NOT IN ({LIVE_INSTANCES}) "
+            "OR t.heartbeat_at < now() - make_interval(secs => $2)) "
+            f"RETURNING {_RETURNING}",
+            ORPHANED,
+            timeout,
+        )
+        return [task_from_row(r) for r in rows]
