@@ -219,7 +219,7 @@ def cluster_unavailable(postgres_url: str, redis_url: str) -> str | None:
         import asyncpg
         import redis.asyncio  # noqa: F401
     except ImportError as exc:
-        return f"the {exc.name} driver is not installed (pip install 'grace[postgres,redis]')"
+        return f"the {exc.name} driver is not installed (pip install 'grace-chat[postgres,redis]')"
 
     async def probe() -> str | None:
         from redis.asyncio import Redis

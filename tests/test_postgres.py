@@ -281,7 +281,7 @@ def test_without_the_driver_a_postgresql_url_names_the_extra(
 ) -> None:
     monkeypatch.setitem(sys.modules, "asyncpg", None)  # import asyncpg -> ImportError
     for url in ("postgresql://localhost/grace", "postgres://localhost/grace"):
-        with pytest.raises(ConfigError, match=r"pip install 'grace\[postgres\]'"):
+        with pytest.raises(ConfigError, match=r"pip install 'grace-chat\[postgres\]'"):
             open_stores(Settings(data_dir=tmp_path, database_url=url))
 
 

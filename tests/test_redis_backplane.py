@@ -280,7 +280,7 @@ def test_without_the_client_library_the_redis_url_names_the_extra(
 ) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
-    with pytest.raises(ConfigError, match=r"pip install 'grace\[redis\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'grace-chat\[redis\]'"):
         redis_backplane("redis://localhost", MemoryLog())
 
 
