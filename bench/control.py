@@ -40,7 +40,7 @@ TOKENS = TokenAuthority(SECRET, 3600)
 BANNER = re.compile(r"Grace is running at (http://127\.0\.0\.1:\d+)/")
 SERVE = """
 import asyncio, sys
-from grace_chat import cli
+from grace_chat.cli import main, server
 from grace_chat.tasks.types import TaskSpec
 
 
@@ -54,9 +54,9 @@ def prepare(grace):
     grace.tasks.types.add(TaskSpec("bench-wait", fn=wait))
 
 
-serve = cli.run_server
-cli.run_server = lambda settings, user, _prepare=None: serve(settings, user, prepare)
-sys.exit(cli.main(["serve", *sys.argv[1:]]))
+serve = server.run_server
+server.run_server = lambda settings, user, _prepare=None: serve(settings, user, prepare)
+sys.exit(main(["serve", *sys.argv[1:]]))
 """
 
 

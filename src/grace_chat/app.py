@@ -22,7 +22,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
 
-from grace_chat import extras, helpers
+from grace_chat import helpers
 from grace_chat.approvals.commands import register_approval_commands
 from grace_chat.approvals.gateway import ActionGateway
 from grace_chat.approvals.model import Policy
@@ -31,11 +31,11 @@ from grace_chat.approvals.status import approval_status
 from grace_chat.auth import Authenticator, Identity, TokenAuthority
 from grace_chat.chat.component import Interpreter, UnifiedChat
 from grace_chat.cluster import Cluster, cluster_status
-from grace_chat.commands import CommandContext, CommandRouter, register_core
+from grace_chat.commands import CommandRouter, register_core
 from grace_chat.component import Component
 from grace_chat.config import Settings
-from grace_chat.errors import MissingExtra
 from grace_chat.events import EventBus
+from grace_chat.extras import installable
 from grace_chat.guardian.component import Guardian
 from grace_chat.guardian.config import GuardianConfig
 from grace_chat.hub.backplane import Backplane, BackplaneFactory, LocalBackplane
@@ -53,10 +53,9 @@ from grace_chat.notifications.notifier import Notifier
 from grace_chat.notifications.rules import Rules, default_rules
 from grace_chat.notifications.store import LogFrames
 from grace_chat.notifications.types import TypeRegistry, default_types
-from grace_chat.protocol import Status
 from grace_chat.selfheal.component import SelfHeal
 from grace_chat.selfheal.model import HealingConfig
-from grace_chat.status import StatusBoard
+from grace_chat.status import StatusBoard, register_status_command
 from grace_chat.store.engines import Stores, open_stores
 from grace_chat.tasks.commands import register_task_commands
 from grace_chat.tasks.executors import build_executors
@@ -72,28 +71,6 @@ log = logging.getLogger("grace")
 
 #: The background systems ``Grace`` can build, in the order they start.
 SYSTEMS = ("healing", "learning", "guardian", "missions", "chat")
-
-#: The systems that need an extra installed (``grace_chat.extras``), with its name.
-SYSTEM_EXTRAS = {"learning": "learning", "guardian": "guardian"}
-
-
-def _installable(chosen: set[str], *, explicit: bool) -> set[str]:
-    """``chosen`` less the systems whose extra is not installed. Asked for by name
-    (``explicit``), such a system fails with ``MissingExtra``; under ``systems=True`` it is left
-    out with one log line naming the extra."""
-    kept = set(chosen)
-    for name in SYSTEMS:
-        extra = SYSTEM_EXTRAS.get(name)
-        if name not in chosen or extra is None:
-            continue
-        try:
-            extras.require(extra, f"the {name} system")
-        except MissingExtra as exc:
-            if explicit:
-                raise
-            log.info("%s; Grace runs without it", exc)
-            kept.discard(name)
-    return kept
 
 
 class Grace:
@@ -186,12 +163,7 @@ class Grace:
         register_core(self.commands, self.notifier)
         register_task_commands(self.commands, self.tasks)
         register_approval_commands(self.commands, self.action_gateway)
-        board = self.status_board
-
-        async def status(ctx: CommandContext, cmd: Status) -> dict[str, Any]:
-            return await board.status(ctx.identity)
-
-        self.commands.register("status", status)
+        register_status_command(self.commands, self.status_board)
         self.components: list[Component] = []
         self.started = False
         self.healer: SelfHeal | None = None
@@ -203,7 +175,7 @@ class Grace:
         unknown = chosen - set(SYSTEMS)
         if unknown:
             raise ValueError(f"unknown systems {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
-        self._build_systems(_installable(chosen, explicit=systems is not True), interpreter)
+        self._build_systems(installable(chosen, explicit=systems is not True), interpreter)
         add_system_sources(
             self.metrics,
             hub=self.hub,

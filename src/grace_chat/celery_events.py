@@ -38,10 +38,11 @@ def add_celery_events_command(subparsers: Any) -> argparse.ArgumentParser:
 
 def cmd_celery_events(args: argparse.Namespace) -> int:
     from grace_chat.app import Grace
-    from grace_chat.cli import _settings, run_server
+    from grace_chat.cli.options import settings_for
+    from grace_chat.cli.server import run_server
     from grace_chat.errors import ConfigError
 
-    settings = _settings(
+    settings = settings_for(
         args, host=args.host, port=args.port, log_level=args.log_level, config_file=args.config
     )
     broker = args.broker or settings.celery_broker_url

@@ -8,11 +8,14 @@ where it uses them, so ``import grace_chat`` and ``grace serve`` work on the cor
 
 ``missing`` says which of an extra's distributions are not installed (by their installed
 metadata, without importing them); ``require`` raises ``MissingExtra``, whose message names
-them and the command that installs them.
+them and the command that installs them; ``installable`` keeps the background systems whose
+extra is installed.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from importlib import metadata
 
 from grace_chat.errors import MissingExtra
@@ -26,6 +29,11 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "redis": ("redis",),
     "uvloop": ("uvloop",),
 }
+
+#: The background systems that need an extra installed, with its name.
+SYSTEM_EXTRAS = {"learning": "learning", "guardian": "guardian"}
+
+log = logging.getLogger("grace")
 
 
 def installed(distribution: str) -> bool:
@@ -48,3 +56,21 @@ def require(extra: str, feature: str) -> None:
     gone = missing(extra)
     if gone:
         raise MissingExtra(feature, extra, gone)
+
+
+def installable(chosen: Iterable[str], *, explicit: bool) -> set[str]:
+    """``chosen`` less the systems whose extra is not installed. Asked for by name
+    (``explicit``), such a system fails with ``MissingExtra``; under ``systems=True`` it is left
+    out with one log line naming the extra."""
+    kept = set(chosen)
+    for name, extra in SYSTEM_EXTRAS.items():
+        if name not in kept:
+            continue
+        try:
+            require(extra, f"the {name} system")
+        except MissingExtra as exc:
+            if explicit:
+                raise
+            log.info("%s; Grace runs without it", exc)
+            kept.discard(name)
+    return kept

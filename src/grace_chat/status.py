@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from grace_chat.auth import Identity
+from grace_chat.commands import CommandContext, CommandRouter
+from grace_chat.protocol import Status
 
 log = logging.getLogger("grace_chat.status")
 Provider = Callable[[Identity], Awaitable[tuple[dict[str, Any], str | None]]]
@@ -46,3 +48,12 @@ def listed(names: list[str], shown: int = 3) -> str:
     return ", ".join(names[:shown]) + (
         f" and {len(names) - shown} more" if len(names) > shown else ""
     )
+
+
+def register_status_command(router: CommandRouter, board: StatusBoard) -> None:
+    """The ``status`` command: the board's answer for the caller."""
+
+    async def status(ctx: CommandContext, cmd: Status) -> dict[str, Any]:
+        return await board.status(ctx.identity)
+
+    router.register("status", status)

@@ -34,7 +34,7 @@ SERVE_WITH_PYTHON_TASKS = """
 import asyncio, os, sys, time
 from pathlib import Path
 
-from grace_chat import cli
+from grace_chat.cli import main, server
 from grace_chat.api.server import GraceServer
 from grace_chat.tasks.types import TaskSpec
 
@@ -71,9 +71,9 @@ if fault:
 
     GraceServer.main_loop = main_loop
 
-serve = cli.run_server
-cli.run_server = lambda settings, user, _prepare=None: serve(settings, user, prepare)
-sys.exit(cli.main(["serve", *sys.argv[1:]]))
+serve = server.run_server
+server.run_server = lambda settings, user, _prepare=None: serve(settings, user, prepare)
+sys.exit(main(["serve", *sys.argv[1:]]))
 """
 
 

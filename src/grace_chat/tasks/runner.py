@@ -7,9 +7,10 @@ paused / resumed, then exactly one of completed, failed, cancelled or interrupte
 ``concurrency`` tasks run at once; the rest wait ``queued``. Only a task's owner (or an admin)
 sees or controls it. When the runner stops, tasks still running are stopped and recorded as
 ``interrupted``; when it starts, tasks a dead process left ``running`` are marked ``interrupted``.
-A task type of another executor (``tasks.executor``) is run there: it is not counted against
-``concurrency``, it becomes ``running`` when that executor says the work began, and pause and
-resume answer ``conflict`` unless the executor can pause.
+A task type of another executor (``tasks.executor``) is run there (``tasks.handoff``): it is not
+counted against ``concurrency``, it becomes ``running`` when that executor says the work began,
+and pause and resume answer ``conflict`` unless the executor can pause. ``tasks.live`` holds each
+task this process runs and saves and announces its changes.
 
 In a cluster a task lives in the process that started it; ``elsewhere`` (set by the composition
 root, ``tasks.ownership``) hands pause, resume and cancel of a task this runner does not run to
@@ -19,32 +20,31 @@ the process that does, after the same checks (``not_found``, ``forbidden``) as h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import re
-import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
 from grace_chat.auth import Identity, check_user_id
 from grace_chat.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
-from grace_chat.events import Event, EventBus, EventType
-from grace_chat.tasks.context import Control, TaskCancelled, TaskContext, TaskFailed
-from grace_chat.tasks.executor import LOCAL, Executor, Job
+from grace_chat.events import EventBus, EventType
+from grace_chat.tasks.context import TaskCancelled, TaskContext, TaskFailed
+from grace_chat.tasks.executor import LOCAL, Executor
+from grace_chat.tasks.handoff import cancel_elsewhere, check_pausable, execute_elsewhere
+from grace_chat.tasks.live import LiveTask, TaskBook, jsonable, task_event
 from grace_chat.tasks.model import TaskRecord, TaskState
 from grace_chat.tasks.shell import ShellProcess
 from grace_chat.tasks.store import TaskStore
 from grace_chat.tasks.types import TaskFn, TaskSpec, TaskTypes
 
+__all__ = ["Elsewhere", "TaskRunner", "task_event"]
+
 log = logging.getLogger("grace_chat.tasks")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-PROGRESS_STEP = 0.05
-LOG_FLUSH_SECONDS = 0.5
 
 
 class Elsewhere(Protocol):
@@ -53,29 +53,6 @@ class Elsewhere(Protocol):
     the owner's error, or answers ``None`` when no other live process runs it."""
 
     async def forward(self, action: str, task_id: str, caller: Identity) -> TaskRecord | None: ...
-
-
-def task_event(event_type: EventType, record: TaskRecord) -> Event:
-    """The bus event that tells ``record``'s owner about it (``TASK_*``)."""
-    data = {"user_id": record.user_id, **record.info(), "parent": record.parent}
-    return Event(event_type, source="task_runner", data=data)
-
-
-@dataclass(eq=False)
-class _Live:
-    record: TaskRecord
-    spec: TaskSpec
-    control: Control = field(default_factory=Control)
-    job: asyncio.Task[None] | None = None
-    shell: ShellProcess | None = None
-    stopping: bool = False
-    last_reported: float = -1.0
-    last_report_at: float = 0.0
-    progress_timer: asyncio.TimerHandle | None = None
-    log_timer: asyncio.TimerHandle | None = None
-    log_buffer: list[tuple[float, str]] = field(default_factory=list)
-    background: set[asyncio.Task[Any]] = field(default_factory=set)
-    saving: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class TaskRunner:
@@ -95,10 +72,10 @@ class TaskRunner:
         self.bus = bus
         self.types = types or TaskTypes()
         self.cancel_grace = cancel_grace
-        self.progress_interval = progress_interval
-        self.log_limit = log_limit
+        #: Saves and announces the changes of the tasks this process holds.
+        self.book = TaskBook(store, bus, progress_interval, log_limit)
         self._slots = asyncio.Semaphore(concurrency)
-        self._live: dict[str, _Live] = {}
+        self._live: dict[str, LiveTask] = {}
         self.executors: dict[str, Executor] = dict(executors or {})
         #: Tasks other processes of a cluster run (``None``: this process runs every task).
         self.elsewhere: Elsewhere | None = None
@@ -108,7 +85,7 @@ class TaskRunner:
     async def start(self) -> None:
         await self.store.open()
         for task in await self.store.interrupt_active():
-            await self._emit(EventType.TASK_INTERRUPTED, task)
+            await self.book.emit(EventType.TASK_INTERRUPTED, task)
 
     async def stop(self) -> None:
         """Stop every task (shell tasks' process groups get SIGTERM, then SIGKILL) and record it
@@ -129,7 +106,7 @@ class TaskRunner:
             if live.shell is not None:
                 live.shell.reap()
 
-    def _interrupt(self, live: _Live) -> None:
+    def _interrupt(self, live: LiveTask) -> None:
         if live.stopping:
             return  # cancelled once: a second cancel would cut its clean-up short
         live.stopping = True
@@ -182,7 +159,7 @@ class TaskRunner:
             parent=parent,
         )
         await self.store.save(record)
-        live = _Live(record, spec)
+        live = LiveTask(record, spec)
         self._live[task_id] = live
         live.job = asyncio.get_running_loop().create_task(self._run(live), name=task_id)
         return record
@@ -245,7 +222,7 @@ class TaskRunner:
         if done:
             return record
         live = self._live.get(task_id)
-        self._check_pausable(live)
+        check_pausable(self.executors, live)
         if record.state is TaskState.PAUSED or record.pause_requested:
             raise Conflict(f"task {task_id} is already paused")
         if record.state is not TaskState.RUNNING or live is None:
@@ -255,7 +232,7 @@ class TaskRunner:
             live.shell.pause()
             await self._paused(live)
         else:
-            await self._set(live, live.record.with_(pause_requested=True))
+            await self.book.set(live, live.record.with_(pause_requested=True))
         return live.record
 
     async def resume(self, task_id: str, caller: Identity) -> TaskRecord:
@@ -263,17 +240,17 @@ class TaskRunner:
         if done:
             return record
         live = self._live.get(task_id)
-        self._check_pausable(live)
+        check_pausable(self.executors, live)
         if live is None or not (record.state is TaskState.PAUSED or record.pause_requested):
             raise Conflict(f"task {task_id} is {record.state.value}; only a paused task resumes")
         live.control.release()
         if live.record.state is TaskState.PAUSED:
             if live.shell is not None:
                 live.shell.resume()
-            await self._set(live, live.record.move(TaskState.RUNNING))
-            await self._emit(EventType.TASK_RESUMED, live.record)
+            await self.book.set(live, live.record.move(TaskState.RUNNING))
+            await self.book.emit(EventType.TASK_RESUMED, live.record)
         else:
-            await self._set(live, live.record.with_(pause_requested=False))
+            await self.book.set(live, live.record.with_(pause_requested=False))
         return live.record
 
     async def cancel(self, task_id: str, caller: Identity) -> TaskRecord:
@@ -287,15 +264,15 @@ class TaskRunner:
             raise Conflict(f"task {task_id} already {record.state.value}")
         live.control.cancel = True
         if live.spec.executor != LOCAL:
-            return await self._cancel_elsewhere(live)
+            return await cancel_elsewhere(self.executors, self.book, live, self.cancel_grace)
         if live.record.state is TaskState.QUEUED:
             cancelled = live.record.move(TaskState.CANCELLED)
-            await self._finish(live, cancelled, EventType.TASK_CANCELLED)
+            await self.book.finish(live, cancelled, EventType.TASK_CANCELLED)
             return live.record
-        await self._set(live, live.record.move(TaskState.CANCELLING))
+        await self.book.set(live, live.record.move(TaskState.CANCELLING))
         live.control.release()
         if live.shell is not None:
-            self._spawn(live, live.shell.terminate(self.cancel_grace))
+            live.spawn(live.shell.terminate(self.cancel_grace))
         else:
             job = live.job
             asyncio.get_running_loop().call_later(
@@ -307,13 +284,13 @@ class TaskRunner:
         await self.get(task_id, caller)
         live = self._live.get(task_id)
         if live is not None:
-            await self._flush_log(live)
+            await self.book.flush_log(live)
         lines = await self.store.read_log(task_id, limit)
         return [{"t": t, "line": line} for t, line in lines]
 
     # -- running ------------------------------------------------------------------------------
 
-    async def _run(self, live: _Live) -> None:
+    async def _run(self, live: LiveTask) -> None:
         try:
             if live.spec.executor != LOCAL:  # its workers have their own concurrency
                 await self._execute_and_report(live)
@@ -321,22 +298,22 @@ class TaskRunner:
             async with self._slots:
                 if live.record.state.terminal:
                     return  # cancelled while queued
-                await self._set(live, live.record.move(TaskState.RUNNING))
-                await self._emit(EventType.TASK_STARTED, live.record)
+                await self.book.set(live, live.record.move(TaskState.RUNNING))
+                await self.book.emit(EventType.TASK_STARTED, live.record)
                 await self._execute_and_report(live)
         except asyncio.CancelledError:
             if live.stopping and not live.record.state.terminal:  # stopped while queued
                 record = live.record.move(TaskState.INTERRUPTED, error="the server stopped")
-                await asyncio.shield(self._finish(live, record, EventType.TASK_INTERRUPTED))
+                await asyncio.shield(self.book.finish(live, record, EventType.TASK_INTERRUPTED))
             raise
         finally:
             self._live.pop(live.record.task_id, None)
 
-    async def _execute_and_report(self, live: _Live) -> None:
+    async def _execute_and_report(self, live: LiveTask) -> None:
         try:
             result = await self._execute(live)
         except TaskCancelled:
-            await self._finish(
+            await self.book.finish(
                 live, live.record.move(TaskState.CANCELLED), EventType.TASK_CANCELLED
             )
         except TaskFailed as exc:
@@ -344,32 +321,32 @@ class TaskRunner:
         except asyncio.CancelledError:
             if live.stopping:
                 record = live.record.move(TaskState.INTERRUPTED, error="the server stopped")
-                await asyncio.shield(self._finish(live, record, EventType.TASK_INTERRUPTED))
+                await asyncio.shield(self.book.finish(live, record, EventType.TASK_INTERRUPTED))
                 raise
             if not live.control.cancel:
                 raise
-            await self._finish(
+            await self.book.finish(
                 live, live.record.move(TaskState.CANCELLED), EventType.TASK_CANCELLED
             )
         except Exception as exc:
-            self._on_log(live, f"error: {exc.__class__.__name__}: {exc}")
+            self.book.on_log(live, f"error: {exc.__class__.__name__}: {exc}")
             await self._fail(live, str(exc) or exc.__class__.__name__)
         else:
-            await self._finish(
+            await self.book.finish(
                 live,
-                live.record.move(TaskState.SUCCEEDED, result=_jsonable(result)),
+                live.record.move(TaskState.SUCCEEDED, result=jsonable(result)),
                 EventType.TASK_COMPLETED,
             )
 
-    async def _execute(self, live: _Live) -> Any:
+    async def _execute(self, live: LiveTask) -> Any:
         spec, record = live.spec, live.record
         if spec.executor != LOCAL:
-            return await self._execute_elsewhere(live)
+            return await execute_elsewhere(self.executors, self.book, live)
         if spec.command is not None:
             env = {f"GRACE_PARAM_{k.upper()}": str(v) for k, v in record.params.items()}
             env.update(spec.env, GRACE_TASK_ID=record.task_id, GRACE_USER_ID=record.user_id)
             live.shell = ShellProcess(spec.render_command(record.params), spec.cwd, env)
-            return await live.shell.run(lambda line: self._on_log(live, line), spec.timeout)
+            return await live.shell.run(lambda line: self.book.on_log(live, line), spec.timeout)
         assert spec.fn is not None
         loop = asyncio.get_running_loop()
         ctx = TaskContext(
@@ -378,8 +355,8 @@ class TaskRunner:
             record.params,
             live.control,
             loop,
-            on_progress=lambda f, n: self._on_progress(live, f, n),
-            on_log=lambda line: self._on_log(live, line),
+            on_progress=lambda f, n: self.book.on_progress(live, f, n),
+            on_log=lambda line: self.book.on_log(live, line),
             on_paused=lambda: self._paused(live),
         )
         args = (ctx,) if inspect.signature(spec.fn).parameters else ()
@@ -395,146 +372,11 @@ class TaskRunner:
             raise TaskFailed(f"timed out after {spec.timeout:g}s") from None
         return result
 
-    async def _paused(self, live: _Live) -> None:
+    async def _paused(self, live: LiveTask) -> None:
         if live.record.state is TaskState.RUNNING:
-            await self._set(live, live.record.move(TaskState.PAUSED, pause_requested=False))
-            await self._emit(EventType.TASK_PAUSED, live.record)
+            await self.book.set(live, live.record.move(TaskState.PAUSED, pause_requested=False))
+            await self.book.emit(EventType.TASK_PAUSED, live.record)
 
-    async def _fail(self, live: _Live, error: str) -> None:
+    async def _fail(self, live: LiveTask, error: str) -> None:
         record = live.record.move(TaskState.FAILED, error=error[:2000])
-        await self._finish(live, record, EventType.TASK_FAILED)
-
-    async def _finish(self, live: _Live, record: TaskRecord, event: EventType) -> None:
-        if live.progress_timer is not None:
-            live.progress_timer.cancel()
-        if live.background:
-            await asyncio.gather(*live.background, return_exceptions=True)
-        await self._flush_log(live)
-        await self._set(live, record)
-        await self._emit(event, record)
-
-    # -- other executors ----------------------------------------------------------------------
-
-    def _check_pausable(self, live: _Live | None) -> None:
-        executor = live.spec.executor if live is not None else LOCAL
-        if live is not None and executor != LOCAL and not self.executors[executor].pausable:
-            raise Conflict(
-                f"task {live.record.task_id} runs on {executor}: "
-                "this executor cannot pause or resume"
-            )
-
-    async def _execute_elsewhere(self, live: _Live) -> Any:
-        spec, r = live.spec, live.record
-        job = Job(
-            r.task_id, r.user_id, r.task_type, spec.target or "", r.params, spec.timeout, spec.queue
-        )
-        try:
-            return await self.executors[spec.executor].run(job, _Report(self, live))
-        except TaskCancelled:  # by Grace's cancel, or revoked on the far side
-            if live.record.state in (TaskState.RUNNING, TaskState.PAUSED):
-                await self._set(live, live.record.move(TaskState.CANCELLING))
-            raise
-
-    async def _cancel_elsewhere(self, live: _Live) -> TaskRecord:
-        """Queued there, it stays ``queued`` until the executor confirms (a worker may be
-        starting it right now); running, it becomes ``cancelling``."""
-        if live.record.state is not TaskState.QUEUED:
-            await self._set(live, live.record.move(TaskState.CANCELLING))
-        await self.executors[live.spec.executor].cancel(live.record.task_id, self.cancel_grace)
-        return live.record
-
-    # -- progress and logs --------------------------------------------------------------------
-
-    def _on_progress(self, live: _Live, fraction: float, note: str | None) -> None:
-        if live.record.state.terminal:
-            return
-        changed_note = note is not None and note != live.record.note
-        live.record = live.record.with_(progress=fraction, note=note or live.record.note)
-        if not changed_note and abs(fraction - live.last_reported) < PROGRESS_STEP:
-            return
-        wait = live.last_report_at + self.progress_interval - time.monotonic()
-        if wait <= 0:
-            self._report_progress(live)
-        elif live.progress_timer is None:
-            loop = asyncio.get_running_loop()
-            live.progress_timer = loop.call_later(wait, self._report_progress, live)
-
-    def _report_progress(self, live: _Live) -> None:
-        live.progress_timer = None
-        if live.record.state.terminal:
-            return
-        live.last_report_at = time.monotonic()
-        live.last_reported = live.record.progress or 0.0
-        record = live.record
-
-        async def report() -> None:
-            await self._save(live)
-            await self._emit(EventType.TASK_PROGRESS, record)
-
-        self._spawn(live, report())
-
-    def _on_log(self, live: _Live, line: str) -> None:
-        live.log_buffer.append((time.time(), line[:4000]))
-        if len(live.log_buffer) > self.log_limit:
-            del live.log_buffer[: len(live.log_buffer) - self.log_limit]
-        if live.log_timer is None:
-            loop = asyncio.get_running_loop()
-            live.log_timer = loop.call_later(
-                LOG_FLUSH_SECONDS, lambda: self._spawn(live, self._flush_log(live))
-            )
-
-    async def _flush_log(self, live: _Live) -> None:
-        if live.log_timer is not None:
-            live.log_timer.cancel()
-            live.log_timer = None
-        lines, live.log_buffer = live.log_buffer, []
-        await self.store.append_log(live.record.task_id, lines)
-
-    def _spawn(self, live: _Live, work: Any) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        live.background.add(task)
-        task.add_done_callback(live.background.discard)
-
-    # -- bookkeeping --------------------------------------------------------------------------
-
-    async def _set(self, live: _Live, record: TaskRecord) -> None:
-        live.record = record
-        await self._save(live)
-
-    async def _save(self, live: _Live) -> None:
-        """Save the task as it is now. One save at a time per task, each of the latest record:
-        a save that started earlier never lands after a later state (other processes read the
-        stored row)."""
-        async with live.saving:
-            await self.store.save(live.record)
-
-    async def _emit(self, event_type: EventType, record: TaskRecord) -> None:
-        await self.bus.publish(task_event(event_type, record))
-
-
-@dataclass(eq=False)
-class _Report:
-    """An executor's ``Reporter`` for one task."""
-
-    runner: TaskRunner
-    live: _Live
-
-    async def started(self, detail: str | None = None) -> None:
-        live = self.live
-        if detail:
-            self.runner._on_log(live, detail)
-        if live.record.state is TaskState.QUEUED:
-            await self.runner._set(live, live.record.move(TaskState.RUNNING))
-            await self.runner._emit(EventType.TASK_STARTED, live.record)
-
-    def progress(self, fraction: float, note: str | None = None) -> None:
-        self.runner._on_progress(self.live, min(1.0, max(0.0, float(fraction))), note)
-
-    def log(self, line: str) -> None:
-        self.runner._on_log(self.live, line)
-
-
-def _jsonable(value: Any) -> Any:
-    with contextlib.suppress(TypeError):
-        return orjson.loads(orjson.dumps(value))
-    return repr(value)
+        await self.book.finish(live, record, EventType.TASK_FAILED)
