@@ -13,6 +13,7 @@ reader already understands ("cancel the sync").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from grace_chat.chat import vocabulary as v
@@ -173,3 +174,61 @@ def wanted(words: list[str], text: Text) -> list[str]:
         said = text.said
         wished = bool(DESIRE & set(said[: said.index(rest[0])] if rest[0] in said else ()))
     return [last, *rest[:-1]] if wished and len(rest) > 1 else words
+
+
+#: A quoted span: "…", “…” or '…' standing alone (not an apostrophe inside a word).
+_QUOTED = re.compile(r"[\"“”]([^\"“”]+)[\"“”]|(?:^|(?<=\s))['‘]([^'‘’]+)['’](?=\s|$|[.,!?;:])")
+
+
+def quotes_a_command(raw: str) -> bool:
+    """'"cancel the backup" is what he typed': a command quoted inside a sentence about it is
+    mentioned, not given. True when a quoted span starts with a verb Grace obeys and words stand
+    outside it."""
+    spans = [m.group(1) or m.group(2) or "" for m in _QUOTED.finditer(raw)]
+    outside = _QUOTED.sub(" ", raw)
+    if not spans or not re.search(r"[a-zA-Z]{2,}", outside):
+        return False
+    return any(
+        (first := re.findall(r"[a-z]+", span.lower())[:1]) and first[0] in v.VERB for span in spans
+    )
+
+
+#: Words that make a sentence social ("thanks, that's everything", "see you tomorrow").
+_SOCIAL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
+    {"bye", "goodbye", "howareyou", "whoareyou", "cya", "later", "star", "legend", "amazing",
+     "brilliant", "best", "wonderful", "fantastic", "helpful", "smart", "lol", "haha"}
+)  # fmt: skip
+
+
+def social(text: Text, grace_word: Callable[[str], bool]) -> bool:
+    """Small talk with more words than greetings: a word of thanks, greeting or praise, and no
+    word that names an action or anything Grace runs."""
+    if not (_SOCIAL & (set(text.said) | set(text.words))):
+        return False
+    return not any(grace_word(w) for w in (*text.words, *text.said) if w != "see")
+
+
+def new_of_type(words: list[str], type_of: Callable[[str], str | None]) -> str | None:
+    """ "new sync task", "another backup": a request for a new task named by its type alone."""
+    if len(words) < 2 or words[0] not in ("new", "another", "fresh"):
+        return None
+    rest = [w for w in words[1:] if w not in ("new", "fresh", "one")]
+    if rest and type_of(rest[0]) and all(v.THING.get(w) == "task" for w in rest[1:]):
+        return rest[0]
+    return None
+
+
+#: Words of interfering with something: "don't touch the learning", "do not mess with it".
+_MEDDLE = frozenset({"touch", "mess", "change", "bother", "interfere", "disturb", "with", "a",
+                     "anything", "it", "that", "this", "them", "alone", "the", "my"})  # fmt: skip
+_REFUSING = frozenset({"do", "i", "we", "please", "better", "would", "rather", "you"})
+
+
+def meddling(before: list[str], after: list[str], grace_word: Callable[[str], bool]) -> bool:
+    """A refusal without one of Grace's verbs: "nope, don't", "don't touch the learning"."""
+    if not set(before) <= _REFUSING:
+        return False
+    left = [w for w in after if w not in _MEDDLE]
+    return (not after or bool(_MEDDLE & set(after) - {"the", "my", "a"})) and all(
+        grace_word(w) for w in left
+    )

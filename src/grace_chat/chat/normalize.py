@@ -46,6 +46,7 @@ _CONTRACTIONS = {
     "i'm": "i am", "i'd": "i would", "i've": "i have",
     "i'll": "i will", "you're": "you are", "we're": "we are", "they're": "they are",
     "you've": "you have", "we'd": "we would", "you'd": "you would",
+    "u": "you", "ur": "your", "ya": "you",
     "that'll": "that will", "it'll": "it will", "we'll": "we will", "you'll": "you will",
     "there'll": "there will", "that'd": "that would", "it'd": "it would",
 }  # fmt: skip
@@ -91,8 +92,14 @@ def is_id(word: str) -> bool:
     return bool(re.search(r"\d|_|[a-z][.:][a-z]", word))
 
 
+#: Emoji that stand for a word.
+_EMOJI = {"👍": " ok ", "👌": " ok ", "✅": " ok ", "🙏": " please ", "👋": " hi "}
+
+
 def _tokens(text: str) -> list[str]:
     text = text.lower().replace("’", "'").replace("‘", "'")
+    for emoji, word in _EMOJI.items():
+        text = text.replace(emoji, word)
     words: list[str] = []
     for raw in _WORD.findall(text):
         if raw in _CONTRACTIONS:
@@ -163,6 +170,15 @@ def _vocabulary(task_types: tuple[str, ...]) -> tuple[frozenset[str], tuple[str,
 
 
 def _correct(word: str, task_types: tuple[str, ...]) -> str | None:
+    found = _nearest(word, task_types)
+    single = re.sub(r"(.)\1+", r"\1", word)  # "aproove", "cancell": a letter typed twice
+    known = _vocabulary(task_types)[0]
+    if found is None and single != word and word not in known and len(single) >= 5:
+        found = single if single in known else _nearest(single, task_types)
+    return found
+
+
+def _nearest(word: str, task_types: tuple[str, ...]) -> str | None:
     known, ordered = _vocabulary(task_types)
     if word in known or len(word) < 3 or not word.isalpha():
         return None

@@ -82,7 +82,8 @@ RECENCY: dict[str, tuple[str, ...]] = {
 }
 
 YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "fine", "goahead",
-                 "affirmative", "absolutely", "certainly", "definitely", "k"})  # fmt: skip
+                 "affirmative", "absolutely", "certainly", "definitely", "k", "kk", "okk", "okey",
+                 "oki", "okie", "okidoki"})  # fmt: skip
 NO = frozenset({"no", "nope", "nah"})
 GREETINGS = frozenset(
     {
@@ -102,7 +103,7 @@ GREETINGS = frozenset(
         "greetings",
     }
 )
-THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty"})
+THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty", "ta", "tnx", "tks"})
 PLEASED = frozenset({"cool", "great", "nice", "awesome", "perfect", "good", "excellent", "wow"})
 PRONOUNS = frozenset({"it", "that", "this", "them", "those", "its", "one"})
 ALL = frozenset({"all", "everything", "every", "each"})
@@ -164,7 +165,8 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("what did i miss", "status"), ("anything new", "status"), ("what else is new", "status"),
         # small talk of several words
         ("how are you doing", "howareyou"), ("how are you", "howareyou"),
-        ("how do you do", "howareyou"), ("got it", "gotit"), ("see you", "bye"),
+        ("how do you do", "howareyou"), ("who are you", "whoareyou"), ("got it", "gotit"),
+        ("see you", "bye"),
         ("see ya", "bye"), ("that is all", "bye"), ("that will be all", "bye"),
         ("talk later", "bye"), ("a lot", ""), ("nice work", "nice"), ("good work", "nice"),
         ("great work", "nice"), ("nice job", "nice"), ("good job", "nice"),
@@ -271,6 +273,9 @@ ORDINARY = frozenset(
         happy sad angry tired bored hungry sick busy free ready sorry
         friend friends family mother father mom dad brother sister son daughter wife husband
         boss colleague colleagues neighbour neighbor
+        mate mates pal pals buddy bro dude folks guys lads
+        expense expenses invoice invoices timesheet timesheets budget budgets invite invites
+        ticket tickets order orders leave
         """
     )
 )
