@@ -173,6 +173,14 @@ FORMS: list[tuple[str, Intent | None]] = [
     ("new sync task", Intent("run_task", {"what": "sync"})),
     ("abort the backup, it is eating all the disk", Intent("cancel_task", {"what": "backup"})),
     ("has anything changed?", Intent("status")),
+    # several sentences: the one that reads, with the task an earlier one named
+    ("the deployment is stuck. cancel it", Intent("cancel_task", {"what": "deployment"})),
+    ("Stop the backup. Just kidding.", Intent("declined")),
+    ("My boss is annoying. Anyway.", None),
+    # Grace addressed at the end; "get a … going" starts one; "wanna"
+    ("how's it going grace", Intent("status")),
+    ("let's get a backup going", Intent("run_task", {"what": "backup"})),
+    ("i wanna cancel the sync", Intent("cancel_task", {"what": "sync"})),
 ]
 
 

@@ -17,7 +17,8 @@ import re
 from collections.abc import Callable
 
 from grace_chat.chat import vocabulary as v
-from grace_chat.chat.normalize import Text
+from grace_chat.chat import words as rw
+from grace_chat.chat.normalize import Text, is_id
 
 SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
 #: Words of wanting: "I want the deployment cancelled" asks for the participle's action.
@@ -66,8 +67,10 @@ def is_help(said: tuple[str, ...]) -> bool:
     joined = " ".join(said)
     if said[:1] == ("help",) or joined in ("commands", "menu", "options"):
         return True
-    if _explains(list(said)):
-        return True
+    if _explains(list(said)) or (
+        said[:2] in (("how", "does"), ("how", "do")) and said[-1:] == ("work",)
+    ):
+        return True  # "how does approval work?"
     return any(joined.startswith(a) or f" {a}" in joined for a in _HELP)
 
 
@@ -232,3 +235,21 @@ def meddling(before: list[str], after: list[str], grace_word: Callable[[str], bo
     return (not after or bool(_MEDDLE & set(after) - {"the", "my", "a"})) and all(
         grace_word(w) for w in left
     )
+
+
+def foreign(rest: list[str], known: frozenset[str], type_of: Callable[[str], str | None]) -> bool:
+    """Whether the object of a verb is something Grace does not run ("the music", "time until
+    lunch", "thinking about lunch"): its first word is not one she knows and no word of it
+    names one of her things (a thing, task type, id, state, recency, pronoun, "all")."""
+    content = [w for w in rest if w not in rw.ARTICLES and w not in v.NEGATIONS]
+    if rest[:1] in (["me"], ["us"], ["you"], ["yourself"]) and not any(
+        w in v.THING or is_id(w) or type_of(w) for w in rest[1:]
+    ):
+        return True  # "kill me now": a person, not a task ("run me a backup" is one)
+    if not content or content[0] in known or content[0] in rw.VAGUE:
+        return False
+    return not any(
+        w in v.THING or w in v.STATE or w in v.RECENT or w in v.PRONOUNS or w in v.ALL
+        or w in rw.VAGUE or is_id(w) or type_of(w) is not None
+        for w in content
+    )  # fmt: skip

@@ -14,6 +14,7 @@ and the conversation. A destructive command whose verb was a spelling correction
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,8 @@ DESTRUCTIVE = frozenset(
 #: Commands that ask rather than act whenever the reading is uncertain: every one that changes
 #: something ("pase the backup" pauses nothing until the person says which).
 ASK_WHEN_UNSURE = DESTRUCTIVE
+#: Intents about one task, which a pronoun may point at.
+_POINTABLE = frozenset({"cancel_task", "pause_task", "resume_task", "task_status", "task_logs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,7 @@ class _Reader:
             return Intent("confirm")
         if all(w in SMALL | v.YES for w in words):
             return Intent("smalltalk")
-        if all(w in v.NO for w in words) or "nevermind" in words:
+        if all(w in v.NO for w in words) or "nevermind" in words or v.RETRACT & set(text.said):
             return Intent("declined")
         if forms.social(text, self._grace_word):
             return Intent("smalltalk")  # "you're great, you know that", "see you tomorrow"
@@ -222,7 +225,7 @@ class _Reader:
             if concept == "show":
                 return None
             if concept:
-                if self._foreign(rest[i + 1 :]):
+                if forms.foreign(rest[i + 1 :], self.known, self.type_of):
                     return Intent("unknown")  # "I can't stop thinking about lunch"
                 name = command_for(concept, self._thing(rest[i + 1 :]))
                 return Intent("declined", {"intent": name} if name else {})
@@ -260,7 +263,9 @@ class _Reader:
             name = verb
         else:
             command = command_for(verb, thing)
-            if command is None or (self._foreign(rest) and "inbackground" not in words):
+            if command is None or (
+                forms.foreign(rest, self.known, self.type_of) and "inbackground" not in words
+            ):
                 return None  # "stop the music", "kill time until lunch"
             name = command
             if name in ("pause_learning", "resume_learning"):
@@ -274,23 +279,6 @@ class _Reader:
         if head in self.text.corrected and name in ASK_WHEN_UNSURE:
             return Intent("clarify", {"intent": name, **args})
         return Intent(name, args)
-
-    def _foreign(self, rest: list[str]) -> bool:
-        """Whether the object of a verb is something Grace does not run ("the music", "time
-        until lunch", "thinking about lunch"): its first word is not one she knows and no word
-        of it names one of her things (a thing, task type, id, state, recency, pronoun, "all")."""
-        content = [w for w in rest if w not in rw.ARTICLES and w not in v.NEGATIONS]
-        if rest[:1] in (["me"], ["us"], ["you"], ["yourself"]) and not any(
-            w in v.THING or is_id(w) or self.type_of(w) for w in rest[1:]
-        ):
-            return True  # "kill me now": a person, not a task ("run me a backup" is one)
-        if not content or content[0] in self.known or content[0] in rw.VAGUE:
-            return False
-        return not any(
-            w in v.THING or w in v.STATE or w in v.RECENT or w in v.PRONOUNS or w in v.ALL
-            or w in rw.VAGUE or is_id(w) or self.type_of(w) is not None
-            for w in content
-        )  # fmt: skip
 
     def run_args(self, rest: list[str]) -> dict[str, str]:
         words = [w for w in rest if w not in rw.ARTICLES]
@@ -398,4 +386,22 @@ def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
     types = tuple(sorted(task_types))
     if forms.quotes_a_command(text):
         return None  # '"cancel the backup" is what he typed': mentioned, not given
-    return _Reader(normalize(text, types), types).read()
+    whole = _Reader(normalize(text, types), types).read()
+    parts = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip(" .!?")]
+    if whole is not None or len(parts) < 2:
+        return whole
+    # "the deployment is stuck. cancel it": the one sentence that reads, with the task an
+    # earlier one named when it points back at one
+    readers = [_Reader(normalize(p, types), types) for p in parts]
+    read = [(i, r.read()) for i, r in enumerate(readers)]
+    found = [(i, x) for i, x in read if x is not None and x.name != "smalltalk"]
+    if len(found) != 1:
+        return None
+    i, intent = found[0]
+    if intent.name in _POINTABLE and not {"id", "what"} & set(intent.args):
+        named = [r.target(list(r.text.words)) for r in readers[:i]]
+        earlier = [{k: x for k, x in t.items() if k in ("id", "what")} for t in named]
+        earlier = [t for t in earlier if t]
+        if len(earlier) == 1:
+            return Intent(intent.name, {**intent.args, **earlier[0]})
+    return intent

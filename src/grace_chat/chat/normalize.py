@@ -46,6 +46,7 @@ _CONTRACTIONS = {
     "i'm": "i am", "i'd": "i would", "i've": "i have",
     "i'll": "i will", "you're": "you are", "we're": "we are", "they're": "they are",
     "you've": "you have", "we'd": "we would", "you'd": "you would",
+    "wanna": "want to", "gonna": "going to", "gotta": "got to", "lemme": "let me",
     "u": "you", "ur": "your", "ya": "you",
     "that'll": "that will", "it'll": "it will", "we'll": "we will", "you'll": "you will",
     "there'll": "there will", "that'd": "that would", "it'd": "it would",
@@ -135,6 +136,9 @@ def _replace(words: list[str], table: list[tuple[tuple[str, ...], tuple[str, ...
 _PHRASES = sorted(v.PHRASES, key=lambda p: len(p[0]), reverse=True)
 
 
+_NEW = (["a"], ["an"], ["another"], ["new"])
+
+
 def _split_verbs(words: list[str]) -> list[str]:
     """ "put the backup on hold" → "pause the backup"; "turn learning back on" → "resume
     learning"."""
@@ -144,6 +148,8 @@ def _split_verbs(words: list[str]) -> list[str]:
                 continue
             for j in range(i + 1, min(len(words), i + 6)):
                 if tuple(words[j : j + len(tail)]) == tail:
+                    if concept == "resume" and words[i + 1 : i + 2] in _NEW:
+                        concept = "run"  # "get a backup going" starts one
                     return _split_verbs([*words[:i], concept, *words[i + 1 : j],
                                          *words[j + len(tail) :]])  # fmt: skip
     return words
@@ -222,6 +228,8 @@ def normalize(text: str, task_types: tuple[str, ...] = ()) -> Text:
     words = _replace(words, [(phrase, ()) for phrase in _FILLER])
     while len(words) > 1 and words[0] in _LEAD:
         words = words[1:]
+    while len(words) > 1 and words[-1] in ("grace", "mate", "buddy", "pal"):
+        words = words[:-1]  # "how's it going grace": Grace addressed, not named
     if words == ["grace"]:
         words = []
     return Text(tuple(words), tuple(fixed), asked, frozenset(corrected))

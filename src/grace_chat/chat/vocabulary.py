@@ -18,7 +18,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "pause": ("pause", "suspend", "hold", "freeze", "park"),
     "resume": ("resume", "continue", "unpause", "unfreeze", "proceed", "restart", "reactivate"),
     "run": ("run", "start", "launch", "begin", "execute", "trigger", "do", "kick", "fire",
-            "generate", "make", "create", "perform", "spin"),
+            "generate", "make", "create", "perform", "spin", "retry", "rerun"),
     "show": ("show", "list", "display", "see", "view", "get", "give", "tell", "check", "fetch",
              "open", "read", "pull"),
     "approve": ("approve", "accept", "allow", "confirm", "grant", "permit", "authorize",
@@ -60,13 +60,13 @@ THINGS: dict[str, tuple[str, ...]] = {
     "logs": ("logs", "log", "logged", "output", "outputs", "print", "printed", "console",
              "transcript"),
     "approval": ("approval", "approvals", "request", "requests", "permission", "permissions"),
-    "status": ("status", "overview", "summary", "update"),
+    "status": ("status", "overview", "summary", "update", "updates"),
 }  # fmt: skip
 
 STATES: dict[str, tuple[str, ...]] = {
     "failed": ("failed", "failing", "broken", "broke", "crashed", "errored", "failure", "failures",
                "fail",
-               "fails", "wrong"),
+               "fails", "wrong", "error", "errors"),
     "paused": ("paused", "suspended", "frozen", "onhold"),
     "running": ("running", "ongoing", "live"),
     "active": ("active", "unfinished"),
@@ -85,6 +85,8 @@ YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "
                  "affirmative", "absolutely", "certainly", "definitely", "k", "kk", "okk", "okey",
                  "oki", "okie", "okidoki"})  # fmt: skip
 NO = frozenset({"no", "nope", "nah"})
+#: Taking back what was just said: "stop the backup. just kidding".
+RETRACT = frozenset({"kidding", "joking", "jk", "jking"})
 GREETINGS = frozenset(
     {
         "hello",
@@ -162,7 +164,10 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("how are we looking", "status"), ("how is it looking", "status"),
         ("what is the latest", "status"), ("any news", "status"), ("what is the news", "status"),
         ("anything i should know", "status"), ("anything i need to know", "status"),
-        ("what did i miss", "status"), ("anything new", "status"), ("what else is new", "status"),
+        ("what did i miss", "status"), ("everything ok", "status"),
+        ("everything okay", "status"), ("everything fine", "status"),
+        ("everything good", "status"), ("everything alright", "status"),
+        ("anything new", "status"), ("what else is new", "status"),
         # small talk of several words
         ("how are you doing", "howareyou"), ("how are you", "howareyou"),
         ("how do you do", "howareyou"), ("who are you", "whoareyou"), ("got it", "gotit"),
