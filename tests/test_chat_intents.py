@@ -181,6 +181,14 @@ FORMS: list[tuple[str, Intent | None]] = [
     ("how's it going grace", Intent("status")),
     ("let's get a backup going", Intent("run_task", {"what": "backup"})),
     ("i wanna cancel the sync", Intent("cancel_task", {"what": "sync"})),
+    # a type as a verb on an everyday thing; a reason after a comma; a reported command
+    ("build me a house", None),
+    ("continue build_789, the fix is in", Intent("resume_task", {"id": "build_789"})),
+    ("my manager says, cancel the backup", None),
+    # "and now?" asks again about the task spoken of; "do I need to …?" is a question
+    ("and now?", Intent("task_status")),
+    ("do I need to approve anything?", Intent("approvals")),
+    ("can we put the sync on hold?", Intent("pause_task", {"what": "sync"})),
 ]
 
 

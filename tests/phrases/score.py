@@ -18,6 +18,7 @@ TABLES = (
     "fresh3.tsv",
     "fresh4.tsv",
     "fresh5.tsv",
+    "fresh6.tsv",
 )
 
 

@@ -128,7 +128,12 @@ def allowed(words: list[str]) -> list[str]:
     """ "learning can resume now", "the build may continue": a thing allowed to go on, said with
     the thing first, as the plain command ("resume learning")."""
     for i, word in enumerate(words[1:-1], 1):
-        if word in ("can", "may") and v.VERB.get(words[i + 1]) in ("resume", "cancel", "pause"):
+        if word in ("can", "may") and v.VERB.get(words[i + 1]) in (
+            "resume",
+            "cancel",
+            "pause",
+            "run",
+        ):
             if words[0] in v.AUX | v.QUESTION | SUBJECTS | {"you", "it", "that", "this"}:
                 return words  # "can you …", "how can I …", "it can stop": not a thing's leave
             return [words[i + 1], *words[:i], *words[i + 2 :]]
@@ -138,7 +143,8 @@ def allowed(words: list[str]) -> list[str]:
 #: Words that may follow a wished-for task: "we need a report, can you make one?".
 _ASKED_TO_MAKE = frozenset({"please", "now", "can", "could", "would", "will", "you", "it",
                             "for", "me", "us", "asap", "soon", "today", "thanks", "started",
-                            "job", "task", "run", "going", "made", "done", "quickly"})  # fmt: skip
+                            "job", "task", "run", "going", "made", "done", "quickly", "that",
+                            "this"})  # fmt: skip
 
 
 def wished_type(said: tuple[str, ...], type_of: Callable[[str], str | None]) -> str | None:
@@ -199,6 +205,7 @@ def quotes_a_command(raw: str) -> bool:
 #: Words that make a sentence social ("thanks, that's everything", "see you tomorrow").
 _SOCIAL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
     {"bye", "goodbye", "howareyou", "whoareyou", "cya", "later", "star", "legend", "amazing",
+     "love", "lovely", "sweet", "neat",
      "brilliant", "best", "wonderful", "fantastic", "helpful", "smart", "lol", "haha"}
 )  # fmt: skip
 

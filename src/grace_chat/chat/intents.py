@@ -141,6 +141,8 @@ class _Reader:
             return Intent("smalltalk")
         if all(w in v.NO for w in words) or "nevermind" in words or v.RETRACT & set(text.said):
             return Intent("declined")
+        if text.asked and set(words) <= rw.FOLLOW_UP and {"now", "still", "yet"} & set(text.said):
+            return Intent("task_status")  # "and now?": the task just spoken of, again
         if forms.social(text, self._grace_word):
             return Intent("smalltalk")  # "you're great, you know that", "see you tomorrow"
         wished = forms.wished_type(text.said, self.type_of) or (
@@ -238,6 +240,10 @@ class _Reader:
             return None  # "do not …" that was not a refusal of anything Grace does
         verb = v.VERB.get(head)
         if verb is None:  # "deploy the backend", "<type> … in the background"
+            if "inbackground" not in words and (
+                rest[:1] in (["me"], ["us"]) or v.ORDINARY & set(rest)
+            ):
+                return None  # "build me a house": an everyday thing, not a task
             what = head
             extra = [w for w in rest if w not in rw.ARTICLES and w not in v.THING]
             args = {"what": what, **({"rest": " ".join(extra)} if extra else {})}
@@ -334,6 +340,7 @@ class _Reader:
             return Intent("target", args) if {"id", "what"} & set(args) else None
         state = target.get("state")
         listed = "task" in self.things(words) or state or "what" in target
+        listed = listed or (shown and bool(v.ALL & set(words)))  # "show everything"
         if not listed and not (question and set(words) & v.ANY):
             return None
         listing: dict[str, str] = {}
@@ -387,15 +394,19 @@ def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
     if forms.quotes_a_command(text):
         return None  # '"cancel the backup" is what he typed': mentioned, not given
     whole = _Reader(normalize(text, types), types).read()
-    parts = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip(" .!?")]
-    if whole is not None or len(parts) < 2:
+    if whole is not None:
         return whole
+    parts = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip(" .!?")]
+    first = len(parts) < 2  # one sentence: a command before a comma ("continue it, it's fixed")
+    parts = [p for p in text.split(",") if p.strip()] if first else parts
+    if len(parts) < 2:
+        return None
     # "the deployment is stuck. cancel it": the one sentence that reads, with the task an
     # earlier one named when it points back at one
     readers = [_Reader(normalize(p, types), types) for p in parts]
     read = [(i, r.read()) for i, r in enumerate(readers)]
     found = [(i, x) for i, x in read if x is not None and x.name != "smalltalk"]
-    if len(found) != 1:
+    if len(found) != 1 or (first and found[0][0] != 0):
         return None
     i, intent = found[0]
     if intent.name in _POINTABLE and not {"id", "what"} & set(intent.args):

@@ -60,7 +60,7 @@ THINGS: dict[str, tuple[str, ...]] = {
     "logs": ("logs", "log", "logged", "output", "outputs", "print", "printed", "console",
              "transcript"),
     "approval": ("approval", "approvals", "request", "requests", "permission", "permissions"),
-    "status": ("status", "overview", "summary", "update", "updates"),
+    "status": ("status", "overview", "summary", "update", "updates", "situation"),
 }  # fmt: skip
 
 STATES: dict[str, tuple[str, ...]] = {
@@ -164,7 +164,12 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("how are we looking", "status"), ("how is it looking", "status"),
         ("what is the latest", "status"), ("any news", "status"), ("what is the news", "status"),
         ("anything i should know", "status"), ("anything i need to know", "status"),
-        ("what did i miss", "status"), ("everything ok", "status"),
+        ("what did i miss", "status"),
+        ("what has been happening", "status"), ("what has been going on", "status"),
+        ("what is been happening", "status"), ("what is been going on", "status"),
+        ("anything i should worry about", "status"), ("anything to worry about", "status"),
+        ("anything i should know about", "status"), ("do i need to", "do i have to"),
+        ("do we need to", "do we have to"), ("go on", "goahead"), ("everything ok", "status"),
         ("everything okay", "status"), ("everything fine", "status"),
         ("everything good", "status"), ("everything alright", "status"),
         ("anything new", "status"), ("what else is new", "status"),

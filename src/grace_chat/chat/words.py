@@ -19,6 +19,8 @@ NOT_IDS = frozenset({"still", "again", "now", "here", "there", "too", "also", "a
                      "please", "first", "next", "instead", "going", "running"})  # fmt: skip
 #: Words for "something" that a command may point at and then ask which.
 VAGUE = frozenset({"whatever", "whichever", "thing", "things", "stuff", "ones", "inbackground"})
+#: A question that only asks again about what was just spoken of ("and now?", "still?").
+FOLLOW_UP = frozenset({"and", "now", "what", "about", "still", "so", "yet", "how", "is", "it"})
 #: Words that ask which of someone's requests waits ("what does the guardian want?").
 WANTS = frozenset({"want", "wants", "asking", "asks", "waiting", "requesting"})
 #: Words that may follow "what" / "how" / "which" in a question Grace can answer.
