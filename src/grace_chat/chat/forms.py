@@ -4,8 +4,10 @@
 help, a hypothetical ("would it be bad to reject this?", "do you think I should stop the sync?"),
 a polite request made with a gerund ("would you mind cancelling the sync?") or in the passive
 ("could the deployment be paused?"), a wish with the action as a participle ("I want the sync
-cancelled"), or a wish for a new task of a type ("we need a report")? ``command_for`` says which
-command a verb makes of a thing.
+cancelled"), or a wish for a new task of a type ("we need a report")? Does it quote a command
+rather than give one, is it social talk, a refusal without one of Grace's verbs, or a verb whose
+object is nothing Grace runs ("stop the music")? ``command_for`` says which command a verb makes
+of a thing; ``run_args`` what a request to start a task names.
 Each function takes the words ``normalize`` kept (``words``) or every word said (``said``) and
 never acts on anything; the ones that find a request return it as the plain command words the
 reader already understands ("cancel the sync").
@@ -260,3 +262,20 @@ def foreign(rest: list[str], known: frozenset[str], type_of: Callable[[str], str
         or w in rw.VAGUE or is_id(w) or type_of(w) is not None
         for w in content
     )  # fmt: skip
+
+
+def run_args(rest: list[str], type_of: Callable[[str], str | None]) -> dict[str, str]:
+    """What a request to start a task names: the type word (``what``) and any words after it."""
+    words = [w for w in rest if w not in rw.ARTICLES]
+    typed = next((w for w in words if type_of(w)), None)
+    what = typed or next((w for w in words if w not in v.THING and w not in v.PRONOUNS), None)
+    if what is None:
+        return {}
+    after = words[words.index(what) + 1 :]
+    extra = [w for w in after if w not in v.THING and w not in v.COMMON]
+    return {"what": what, **({"rest": " ".join(extra)} if extra else {})}
+
+
+def relative(after: list[str]) -> bool:
+    """ "that" before a verb or a state is a relative pronoun ("jobs that failed")."""
+    return bool(after) and (after[0] in v.AUX or after[0] in v.STATE or after[0] in v.PAST_VERB)

@@ -9,7 +9,9 @@ verb leads the sentence and its object is something Grace runs ("stop the music"
 command). Slots name the target as it was said — ``id``, ``what`` (the task type word), ``which``
 (latest / previous / first), ``state``, ``all`` — and the chat resolves them against live state
 and the conversation. A destructive command whose verb was a spelling correction becomes
-``clarify``. A sentence it cannot read gives ``None``.
+``clarify``. A sentence it cannot read gives ``None``, unless it is several sentences of which
+exactly one reads (or one command before a comma): that one is taken, with the task an earlier
+sentence named when it points back ("the deployment is stuck. cancel it").
 """
 
 from __future__ import annotations
@@ -278,23 +280,13 @@ class _Reader:
                 # "... for everyone": everyone's gate (admins); otherwise the caller's own
                 args = {"everyone": "yes"} if v.everyone(rest) else {}
             elif name == "run_task":
-                args = self.run_args(rest)
+                args = forms.run_args(rest, self.type_of)
             else:
                 args = self.target(rest)
                 args.pop("said", None)
         if head in self.text.corrected and name in ASK_WHEN_UNSURE:
             return Intent("clarify", {"intent": name, **args})
         return Intent(name, args)
-
-    def run_args(self, rest: list[str]) -> dict[str, str]:
-        words = [w for w in rest if w not in rw.ARTICLES]
-        typed = next((w for w in words if self.type_of(w)), None)
-        what = typed or next((w for w in words if w not in v.THING and w not in v.PRONOUNS), None)
-        if what is None:
-            return {}
-        after = words[words.index(what) + 1 :]
-        extra = [w for w in after if w not in v.THING and w not in v.COMMON]
-        return {"what": what, **({"rest": " ".join(extra)} if extra else {})}
 
     def query(self, words: list[str], *, shown: bool = False) -> Intent | None:
         """A question or a noun phrase ("deployment logs", "status of build_789")."""
@@ -369,7 +361,7 @@ class _Reader:
     def _pointed(words: list[str]) -> bool:
         """Points at something said before; "everything that is paused" does not."""
         return any(
-            w in ("it", "its", "this") or (w == "that" and not _relative(words[i + 1 : i + 2]))
+            w in ("it", "its", "this") or (w == "that" and not forms.relative(words[i + 1 : i + 2]))
             for i, w in enumerate(words)
         )
 
@@ -381,11 +373,6 @@ class _Reader:
             if before and before not in rw.ARTICLES and before not in v.THING:
                 target["what"] = before
         return target
-
-
-def _relative(after: list[str]) -> bool:
-    """ "that" before a verb or a state is a relative pronoun ("jobs that failed")."""
-    return bool(after) and (after[0] in v.AUX or after[0] in v.STATE or after[0] in v.PAST_VERB)
 
 
 def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
