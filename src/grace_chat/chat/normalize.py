@@ -47,6 +47,8 @@ _CONTRACTIONS = {
     "i'll": "i will", "you're": "you are", "we're": "we are", "they're": "they are",
     "you've": "you have", "we'd": "we would", "you'd": "you would",
     "wanna": "want to", "gonna": "going to", "gotta": "got to", "lemme": "let me",
+    "teh": "the", "wat": "what", "wht": "what", "plese": "please", "pleas": "please",
+    "pleasee": "please", "pleaseee": "please", "thnx": "thanks", "thnks": "thanks",
     "u": "you", "ur": "your", "ya": "you",
     "that'll": "that will", "it'll": "it will", "we'll": "we will", "you'll": "you will",
     "there'll": "there will", "that'd": "that would", "it'd": "it would",
@@ -64,7 +66,8 @@ _FILLER = sorted(
             "lately", "recently", "so far", "yet", "thanks", "thank you", "thank you so much",
             "if you can", "if possible", "when you can", "real quick", "quickly", "then",
             "could you", "can you", "would you", "will you", "can we", "could we",
-            "would you mind", "do you mind",
+            "would you mind", "do you mind", "be so kind as to", "be kind enough to",
+            "really",
             "i want you to", "i would like you to", "i need you to", "i would like to",
             "i want to", "i would love to", "let me", "you can", "you may", "you should",
             "i want", "i need", "i would like", "i would love",
@@ -226,7 +229,8 @@ def normalize(text: str, task_types: tuple[str, ...] = ()) -> Text:
             corrected.add(better)
         fixed.append(better or word)
     words = _replace(_split_verbs(fixed), _PHRASES)
-    words = _replace(words, [(phrase, ()) for phrase in _FILLER])
+    for _ in range(2):  # twice: "i really need you to" is filler once "really" is gone
+        words = _replace(words, [(phrase, ()) for phrase in _FILLER])
     while len(words) > 1 and words[0] in _LEAD:
         words = words[1:]
     while len(words) > 1 and words[-1] in ("grace", "mate", "buddy", "pal"):
