@@ -147,6 +147,48 @@ FORMS: list[tuple[str, Intent | None]] = [
     ("thanks, that's all", Intent("smalltalk")),
     ("nice work", Intent("smalltalk")),
     ("how are you today?", Intent("smalltalk")),
+    # fourth round: quoted commands are mentioned, not given
+    ('"cancel the backup" was in his message', None),
+    ("the wiki says 'pause sync_301' first", None),
+    ('cancel "backup_123"', Intent("cancel_task", {"id": "backup_123"})),
+    # a letter typed twice is a typo of the verb, so the command asks
+    ("cancell backup_123", Intent("clarify", {"intent": "cancel_task", "id": "backup_123"})),
+    # social sentences beyond greetings; no word of Grace's in them
+    ("you're brilliant, you know", Intent("smalltalk")),
+    ("see you on monday", Intent("smalltalk")),
+    ("who are you?", Intent("smalltalk")),
+    ("cheers mate", Intent("smalltalk")),
+    ("thanks, cancel the sync", Intent("cancel_task", {"what": "sync"})),
+    ("great, the backup failed again", None),  # a complaint, not small talk
+    # shorthand and a command after "you"
+    ("can u pause sync_301", Intent("pause_task", {"id": "sync_301"})),
+    ("you stop backup_123", Intent("cancel_task", {"id": "backup_123"})),
+    # refusals without one of Grace's verbs
+    ("don't touch the learning", Intent("declined")),
+    ("nope, don't", Intent("declined")),
+    ("I do not know", None),
+    # approving an everyday thing is nothing of Grace's
+    ("approve my holiday request", None),
+    # a new task by type alone; "all" after a target is no quantifier
+    ("new sync task", Intent("run_task", {"what": "sync"})),
+    ("abort the backup, it is eating all the disk", Intent("cancel_task", {"what": "backup"})),
+    ("has anything changed?", Intent("status")),
+    # several sentences: the one that reads, with the task an earlier one named
+    ("the deployment is stuck. cancel it", Intent("cancel_task", {"what": "deployment"})),
+    ("Stop the backup. Just kidding.", Intent("declined")),
+    ("My boss is annoying. Anyway.", None),
+    # Grace addressed at the end; "get a … going" starts one; "wanna"
+    ("how's it going grace", Intent("status")),
+    ("let's get a backup going", Intent("run_task", {"what": "backup"})),
+    ("i wanna cancel the sync", Intent("cancel_task", {"what": "sync"})),
+    # a type as a verb on an everyday thing; a reason after a comma; a reported command
+    ("build me a house", None),
+    ("continue build_789, the fix is in", Intent("resume_task", {"id": "build_789"})),
+    ("my manager says, cancel the backup", None),
+    # "and now?" asks again about the task spoken of; "do I need to …?" is a question
+    ("and now?", Intent("task_status")),
+    ("do I need to approve anything?", Intent("approvals")),
+    ("can we put the sync on hold?", Intent("pause_task", {"what": "sync"})),
 ]
 
 

@@ -10,7 +10,16 @@ import sys
 
 from tests.phrases.world import Score, bench, score
 
-TABLES = ("tuned.tsv", "untuned.tsv", "fresh.tsv", "fresh2.tsv", "fresh3.tsv", "fresh4.tsv")
+TABLES = (
+    "tuned.tsv",
+    "untuned.tsv",
+    "fresh.tsv",
+    "fresh2.tsv",
+    "fresh3.tsv",
+    "fresh4.tsv",
+    "fresh5.tsv",
+    "fresh6.tsv",
+)
 
 
 async def main(tables: list[str], misses: bool) -> list[Score]:

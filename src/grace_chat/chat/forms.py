@@ -4,8 +4,10 @@
 help, a hypothetical ("would it be bad to reject this?", "do you think I should stop the sync?"),
 a polite request made with a gerund ("would you mind cancelling the sync?") or in the passive
 ("could the deployment be paused?"), a wish with the action as a participle ("I want the sync
-cancelled"), or a wish for a new task of a type ("we need a report")? ``command_for`` says which
-command a verb makes of a thing.
+cancelled"), or a wish for a new task of a type ("we need a report")? Does it quote a command
+rather than give one, is it social talk, a refusal without one of Grace's verbs, or a verb whose
+object is nothing Grace runs ("stop the music")? ``command_for`` says which command a verb makes
+of a thing; ``run_args`` what a request to start a task names.
 Each function takes the words ``normalize`` kept (``words``) or every word said (``said``) and
 never acts on anything; the ones that find a request return it as the plain command words the
 reader already understands ("cancel the sync").
@@ -13,10 +15,12 @@ reader already understands ("cancel the sync").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from grace_chat.chat import vocabulary as v
-from grace_chat.chat.normalize import Text
+from grace_chat.chat import words as rw
+from grace_chat.chat.normalize import Text, is_id
 
 SUBJECTS = frozenset({"i", "we", "he", "she", "they"})
 #: Words of wanting: "I want the deployment cancelled" asks for the participle's action.
@@ -65,8 +69,10 @@ def is_help(said: tuple[str, ...]) -> bool:
     joined = " ".join(said)
     if said[:1] == ("help",) or joined in ("commands", "menu", "options"):
         return True
-    if _explains(list(said)):
-        return True
+    if _explains(list(said)) or (
+        said[:2] in (("how", "does"), ("how", "do")) and said[-1:] == ("work",)
+    ):
+        return True  # "how does approval work?"
     return any(joined.startswith(a) or f" {a}" in joined for a in _HELP)
 
 
@@ -124,7 +130,12 @@ def allowed(words: list[str]) -> list[str]:
     """ "learning can resume now", "the build may continue": a thing allowed to go on, said with
     the thing first, as the plain command ("resume learning")."""
     for i, word in enumerate(words[1:-1], 1):
-        if word in ("can", "may") and v.VERB.get(words[i + 1]) in ("resume", "cancel", "pause"):
+        if word in ("can", "may") and v.VERB.get(words[i + 1]) in (
+            "resume",
+            "cancel",
+            "pause",
+            "run",
+        ):
             if words[0] in v.AUX | v.QUESTION | SUBJECTS | {"you", "it", "that", "this"}:
                 return words  # "can you …", "how can I …", "it can stop": not a thing's leave
             return [words[i + 1], *words[:i], *words[i + 2 :]]
@@ -134,7 +145,8 @@ def allowed(words: list[str]) -> list[str]:
 #: Words that may follow a wished-for task: "we need a report, can you make one?".
 _ASKED_TO_MAKE = frozenset({"please", "now", "can", "could", "would", "will", "you", "it",
                             "for", "me", "us", "asap", "soon", "today", "thanks", "started",
-                            "job", "task", "run", "going", "made", "done", "quickly"})  # fmt: skip
+                            "job", "task", "run", "going", "made", "done", "quickly", "that",
+                            "this"})  # fmt: skip
 
 
 def wished_type(said: tuple[str, ...], type_of: Callable[[str], str | None]) -> str | None:
@@ -173,3 +185,97 @@ def wanted(words: list[str], text: Text) -> list[str]:
         said = text.said
         wished = bool(DESIRE & set(said[: said.index(rest[0])] if rest[0] in said else ()))
     return [last, *rest[:-1]] if wished and len(rest) > 1 else words
+
+
+#: A quoted span: "…", “…” or '…' standing alone (not an apostrophe inside a word).
+_QUOTED = re.compile(r"[\"“”]([^\"“”]+)[\"“”]|(?:^|(?<=\s))['‘]([^'‘’]+)['’](?=\s|$|[.,!?;:])")
+
+
+def quotes_a_command(raw: str) -> bool:
+    """'"cancel the backup" is what he typed': a command quoted inside a sentence about it is
+    mentioned, not given. True when a quoted span starts with a verb Grace obeys and words stand
+    outside it."""
+    spans = [m.group(1) or m.group(2) or "" for m in _QUOTED.finditer(raw)]
+    outside = _QUOTED.sub(" ", raw)
+    if not spans or not re.search(r"[a-zA-Z]{2,}", outside):
+        return False
+    return any(
+        (first := re.findall(r"[a-z]+", span.lower())[:1]) and first[0] in v.VERB for span in spans
+    )
+
+
+#: Words that make a sentence social ("thanks, that's everything", "see you tomorrow").
+_SOCIAL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
+    {"bye", "goodbye", "howareyou", "whoareyou", "cya", "later", "star", "legend", "amazing",
+     "love", "lovely", "sweet", "neat",
+     "brilliant", "best", "wonderful", "fantastic", "helpful", "smart", "lol", "haha"}
+)  # fmt: skip
+
+
+def social(text: Text, grace_word: Callable[[str], bool]) -> bool:
+    """Small talk with more words than greetings: a word of thanks, greeting or praise, and no
+    word that names an action or anything Grace runs."""
+    if not (_SOCIAL & (set(text.said) | set(text.words))):
+        return False
+    return not any(grace_word(w) for w in (*text.words, *text.said) if w != "see")
+
+
+def new_of_type(words: list[str], type_of: Callable[[str], str | None]) -> str | None:
+    """ "new sync task", "another backup": a request for a new task named by its type alone."""
+    if len(words) < 2 or words[0] not in ("new", "another", "fresh"):
+        return None
+    rest = [w for w in words[1:] if w not in ("new", "fresh", "one")]
+    if rest and type_of(rest[0]) and all(v.THING.get(w) == "task" for w in rest[1:]):
+        return rest[0]
+    return None
+
+
+#: Words of interfering with something: "don't touch the learning", "do not mess with it".
+_MEDDLE = frozenset({"touch", "mess", "change", "bother", "interfere", "disturb", "with", "a",
+                     "anything", "it", "that", "this", "them", "alone", "the", "my"})  # fmt: skip
+_REFUSING = frozenset({"do", "i", "we", "please", "better", "would", "rather", "you"})
+
+
+def meddling(before: list[str], after: list[str], grace_word: Callable[[str], bool]) -> bool:
+    """A refusal without one of Grace's verbs: "nope, don't", "don't touch the learning"."""
+    if not set(before) <= _REFUSING:
+        return False
+    left = [w for w in after if w not in _MEDDLE]
+    return (not after or bool(_MEDDLE & set(after) - {"the", "my", "a"})) and all(
+        grace_word(w) for w in left
+    )
+
+
+def foreign(rest: list[str], known: frozenset[str], type_of: Callable[[str], str | None]) -> bool:
+    """Whether the object of a verb is something Grace does not run ("the music", "time until
+    lunch", "thinking about lunch"): its first word is not one she knows and no word of it
+    names one of her things (a thing, task type, id, state, recency, pronoun, "all")."""
+    content = [w for w in rest if w not in rw.ARTICLES and w not in v.NEGATIONS]
+    if rest[:1] in (["me"], ["us"], ["you"], ["yourself"]) and not any(
+        w in v.THING or is_id(w) or type_of(w) for w in rest[1:]
+    ):
+        return True  # "kill me now": a person, not a task ("run me a backup" is one)
+    if not content or content[0] in known or content[0] in rw.VAGUE:
+        return False
+    return not any(
+        w in v.THING or w in v.STATE or w in v.RECENT or w in v.PRONOUNS or w in v.ALL
+        or w in rw.VAGUE or is_id(w) or type_of(w) is not None
+        for w in content
+    )  # fmt: skip
+
+
+def run_args(rest: list[str], type_of: Callable[[str], str | None]) -> dict[str, str]:
+    """What a request to start a task names: the type word (``what``) and any words after it."""
+    words = [w for w in rest if w not in rw.ARTICLES]
+    typed = next((w for w in words if type_of(w)), None)
+    what = typed or next((w for w in words if w not in v.THING and w not in v.PRONOUNS), None)
+    if what is None:
+        return {}
+    after = words[words.index(what) + 1 :]
+    extra = [w for w in after if w not in v.THING and w not in v.COMMON]
+    return {"what": what, **({"rest": " ".join(extra)} if extra else {})}
+
+
+def relative(after: list[str]) -> bool:
+    """ "that" before a verb or a state is a relative pronoun ("jobs that failed")."""
+    return bool(after) and (after[0] in v.AUX or after[0] in v.STATE or after[0] in v.PAST_VERB)

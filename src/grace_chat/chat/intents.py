@@ -9,16 +9,20 @@ verb leads the sentence and its object is something Grace runs ("stop the music"
 command). Slots name the target as it was said — ``id``, ``what`` (the task type word), ``which``
 (latest / previous / first), ``state``, ``all`` — and the chat resolves them against live state
 and the conversation. A destructive command whose verb was a spelling correction becomes
-``clarify``. A sentence it cannot read gives ``None``.
+``clarify``. A sentence it cannot read gives ``None``, unless it is several sentences of which
+exactly one reads (or one command before a comma): that one is taken, with the task an earlier
+sentence named when it points back ("the deployment is stuck. cancel it").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from grace_chat.chat import forms
 from grace_chat.chat import vocabulary as v
+from grace_chat.chat import words as rw
 from grace_chat.chat.forms import SMALL, SUBJECTS, command_for
 from grace_chat.chat.normalize import Text, is_id, normalize
 
@@ -29,32 +33,14 @@ DESTRUCTIVE = frozenset(
 #: Commands that ask rather than act whenever the reading is uncertain: every one that changes
 #: something ("pase the backup" pauses nothing until the person says which).
 ASK_WHEN_UNSURE = DESTRUCTIVE
+#: Intents about one task, which a pronoun may point at.
+_POINTABLE = frozenset({"cancel_task", "pause_task", "resume_task", "task_status", "task_logs"})
 
 
 @dataclass(frozen=True, slots=True)
 class Intent:
     name: str
     args: dict[str, str] = field(default_factory=dict)
-
-
-_ARTICLES = frozenset({"a", "an", "the", "my", "our", "your", "some", "another", "new", "one",
-                       "of", "for", "on", "with", "to", "about", "from", "in", "me", "us",
-                       "again", "up", "please", "also", "too", "and", "its"})  # fmt: skip
-_FINITE = frozenset({"is", "are", "was", "were", "has", "have", "had", "will", "would"})
-_QUERY_THINGS = ("mission", "healing", "logs", "approval", "learning", "status")
-_NOT_ABOUT = frozenset({"that", "this", "it", "request", "change", "action", "pending",
-                        "waiting", "outstanding", "open", "current", "latest"})  # fmt: skip
-#: Words that, after a command's verb, name no target ("still", "again") rather than an id.
-_NOT_IDS = frozenset({"still", "again", "now", "here", "there", "too", "also", "anyway",
-                      "please", "first", "next", "instead", "going", "running"})  # fmt: skip
-#: Words for "something" that a command may point at and then ask which.
-_VAGUE = frozenset({"whatever", "whichever", "thing", "things", "stuff", "ones", "inbackground"})
-#: Words that ask which of someone's requests waits ("what does the guardian want?").
-_WANTS = frozenset({"want", "wants", "asking", "asks", "waiting", "requesting"})
-#: Words that may follow "what" / "how" / "which" in a question Grace can answer.
-_ASKING = frozenset({"happened", "happens", "went", "about", "far", "long", "many", "much",
-                     "else", "going", "state", "progress", "kind", "type", "sort", "needs",
-                     "need", "left", "pending"})  # fmt: skip
 
 
 class _Reader:
@@ -94,11 +80,11 @@ class _Reader:
         for i, word in enumerate(words):
             after_noun = (
                 i > 0 and words[i - 1] in ("task", "job") and "what" not in args
-                and word not in _NOT_IDS and word not in v.COMMON
+                and word not in rw.NOT_IDS and word not in v.COMMON
             )  # fmt: skip
             if "id" not in args and (
                 (is_id(word) and word not in v.STATE and not word.isdigit())
-                or (after_noun and word not in v.known_words(self.types) | _ARTICLES)
+                or (after_noun and word not in v.known_words(self.types) | rw.ARTICLES)
             ):
                 args["id"] = word
             elif "what" not in args and self.type_of(word):
@@ -109,10 +95,10 @@ class _Reader:
                 args["state"] = v.STATE[word]
                 if "what" in args or any(w in v.THING or w in v.PRONOUNS for w in words[:i]):
                     args["said"] = "after"  # "is the backup finished?": asked, not a filter
-            elif word in v.ALL:
-                args["all"] = "yes"
+            elif word in v.ALL and not {"id", "what"} & set(args):
+                args["all"] = "yes"  # not "abort the backup, it is eating all the disk"
         if structural and "what" not in args and "id" not in args:
-            skip = _ARTICLES | v.PRONOUNS
+            skip = rw.ARTICLES | v.PRONOUNS
             content = [w for w in words if w not in skip and w not in v.THING
                        and w not in v.RECENT and w not in v.STATE]  # fmt: skip
             if content and content[0] not in v.VERB and content[0] not in v.COMMON:
@@ -141,21 +127,29 @@ class _Reader:
             return Intent("help")
         if not words:
             return Intent("smalltalk") if set(text.said) & SMALL | v.YES else None
-        if len(words) > 1 and words[0] in v.YES | v.NO and words[1] not in ("need",):
+        while len(words) > 1 and words[0] in v.YES | v.NO and words[1] not in ("need",):
             words = words[1:]
         if words == ["do"]:  # "please do"
             words = ["goahead"]
         words = forms.polite(forms.wanted(words, text), text.said)
         words = forms.allowed(words)
+        if len(words) > 2 and words[0] == "you" and words[1] in v.VERB and not text.asked:
+            words = words[1:]  # "please you stop the deploy_456"
         if all(w in v.YES for w in words):
             if set(text.said) & v.THANKS:
                 return Intent("smalltalk")
             return Intent("confirm")
         if all(w in SMALL | v.YES for w in words):
             return Intent("smalltalk")
-        if all(w in v.NO for w in words) or "nevermind" in words:
+        if all(w in v.NO for w in words) or "nevermind" in words or v.RETRACT & set(text.said):
             return Intent("declined")
-        wished = forms.wished_type(text.said, self.type_of)
+        if text.asked and set(words) <= rw.FOLLOW_UP and {"now", "still", "yet"} & set(text.said):
+            return Intent("task_status")  # "and now?": the task just spoken of, again
+        if forms.social(text, self._grace_word):
+            return Intent("smalltalk")  # "you're great, you know that", "see you tomorrow"
+        wished = forms.wished_type(text.said, self.type_of) or (
+            None if text.asked else forms.new_of_type(words, self.type_of)
+        )
         if wished is not None:
             return Intent("run_task", {"what": wished})
         if words[0] in ("why", "when"):
@@ -174,7 +168,7 @@ class _Reader:
             return None if negated.name == "unknown" else negated
         if words[0] in ("leave", "keep") and (
             set(words) & (set(v.STATE) | {"alone", "be", "is"})
-            or (len(words) > 1 and all(w in v.PRONOUNS or w in _ARTICLES for w in words[1:]))
+            or (len(words) > 1 and all(w in v.PRONOUNS or w in rw.ARTICLES for w in words[1:]))
         ):
             return Intent("declined")  # "leave the backup alone", "leave it"
         if words[:2] in (["can", "i"], ["could", "i"], ["may", "i"]):
@@ -195,7 +189,7 @@ class _Reader:
         if words[0] in ("what", "which", "how") and len(words) > 1 and not self._askable(words[1]):
             return None  # "what time is it?"
         first = words[0]
-        if not (first in self.known or first in _ARTICLES or is_id(first) or self.type_of(first)):
+        if not (first in self.known or first in rw.ARTICLES or is_id(first) or self.type_of(first)):
             return None  # starts with a word Grace does not know: "nuke it all"
         return self.query(words)
 
@@ -212,9 +206,14 @@ class _Reader:
 
     def _askable(self, word: str) -> bool:
         return (
-            word in self.known or word in _ARTICLES or word in _ASKING or is_id(word)
+            word in self.known or word in rw.ARTICLES or word in rw.ASKING or is_id(word)
             or self.type_of(word) is not None
         )  # fmt: skip
+
+    def _grace_word(self, word: str) -> bool:
+        """Names an action or something Grace runs."""
+        tables = (v.VERB, v.PAST_VERB, v.GERUND, v.THING, v.STATE)
+        return any(word in t for t in tables) or is_id(word) or self.type_of(word) is not None
 
     def _thing(self, words: list[str]) -> str | None:
         found = [t for t in self.things(words) if t != "task"]
@@ -230,11 +229,12 @@ class _Reader:
             if concept == "show":
                 return None
             if concept:
-                if self._foreign(rest[i + 1 :]):
+                if forms.foreign(rest[i + 1 :], self.known, self.type_of):
                     return Intent("unknown")  # "I can't stop thinking about lunch"
                 name = command_for(concept, self._thing(rest[i + 1 :]))
                 return Intent("declined", {"intent": name} if name else {})
-        return None
+        meddle = forms.meddling(words[:neg], rest, self._grace_word)
+        return Intent("declined") if meddle else None  # "don't touch the learning"
 
     def command(self, words: list[str]) -> Intent | None:
         head, rest = words[0], [w for w in words[1:] if w != "inbackground"]
@@ -242,8 +242,12 @@ class _Reader:
             return None  # "do not …" that was not a refusal of anything Grace does
         verb = v.VERB.get(head)
         if verb is None:  # "deploy the backend", "<type> … in the background"
+            if "inbackground" not in words and (
+                rest[:1] in (["me"], ["us"]) or v.ORDINARY & set(rest)
+            ):
+                return None  # "build me a house": an everyday thing, not a task
             what = head
-            extra = [w for w in rest if w not in _ARTICLES and w not in v.THING]
+            extra = [w for w in rest if w not in rw.ARTICLES and w not in v.THING]
             args = {"what": what, **({"rest": " ".join(extra)} if extra else {})}
             return Intent("run_task", args)
         if verb == "show":
@@ -256,23 +260,27 @@ class _Reader:
             ids = [w for w in rest if is_id(w)]
             if ids:
                 args["id"] = ids[0]
-            skip = _ARTICLES | v.PRONOUNS | v.AUX | _NOT_ABOUT
+            skip = rw.ARTICLES | v.PRONOUNS | v.AUX | rw.NOT_ABOUT
             about = [
                 w for w in rest if w not in skip and v.THING.get(w) != "approval" and not is_id(w)
             ]
             if about:
+                if not ids and v.ORDINARY.intersection(about):
+                    return None  # "approve my holiday request": nothing of Grace's
                 args["about"] = " ".join(about)
             name = verb
         else:
             command = command_for(verb, thing)
-            if command is None or (self._foreign(rest) and "inbackground" not in words):
+            if command is None or (
+                forms.foreign(rest, self.known, self.type_of) and "inbackground" not in words
+            ):
                 return None  # "stop the music", "kill time until lunch"
             name = command
             if name in ("pause_learning", "resume_learning"):
                 # "... for everyone": everyone's gate (admins); otherwise the caller's own
                 args = {"everyone": "yes"} if v.everyone(rest) else {}
             elif name == "run_task":
-                args = self.run_args(rest)
+                args = forms.run_args(rest, self.type_of)
             else:
                 args = self.target(rest)
                 args.pop("said", None)
@@ -280,40 +288,13 @@ class _Reader:
             return Intent("clarify", {"intent": name, **args})
         return Intent(name, args)
 
-    def _foreign(self, rest: list[str]) -> bool:
-        """Whether the object of a verb is something Grace does not run ("the music", "time
-        until lunch", "thinking about lunch"): its first word is not one she knows and no word
-        of it names one of her things (a thing, task type, id, state, recency, pronoun, "all")."""
-        content = [w for w in rest if w not in _ARTICLES and w not in v.NEGATIONS]
-        if rest[:1] in (["me"], ["us"], ["you"], ["yourself"]) and not any(
-            w in v.THING or is_id(w) or self.type_of(w) for w in rest[1:]
-        ):
-            return True  # "kill me now": a person, not a task ("run me a backup" is one)
-        if not content or content[0] in self.known or content[0] in _VAGUE:
-            return False
-        return not any(
-            w in v.THING or w in v.STATE or w in v.RECENT or w in v.PRONOUNS or w in v.ALL
-            or w in _VAGUE or is_id(w) or self.type_of(w) is not None
-            for w in content
-        )  # fmt: skip
-
-    def run_args(self, rest: list[str]) -> dict[str, str]:
-        words = [w for w in rest if w not in _ARTICLES]
-        typed = next((w for w in words if self.type_of(w)), None)
-        what = typed or next((w for w in words if w not in v.THING and w not in v.PRONOUNS), None)
-        if what is None:
-            return {}
-        after = words[words.index(what) + 1 :]
-        extra = [w for w in after if w not in v.THING and w not in v.COMMON]
-        return {"what": what, **({"rest": " ".join(extra)} if extra else {})}
-
     def query(self, words: list[str], *, shown: bool = False) -> Intent | None:
         """A question or a noun phrase ("deployment logs", "status of build_789")."""
         question = not shown and (
             self.text.asked or words[0] in v.QUESTION | v.AUX | v.ANY or words[0] == "about"
         )
         if not (shown or question) and any(
-            w in _FINITE or (w in v.PAST_VERB and words[i] not in _ARTICLES)
+            w in rw.FINITE or (w in v.PAST_VERB and words[i] not in rw.ARTICLES)
             for i, w in enumerate(words[1:])
         ):
             return None  # a statement: "the backup is important"
@@ -322,17 +303,20 @@ class _Reader:
         things = [t for t in self.things(words) if t != "task"]
         acts = {v.VERB.get(w) or v.GERUND.get(w) or v.PAST_VERB.get(w) for w in words}
         if question and (
-            acts & {"approve", "reject"} or (words[0] == "what" and _WANTS & set(words))
+            acts & {"approve", "reject"} or (words[0] == "what" and rw.WANTS & set(words))
         ):
             things.insert(0, "approval")  # "what needs approving?", "what does it want?"
-        if words[:2] == ["what", "happened"] and not things and not self.target(words[2:]):
-            return Intent("status")  # "what happened overnight?"
+        if (
+            (words[:2] == ["what", "happened"] or (v.ANY & set(words) and rw.EVENTFUL & set(words)))
+            and not things and not self.target(words[2:])
+        ):  # fmt: skip
+            return Intent("status")  # "what happened overnight?", "has anything changed?"
         personal = {"you", "grace", "your"} & set(words)
         if personal and ({"doing", "busy"} & set(words)) and not things:
             return Intent("status")
         target = self.target(words, structural="logs" in things)
         specific = "id" in target or self._singular(target) or self._pointed(words)
-        for thing in _QUERY_THINGS:
+        for thing in rw.QUERY_THINGS:
             if thing not in things:
                 continue
             if thing == "logs":
@@ -348,6 +332,7 @@ class _Reader:
             return Intent("target", args) if {"id", "what"} & set(args) else None
         state = target.get("state")
         listed = "task" in self.things(words) or state or "what" in target
+        listed = listed or (shown and bool(v.ALL & set(words)))  # "show everything"
         if not listed and not (question and set(words) & v.ANY):
             return None
         listing: dict[str, str] = {}
@@ -376,7 +361,7 @@ class _Reader:
     def _pointed(words: list[str]) -> bool:
         """Points at something said before; "everything that is paused" does not."""
         return any(
-            w in ("it", "its", "this") or (w == "that" and not _relative(words[i + 1 : i + 2]))
+            w in ("it", "its", "this") or (w == "that" and not forms.relative(words[i + 1 : i + 2]))
             for i, w in enumerate(words)
         )
 
@@ -385,17 +370,36 @@ class _Reader:
         if "what" in target and not self.types and "logs" in words:
             i = words.index("logs") if "logs" in words else -1
             before = words[i - 1] if i > 0 else None
-            if before and before not in _ARTICLES and before not in v.THING:
+            if before and before not in rw.ARTICLES and before not in v.THING:
                 target["what"] = before
         return target
-
-
-def _relative(after: list[str]) -> bool:
-    """ "that" before a verb or a state is a relative pronoun ("jobs that failed")."""
-    return bool(after) and (after[0] in v.AUX or after[0] in v.STATE or after[0] in v.PAST_VERB)
 
 
 def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
     """The intent of one sentence; ``task_types`` are the names the runner knows."""
     types = tuple(sorted(task_types))
-    return _Reader(normalize(text, types), types).read()
+    if forms.quotes_a_command(text):
+        return None  # '"cancel the backup" is what he typed': mentioned, not given
+    whole = _Reader(normalize(text, types), types).read()
+    if whole is not None:
+        return whole
+    parts = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip(" .!?")]
+    first = len(parts) < 2  # one sentence: a command before a comma ("continue it, it's fixed")
+    parts = [p for p in text.split(",") if p.strip()] if first else parts
+    if len(parts) < 2:
+        return None
+    # "the deployment is stuck. cancel it": the one sentence that reads, with the task an
+    # earlier one named when it points back at one
+    readers = [_Reader(normalize(p, types), types) for p in parts]
+    read = [(i, r.read()) for i, r in enumerate(readers)]
+    found = [(i, x) for i, x in read if x is not None and x.name != "smalltalk"]
+    if len(found) != 1 or (first and found[0][0] != 0):
+        return None
+    i, intent = found[0]
+    if intent.name in _POINTABLE and not {"id", "what"} & set(intent.args):
+        named = [r.target(list(r.text.words)) for r in readers[:i]]
+        earlier = [{k: x for k, x in t.items() if k in ("id", "what")} for t in named]
+        earlier = [t for t in earlier if t]
+        if len(earlier) == 1:
+            return Intent(intent.name, {**intent.args, **earlier[0]})
+    return intent

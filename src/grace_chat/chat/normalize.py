@@ -46,6 +46,10 @@ _CONTRACTIONS = {
     "i'm": "i am", "i'd": "i would", "i've": "i have",
     "i'll": "i will", "you're": "you are", "we're": "we are", "they're": "they are",
     "you've": "you have", "we'd": "we would", "you'd": "you would",
+    "wanna": "want to", "gonna": "going to", "gotta": "got to", "lemme": "let me",
+    "teh": "the", "wat": "what", "wht": "what", "plese": "please", "pleas": "please",
+    "pleasee": "please", "pleaseee": "please", "thnx": "thanks", "thnks": "thanks",
+    "u": "you", "ur": "your", "ya": "you",
     "that'll": "that will", "it'll": "it will", "we'll": "we will", "you'll": "you will",
     "there'll": "there will", "that'd": "that would", "it'd": "it would",
 }  # fmt: skip
@@ -61,7 +65,9 @@ _FILLER = sorted(
             "for the moment", "for the time being", "for today", "at the moment", "today",
             "lately", "recently", "so far", "yet", "thanks", "thank you", "thank you so much",
             "if you can", "if possible", "when you can", "real quick", "quickly", "then",
-            "could you", "can you", "would you", "will you", "would you mind", "do you mind",
+            "could you", "can you", "would you", "will you", "can we", "could we",
+            "would you mind", "do you mind", "be so kind as to", "be kind enough to",
+            "really",
             "i want you to", "i would like you to", "i need you to", "i would like to",
             "i want to", "i would love to", "let me", "you can", "you may", "you should",
             "i want", "i need", "i would like", "i would love",
@@ -91,8 +97,14 @@ def is_id(word: str) -> bool:
     return bool(re.search(r"\d|_|[a-z][.:][a-z]", word))
 
 
+#: Emoji that stand for a word.
+_EMOJI = {"👍": " ok ", "👌": " ok ", "✅": " ok ", "🙏": " please ", "👋": " hi "}
+
+
 def _tokens(text: str) -> list[str]:
     text = text.lower().replace("’", "'").replace("‘", "'")
+    for emoji, word in _EMOJI.items():
+        text = text.replace(emoji, word)
     words: list[str] = []
     for raw in _WORD.findall(text):
         if raw in _CONTRACTIONS:
@@ -128,6 +140,9 @@ def _replace(words: list[str], table: list[tuple[tuple[str, ...], tuple[str, ...
 _PHRASES = sorted(v.PHRASES, key=lambda p: len(p[0]), reverse=True)
 
 
+_NEW = (["a"], ["an"], ["another"], ["new"])
+
+
 def _split_verbs(words: list[str]) -> list[str]:
     """ "put the backup on hold" → "pause the backup"; "turn learning back on" → "resume
     learning"."""
@@ -137,6 +152,8 @@ def _split_verbs(words: list[str]) -> list[str]:
                 continue
             for j in range(i + 1, min(len(words), i + 6)):
                 if tuple(words[j : j + len(tail)]) == tail:
+                    if concept == "resume" and words[i + 1 : i + 2] in _NEW:
+                        concept = "run"  # "get a backup going" starts one
                     return _split_verbs([*words[:i], concept, *words[i + 1 : j],
                                          *words[j + len(tail) :]])  # fmt: skip
     return words
@@ -163,6 +180,15 @@ def _vocabulary(task_types: tuple[str, ...]) -> tuple[frozenset[str], tuple[str,
 
 
 def _correct(word: str, task_types: tuple[str, ...]) -> str | None:
+    found = _nearest(word, task_types)
+    single = re.sub(r"(.)\1+", r"\1", word)  # "aproove", "cancell": a letter typed twice
+    known = _vocabulary(task_types)[0]
+    if found is None and single != word and word not in known and len(single) >= 5:
+        found = single if single in known else _nearest(single, task_types)
+    return found
+
+
+def _nearest(word: str, task_types: tuple[str, ...]) -> str | None:
     known, ordered = _vocabulary(task_types)
     if word in known or len(word) < 3 or not word.isalpha():
         return None
@@ -203,9 +229,12 @@ def normalize(text: str, task_types: tuple[str, ...] = ()) -> Text:
             corrected.add(better)
         fixed.append(better or word)
     words = _replace(_split_verbs(fixed), _PHRASES)
-    words = _replace(words, [(phrase, ()) for phrase in _FILLER])
+    for _ in range(2):  # twice: "i really need you to" is filler once "really" is gone
+        words = _replace(words, [(phrase, ()) for phrase in _FILLER])
     while len(words) > 1 and words[0] in _LEAD:
         words = words[1:]
+    while len(words) > 1 and words[-1] in ("grace", "mate", "buddy", "pal"):
+        words = words[:-1]  # "how's it going grace": Grace addressed, not named
     if words == ["grace"]:
         words = []
     return Text(tuple(words), tuple(fixed), asked, frozenset(corrected))

@@ -155,6 +155,8 @@ def greeting(text: str) -> str:
     said = set(re.findall(r"[a-z]+", text.lower()))
     if said & {"thanks", "thank", "thx", "cheers", "ty"}:
         return "You're welcome."
+    if "whoareyou" in said or {"who", "you"} <= said:
+        return f"I'm Grace: I watch over your background work. I can: {CAPABILITIES}."
     if said & {"hello", "hi", "hey", "morning", "afternoon", "evening", "yo", "howdy"}:
         return "Hello! Ask me what's running, or tell me what to do."
     return "OK."

@@ -139,11 +139,14 @@ def find_approval(
 ) -> tuple[Approval | None, list[Approval]]:
     """The pending approval meant, or the candidates."""
     approval_id = args.get("id")
+    said = args.get("about", "")
     if approval_id:
         exact = [a for a in pending if a.approval_id == approval_id]
         close = [a for a in pending if distance(a.approval_id, approval_id) <= 2]
-        return (exact[0], []) if exact else (None, close)
-    about = {w.rstrip("s") for w in _WORD.findall(args.get("about", "").lower())}
+        if exact or close or "." not in approval_id:
+            return (exact[0], []) if exact else (None, close)
+        said = f"{approval_id} {said}"  # "the config.yaml change": what it touches, not an id
+    about = {w.rstrip("s") for w in _WORD.findall(said.lower())}
     about -= {"the", "one", "a", "that", "it", "this", "please", "request", "ye", "no", "ok"}
     if about and pending:
         scored = [(len(about & _words(a)), a) for a in pending]

@@ -18,7 +18,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "pause": ("pause", "suspend", "hold", "freeze", "park"),
     "resume": ("resume", "continue", "unpause", "unfreeze", "proceed", "restart", "reactivate"),
     "run": ("run", "start", "launch", "begin", "execute", "trigger", "do", "kick", "fire",
-            "generate", "make", "create", "perform", "spin"),
+            "generate", "make", "create", "perform", "spin", "retry", "rerun"),
     "show": ("show", "list", "display", "see", "view", "get", "give", "tell", "check", "fetch",
              "open", "read", "pull"),
     "approve": ("approve", "accept", "allow", "confirm", "grant", "permit", "authorize",
@@ -60,13 +60,13 @@ THINGS: dict[str, tuple[str, ...]] = {
     "logs": ("logs", "log", "logged", "output", "outputs", "print", "printed", "console",
              "transcript"),
     "approval": ("approval", "approvals", "request", "requests", "permission", "permissions"),
-    "status": ("status", "overview", "summary", "update"),
+    "status": ("status", "overview", "summary", "update", "updates", "situation"),
 }  # fmt: skip
 
 STATES: dict[str, tuple[str, ...]] = {
     "failed": ("failed", "failing", "broken", "broke", "crashed", "errored", "failure", "failures",
                "fail",
-               "fails", "wrong"),
+               "fails", "wrong", "error", "errors"),
     "paused": ("paused", "suspended", "frozen", "onhold"),
     "running": ("running", "ongoing", "live"),
     "active": ("active", "unfinished"),
@@ -82,8 +82,11 @@ RECENCY: dict[str, tuple[str, ...]] = {
 }
 
 YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "fine", "goahead",
-                 "affirmative", "absolutely", "certainly", "definitely", "k"})  # fmt: skip
+                 "affirmative", "absolutely", "certainly", "definitely", "k", "kk", "okk", "okey",
+                 "oki", "okie", "okidoki"})  # fmt: skip
 NO = frozenset({"no", "nope", "nah"})
+#: Taking back what was just said: "stop the backup. just kidding".
+RETRACT = frozenset({"kidding", "joking", "jk", "jking"})
 GREETINGS = frozenset(
     {
         "hello",
@@ -102,7 +105,7 @@ GREETINGS = frozenset(
         "greetings",
     }
 )
-THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty"})
+THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty", "ta", "tnx", "tks"})
 PLEASED = frozenset({"cool", "great", "nice", "awesome", "perfect", "good", "excellent", "wow"})
 PRONOUNS = frozenset({"it", "that", "this", "them", "those", "its", "one"})
 ALL = frozenset({"all", "everything", "every", "each"})
@@ -127,7 +130,8 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("take a break from", "pause"), ("take a break", "pause"),
         ("back up", "backup"), ("sign off on", "approve"), ("sign off", "approve"),
         ("green light", "approve"), ("go ahead and", ""), ("go ahead", "goahead"),
-        ("do it", "goahead"), ("sounds good", "goahead"),
+        ("do it", "goahead"), ("okey dokey", "ok"), ("oki doki", "ok"), ("okie dokie", "ok"),
+        ("sounds good", "goahead"),
         ("self heal", "healing"), ("self healing", "healing"), ("auto heal", "healing"),
         ("auto healing", "healing"), ("auto healed", "healing"), ("self heals", "healing"),
         ("in the background", "inbackground"), ("in background", "inbackground"),
@@ -161,10 +165,19 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("how are we looking", "status"), ("how is it looking", "status"),
         ("what is the latest", "status"), ("any news", "status"), ("what is the news", "status"),
         ("anything i should know", "status"), ("anything i need to know", "status"),
-        ("what did i miss", "status"), ("anything new", "status"), ("what else is new", "status"),
+        ("what did i miss", "status"),
+        ("what has been happening", "status"), ("what has been going on", "status"),
+        ("what is been happening", "status"), ("what is been going on", "status"),
+        ("anything i should worry about", "status"), ("anything to worry about", "status"),
+        ("anything i should know about", "status"), ("do i need to", "do i have to"),
+        ("do we need to", "do we have to"), ("go on", "goahead"), ("everything ok", "status"),
+        ("everything okay", "status"), ("everything fine", "status"),
+        ("everything good", "status"), ("everything alright", "status"),
+        ("anything new", "status"), ("what else is new", "status"),
         # small talk of several words
         ("how are you doing", "howareyou"), ("how are you", "howareyou"),
-        ("how do you do", "howareyou"), ("got it", "gotit"), ("see you", "bye"),
+        ("how do you do", "howareyou"), ("who are you", "whoareyou"), ("got it", "gotit"),
+        ("see you", "bye"),
         ("see ya", "bye"), ("that is all", "bye"), ("that will be all", "bye"),
         ("talk later", "bye"), ("a lot", ""), ("nice work", "nice"), ("good work", "nice"),
         ("great work", "nice"), ("nice job", "nice"), ("good job", "nice"),
@@ -271,6 +284,9 @@ ORDINARY = frozenset(
         happy sad angry tired bored hungry sick busy free ready sorry
         friend friends family mother father mom dad brother sister son daughter wife husband
         boss colleague colleagues neighbour neighbor
+        mate mates pal pals buddy bro dude folks guys lads
+        expense expenses invoice invoices timesheet timesheets budget budgets invite invites
+        ticket tickets order orders leave
         """
     )
 )
