@@ -274,6 +274,18 @@ async def test_the_core_install_serves_a_notification_round_trip(installed: Inst
             )
             assert listed.status_code == 200, listed.text
             assert "Backup done" in listed.text
+            mine_auth = {"Authorization": f"Bearer {mine.stdout.strip()}"}
+            for path, extra in [
+                ("/api/learning/documents", "learning"),
+                ("/api/learning/pause", "learning"),
+                ("/api/guardian", "guardian"),
+            ]:
+                method = "GET" if path == "/api/guardian" else "POST"
+                absent = await http.request(method, path, headers=mine_auth)
+                assert absent.status_code == 503, (path, absent.text)
+                error = absent.json()["error"]
+                assert error["code"] == "unavailable"
+                assert error["message"].endswith(f"pip install 'grace-chat[{extra}]'"), error
         ws_url = served.url.replace("http://", "ws://") + "/api/notifications/stream"
         async with websockets.connect(ws_url) as ws:
             await ws.send(json.dumps({"type": "hello", "token": mine.stdout.strip(), "since": 0}))
