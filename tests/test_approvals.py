@@ -234,3 +234,62 @@ async def test_an_unreadable_stored_approval_is_skipped_and_logged_once(
         assert said.json()["intent"] == "approve"
         assert said.json()["data"]["approval"]["approval_id"] == good["approval_id"]
         assert said.json()["data"]["decided"] is True
+
+
+async def test_request_approval_is_request_action_under_the_briefs_name(server: Running) -> None:
+    gateway = server.grace.action_gateway
+    assert gateway.request_approval.__doc__ and "request_action" in gateway.request_approval.__doc__
+    async with Client.connect(server, "user") as c:
+        await c.welcome()
+        caller = asyncio.create_task(
+            action_gateway.request_approval(
+                action_type="modify_file",
+                agent="learning_supervisor",
+                params={"file_path": "config.yaml"},
+                wait=10,
+            )
+        )
+        (card,) = await c.notifications(1)
+        assert card["message"] == "Learning supervisor wants to modify config.yaml"
+        reply = await c.command({"type": "approve", "approval_id": card["data"]["approval_id"]})
+        assert reply["approval"]["state"] == "approved"
+        result = await asyncio.wait_for(caller, 5)
+    assert result["approved"] is True and result["approval_id"] == card["data"]["approval_id"]
+    quick = await gateway.request_approval("delete_branch", "self_heal", {"name": "x"})
+    assert quick["status"] == "pending" and quick["approved"] is False
+
+
+async def test_post_approvals_with_wait_answers_once_decided_or_expired(server: Running) -> None:
+    admin = server.auth("svc", admin=True)
+    asked = {"action_type": "deploy_service", "agent": "ci", "user_id": "user"}
+    async with server.http() as http, Client.connect(server, "user") as c:
+        await c.welcome()
+        waiting = asyncio.create_task(
+            http.post("/api/approvals", json={**asked, "wait": 20}, headers=admin)
+        )
+        (card,) = await c.notifications(1)
+        assert not waiting.done()
+        decided = await http.post(
+            f"/api/approvals/{card['data']['approval_id']}/reject",
+            json={"reason": "freeze"},
+            headers=server.auth("user"),
+        )
+        assert decided.status_code == 200, decided.text
+        answer = await asyncio.wait_for(waiting, 5)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["status"] == "rejected" and answer.json()["approved"] is False
+
+        expired = await http.post(
+            "/api/approvals", json={**asked, "wait": 20, "expires_in": 0.3}, headers=admin
+        )
+        assert expired.status_code == 201 and expired.json()["status"] == "expired"
+        undecided = await http.post("/api/approvals", json={**asked, "wait": 0.2}, headers=admin)
+        assert undecided.json()["status"] == "pending"
+        for bad in (301, -1, "soon", None):
+            refused = await http.post("/api/approvals", json={**asked, "wait": bad}, headers=admin)
+            if bad is None:  # null is no wait
+                assert refused.status_code == 201 and refused.json()["status"] == "pending"
+                continue
+            assert refused.status_code == 422, (bad, refused.text)
+            assert refused.json()["error"]["code"] == "bad_request"
+            assert "wait" in refused.json()["error"]["message"]

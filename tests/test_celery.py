@@ -444,3 +444,42 @@ def test_a_celery_task_type_without_celery_names_the_extra(
     monkeypatch.setitem(sys.modules, "celery", None)
     with pytest.raises(ConfigError, match=r"pip install 'grace-chat\[celery\]'"):
         build_executors({"celery"}, celery_broker_url="redis://127.0.0.1:6379/0")
+
+
+async def test_ready_checks_the_celery_broker_and_names_it_while_it_is_gone(
+    tmp_path: Path,
+) -> None:
+    from tests.support.redis import REDIS_URL, Proxy
+
+    broker = require_broker("rabbitmq")
+    proxy = await Proxy(broker).start()
+    try:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            celery_broker_url=f"amqp://guest:guest@127.0.0.1:{proxy.port}//",
+            celery_result_backend=REDIS_URL,
+            file={"tasks": {"deploy": {"executor": "celery", "celery_task": "grace_tests.deploy"}}},
+        )
+        async with serve(settings) as srv, srv.http() as http:
+
+            async def ready() -> tuple[int, Any]:
+                answer = await http.get("/api/ready")
+                return answer.status_code, answer.json()
+
+            assert await ready() == (200, {"status": "ready"})
+            await proxy.cut()
+            status, body = await ready()
+            assert status == 503, body
+            assert body["error"]["code"] == "unavailable"
+            message = body["error"]["message"]
+            assert f"the Celery broker at amqp://127.0.0.1:{proxy.port} does not answer" in message
+            assert "guest" not in message  # never the credentials
+            assert (await http.get("/api/health")).status_code == 200  # the process still serves
+            await proxy.restore()
+            async with asyncio.timeout(15):  # ready again once the broker is back
+                while True:
+                    if (await ready())[0] == 200:
+                        break
+                    await asyncio.sleep(0.1)
+    finally:
+        await proxy.cut()

@@ -7,6 +7,7 @@ uvicorn module the fast path imports); ``tests/test_packaging.py`` runs the real
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ async def test_all_systems_start_those_whose_extras_are_installed_and_say_which_
     assert grace.guardian is not None and grace.healer is not None
     async with serve(settings, grace) as srv, srv.http() as http:
         gone = await http.get("/api/learning", headers=srv.auth("ann"))
-        assert gone.status_code == 404
+        assert gone.status_code == 503
+        assert gone.json()["error"] == {"code": "unavailable", "message": LEARNING_MESSAGE}
         sent = await http.post(
             "/api/notifications/publish",
             json={"user_id": "ann", "type": "task_completed", "message": "Backup done"},
@@ -62,6 +64,62 @@ async def test_all_systems_start_those_whose_extras_are_installed_and_say_which_
         async with Client.connect(srv, "ann", since=0) as client:
             _, replayed, _ = await client.welcome()
         assert [f["message"] for f in replayed] == ["Backup done"]
+
+
+async def test_the_routes_and_commands_of_a_system_left_out_name_its_extra(
+    settings: Settings, without: set[str]
+) -> None:
+    without.update({"pypdf", "python-multipart", "psutil"})
+    grace = Grace(settings)
+    assert grace.learning is None and grace.guardian is None
+    async with serve(settings, grace) as srv, srv.http() as http:
+        ann = srv.auth("ann")
+        for method, path in [
+            ("POST", "/api/learning/documents"),
+            ("POST", "/api/learning/pause"),
+            ("GET", "/api/learning/jobs/t1"),
+            ("GET", "/api/knowledge/search?q=x"),
+        ]:
+            answer = await http.request(method, path, headers=ann)
+            assert answer.status_code == 503, (path, answer.text)
+            assert answer.json()["error"] == {"code": "unavailable", "message": LEARNING_MESSAGE}
+        guardian = await http.get("/api/guardian", headers=ann)
+        assert guardian.status_code == 503
+        assert guardian.json()["error"]["message"] == (
+            "the guardian system needs psutil: pip install 'grace-chat[guardian]'"
+        )
+        said = await http.post("/api/unified/chat", json={"text": "Pause learning"}, headers=ann)
+        assert "pip install 'grace-chat[learning]'" in said.text, said.text
+        async with Client.connect(srv, "ann") as client:
+            await client.welcome()
+            reply = await client.command({"type": "pause_learning", "id": "p1"})
+        assert reply["type"] == "error" and reply["code"] == "unavailable"
+        assert reply["message"] == (
+            "'pause_learning' is not available: the learning supervisor is not enabled on this "
+            f"server ({LEARNING_MESSAGE})"
+        )
+        assert (await http.get("/api/status", headers=ann)).status_code == 200  # still serves
+
+
+async def test_a_system_not_chosen_answers_not_found_saying_it_is_not_enabled(
+    settings: Settings,
+) -> None:
+    async with serve(settings, Grace(settings, systems={"chat"})) as srv, srv.http() as http:
+        answer = await http.post("/api/learning/pause", headers=srv.auth("ann"))
+        assert answer.status_code == 404
+        assert answer.json()["error"] == {
+            "code": "not_found",
+            "message": "no such path: /api/learning/pause "
+            "(the learning system is not enabled on this server)",
+        }
+        guardian = await http.get("/api/guardian", headers=srv.auth("ann"))
+        assert guardian.status_code == 404
+        assert "health guardian is not enabled" in guardian.json()["error"]["message"]
+        said = await http.post(
+            "/api/unified/chat", json={"text": "Pause learning"}, headers=srv.auth("ann")
+        )
+        assert "the learning supervisor is not enabled on this server" in said.text, said.text
+        assert "pip install" not in said.text
 
 
 def test_a_system_asked_for_by_name_fails_at_start_naming_its_extra(
@@ -80,19 +138,26 @@ def test_a_system_asked_for_by_name_fails_at_start_naming_its_extra(
     assert Grace(settings, systems={"learning", "missions"}).guardian is None
 
 
-def test_grace_learn_without_rich_says_which_extra_before_uploading(
-    tmp_path: Path, without: set[str], capsys: pytest.CaptureFixture[str]
+async def test_grace_learn_without_rich_prints_plain_progress_lines(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    without.add("rich")
+    for module in ("rich", "rich.console", "rich.progress"):
+        monkeypatch.setitem(sys.modules, module, None)
     document = tmp_path / "notes.md"
-    document.write_text("# Notes\n")
-    # the URL answers nothing: the command stops before it would connect
-    code = cli.main(["learn", str(document), "--url", "http://127.0.0.1:9", "--token", "t"])
-    assert code == 2
-    err = capsys.readouterr().err
-    assert err.strip() == (
-        "grace: grace learn's progress display needs rich: pip install 'grace-chat[cli]'"
-    )
+    document.write_text("# Notes\n\nBackups run nightly at two and keep thirty days.\n")
+    async with serve(settings, Grace(settings, systems={"learning"})) as srv:
+        argv = ["learn", str(document), "--url", srv.url, "--token", srv.token("ann")]
+        code = await asyncio.to_thread(cli.main, argv)
+    out, err = capsys.readouterr()
+    assert code == 0, (out, err)
+    assert out.startswith("ingested notes.md: trust "), out
+    progress = err.splitlines()
+    assert progress and all(line.startswith("notes.md: ") for line in progress), err
+    assert progress[-1].startswith("notes.md: succeeded")
+    assert "rich" not in err and "\x1b[" not in err  # no extra asked for, no terminal codes
 
 
 def test_grace_version_prints_the_distribution_and_its_version(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -123,6 +124,67 @@ def test_the_sdist_holds_what_building_and_testing_need(built: Built) -> None:
     ):
         assert needed in names, f"{needed} is missing from {built.sdist.name}"
     assert not [n for n in names if "node_modules" in n or "__pycache__" in n]
+    for used in paths_the_repository_uses():
+        assert used in names or any(n.startswith(f"{used}/") for n in names), (
+            f"{used} is used by the tests or the docs but missing from {built.sdist.name}"
+        )
+
+
+#: Top-level folders of the repository whose files the tests and the docs name.
+SOURCES = ("examples", "tests", "docs", "scripts", "web", "bench", ".ci")
+#: A path such as ``examples/approval_bot.py`` in prose or code...
+NAMED = re.compile(rf"(?<![\w/.-])((?:{'|'.join(map(re.escape, SOURCES))})/[\w.@/-]*[\w])")
+#: ...or one joined in Python: ``ROOT / "examples" / "approval_bot.py"``.
+JOINED = re.compile(r"(?:ROOT|REPO|\.parent)\s*((?:/\s*\"[\w.@/-]+\"\s*)+)")
+
+
+def paths_the_repository_uses() -> set[str]:
+    """Every existing file or folder of ``SOURCES`` that the README, the docs, the examples or
+    the tests name (build output and installed packages aside)."""
+    texts = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / "tests").rglob("*.py")]
+    texts += [*(ROOT / "examples").rglob("*.py")]
+    found: set[str] = set()
+    for text in texts:
+        body = text.read_text(encoding="utf-8")
+        found.update(m.group(1) for m in NAMED.finditer(body))
+        for m in JOINED.finditer(body):
+            found.add("/".join(re.findall(r'"([^"]+)"', m.group(1))))
+    return {
+        path.rstrip("/.")
+        for path in found
+        if path.split("/")[0] in SOURCES
+        and (ROOT / path).exists()
+        and not {"node_modules", "dist", "__pycache__"} & set(path.split("/"))
+    }
+
+
+def test_the_scan_finds_the_paths_the_tests_run_and_the_docs_point_to() -> None:
+    used = paths_the_repository_uses()
+    for path in ("examples/approval_bot.py", "docs/client.md", "scripts/setup", "web/src/main.tsx"):
+        assert path in used, f"the scan of the tests and docs misses {path}"
+
+
+def test_the_npm_package_ships_the_licence() -> None:
+    client = ROOT / "web" / "packages" / "client"
+    assert (client / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes(), (
+        "web/packages/client/LICENSE must be a copy of LICENSE: cp LICENSE web/packages/client/"
+    )
+    package = json.loads((client / "package.json").read_text())
+    assert "LICENSE" in package["files"]
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: the packed file list is not checked")
+    packed = subprocess.run(
+        [npm, "pack", "--dry-run", "--json", "--ignore-scripts"],
+        cwd=client,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert packed.returncode == 0, packed.stderr[-2000:]
+    (listing,) = json.loads(packed.stdout)
+    assert "LICENSE" in {f["path"] for f in listing["files"]}
 
 
 def test_the_wheel_holds_the_web_bundle_and_honest_metadata(built: Built) -> None:
@@ -212,6 +274,18 @@ async def test_the_core_install_serves_a_notification_round_trip(installed: Inst
             )
             assert listed.status_code == 200, listed.text
             assert "Backup done" in listed.text
+            mine_auth = {"Authorization": f"Bearer {mine.stdout.strip()}"}
+            for path, extra in [
+                ("/api/learning/documents", "learning"),
+                ("/api/learning/pause", "learning"),
+                ("/api/guardian", "guardian"),
+            ]:
+                method = "GET" if path == "/api/guardian" else "POST"
+                absent = await http.request(method, path, headers=mine_auth)
+                assert absent.status_code == 503, (path, absent.text)
+                error = absent.json()["error"]
+                assert error["code"] == "unavailable"
+                assert error["message"].endswith(f"pip install 'grace-chat[{extra}]'"), error
         ws_url = served.url.replace("http://", "ws://") + "/api/notifications/stream"
         async with websockets.connect(ws_url) as ws:
             await ws.send(json.dumps({"type": "hello", "token": mine.stdout.strip(), "since": 0}))

@@ -34,6 +34,7 @@ from grace_chat.cluster import Cluster, cluster_status
 from grace_chat.commands import CommandRouter, register_core
 from grace_chat.component import Component
 from grace_chat.config import Settings
+from grace_chat.errors import MissingExtra
 from grace_chat.events import EventBus
 from grace_chat.extras import installable
 from grace_chat.guardian.component import Guardian
@@ -41,7 +42,7 @@ from grace_chat.guardian.config import GuardianConfig
 from grace_chat.hub.backplane import Backplane, BackplaneFactory, LocalBackplane
 from grace_chat.hub.hub import Hub
 from grace_chat.hub.outbox import Outbox
-from grace_chat.learning.commands import register_learning_commands
+from grace_chat.learning.commands import LEARNING_COMMANDS, register_learning_commands
 from grace_chat.learning.config import LearningConfig
 from grace_chat.learning.supervisor import LearningSupervisor
 from grace_chat.metrics import Metrics
@@ -175,7 +176,15 @@ class Grace:
         unknown = chosen - set(SYSTEMS)
         if unknown:
             raise ValueError(f"unknown systems {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
-        self._build_systems(installable(chosen, explicit=systems is not True), interpreter)
+        #: The systems left out because their extra is not installed, with what it would take;
+        #: their routes and commands answer ``unavailable`` naming the extra.
+        self.left_out: dict[str, MissingExtra] = {}
+        kept = installable(chosen, explicit=systems is not True, left_out=self.left_out)
+        #: The background systems this application runs.
+        self.systems = frozenset(kept)
+        self._build_systems(kept, interpreter)
+        if "learning" in self.left_out:
+            self.commands.explain(LEARNING_COMMANDS, str(self.left_out["learning"]))
         add_system_sources(
             self.metrics,
             hub=self.hub,

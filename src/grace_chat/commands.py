@@ -2,15 +2,16 @@
 
 ``CommandRouter`` maps a protocol command type to the component that serves it. Components
 register their handlers when they are wired into the application; a command of the protocol whose
-component is absent answers ``unavailable`` — never a silent drop. Handlers receive the caller's
-``Identity`` (from a token, never from the frame) and return the reply frame; the router adds
-``ref``. Given ``metrics``, each dispatched command is counted once by type and result (``ok``,
-the ``GraceError``'s code, or ``internal`` for anything else).
+component is absent answers ``unavailable`` — never a silent drop — and says why when the
+application told the router (``explain``: the extra that would install the component).
+Handlers receive the caller's ``Identity`` (from a token, never from the frame) and return the
+reply frame; the router adds ``ref``. Given ``metrics``, each dispatched command is counted
+once by type and result (``ok``, the ``GraceError``'s code, or ``internal`` for anything else).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +54,17 @@ Handler = Callable[[CommandContext, Any], Awaitable[dict[str, Any]]]
 class CommandRouter:
     def __init__(self, metrics: Metrics | None = None) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._reasons: dict[str, str] = {}
         self._metrics = metrics
 
     def register(self, command_type: str, handler: Handler) -> None:
         self._handlers[command_type] = handler
+
+    def explain(self, command_types: Iterable[str], reason: str) -> None:
+        """Why ``command_types`` have no handler on this server (``"the learning system needs
+        pypdf: pip install 'grace-chat[learning]'"``): their ``unavailable`` answer says it."""
+        for kind in command_types:
+            self._reasons[kind] = reason
 
     def handles(self, command_type: str) -> bool:
         return command_type in self._handlers
@@ -80,6 +88,11 @@ class CommandRouter:
         handler = self._handlers.get(kind)
         if handler is None:
             what = _COMPONENT.get(kind, "this command")
+            reason = self._reasons.get(kind)
+            if reason is not None:
+                raise Unavailable(
+                    f"'{kind}' is not available: {what} is not enabled on this server ({reason})"
+                )
             raise Unavailable(f"'{kind}' is not available: {what} is not enabled on this server")
         reply = await handler(ctx, command)
         if command.id is not None:

@@ -9,7 +9,8 @@ where it uses them, so ``import grace_chat`` and ``grace serve`` work on the cor
 ``missing`` says which of an extra's distributions are not installed (by their installed
 metadata, without importing them); ``require`` raises ``MissingExtra``, whose message names
 them and the command that installs them; ``installable`` keeps the background systems whose
-extra is installed.
+extra is installed and says why it left each other out, so the server can name the extra when a
+client asks for a system that is not there.
 """
 
 from __future__ import annotations
@@ -58,10 +59,16 @@ def require(extra: str, feature: str) -> None:
         raise MissingExtra(feature, extra, gone)
 
 
-def installable(chosen: Iterable[str], *, explicit: bool) -> set[str]:
+def installable(
+    chosen: Iterable[str],
+    *,
+    explicit: bool,
+    left_out: dict[str, MissingExtra] | None = None,
+) -> set[str]:
     """``chosen`` less the systems whose extra is not installed. Asked for by name
     (``explicit``), such a system fails with ``MissingExtra``; under ``systems=True`` it is left
-    out with one log line naming the extra."""
+    out with one log line naming the extra, and its ``MissingExtra`` is put in ``left_out``
+    under the system's name."""
     kept = set(chosen)
     for name, extra in SYSTEM_EXTRAS.items():
         if name not in kept:
@@ -73,4 +80,6 @@ def installable(chosen: Iterable[str], *, explicit: bool) -> set[str]:
                 raise
             log.info("%s; Grace runs without it", exc)
             kept.discard(name)
+            if left_out is not None:
+                left_out[name] = exc
     return kept

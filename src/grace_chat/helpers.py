@@ -24,6 +24,8 @@ from grace_chat.notifications.model import Notification
 class _Gateway(Protocol):
     async def request_action(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
 
+    async def request_approval(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
+
 
 class Application(Protocol):
     """What the helpers need of a running application (``grace.Grace``)."""
@@ -114,6 +116,11 @@ class _GatewayProxy:
 
     async def request_action(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return await current().action_gateway.request_action(*args, **kwargs)
+
+    async def request_approval(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """``ActionGateway.request_approval`` of the running application (the same call as
+        ``request_action``)."""
+        return await current().action_gateway.request_approval(*args, **kwargs)
 
 
 action_gateway = _GatewayProxy()

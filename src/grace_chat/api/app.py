@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import Lifespan
 
+from grace_chat.api.absent import build_absent_router
 from grace_chat.api.admin import build_admin_router
 from grace_chat.api.chat import build_chat_router
 from grace_chat.api.deps import caller_dependency
@@ -175,6 +176,7 @@ def add_routes(grace: Grace, app: FastAPI, gate: Gate) -> None:
         app.include_router(build_mission_router(grace.missions, caller))
     if grace.chat is not None:
         app.include_router(build_chat_router(grace.chat, caller))
+    app.include_router(build_absent_router(grace.systems, grace.left_out))
     app.include_router(build_operations_router(grace.metrics, grace.auth, grace.settings))
     document(app)
 

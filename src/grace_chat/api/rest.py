@@ -1,6 +1,6 @@
 """REST: history, unread count, read state, publishing for backend services, the protocol schema,
-liveness (``/api/health``) and readiness (``/api/ready``: can the store write, and does the
-broker answer when there is one?).
+liveness (``/api/health``) and readiness (``/api/ready``: can the store write, and do the
+brokers answer, the backplane's and the Celery executor's, when there are any?).
 
 Every error body is ``{"error": {"code": ..., "message": ...}}`` with the protocol's codes.
 """
@@ -282,14 +282,17 @@ def build_router(grace: "Grace", caller: CallerDependency, gate: Gate | None = N
 
 
 async def readiness(grace: "Grace") -> None:
-    """Return when the store can write (a real query) and the backplane's broker, when there is
-    one, answers; raise ``Unavailable`` naming each part that is not ready (``Retry-After``:
-    the store's)."""
+    """Return when the store can write (a real query) and the brokers, when there are any (the
+    backplane's, the Celery executor's), answer; raise ``Unavailable`` naming each part that is
+    not ready (``Retry-After``: the store's)."""
     checks: dict[str, Any] = {}
     if isinstance(grace.store, WriteProbe):
         checks["store"] = grace.store.writable()
     if isinstance(grace.backplane, Reachable):
         checks["broker"] = grace.backplane.reachable()
+    for name, executor in grace.tasks.executors.items():
+        if isinstance(executor, Reachable):
+            checks[f"{name} broker"] = executor.reachable()
     results = await asyncio.gather(*checks.values(), return_exceptions=True)
     failed: dict[str, GraceError] = {}
     for name, result in zip(checks, results, strict=True):

@@ -64,6 +64,11 @@ class Decided(BaseModel):
     decided: bool = Field(description="false when an earlier decision already stood")
 
 
+#: The longest ``wait`` ``POST /api/approvals`` holds a request open for (five minutes: proxies
+#: and HTTP clients give up on longer ones; longer waits poll ``GET /api/approvals/{id}``).
+MAX_REQUEST_WAIT_SECONDS = 300.0
+
+
 class RequestActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action_type: Annotated[str, Field(min_length=1, max_length=128)]
@@ -80,6 +85,19 @@ class RequestActionBody(BaseModel):
                 le=MAX_WAIT_SECONDS,
                 allow_inf_nan=False,
                 description="seconds until the approval expires; at most 30 days",
+            ),
+        ]
+        | None
+    ) = None
+    wait: (
+        Annotated[
+            float,
+            Field(
+                ge=0,
+                le=MAX_REQUEST_WAIT_SECONDS,
+                allow_inf_nan=False,
+                description="seconds to hold the answer until the approval is decided or "
+                f"expires; at most {MAX_REQUEST_WAIT_SECONDS:g} (default 0: answer at once)",
             ),
         ]
         | None
@@ -173,6 +191,10 @@ def build_control_router(
         status_code=201,
         tags=["approvals"],
         summary="Ask for an action through the gateway (backend services; admin token)",
+        description="The policy answers at once (`allowed`, `denied`) or the approval is stored "
+        "`pending` and its person notified. With `wait` (seconds, at most "
+        f"{MAX_REQUEST_WAIT_SECONDS:g}) the answer waits for the decision: `approved`, "
+        "`rejected` or `expired` as soon as it is known, still `pending` when `wait` ran out.",
     )
     async def request_action(body: RequestActionBody, who: Admin) -> dict[str, Any]:
         return await gateway.request_action(
@@ -182,6 +204,7 @@ def build_control_router(
             body.trace_id,
             user_id=body.user_id,
             message=body.message,
+            wait=body.wait,
             expires_in=body.expires_in,
         )
 

@@ -1,6 +1,7 @@
 """The action gateway: holds risky actions until a person decides.
 
-``await request_action(action_type=..., agent=..., params=..., trace_id=...)`` asks the policy:
+``await request_action(action_type=..., agent=..., params=..., trace_id=...)`` (also named
+``request_approval``) asks the policy:
 ``allow`` answers ``{"approved": True, ...}`` at once, ``deny`` ``{"approved": False, ...}``, and
 ``ask`` stores a pending approval, tells its person (⚠️ approval_needed with View Details /
 Approve / Reject, through the bus's GOVERNANCE_CHECK rule) and answers
@@ -197,6 +198,38 @@ class ActionGateway:
             with contextlib.suppress(TimeoutError):
                 approval = await self.wait_for(approval.approval_id, patience)
         return outcome(approval)
+
+    async def request_approval(
+        self,
+        action_type: str,
+        agent: str,
+        params: dict[str, Any] | None = None,
+        trace_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        message: str | None = None,
+        wait: float | None = None,
+        expires_in: float | None = None,
+    ) -> dict[str, Any]:
+        """Ask a person to approve ``action_type`` by ``agent``: the same call as
+        ``request_action``, under the name the product brief gives it.
+
+        The policy answers ``allow`` or ``deny`` at once; ``ask`` stores a pending approval for
+        ``user_id`` (default: the policy's approver), notifies that person and answers
+        ``{"approved": False, "status": "pending", "approval_id": ...}``, or with ``wait``
+        seconds the decision (``approved``, ``rejected``, ``expired``) if it comes in time.
+        ``expires_in`` overrides the policy's ``expire_after``.
+        """
+        return await self.request_action(
+            action_type,
+            agent,
+            params,
+            trace_id,
+            user_id=user_id,
+            message=message,
+            wait=wait,
+            expires_in=expires_in,
+        )
 
     async def wait_for(self, approval_id: str, timeout: float | None = None) -> Approval:
         """The decided approval; raises ``TimeoutError`` if none comes within ``timeout``."""

@@ -55,7 +55,8 @@ class Backplane(Protocol):
 
 @runtime_checkable
 class Reachable(Protocol):
-    """A backplane that relays through a broker, which the readiness check asks."""
+    """A part that works through a broker (a backplane that relays through one, the Celery
+    executor), which the readiness check asks."""
 
     async def reachable(self) -> None:
         """Return once the broker answered a round trip; raise ``Unavailable`` saying what is

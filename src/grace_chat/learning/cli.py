@@ -1,7 +1,8 @@
 """``grace learn PATH...``: send documents to a running server and watch them being learned.
 
 Uploads every file in one ``POST /api/learning/documents``, then follows each job over REST
-(``GET /api/learning/jobs/{task_id}``) with a progress bar per document (on stderr) until it is
+(``GET /api/learning/jobs/{task_id}``) with a progress bar per document (on stderr; with the
+``cli`` extra's rich, else a plain line each time a document's state changes) until it is
 ingested or failed; one result line per document goes to stdout. Exit status: 0 when every
 document was ingested, 1 when any failed (or the server could not be reached), 2 for bad
 arguments.
@@ -82,10 +83,6 @@ def _error_of(response: Any) -> str:
 def cmd_learn(args: argparse.Namespace) -> int:
     import httpx
 
-    from grace_chat.extras import require
-
-    if not args.no_wait:
-        require("cli", "grace learn's progress display")  # before anything is uploaded
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:

@@ -13,6 +13,9 @@ from grace_chat.learning.model import Scope
 from grace_chat.learning.supervisor import LearningSupervisor
 from grace_chat.protocol import PauseLearning, ResumeLearning
 
+#: The protocol commands the learning supervisor serves.
+LEARNING_COMMANDS = ("pause_learning", "resume_learning")
+
 
 def register_learning_commands(router: CommandRouter, supervisor: LearningSupervisor) -> None:
     async def pause(ctx: CommandContext, cmd: PauseLearning) -> dict[str, Any]:

@@ -21,6 +21,9 @@ SIGTERM; ``grace`` seconds after that, SIGKILL to the pool process it ran in if 
 once it has signalled it); three times ``grace`` seconds after the cancel the task is recorded
 cancelled whether or not the workers confirmed. Every broker and backend call runs in this
 executor's own small thread pool, never on the event loop.
+
+Readiness: ``reachable`` opens one connection to the broker, bounded by ``REACH_SECONDS``;
+``GET /api/ready`` answers 503 naming the broker while it fails.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Any
 
 from celery import Celery, states
 
-from grace_chat.errors import ConfigError
+from grace_chat.errors import ConfigError, Unavailable
 from grace_chat.tasks.context import TaskCancelled, TaskFailed
 from grace_chat.tasks.executor import Job, Reporter
 
@@ -51,6 +54,8 @@ POLL_SECONDS = 0.2
 #: Ids of the tasks Grace sends start with this; the events bridge leaves them alone.
 GRACE_ID_PREFIX = "grace-"
 PROGRESS = "PROGRESS"
+#: How long the readiness check waits for the broker to accept a connection.
+REACH_SECONDS = 3.0
 _BEGUN = frozenset({states.STARTED, PROGRESS, states.RETRY, states.SUCCESS, states.FAILURE})
 
 
@@ -165,6 +170,28 @@ class CeleryExecutor:
         self._ids: dict[str, str] = {}
         self._cancels: dict[str, Revocation] = {}
         self._kills: set[asyncio.Task[None]] = set()
+        with app.connection_for_write() as conn:  # not connected: only its address is read
+            host = f"{conn.hostname}:{conn.port}" if conn.port else str(conn.hostname)
+            #: The broker, as messages name it: transport, host and port, never credentials.
+            self.where = f"{conn.transport_cls}://{host}"
+
+    async def reachable(self) -> None:
+        """Return once the broker accepted a connection (one attempt, at most ``REACH_SECONDS``
+        in this executor's threads); raise ``Unavailable`` naming the broker otherwise."""
+
+        def connect() -> None:
+            with self.app.connection_for_write(connect_timeout=REACH_SECONDS) as conn:
+                conn.ensure_connection(
+                    max_retries=0, interval_start=0, interval_step=0, timeout=REACH_SECONDS
+                )
+
+        try:
+            async with asyncio.timeout(REACH_SECONDS + 1):
+                await self._call(connect)
+        except Exception as exc:
+            raise Unavailable(
+                f"the Celery broker at {self.where} does not answer ({type(exc).__name__})"
+            ) from None
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
