@@ -18,7 +18,10 @@ Cancel: ``revoke`` at once (a task no worker has begun is dropped; a running one
 interrupted by it); still not finished after ``grace`` seconds: ``revoke(terminate=True)`` with
 SIGTERM; ``grace`` seconds after that, SIGKILL to the pool process it ran in if it is still alive
 (``grace_kill``, registered by ``celery_worker`` on the workers, because Celery forgets a task
-once it has signalled it); three times ``grace`` seconds after the cancel the task is recorded
+once it has signalled it). The pool process is the one ``STARTED`` or ``report_progress`` named
+in the backend; when a task replaced ``STARTED`` before a poll saw it and never named it, the
+workers are asked (``inspect().active()``, at most ``INSPECT_SECONDS``) when the SIGTERM is sent,
+while the task is still theirs. Three times ``grace`` seconds after the cancel the task is recorded
 cancelled whether or not the workers confirmed. Every broker and backend call runs in this
 executor's own small thread pool, never on the event loop.
 """
@@ -51,6 +54,8 @@ POLL_SECONDS = 0.2
 #: Ids of the tasks Grace sends start with this; the events bridge leaves them alone.
 GRACE_ID_PREFIX = "grace-"
 PROGRESS = "PROGRESS"
+#: How long the workers are given to say which pool process runs a task being cancelled.
+INSPECT_SECONDS = 1.0
 _BEGUN = frozenset({states.STARTED, PROGRESS, states.RETRY, states.SUCCESS, states.FAILURE})
 
 
@@ -151,6 +156,12 @@ class Seen:
     hostname: str | None = None
     pid: int | None = None
 
+    def learn(self, info: Mapping[str, Any]) -> None:
+        """Take the worker and pool process a ``STARTED`` or ``PROGRESS`` meta names, if any."""
+        hostname, pid = info.get("hostname"), info.get("pid")
+        if isinstance(hostname, str) and hostname and isinstance(pid, int):
+            self.hostname, self.pid = hostname, pid
+
 
 class CeleryExecutor:
     """``Executor`` for Celery (see ``tasks.executor`` for the guarantees)."""
@@ -215,8 +226,8 @@ class CeleryExecutor:
                 continue
             unreadable = False
             state, info = meta.get("status"), meta.get("result")
-            if state == states.STARTED and isinstance(info, Mapping):
-                seen = Seen(info.get("hostname"), info.get("pid"))
+            if state in (states.STARTED, PROGRESS) and isinstance(info, Mapping):
+                seen.learn(info)
             if state in _BEGUN and not begun:
                 begun = True
                 await report.started(_where(seen))
@@ -269,9 +280,14 @@ class CeleryExecutor:
 
     async def _kill_later(self, r: Revocation, seen: Seen) -> None:
         """``grace`` seconds after SIGTERM: SIGKILL to the process if it is still running (the
-        workers' ``grace_kill`` checks that it is the one a terminate signalled)."""
-        await asyncio.sleep(r.grace)
+        workers' ``grace_kill`` checks that it is the one a terminate signalled). A process
+        the backend never named is asked of the workers first."""
+        waited = time.monotonic()
         if seen.pid is None or seen.hostname is None:
+            await self._ask_workers(r.celery_id, seen)
+        await asyncio.sleep(max(0.0, r.grace - (time.monotonic() - waited)))
+        if seen.pid is None or seen.hostname is None:
+            log.warning("no worker said where Celery task %s runs; no SIGKILL", r.celery_id)
             return
         try:
             await self._call(
@@ -282,6 +298,25 @@ class CeleryExecutor:
             )
         except Exception as exc:  # the broker is gone: nothing more to do from here
             log.warning("could not send SIGKILL for Celery task %s: %s", r.celery_id, exc)
+
+    async def _ask_workers(self, celery_id: str, seen: Seen) -> None:
+        """Fill ``seen`` from the workers' list of the tasks they run (``worker_pid``)."""
+        destination = [seen.hostname] if seen.hostname else None
+
+        def active() -> Any:
+            inspect = self.app.control.inspect(destination=destination, timeout=INSPECT_SECONDS)
+            return inspect.active()
+
+        try:
+            replies = await self._call(active)
+        except Exception as exc:  # the broker is gone: nothing more to do from here
+            log.warning("could not ask the Celery workers about task %s: %s", celery_id, exc)
+            return
+        for hostname, tasks in (replies or {}).items():
+            for task in tasks or ():
+                if isinstance(task, Mapping) and task.get("id") == celery_id:
+                    seen.learn({"hostname": hostname, "pid": task.get("worker_pid")})
+                    return
 
     async def close(self) -> None:
         for kill in list(self._kills):
