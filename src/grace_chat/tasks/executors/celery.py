@@ -20,10 +20,10 @@ SIGTERM; ``grace`` seconds after that, SIGKILL to the pool process it ran in if 
 (``grace_kill``, registered by ``celery_worker`` on the workers, because Celery forgets a task
 once it has signalled it). The pool process is the one ``STARTED`` or ``report_progress`` named
 in the backend; when a task replaced ``STARTED`` before a poll saw it and never named it, the
-workers are asked (``inspect().active()``, at most ``INSPECT_SECONDS``) when the SIGTERM is sent,
-while the task is still theirs. Three times ``grace`` seconds after the cancel the task is recorded
-cancelled whether or not the workers confirmed. Every broker and backend call runs in this
-executor's own small thread pool, never on the event loop.
+workers are asked (``inspect().active()``, at most ``INSPECT_SECONDS``) just before the SIGTERM,
+while the task is still on their list. Three times ``grace`` seconds after the cancel the task
+is recorded cancelled whether or not the workers confirmed. Every broker and backend call runs
+in this executor's own small thread pool, never on the event loop.
 """
 
 from __future__ import annotations
@@ -269,6 +269,8 @@ class CeleryExecutor:
             await self._call(revoke, r.celery_id)
         elif not r.terminated and r.elapsed >= r.grace:
             r.terminated = True
+            if seen.pid is None or seen.hostname is None:
+                await self._ask_workers(r.celery_id, seen)  # a terminate drops it from the list
             report.log("cancel: terminate (SIGTERM) sent to the Celery workers")
             await self._call(revoke, r.celery_id, terminate=True, signal="SIGTERM")
             kill = asyncio.get_running_loop().create_task(self._kill_later(r, seen))
@@ -280,12 +282,8 @@ class CeleryExecutor:
 
     async def _kill_later(self, r: Revocation, seen: Seen) -> None:
         """``grace`` seconds after SIGTERM: SIGKILL to the process if it is still running (the
-        workers' ``grace_kill`` checks that it is the one a terminate signalled). A process
-        the backend never named is asked of the workers first."""
-        waited = time.monotonic()
-        if seen.pid is None or seen.hostname is None:
-            await self._ask_workers(r.celery_id, seen)
-        await asyncio.sleep(max(0.0, r.grace - (time.monotonic() - waited)))
+        workers' ``grace_kill`` checks that it is the one a terminate signalled)."""
+        await asyncio.sleep(r.grace)
         if seen.pid is None or seen.hostname is None:
             log.warning("no worker said where Celery task %s runs; no SIGKILL", r.celery_id)
             return
