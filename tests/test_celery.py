@@ -4,6 +4,7 @@ Redis results), a real Grace server on loopback and a real WebSocket client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import re
 import subprocess
@@ -151,6 +152,46 @@ async def test_cancel_revokes_and_kills_a_task_that_ignores_sigterm(
     lines = [entry["line"] for entry in logs["lines"]]
     assert "cancel: revoke sent to the Celery workers" in lines
     assert "cancel: terminate (SIGTERM) sent to the Celery workers" in lines
+    record = await server.grace.tasks.wait(task_id, 5)
+    assert record.state.value == "cancelled"
+
+
+@pytest.mark.parametrize("progress", ["report", "plain"])
+async def test_cancel_kills_a_task_that_reported_progress_before_grace_saw_it_start(
+    server: Running, worker: Worker, tmp_path: Path, progress: str
+) -> None:
+    """The task replaces ``STARTED`` at once: with ``report_progress`` (which names its process)
+    or with a bare ``update_state`` (the workers are asked which process runs it)."""
+    import psutil
+
+    pidfile = tmp_path / "pid"
+    async with Client.connect(server, "alice") as c:
+        await c.welcome()
+        params = {"pidfile": str(pidfile), "ignore_term": True, "progress": progress}
+        reply = await c.command({"type": "start_task", "task_type": "hang", "params": params})
+        task_id = reply["task"]["task_id"]
+        await c.until("task_started", 30)
+        await until(pidfile.exists, 30, "the task to start in a pool process")
+        pid = int(pidfile.read_text())
+        assert pid in worker.children()
+
+        reply = await c.command({"type": "cancel_task", "task_id": task_id})
+        assert reply["task"]["state"] == "cancelling"
+
+        def gone() -> bool:
+            try:
+                return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return True
+
+        await until(gone, 30, "SIGKILL to reach the task that ignores SIGTERM")
+        frames = await c.until("task_cancelled", 30)
+        assert [f["type"] for f in frames].count("task_cancelled") == 1
+        assert frames[-1]["data"]["task_id"] == task_id
+        later: list[dict[str, Any]] = []
+        with contextlib.suppress(TimeoutError):  # nothing more comes
+            later = await c.notifications(1, 0.5)
+        assert [f["type"] for f in later if f["type"] == "task_cancelled"] == []
     record = await server.grace.tasks.wait(task_id, 5)
     assert record.state.value == "cancelled"
 

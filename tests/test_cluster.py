@@ -4,7 +4,9 @@ process that got it, with the same ref and the same answers as on one process (`
 ``not_found``, ``forbidden``); a cancel that races the task's own finish gets one clear answer;
 a cancel sent to two processes at once cancels once; a killed process's tasks become
 ``interrupted`` within the owner timeout and their users are told once; one process leads,
-another takes over when it is killed; an approval expires once for the whole cluster.
+another takes over when it is killed, and when it is stopped (``SIGSTOP``) while connected: a
+stuck leader is replaced, its tasks are interrupted and their users told once, and when it wakes
+up it neither leads nor announces the end of a task it was relieved of.
 """
 
 from __future__ import annotations
@@ -33,8 +35,12 @@ CLUSTER_ENV = {
     "GRACE_CLUSTER_POLL": "0.3",
     "GRACE_CLUSTER_COMMAND_TIMEOUT": "5",
 }
-#: ``short`` ends by itself a little after it starts; the guardian samples nothing here.
-TOML = '[tasks.short]\ncommand = "sleep 0.3"\n\n[guardian]\nmetrics = []\n'
+#: ``short`` ends by itself a little after it starts, ``slow`` a few seconds after; the
+#: guardian samples nothing here.
+TOML = (
+    '[tasks.short]\ncommand = "sleep 0.3"\n\n[tasks.slow]\ncommand = "sleep 3"\n\n'
+    "[guardian]\nmetrics = []\n"
+)
 
 
 async def start_process(data_dir: Path, env: dict[str, str]) -> GraceProcess:
@@ -318,3 +324,36 @@ async def test_one_process_leads_and_another_takes_over_when_it_is_killed(
     successor = await until_one_leader(others, 10)
     assert successor in others
     assert time.monotonic() - killed_at < OWNER_TIMEOUT
+
+
+async def test_a_stuck_leader_is_replaced_and_wakes_up_without_leading_or_speaking(
+    servers: list[GraceProcess],
+) -> None:
+    leader = await until_one_leader(servers, 10)
+    others = [s for s in servers if s is not leader]
+    watcher = Client("ann")
+    await watcher.connect(others[0].url)
+    task_id = await start_task(leader, "ann", "slow")  # its shell ends while the leader is stopped
+    await until_state(others[0], "ann", task_id, {"running"})
+    stopped_at = time.monotonic()
+    leader.proc.send_signal(signal.SIGSTOP)
+    try:
+        successor = await until_one_leader(others, OWNER_TIMEOUT + 10)
+        took_over = time.monotonic() - stopped_at
+        await until_state(others[1], "ann", task_id, {"interrupted"}, timeout=OWNER_TIMEOUT + 10)
+        interrupted = time.monotonic() - stopped_at
+        assert took_over < OWNER_TIMEOUT + 5, took_over
+        assert interrupted < OWNER_TIMEOUT + 5, interrupted
+        await until(lambda: notes(watcher, "task_interrupted", task_id), 10, "task_interrupted")
+    finally:
+        leader.proc.send_signal(signal.SIGCONT)
+    # awake: it answers that it does not lead, and once its own run of the task is over it
+    # answers from the store, where the task stays interrupted
+    assert leader not in await leaders(servers)
+    await until_state(leader, "ann", task_id, {"interrupted"})
+    await asyncio.sleep(1)  # ample time for a late word about the task to arrive
+    assert len(notes(watcher, "task_interrupted", task_id)) == 1
+    assert notes(watcher, "task_completed", task_id) == []
+    assert await leaders(servers) == [successor]
+    assert await state_of(successor, "ann", task_id) == "interrupted"
+    await watcher.close()

@@ -23,7 +23,9 @@ with the owner's answer.
 ``Leadership`` guarantees that, of all the processes on one database, at most one leads at any
 moment; the components added to it run only in the leader, are started when this process
 becomes the leader and stopped when it stops leading (its database connection was lost, or the
-process stops). When the leader dies another process takes over within a few heartbeats.
+process stops). When the leader dies another process takes over within a few heartbeats; when
+it stays connected but stops answering, within the owner timeout and a heartbeat, and a leader
+that wakes up after that answers ``leading`` false at once.
 
 The embedded engine has no cluster: one process owns everything and nothing here is built.
 """

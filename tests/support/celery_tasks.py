@@ -51,7 +51,13 @@ def fail(message: str) -> None:
 
 
 @app.task(bind=True, name="grace_tests.hang")
-def hang(self: Any, pidfile: str, ignore_term: bool = False) -> None:
+def hang(self: Any, pidfile: str, ignore_term: bool = False, progress: str = "") -> None:
+    """Runs until it is killed. ``progress``: ``report`` (``report_progress``) or ``plain``
+    (``update_state`` naming no process) replaces ``STARTED`` at once."""
+    if progress == "report":
+        report_progress(self, 0.1, "working")
+    elif progress == "plain":
+        self.update_state(state="PROGRESS", meta={"current": 1, "total": 10})
     if ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     Path(pidfile).write_text(str(os.getpid()))

@@ -32,8 +32,8 @@ class Report:
         if detail:
             self.book.on_log(live, detail)
         if live.record.state is TaskState.QUEUED:
-            await self.book.set(live, live.record.move(TaskState.RUNNING))
-            await self.book.emit(EventType.TASK_STARTED, live.record)
+            running = live.record.move(TaskState.RUNNING)
+            await self.book.change(live, running, EventType.TASK_STARTED)
 
     def progress(self, fraction: float, note: str | None = None) -> None:
         self.book.on_progress(self.live, min(1.0, max(0.0, float(fraction))), note)

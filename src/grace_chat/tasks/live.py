@@ -1,7 +1,10 @@
 """The tasks this process holds (queued, running, paused, cancelling) and how their changes reach
 the store and the bus.
 
-Guarantees (``TaskBook``): a change is saved before it is announced; one save at a time per task,
+Guarantees (``TaskBook``): a change is saved before it is announced, and announced only if the
+store took it (a shared store keeps a task a cluster's leader interrupted while this process was
+taken for dead: nothing this process says about that task afterwards reaches its user); one save
+at a time per task,
 each of the latest record, so a stored state never goes back (other processes read the row);
 progress is announced at most once per ``progress_interval`` seconds and only when it moved by
 ``PROGRESS_STEP`` or its note changed; log lines are written in batches every
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -26,6 +30,8 @@ from grace_chat.tasks.model import TaskRecord
 from grace_chat.tasks.shell import ShellProcess
 from grace_chat.tasks.store import TaskStore
 from grace_chat.tasks.types import TaskSpec
+
+log = logging.getLogger("grace_chat.tasks")
 
 PROGRESS_STEP = 0.05
 LOG_FLUSH_SECONDS = 0.5
@@ -54,6 +60,8 @@ class LiveTask:
     job: asyncio.Task[None] | None = None
     shell: ShellProcess | None = None
     stopping: bool = False
+    #: The store refused a save: another process ended the task, nothing more is announced.
+    fenced: bool = False
     last_reported: float = -1.0
     last_report_at: float = 0.0
     progress_timer: asyncio.TimerHandle | None = None
@@ -80,16 +88,31 @@ class TaskBook:
         self.progress_interval = progress_interval
         self.log_limit = log_limit
 
-    async def set(self, live: LiveTask, record: TaskRecord) -> None:
+    async def set(self, live: LiveTask, record: TaskRecord) -> bool:
+        """Make ``record`` the task's and save it; whether the store took it."""
         live.record = record
-        await self.save(live)
+        return await self.save(live)
 
-    async def save(self, live: LiveTask) -> None:
+    async def save(self, live: LiveTask) -> bool:
         """Save the task as it is now. One save at a time per task, each of the latest record:
         a save that started earlier never lands after a later state (other processes read the
-        stored row)."""
+        stored row). ``False`` when the store kept a final record instead: the task was
+        interrupted by a cluster's leader, and this process's word about it is over."""
         async with live.saving:
-            await self.store.save(live.record)
+            saved = await self.store.save(live.record)
+        if not saved and not live.fenced:
+            live.fenced = True
+            log.warning(
+                "task %s was ended by another process (this one was taken for dead); "
+                "its later changes are not announced",
+                live.record.task_id,
+            )
+        return saved and not live.fenced
+
+    async def change(self, live: LiveTask, record: TaskRecord, event_type: EventType) -> None:
+        """Save ``record`` and announce it with ``event_type`` if the store took it."""
+        if await self.set(live, record):
+            await self.emit(event_type, record)
 
     async def emit(self, event_type: EventType, record: TaskRecord) -> None:
         await self.bus.publish(task_event(event_type, record))
@@ -101,8 +124,7 @@ class TaskBook:
         if live.background:
             await asyncio.gather(*live.background, return_exceptions=True)
         await self.flush_log(live)
-        await self.set(live, record)
-        await self.emit(event, record)
+        await self.change(live, record, event)
 
     # -- progress and logs --------------------------------------------------------------------
 
@@ -129,8 +151,8 @@ class TaskBook:
         record = live.record
 
         async def report() -> None:
-            await self.save(live)
-            await self.emit(EventType.TASK_PROGRESS, record)
+            if await self.save(live):
+                await self.emit(EventType.TASK_PROGRESS, record)
 
         live.spawn(report())
 

@@ -247,8 +247,9 @@ class TaskRunner:
         if live.record.state is TaskState.PAUSED:
             if live.shell is not None:
                 live.shell.resume()
-            await self.book.set(live, live.record.move(TaskState.RUNNING))
-            await self.book.emit(EventType.TASK_RESUMED, live.record)
+            await self.book.change(
+                live, live.record.move(TaskState.RUNNING), EventType.TASK_RESUMED
+            )
         else:
             await self.book.set(live, live.record.with_(pause_requested=False))
         return live.record
@@ -298,8 +299,8 @@ class TaskRunner:
             async with self._slots:
                 if live.record.state.terminal:
                     return  # cancelled while queued
-                await self.book.set(live, live.record.move(TaskState.RUNNING))
-                await self.book.emit(EventType.TASK_STARTED, live.record)
+                running = live.record.move(TaskState.RUNNING)
+                await self.book.change(live, running, EventType.TASK_STARTED)
                 await self._execute_and_report(live)
         except asyncio.CancelledError:
             if live.stopping and not live.record.state.terminal:  # stopped while queued
@@ -374,8 +375,8 @@ class TaskRunner:
 
     async def _paused(self, live: LiveTask) -> None:
         if live.record.state is TaskState.RUNNING:
-            await self.book.set(live, live.record.move(TaskState.PAUSED, pause_requested=False))
-            await self.book.emit(EventType.TASK_PAUSED, live.record)
+            paused = live.record.move(TaskState.PAUSED, pause_requested=False)
+            await self.book.change(live, paused, EventType.TASK_PAUSED)
 
     async def _fail(self, live: LiveTask, error: str) -> None:
         record = live.record.move(TaskState.FAILED, error=error[:2000])

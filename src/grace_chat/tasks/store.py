@@ -1,8 +1,10 @@
 """Where tasks live: the contract of a task store.
 
-Guarantees: ``save`` replaces the whole record atomically; ``list_for_user`` returns only that
-user's tasks, active ones first, then the most recently finished; task logs are bounded
-(``log_limit`` newest lines per task are kept); ``interrupt_active`` moves every task that was
+Guarantees: ``save`` replaces the whole record atomically and answers whether it did (a shared
+store keeps a record that reached a terminal state, the task of a process a cluster's leader took
+for dead, and answers ``False``); ``list_for_user`` returns only that user's tasks, active ones
+first, then the most recently finished; task logs are bounded (``log_limit`` newest lines per
+task are kept); ``interrupt_active`` moves every task that was
 not terminal to ``interrupted`` in one step and returns the records it changed (run at start-up,
 when no task of this store can still be running).
 """
@@ -75,7 +77,9 @@ def task_values(t: TaskRecord) -> tuple[Any, ...]:
 class TaskStore(Protocol):
     async def open(self) -> None: ...
 
-    async def save(self, task: TaskRecord) -> None: ...
+    async def save(self, task: TaskRecord) -> bool:
+        """Store ``task``; ``False`` when the stored record is final and was kept."""
+        ...
 
     async def get(self, task_id: str) -> TaskRecord | None: ...
 

@@ -19,6 +19,17 @@ database server may forget the last moments' requests, whose callers then answer
 Each ``heartbeat`` seconds the process moves its heartbeat (and runs the
 ``beats`` the systems added: tasks move theirs), polls the requests sent to it, and tries to
 take (or checks it still holds) the leader's lock.
+
+A leader that stops answering while its connection stays open (a stopped or stuck process)
+would keep the lock for ever. The leader confirms its lock on that connection every heartbeat,
+so PostgreSQL records when the lock's session last ran a statement (``pg_stat_activity``); a
+process that finds the lock taken and its session silent for more than ``owner_timeout`` seconds
+ends that session (``pg_terminate_backend``), which frees the lock, and takes it. The leader
+trusts its lock only for ``owner_timeout - heartbeat`` seconds after its last confirmation (a
+lease shorter than the silence others wait for), and the end of its connection deposes it at
+once: a leader that wakes up after it was replaced does not act as one. What the leader's duties
+write is fenced in the store besides (a task's or an approval's final state is a conditional
+write), so a moment's overlap changes nothing twice.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import asyncpg.pool
 import orjson
 
 from grace_chat.auth import Identity
@@ -53,6 +65,19 @@ WRITERS = 3
 KEEP_REQUESTS = 3600.0
 
 _ALIVE = f"SELECT {alive('$1::bigint', '$2')}"
+
+#: End the session holding the leader's lock (key ``$1``) if it ran no statement for ``$2``
+#: seconds, waiting up to ``$3`` milliseconds for it to be gone; true if one was ended.
+_DEPOSE = (
+    "SELECT coalesce(bool_or(pg_terminate_backend(l.pid, $3)), false) FROM pg_locks l "
+    "JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 AND l.pid <> pg_backend_pid() "
+    "AND a.state_change < now() - make_interval(secs => $2)"
+)
+#: How long (milliseconds) a process waits for a silent leader's session to end.
+DEPOSE_WAIT_MS = 2000
 
 
 class PostgresCluster:
@@ -81,6 +106,8 @@ class PostgresCluster:
         self._conn: asyncpg.Connection | None = None
         self._writes: asyncpg.Pool | None = None
         self._leading = False
+        #: When (monotonic) the leader last began a check that found its lock held.
+        self._confirmed = 0.0
         self._ticker: asyncio.Task[None] | None = None
         self._namespace = ""
         self._leader_key = 0
@@ -94,7 +121,10 @@ class PostgresCluster:
 
     @property
     def leading(self) -> bool:
-        return self._leading
+        """Whether this process leads: it holds the lock, and confirmed it recently enough that
+        no other process can have taken it from it since."""
+        lease = self.owner_timeout - self.heartbeat
+        return self._leading and time.monotonic() - self._confirmed < lease
 
     def add(self, component: Component) -> None:
         self.duties.add(component)
@@ -232,6 +262,7 @@ class PostgresCluster:
         try:
             await conn.add_listener(self._mine, self._heard)
             await conn.add_listener(self._everyone, self._heard)
+            conn.add_termination_listener(self._lost)
         except BaseException:
             await conn.close()
             raise
@@ -278,9 +309,12 @@ class PostgresCluster:
                 await self._connect()
                 conn = self._conn
             assert conn is not None
+            began = time.monotonic()
             if self._leading:
                 await conn.fetchval("SELECT 1")
-            elif await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._leader_key):
+                self._confirmed = began
+            elif await self._take(conn):
+                self._confirmed = began
                 self._leading = True
                 log.info("this process leads the cluster")
                 await self.duties.elected()
@@ -290,6 +324,28 @@ class PostgresCluster:
             if self._conn is not None:
                 self._conn.terminate()
                 self._conn = None
+
+    async def _take(self, conn: asyncpg.Connection) -> bool:
+        """Take the leader's lock: at once if it is free; else, if the session holding it has
+        been silent for longer than ``owner_timeout``, end that session first."""
+        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._leader_key):
+            return True
+        if not await conn.fetchval(_DEPOSE, self._leader_key, self.owner_timeout, DEPOSE_WAIT_MS):
+            return False
+        log.warning(
+            "the leader stopped answering for more than %gs; its session was ended",
+            self.owner_timeout,
+        )
+        return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._leader_key))
+
+    def _lost(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+        """The cluster's connection closed: with it the leader's lock, so stop leading now,
+        before anything else this process runs."""
+        if conn is not self._conn or not self._leading:
+            return
+        self._leading = False
+        log.warning("the cluster's connection was lost; this process no longer leads the cluster")
+        self._spawn(self.duties.deposed())
 
     async def _step_down(self) -> None:
         if self._leading:

@@ -17,7 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from grace_chat.store.backends.postgres_db import LIVE_INSTANCES, Conn, PostgresDatabase, alive
+from grace_chat.store.backends.postgres_db import (
+    LIVE_INSTANCES,
+    Conn,
+    PostgresDatabase,
+    affected,
+    alive,
+)
 from grace_chat.tasks.model import TaskRecord, TaskState
 from grace_chat.tasks.store import COLUMNS, ORPHANED, task_from_row, task_values
 
@@ -41,8 +47,9 @@ class PostgresTaskStore:
     async def open(self) -> None:
         """Nothing to do: the tables come with the database's schema versions."""
 
-    async def save(self, task: TaskRecord) -> None:
-        await self.db.execute(_SAVE, *task_values(task), self.db.instance)
+    async def save(self, task: TaskRecord) -> bool:
+        """``False`` when the stored row is terminal already: it is kept as it is."""
+        return affected(await self.db.execute(_SAVE, *task_values(task), self.db.instance)) > 0
 
     async def get(self, task_id: str) -> TaskRecord | None:
         row = await self.db.fetchrow(f"SELECT {COLUMNS} FROM tasks WHERE task_id = $1", task_id)

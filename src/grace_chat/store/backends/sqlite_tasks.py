@@ -51,7 +51,8 @@ class SQLiteTaskStore:
     async def open(self) -> None:
         await self.db.write(lambda conn: conn.executescript(SCHEMA))
 
-    async def save(self, task: TaskRecord) -> None:
+    async def save(self, task: TaskRecord) -> bool:
+        """Always stored: one process runs every task of the embedded engine."""
         values = task_values(task)
         marks = ",".join("?" * len(values))
 
@@ -59,6 +60,7 @@ class SQLiteTaskStore:
             conn.execute(f"INSERT OR REPLACE INTO tasks ({COLUMNS}) VALUES ({marks})", values)
 
         await self.db.write(run)
+        return True
 
     async def get(self, task_id: str) -> TaskRecord | None:
         def run(conn: sqlite3.Connection) -> TaskRecord | None:

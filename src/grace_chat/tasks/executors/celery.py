@@ -18,9 +18,12 @@ Cancel: ``revoke`` at once (a task no worker has begun is dropped; a running one
 interrupted by it); still not finished after ``grace`` seconds: ``revoke(terminate=True)`` with
 SIGTERM; ``grace`` seconds after that, SIGKILL to the pool process it ran in if it is still alive
 (``grace_kill``, registered by ``celery_worker`` on the workers, because Celery forgets a task
-once it has signalled it); three times ``grace`` seconds after the cancel the task is recorded
-cancelled whether or not the workers confirmed. Every broker and backend call runs in this
-executor's own small thread pool, never on the event loop.
+once it has signalled it). The pool process is the one ``STARTED`` or ``report_progress`` named
+in the backend; when a task replaced ``STARTED`` before a poll saw it and never named it, the
+workers are asked (``inspect().active()``, at most ``INSPECT_SECONDS``) just before the SIGTERM,
+while the task is still on their list. Three times ``grace`` seconds after the cancel the task
+is recorded cancelled whether or not the workers confirmed. Every broker and backend call runs
+in this executor's own small thread pool, never on the event loop.
 
 Readiness: ``reachable`` opens one connection to the broker, bounded by ``REACH_SECONDS``;
 ``GET /api/ready`` answers 503 naming the broker while it fails.
@@ -56,6 +59,8 @@ GRACE_ID_PREFIX = "grace-"
 PROGRESS = "PROGRESS"
 #: How long the readiness check waits for the broker to accept a connection.
 REACH_SECONDS = 3.0
+#: How long the workers are given to say which pool process runs a task being cancelled.
+INSPECT_SECONDS = 1.0
 _BEGUN = frozenset({states.STARTED, PROGRESS, states.RETRY, states.SUCCESS, states.FAILURE})
 
 
@@ -156,6 +161,12 @@ class Seen:
     hostname: str | None = None
     pid: int | None = None
 
+    def learn(self, info: Mapping[str, Any]) -> None:
+        """Take the worker and pool process a ``STARTED`` or ``PROGRESS`` meta names, if any."""
+        hostname, pid = info.get("hostname"), info.get("pid")
+        if isinstance(hostname, str) and hostname and isinstance(pid, int):
+            self.hostname, self.pid = hostname, pid
+
 
 class CeleryExecutor:
     """``Executor`` for Celery (see ``tasks.executor`` for the guarantees)."""
@@ -242,8 +253,8 @@ class CeleryExecutor:
                 continue
             unreadable = False
             state, info = meta.get("status"), meta.get("result")
-            if state == states.STARTED and isinstance(info, Mapping):
-                seen = Seen(info.get("hostname"), info.get("pid"))
+            if state in (states.STARTED, PROGRESS) and isinstance(info, Mapping):
+                seen.learn(info)
             if state in _BEGUN and not begun:
                 begun = True
                 await report.started(_where(seen))
@@ -285,6 +296,8 @@ class CeleryExecutor:
             await self._call(revoke, r.celery_id)
         elif not r.terminated and r.elapsed >= r.grace:
             r.terminated = True
+            if seen.pid is None or seen.hostname is None:
+                await self._ask_workers(r.celery_id, seen)  # a terminate drops it from the list
             report.log("cancel: terminate (SIGTERM) sent to the Celery workers")
             await self._call(revoke, r.celery_id, terminate=True, signal="SIGTERM")
             kill = asyncio.get_running_loop().create_task(self._kill_later(r, seen))
@@ -299,6 +312,7 @@ class CeleryExecutor:
         workers' ``grace_kill`` checks that it is the one a terminate signalled)."""
         await asyncio.sleep(r.grace)
         if seen.pid is None or seen.hostname is None:
+            log.warning("no worker said where Celery task %s runs; no SIGKILL", r.celery_id)
             return
         try:
             await self._call(
@@ -309,6 +323,25 @@ class CeleryExecutor:
             )
         except Exception as exc:  # the broker is gone: nothing more to do from here
             log.warning("could not send SIGKILL for Celery task %s: %s", r.celery_id, exc)
+
+    async def _ask_workers(self, celery_id: str, seen: Seen) -> None:
+        """Fill ``seen`` from the workers' list of the tasks they run (``worker_pid``)."""
+        destination = [seen.hostname] if seen.hostname else None
+
+        def active() -> Any:
+            inspect = self.app.control.inspect(destination=destination, timeout=INSPECT_SECONDS)
+            return inspect.active()
+
+        try:
+            replies = await self._call(active)
+        except Exception as exc:  # the broker is gone: nothing more to do from here
+            log.warning("could not ask the Celery workers about task %s: %s", celery_id, exc)
+            return
+        for hostname, tasks in (replies or {}).items():
+            for task in tasks or ():
+                if isinstance(task, Mapping) and task.get("id") == celery_id:
+                    seen.learn({"hostname": hostname, "pid": task.get("worker_pid")})
+                    return
 
     async def close(self) -> None:
         for kill in list(self._kills):

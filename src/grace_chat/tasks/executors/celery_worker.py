@@ -10,7 +10,9 @@ Import it in the module that defines your Celery app (so every worker loads it):
 
 ``report_progress`` stores ``PROGRESS`` with ``{"progress": fraction, "note": note}`` in the result
 backend (what the Celery executor reads) and sends a ``task-progress`` event with the same fields
-(what ``grace celery-events`` reads). Outside a worker (a direct call) it does nothing.
+(what ``grace celery-events`` reads). The stored meta also names the worker and the pool process
+(``hostname``, ``pid``), as ``STARTED`` does, since it replaces ``STARTED`` in the backend.
+Outside a worker (a direct call) it does nothing.
 
 Importing the module also tells ``grace celery-events`` whose task a message is when it carries
 the header ``grace_user`` (``task.apply_async(..., headers={"grace_user": "alice"})``): a
@@ -20,13 +22,15 @@ the header ``grace_user`` (``task.apply_async(..., headers={"grace_user": "alice
 It also registers the ``grace_kill`` remote-control command. Celery forgets a
 task once ``revoke(terminate=True)`` has signalled it, so a task that ignores SIGTERM would run
 on; Grace's last cancel step sends ``grace_kill`` with the pool process the task started in
-(``task_track_started`` reports it), and the worker sends SIGKILL to that process only if it is
+(``task_track_started`` or ``report_progress`` reports it; otherwise Grace asks the workers
+which process runs the task), and the worker sends SIGKILL to that process only if it is
 still its own pool process and was signalled by a terminate (never to a fresh one that reused the
 pid).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Any
 
@@ -44,7 +48,8 @@ def report_progress(task: Any, fraction: float, note: str | None = None) -> None
     if getattr(task.request, "id", None) is None or getattr(task.request, "called_directly", True):
         return
     meta = {"progress": min(1.0, max(0.0, float(fraction))), "note": note}
-    task.update_state(state=PROGRESS, meta=meta)
+    where = {"hostname": getattr(task.request, "hostname", None), "pid": os.getpid()}
+    task.update_state(state=PROGRESS, meta={**meta, **where})
     task.send_event(PROGRESS_EVENT, **meta)
 
 
