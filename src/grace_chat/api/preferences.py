@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from grace_chat.api.deps import CallerDependency
 from grace_chat.auth import Identity
@@ -20,7 +20,14 @@ from grace_chat.errors import NotFound
 from grace_chat.frames import NotificationMode, Severity
 from grace_chat.hub.backplane import Backplane
 from grace_chat.notifications.preferences import DEFAULT_MODE, PreferenceStore, preferences_frame
-from grace_chat.notifications.types import TypeRegistry, check_type_name
+from grace_chat.notifications.types import TYPE_NAME, TypeRegistry, check_type_name
+from grace_chat.protocol import CONTROL_FRAME_TYPES
+
+#: What ``check_type_name`` accepts, declared (it answers 400 with its own message otherwise).
+TYPE_SCHEMA: dict[str, JsonValue] = {
+    "pattern": TYPE_NAME,
+    "not": {"enum": list[JsonValue](sorted(CONTROL_FRAME_TYPES))},
+}
 
 NotificationId = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -87,7 +94,7 @@ def build_preferences_router(
     )
     async def set_mode(
         who: Caller,
-        notification_type: Annotated[str, Path(max_length=64)],
+        notification_type: Annotated[str, Path(max_length=64, json_schema_extra=TYPE_SCHEMA)],
         body: ModeBody,
     ) -> dict[str, Any]:
         await preferences.set_mode(who.user_id, check_type_name(notification_type), body.mode)

@@ -17,7 +17,9 @@ from grace_chat.protocol import CONTROL_FRAME_TYPES
 
 DEFAULT_TITLE = "Grace Notification"
 DEFAULT_BADGE = "🤖"
-_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+#: What a notification type's name is made of (besides not being a protocol frame type).
+TYPE_NAME = r"^[a-z][a-z0-9_.-]{0,63}$"
+_NAME = re.compile(TYPE_NAME)
 
 VIEW_DETAILS = Action("view_details", "View Details")
 APPROVE = Action("approve", "Approve")
