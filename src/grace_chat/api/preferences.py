@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
 from grace_chat.api.deps import CallerDependency
 from grace_chat.auth import Identity
@@ -20,14 +20,7 @@ from grace_chat.errors import NotFound
 from grace_chat.frames import NotificationMode, Severity
 from grace_chat.hub.backplane import Backplane
 from grace_chat.notifications.preferences import DEFAULT_MODE, PreferenceStore, preferences_frame
-from grace_chat.notifications.types import TYPE_NAME, TypeRegistry, check_type_name
-from grace_chat.protocol import CONTROL_FRAME_TYPES
-
-#: What ``check_type_name`` accepts, declared (it answers 400 with its own message otherwise).
-TYPE_SCHEMA: dict[str, JsonValue] = {
-    "pattern": TYPE_NAME,
-    "not": {"enum": list[JsonValue](sorted(CONTROL_FRAME_TYPES))},
-}
+from grace_chat.notifications.types import TYPE_SCHEMA, TypeRegistry, check_type_name
 
 NotificationId = Annotated[str, Field(min_length=1, max_length=64)]
 

@@ -25,6 +25,7 @@ from grace_chat.errors import BadRequest, GraceError, StoreUnavailable, Unavaila
 from grace_chat.frames import NotificationFrame
 from grace_chat.hub.backplane import Reachable
 from grace_chat.notifications.model import Severity
+from grace_chat.notifications.types import TYPE_SCHEMA
 from grace_chat.protocol import MAX_SEQ, STREAM_PATH, MarkRead, Seq, protocol_schema
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class MarkedRead(BaseModel):
 class PublishBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     user_id: Annotated[str, Field(min_length=1, max_length=128)]
-    type: Annotated[str, Field(min_length=1, max_length=64)]
+    type: Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=TYPE_SCHEMA)]
     message: Annotated[str, Field(min_length=1, max_length=4000)]
     badge: Annotated[str, Field(max_length=16)] | None = None
     severity: Annotated[Severity, Field(strict=False)] | None = None
