@@ -29,10 +29,23 @@ async def test_unknown_paths_and_wrong_methods(server: Running) -> None:
         envelope(await http.get("/no/such/page"), 404, "not_found")
         envelope(await http.get("/assets/missing.js"), 404, "not_found")
         wrong = await http.put("/api/health")
-        assert "PUT" in envelope(wrong, 405, "bad_request")
+        assert "PUT" in envelope(wrong, 405, "unknown_command")
         assert wrong.headers["allow"] == "GET"
-        envelope(await http.delete("/api/notifications"), 405, "bad_request")
-        envelope(await http.post("/"), 405, "bad_request")
+        envelope(await http.delete("/api/notifications"), 405, "unknown_command")
+        envelope(await http.post("/"), 405, "unknown_command")
+        # every method of the path, over all its routes (not only the first route's)
+        for path, allowed in [
+            ("/api/session", "DELETE, GET, POST"),
+            ("/api/tasks", "GET, POST"),
+            ("/api/approvals", "GET, POST"),
+        ]:
+            wrong = await http.options(path)
+            assert allowed in envelope(wrong, 405, "unknown_command")
+            assert wrong.headers["allow"] == allowed
+        # a path parameter of another route does not take the method: 405, not 422
+        wrong = await http.post("/api/tasks/0/logs")
+        envelope(wrong, 405, "unknown_command")
+        assert wrong.headers["allow"] == "GET"
 
 
 async def test_bodies_that_cannot_be_parsed(server: Running) -> None:

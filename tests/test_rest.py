@@ -45,8 +45,11 @@ async def test_history_pages_forward_with_since_and_backward_with_before(
         assert [n["message"] for n in latest["items"]][:2] == ["n7", "n6"]
         assert all(n["message"] != "not ann's" for n in latest["items"])
 
-        response = await http.get(H, params={"since": 1, "before": 5}, headers=auth)
-        error_body(response, 400, "bad_request")
+        between = {"since": 1, "before": 5, "limit": 2}  # the range between them, oldest first
+        page = (await http.get(H, params=between, headers=auth)).json()
+        assert [n["seq"] for n in page["items"]] == [2, 3] and page["has_more"]
+        page = (await http.get(H, params={**between, "limit": 3}, headers=auth)).json()
+        assert [n["seq"] for n in page["items"]] == [2, 3, 4] and not page["has_more"]
         response = await http.get(H, params={"limit": 0}, headers=auth)
         error_body(response, 422, "bad_request")
         error_body(await http.get(H), 401, "unauthenticated")

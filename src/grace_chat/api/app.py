@@ -8,8 +8,10 @@ left alone.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
@@ -78,10 +80,39 @@ def http_error(request: Request, exc: HTTPException) -> tuple[ErrorCode, str]:
     if status == 404 and exc.detail == "Not Found":
         return ErrorCode.NOT_FOUND, f"no such path: {request.url.path}"
     if status == 405:
-        return ErrorCode.BAD_REQUEST, f"{request.method} is not allowed on {request.url.path}"
+        allowed = ", ".join(allowed_methods(request, exc)) or "none"
+        return (
+            ErrorCode.UNKNOWN_COMMAND,
+            f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}",
+        )
     if status >= 500:
         return STATUS_CODES.get(status, ErrorCode.INTERNAL), "internal error"
     return STATUS_CODES.get(status, ErrorCode.BAD_REQUEST), str(exc.detail)
+
+
+def allowed_methods(request: Request, exc: HTTPException) -> list[str]:
+    """Every method the request's path takes: those of every documented operation of that path
+    (Starlette's own ``Allow`` names only the methods of the first route whose path matched),
+    and Starlette's for a route the document leaves out."""
+    root = request.scope.get("root_path", "")
+    path = request.url.path
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    methods = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()}
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if _template(template).fullmatch(path):
+            methods |= {m.upper() for m in item if m in HTTP_METHODS}
+    return sorted(methods)
+
+
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+@lru_cache(maxsize=512)
+def _template(template: str) -> re.Pattern[str]:
+    """An OpenAPI path template (``/api/tasks/{task_id}``) as a pattern of the paths it names."""
+    parts = re.split(r"(\{[^}/]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
 
 
 #: The OpenAPI tags: one per system.
@@ -118,7 +149,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code in {204, 304}:  # not errors, and answers without a body
             return Response(status_code=exc.status_code, headers=exc.headers)
         code, message = http_error(request, exc)
-        return envelope(code, message, exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request, exc))}
+        return envelope(code, message, exc.status_code, headers=headers)
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

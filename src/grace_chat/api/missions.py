@@ -8,15 +8,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grace_chat.api.deps import CallerDependency
 from grace_chat.auth import Identity
-from grace_chat.missions.component import MissionControl
+from grace_chat.missions.component import MISSION_ID, MissionControl
 from grace_chat.missions.model import parse_steps
+
+
+class StepBody(BaseModel):
+    """One step of a mission given in the request: a task of a known type and its parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+    task_type: Annotated[str, Field(min_length=1)]
+    params: dict[str, Any] = Field(default_factory=dict)
+    title: str | None = None
 
 
 class StartMission(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(min_length=1, max_length=64)]
-    steps: list[dict[str, Any]] | None = None
-    mission_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    steps: (
+        Annotated[
+            list[StepBody],
+            Field(min_length=1, description="the steps; default: the named mission's"),
+        ]
+        | None
+    ) = None
+    mission_id: Annotated[str, Field(pattern=MISSION_ID)] | None = None
 
 
 class MissionStep(BaseModel):
@@ -55,7 +70,9 @@ def build_mission_router(missions: MissionControl, caller: CallerDependency) -> 
 
     @router.post("/api/missions", status_code=201, response_model=Mission)
     async def start(body: StartMission, who: Caller) -> dict[str, Any]:
-        steps = parse_steps(body.steps, "steps") if body.steps is not None else None
+        steps = None
+        if body.steps is not None:
+            steps = parse_steps([step.model_dump() for step in body.steps], "steps")
         mission = await missions.start_mission(who.user_id, body.name, steps, body.mission_id)
         return mission.info()
 

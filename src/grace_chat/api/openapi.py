@@ -14,6 +14,10 @@ error answers it can give:
 * **422** ``bad_request``: routes that take query, path or body parameters;
 * **413** ``too_large``: routes with a body; **429** ``rate_limited`` where a caller acts.
 
+Integer bounds are written as integers: FastAPI's document model holds them as floats, which cannot
+tell ``2**63 - 1`` (the largest seq) from ``2**63``; a bound past a float's exact range is
+clamped to a signed 64-bit integer's and the schema says ``format: int64``.
+
 A route's own declaration of a status wins; FastAPI's ``HTTPValidationError`` (a body Grace never
 sends) is replaced by the envelope. ``undocumented`` lists what an operation still lacks: a tag
 (one per system), a response model for its success; ``tests/test_openapi.py`` fails on any.
@@ -105,10 +109,37 @@ def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
                         "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
                     },
                 )
+    exact_integers(schema)
     for unused in ("HTTPValidationError", "ValidationError"):
         if unused in schemas and f"/{unused}" not in str(schema["paths"]):
             del schemas[unused]
     return schema
+
+
+INT64 = (-(2**63), 2**63 - 1)
+#: Beyond this, a float no longer holds every integer exactly.
+FLOAT_EXACT = 2**53
+
+
+def exact_integers(node: Any) -> None:
+    """Write the bounds of every integer schema under ``node`` as integers (in place)."""
+    if isinstance(node, list):
+        for item in node:
+            exact_integers(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "integer":
+        for key in ("minimum", "maximum"):
+            bound = node.get(key)
+            if isinstance(bound, float) and bound.is_integer():
+                value = int(bound)
+                if abs(value) >= FLOAT_EXACT:
+                    value = max(INT64[0], min(INT64[1], value))
+                    node["format"] = "int64"
+                node[key] = value
+    for value in node.values():
+        exact_integers(value)
 
 
 def document(app: FastAPI) -> None:

@@ -20,7 +20,7 @@ from grace_chat.errors import NotFound
 from grace_chat.frames import NotificationMode, Severity
 from grace_chat.hub.backplane import Backplane
 from grace_chat.notifications.preferences import DEFAULT_MODE, PreferenceStore, preferences_frame
-from grace_chat.notifications.types import TypeRegistry, check_type_name
+from grace_chat.notifications.types import TYPE_SCHEMA, TypeRegistry, check_type_name
 
 NotificationId = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -87,7 +87,7 @@ def build_preferences_router(
     )
     async def set_mode(
         who: Caller,
-        notification_type: Annotated[str, Path(max_length=64)],
+        notification_type: Annotated[str, Path(max_length=64, json_schema_extra=TYPE_SCHEMA)],
         body: ModeBody,
     ) -> dict[str, Any]:
         await preferences.set_mode(who.user_id, check_type_name(notification_type), body.mode)

@@ -9,7 +9,7 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, RootModel
 from sse_starlette import EventSourceResponse
 from starlette.routing import WebSocketRoute
 
@@ -25,6 +25,7 @@ from grace_chat.errors import BadRequest, GraceError, StoreUnavailable, Unavaila
 from grace_chat.frames import NotificationFrame
 from grace_chat.hub.backplane import Reachable
 from grace_chat.notifications.model import Severity
+from grace_chat.notifications.types import TYPE_SCHEMA
 from grace_chat.protocol import MAX_SEQ, STREAM_PATH, MarkRead, Seq, protocol_schema
 
 if TYPE_CHECKING:
@@ -46,11 +47,33 @@ class UnreadCount(BaseModel):
     epoch: str
 
 
+def whole(value: Any) -> Any:
+    """A JSON number without a fraction (``7.0``) is an integer (JSON Schema says so); strict
+    models take it as one."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: What marks something read: non-empty ``ids``, an ``up_to_seq`` or ``"all": true`` (at least
+#: one; declared so that a client generator does not make a body the server refuses).
+MARKS_SOMETHING: list[JsonValue] = [
+    {"required": ["ids"], "properties": {"ids": {"type": "array", "minItems": 1}}},
+    {
+        "required": ["up_to_seq"],
+        "properties": {"up_to_seq": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}},
+    },
+    {"required": ["all"], "properties": {"all": {"const": True}}},
+]
+
+
 class MarkReadBody(BaseModel):
+    """Give ``ids``, ``up_to_seq`` or ``"all": true``."""
+
     # strict: a value of the wrong JSON type is refused, never coerced ("all": "yes")
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"anyOf": MARKS_SOMETHING}
+    )
     ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] | None = None
-    up_to_seq: Seq | None = None
+    up_to_seq: Annotated[Seq, BeforeValidator(whole)] | None = None
     all: bool = False
 
 
@@ -62,7 +85,7 @@ class MarkedRead(BaseModel):
 class PublishBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     user_id: Annotated[str, Field(min_length=1, max_length=128)]
-    type: Annotated[str, Field(min_length=1, max_length=64)]
+    type: Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=TYPE_SCHEMA)]
     message: Annotated[str, Field(min_length=1, max_length=4000)]
     badge: Annotated[str, Field(max_length=16)] | None = None
     severity: Annotated[Severity, Field(strict=False)] | None = None
@@ -72,7 +95,8 @@ class PublishBody(BaseModel):
 
 class Session(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    token: Annotated[str, Field(min_length=1, max_length=8192)]
+    # a Grace token is a JWT: base64url segments and dots
+    token: Annotated[str, Field(min_length=1, max_length=8192, pattern=r"^[A-Za-z0-9_.=-]+$")]
 
 
 class Whoami(BaseModel):
@@ -149,18 +173,23 @@ def build_router(grace: "Grace", caller: CallerDependency, gate: Gate | None = N
     async def history(
         caller: Caller,
         since: Annotated[
-            int | None, Query(ge=0, le=MAX_SEQ, description="oldest first, after this seq")
+            int | None,
+            Query(
+                ge=0,
+                le=MAX_SEQ,
+                description="oldest first, after this seq (with 'before': up to it)",
+            ),
         ] = None,
         before: Annotated[
             int | None, Query(ge=1, le=MAX_SEQ, description="newest first, below this seq")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        if since is not None and before is not None:
-            raise BadRequest("give 'since' or 'before', not both")
         user = caller.user_id
         if since is not None:
             items = await grace.store.read_since(user, since, limit + 1)
+            if before is not None:  # the range between them, oldest first
+                items = [n for n in items if n.seq < before]
         else:
             items = await grace.store.read_latest(user, limit + 1, before)
         head = await grace.store.head(user)

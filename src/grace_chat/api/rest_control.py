@@ -7,6 +7,7 @@ approvals only (admins on all). Reads without a command (one task, the approvals
 ask the system directly, with the same rule.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -158,19 +159,32 @@ def build_control_router(
     async def get_task(task_id: str, who: Caller) -> dict[str, Any]:
         return (await runner.get(task_id, who)).info()
 
-    @router.post("/api/tasks/{task_id}/{action}", response_model=TaskInfo, tags=["tasks"])
-    async def control_task(
-        task_id: str, action: Literal["cancel", "pause", "resume"], who: Caller
-    ) -> dict[str, Any]:
-        models: dict[str, type[Command]] = {
-            "cancel": CancelTask,
-            "pause": PauseTask,
-            "resume": ResumeTask,
-        }
-        model = models[action]
-        command = model.model_validate({"type": f"{action}_task", "task_id": task_id})
-        task: dict[str, Any] = (await run(who, command))["task"]
-        return task
+    # One route per action (not ``/api/tasks/{task_id}/{action}``): a path parameter would also
+    # match ``/api/tasks/{task_id}/logs``, answering its other methods 422 instead of 405.
+    controls: dict[str, type[Command]] = {
+        "cancel": CancelTask,
+        "pause": PauseTask,
+        "resume": ResumeTask,
+    }
+
+    def control(action: str, model: type[Command]) -> Callable[..., Awaitable[dict[str, Any]]]:
+        async def control_task(task_id: str, who: Caller) -> dict[str, Any]:
+            command = model.model_validate({"type": f"{action}_task", "task_id": task_id})
+            task: dict[str, Any] = (await run(who, command))["task"]
+            return task
+
+        return control_task
+
+    for action, model in controls.items():
+        router.add_api_route(
+            f"/api/tasks/{{task_id}}/{action}",
+            control(action, model),
+            methods=["POST"],
+            response_model=TaskInfo,
+            tags=["tasks"],
+            name=f"{action}_task",
+            summary=f"{action.capitalize()} a task",
+        )
 
     @router.get("/api/tasks/{task_id}/logs", response_model=TaskLogs, tags=["tasks"])
     async def task_logs(

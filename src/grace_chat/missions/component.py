@@ -24,7 +24,9 @@ from grace_chat.missions.model import Mission, MissionState, MissionStore, Step
 from grace_chat.tasks.model import TaskState
 from grace_chat.tasks.runner import TaskRunner
 
-_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+#: What a mission id is made of (a caller may choose one).
+MISSION_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
+_ID = re.compile(MISSION_ID)
 
 
 class HealingOutcomes(Protocol):

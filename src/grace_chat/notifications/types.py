@@ -11,13 +11,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pydantic import JsonValue
+
 from grace_chat.errors import BadRequest, ConfigError
 from grace_chat.notifications.model import Action, Severity
 from grace_chat.protocol import CONTROL_FRAME_TYPES
 
 DEFAULT_TITLE = "Grace Notification"
 DEFAULT_BADGE = "🤖"
-_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+#: What a notification type's name is made of (besides not being a protocol frame type).
+TYPE_NAME = r"^[a-z][a-z0-9_.-]{0,63}$"
+_NAME = re.compile(TYPE_NAME)
+#: What ``check_type_name`` accepts, as JSON Schema (for the API's document).
+TYPE_SCHEMA: dict[str, JsonValue] = {
+    "pattern": TYPE_NAME,
+    "not": {"enum": list[JsonValue](sorted(CONTROL_FRAME_TYPES))},
+}
 
 VIEW_DETAILS = Action("view_details", "View Details")
 APPROVE = Action("approve", "Approve")
