@@ -256,6 +256,12 @@ async def cluster(url: str, redis_url: str) -> AsyncIterator[tuple[Process, Proc
         GRACE_REDIS_URL=redis_url,
         GRACE_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:8]}",
         GRACE_SECRET=SECRET,
+        # one client sends every round's cancel: the per-connection command budget (20 a second
+        # by default) is not what this measures
+        GRACE_COMMAND_RATE="1000",
+        GRACE_COMMAND_BURST="1000",
+        GRACE_USER_COMMAND_RATE="2000",
+        GRACE_USER_COMMAND_BURST="2000",
     )
     processes: list[Process] = []
     try:
