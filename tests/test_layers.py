@@ -65,7 +65,6 @@ LAYERS: dict[str, int] = {
     "grace_chat.client": 8,
     "grace_chat.cli": 9,
     "grace_chat.demo": 9,
-    "grace_chat.celery_events": 9,
     "grace_chat": 9,
 }
 

@@ -117,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
     from grace_chat.learning.cli import add_learn_command
 
     add_learn_command(sub)
-    from grace_chat.celery_events import add_celery_events_command
+    from grace_chat.cli.celery_events import add_celery_events_command
 
     add_celery_events_command(sub)
     return p
