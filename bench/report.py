@@ -14,7 +14,7 @@ from bench import nodejs
 from bench.runner import RESUMABLE, Result
 
 PACKAGES = [
-    "grace",
+    "grace-chat",
     "fastapi",
     "starlette",
     "uvicorn",
