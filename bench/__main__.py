@@ -1,4 +1,5 @@
-"""``python -m bench``: Grace against the seed-style server and python-socketio (issue 6).
+"""``python -m bench``: Grace against the seed-style server, python-socketio and Node.js's
+socket.io and ws (issues 6 and 15).
 
 Runs every scenario on every server, each started fresh, and prints a table per scenario with the
 machine and package versions on top; writes the results as JSON and the chart as PNG. Exits 1
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import runner
+from bench import nodejs, runner
 from bench.common import raise_fd_limit
 from bench.report import chart, header, machine, render, write_json
 from bench.runner import FULL, QUICK, SCENARIOS, SERVERS, BenchError, Result, run_scenario, scaled
@@ -61,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         if why is not None:
             skipped["grace-cluster"] = why
             kinds.remove("grace-cluster")
+    if any(k in nodejs.SCRIPTS for k in kinds):
+        try:
+            nodejs.ensure_installed()
+        except nodejs.NodeMissing as exc:
+            print(f"python -m bench: {exc}", file=sys.stderr, flush=True)
+            return 2
     sizes = scaled(QUICK if args.quick else FULL, args.scale)
     for item in (x for x in args.lanes.split(",") if x):
         name, _, value = item.partition("=")

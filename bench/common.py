@@ -74,9 +74,13 @@ async def run_plan(sink: Sink, spec: dict[str, Any]) -> int:
 
     * ``burst`` / ``reconnect``: notifications ``k0 .. k0+count-1``, each to every user, over
       ``concurrency`` concurrent publishers;
-    * ``storm``: ``count`` notifications to random users (``targets``), ``concurrency`` publishers,
-      as fast as the server takes them;
+    * ``storm``: ``count`` notifications to random users, ``concurrency`` publishers, as fast as
+      the server takes them;
     * ``steady``: ``rate`` notifications per second to random users for ``duration`` seconds.
+
+    The random users of ``storm`` and ``steady`` are ``spec["plan"]`` (a user index per
+    notification) when the spec carries it, as the harness's does (``runner.with_plan``: the
+    Node.js servers cannot draw from Python's generator), otherwise ``targets(spec["seed"], ...)``.
 
     With ``parts`` > 1 (several server processes, each running the same plan) this process
     publishes only its ``part``: of ``burst`` / ``reconnect``, the ``k`` with ``k % parts == part``;
@@ -100,7 +104,11 @@ async def run_plan(sink: Sink, spec: dict[str, Any]) -> int:
 
         await asyncio.gather(*(lane_all(j) for j in range(lanes)))
         return len(mine_k) * len(users)
-    plan = targets(int(spec["seed"]), count, len(users))
+    plan = spec.get("plan")
+    if plan is None:
+        plan = targets(int(spec["seed"]), count, len(users))
+    elif len(plan) != count:
+        raise ValueError(f"a {scenario} plan of {len(plan)} targets for {count} notifications")
     mine = [(u + 1) % parts == part for u in plan]
     if scenario == "storm":
         ks = [k for k in range(count) if mine[k]]

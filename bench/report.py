@@ -10,10 +10,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import nodejs
 from bench.runner import RESUMABLE, Result
 
 PACKAGES = [
-    "grace",
+    "grace-chat",
     "fastapi",
     "starlette",
     "uvicorn",
@@ -30,6 +31,8 @@ NAMES = {
     "grace-cluster": "Grace cluster, PostgreSQL + Redis",
     "seed": "seed-style",
     "socketio": "python-socketio",
+    "node-socketio": "Node socket.io",
+    "node-ws": "Node ws",
 }
 
 
@@ -50,6 +53,7 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "-"
+    versions.update(nodejs.versions())
     return {
         "cpu": cpu,
         "cores": psutil.cpu_count(),
@@ -290,6 +294,8 @@ def chart(path: Path, by_scenario: dict[str, list[Result]]) -> None:
         "grace-cluster": "#264653",
         "seed": "#e9c46a",
         "socketio": "#e76f51",
+        "node-socketio": "#8d5a97",
+        "node-ws": "#457b9d",
     }
     fig, axes = plt.subplots(1, len(delivery) + 1, figsize=(5 * (len(delivery) + 1), 4.5))
     if len(delivery) + 1 == 1:

@@ -31,14 +31,17 @@ import httpx
 import numpy as np
 import psutil
 
+from bench import nodejs
 from bench.client import worker_main
-from bench.common import HOST, home, user_name
+from bench.common import HOST, home, raise_fd_limit, targets, user_name
 
 SERVERS = {
     "grace": "bench.grace_server",
     "grace-cluster": "bench.grace_server",
     "seed": "bench.baselines.seed_server",
     "socketio": "bench.baselines.socketio_server",
+    "node-socketio": "bench/baselines/node/socketio_server.js",
+    "node-ws": "bench/baselines/node/ws_server.js",
 }
 #: The cluster's shared services (``--postgres-url``, ``--redis-url``): the PostgreSQL server's
 #: admin database (each run creates a database of its own there and drops it) and Redis (each run
@@ -109,6 +112,24 @@ def stop_profilers(spies: list[subprocess.Popen[bytes]]) -> None:
             spy.kill()
 
 
+#: The protocol the load generator speaks to each kind (``bench/client.py``), where not the kind.
+CLIENT_KINDS = {
+    "grace": "grace",
+    "grace-cluster": "grace",
+    "node-socketio": "socketio",
+    "node-ws": "seed",
+}
+
+
+def with_plan(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with the explicit targets of a random-user plan (``storm``, ``steady``) as
+    ``plan``: Python's generator made them, and every server, Python's or Node's, publishes
+    that very sequence."""
+    if spec.get("scenario") not in ("storm", "steady") or "plan" in spec:
+        return spec
+    return {**spec, "plan": targets(int(spec["seed"]), int(spec["count"]), int(spec["users"]))}
+
+
 class Server:
     """One server under test in its own OS process on a loopback port."""
 
@@ -117,9 +138,16 @@ class Server:
 
     def __init__(self, kind: str, extra: list[str] | None = None, tag: str = "") -> None:
         self.kind = kind
-        self.client_kind = "grace" if kind.startswith("grace") else kind
+        self.client_kind = CLIENT_KINDS.get(kind, kind)
+        if kind in nodejs.SCRIPTS:
+            try:
+                cmd = nodejs.command(kind)
+            except nodejs.NodeMissing as exc:
+                raise BenchError(f"{kind}: {exc}") from exc
+            raise_fd_limit()  # Node cannot raise its own: it inherits this process's
+        else:
+            cmd = [sys.executable, "-m", SERVERS[kind]]
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}{tag}-"))
-        cmd = [sys.executable, "-m", SERVERS[kind]]
         if kind.startswith("grace"):
             cmd += ["--data-dir", str(self.data_dir), *(extra or [])]
         self.proc = subprocess.Popen(
@@ -173,7 +201,7 @@ class Server:
         return pool.connect(self.client_kind, self.port, conns, timeout)
 
     def publish(self, spec: dict[str, Any]) -> dict[str, Any]:
-        r = self.http.post("/bench/publish", json=spec)
+        r = self.http.post("/bench/publish", json=with_plan(spec))
         body: dict[str, Any] = r.json()
         if r.status_code != 200 or "error" in body:
             raise BenchError(f"{self.kind}: publishing failed: {body}")

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -140,3 +145,96 @@ def test_the_cluster_kind_is_skipped_with_the_reason_when_postgresql_is_not_ther
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SKIPPED grace-cluster: " in proc.stdout
     assert "PostgreSQL" in proc.stdout or "asyncpg" in proc.stdout
+
+
+def test_bench_quick_run_with_the_node_baselines(tmp_path: Path) -> None:
+    """Node's socket.io and ws servers (``bench/baselines/node``, their npm packages installed
+    from the lock file on first use) in every delivery scenario, beside the seed-style server:
+    every notification exactly once, the random-user plans' targets the same as Python's."""
+    out_json = tmp_path / "results.json"
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "bench", "--quick", "--scenarios",
+            "burst,storm,steady,idle,reconnect", "--servers", "seed,node-socketio,node-ws",
+            "--json", str(out_json), "--chart", str(tmp_path / "bench.png"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=420,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "node 2" in out and "socket.io 4." in out and "ws 8." in out  # versions in the header
+    assert "| Node socket.io " in out and "| Node ws " in out
+    assert out.count("n/a: no resume") == 3
+    results = json.loads(out_json.read_text())
+    assert not results["failures"]
+    expected = {"burst": 20 * 20, "storm": 500 * 2, "steady": 200 * 2}
+    for scenario, deliveries in expected.items():
+        rows = {r["server"]: r for r in results["results"][scenario]}
+        assert set(rows) == {"seed", "node-socketio", "node-ws"}, scenario
+        for kind, r in rows.items():
+            assert r["ok"] and r["deliveries"] == deliveries, (scenario, kind)
+            assert r["unexpected"] == 0 and "error" not in r["extra"]["publisher"]
+            # latency from the server's epoch-nanosecond stamp to the client's wall clock
+            assert 0 < r["latency_ms"]["p50"] < 10_000, (scenario, kind, r["latency_ms"])
+    idle = {r["server"]: r for r in results["results"]["idle"]}
+    assert idle["node-ws"]["extra"]["connected"] == idle["node-socketio"]["extra"]["connected"]
+    assert idle["node-ws"]["extra"]["connected"] == 100
+
+
+NODE_CLOCK = """
+import { epochNs } from "./bench/baselines/node/common.js";
+import { createInterface } from "node:readline";
+createInterface({ input: process.stdin }).on("line", () => process.stdout.write(`${epochNs()}\\n`));
+"""
+
+
+def test_the_node_servers_stamp_the_wall_clock_in_nanoseconds() -> None:
+    """``data.t`` of the Node servers is read against Python's ``time.time_ns()``: a stamp taken
+    between two readings of Python's clock lies between them (within 0.5 ms of calibration)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    proc = subprocess.Popen(
+        [node, "--input-type=module", "-e", NODE_CLOCK],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        rounds = []
+        for _ in range(200):
+            before = time.time_ns()
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            stamp = int(proc.stdout.readline())
+            rounds.append((before, stamp, time.time_ns()))
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+    before, stamp, after = min(rounds, key=lambda r: r[2] - r[0])
+    assert before - 500_000 <= stamp <= after + 500_000, (before, stamp, after)
+
+
+def test_a_node_baseline_without_node_names_what_is_missing(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "bench", "--quick", "--scenarios", "burst",
+            "--servers", "node-ws", "--json", str(tmp_path / "r.json"),
+            "--chart", str(tmp_path / "b.png"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "need node on PATH" in proc.stderr and "npm" in proc.stderr
+    assert not (tmp_path / "r.json").exists()
