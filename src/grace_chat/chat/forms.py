@@ -213,8 +213,11 @@ def wished_done(rest: list[str]) -> str | None:
 def acknowledged(text: Text) -> bool:
     """ "ok cool", "alright, great": a word of yes with words of being pleased, no more (an
     acknowledgement like a bare "ok", not praise)."""
-    said = set(text.said) - {"grace"}
+    said = set(text.said) - _HESITATING
     return bool(said & v.YES) and said <= v.YES | v.PLEASED
+
+
+_HESITATING = frozenset({"grace", "hmm", "um", "uh", "oh", "ah", "well", "so", "then"})
 
 
 #: Verbs of Grace's that, with "of", make an everyday idiom: "approve of", "think of".
@@ -262,7 +265,7 @@ def social(text: Text, grace_word: Callable[[str], bool]) -> bool:
     found = _SOCIAL & (set(text.said) | set(text.words))
     if not found:
         return False
-    if found <= v.FEELINGS and {"this", "it", "that"} & set(text.said):
+    if found <= v.VENTS and {"this", "it", "that"} & set(text.said):
         return False  # "ugh, this is so frustrating": a complaint about something unnamed
     return not any(grace_word(w) for w in (*text.words, *text.said) if w != "see")
 

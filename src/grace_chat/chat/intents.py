@@ -286,6 +286,7 @@ class _Reader:
         if verb == "run" and rest[0].endswith("ing") and self.verb_form(rest[0][:-3]):
             if not self._graces(rest[1:]) and "inbackground" not in words:
                 return None  # "start building a snowman"
+            rest = [rest[0][:-3], *rest[1:]]  # "start deploying the api": a deployment
         if verb in ("approve", "reject"):
             args = {}
             ids = [w for w in rest if is_id(w)]

@@ -107,11 +107,12 @@ GREETINGS = frozenset(
 )
 THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty", "ta", "tnx", "tks"})
 PLEASED = frozenset({"cool", "great", "nice", "awesome", "perfect", "good", "excellent", "wow"})
-#: Feelings, sighs and apologies: small talk ("ugh, what a day", "sorry, my mistake").
-FEELINGS = frozenset({"ugh", "argh", "sigh", "meh", "phew", "whew", "frustrated", "annoyed",
-                      "stressed", "overwhelmed", "sorry", "apologies",
-                      "oops", "noworries", "lifesaver", "hero", "champ", "genius", "rockstar",
-                      "gem"})  # fmt: skip
+#: Sighs and feelings vented: small talk ("ugh, what a day", "i'm so frustrated").
+VENTS = frozenset({"ugh", "argh", "sigh", "meh", "phew", "whew", "frustrated", "annoyed",
+                   "stressed", "overwhelmed"})  # fmt: skip
+#: Feelings, apologies and reassurance: small talk ("sorry, my mistake", "you're a lifesaver").
+FEELINGS = VENTS | frozenset({"sorry", "apologies", "oops", "noworries", "lifesaver", "hero",
+                              "champ", "genius", "rockstar", "gem"})  # fmt: skip
 #: The things of software that a task of Grace's works on: "deploy the backend", "back up the
 #: database" ask for a task; "build a snowman" does not.
 SYSTEM = frozenset({"app", "apps", "application", "backend", "frontend", "api", "service",
@@ -215,7 +216,8 @@ TALK: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("no worries", "noworries"), ("no problem", "noworries"), ("no prob", "noworries"),
         ("not a problem", "noworries"), ("fair enough", "noworries"), ("all good", "noworries"),
         ("my bad", "sorry"), ("my mistake", "sorry"), ("my fault", "sorry"),
-        ("i am sorry", "sorry"), ("so sorry", "sorry"),
+        ("i am sorry", "sorry"), ("so sorry", "sorry"), ("that is fair", "noworries"),
+        ("fair point", "noworries"),
     )
 ) + tuple(  # "how is your day going?", "what a week"
     ((*lead.split()[:3], time, *lead.split()[3:]), (said,))
