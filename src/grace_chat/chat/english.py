@@ -8,8 +8,7 @@ common misspellings ("dont", "lookin") are left out, so they are still read as h
 
 from __future__ import annotations
 
-ENGLISH = frozenset(
-    """
+_WORDS = """
         abortion abortions absorbed absorbing accent accessed according addictive
         admission admissions adopting ahmad alloy almighty appealing appointed assuming
         attain attending awaiting bach bark beck beef beer begging bing black blocking
@@ -56,5 +55,6 @@ ENGLISH = frozenset(
         terminal terminals termination thai theo thin thus toll torn tracking trailing
         treating turf uncovered unsuccessful vanished vet vets ware wasting wheat whole
         width wild willy wire wish witch wong wording worm worn worrying wound
-    """.split()
-)
+"""
+
+ENGLISH = frozenset(_WORDS.split())

@@ -69,8 +69,10 @@ def is_help(said: tuple[str, ...]) -> bool:
     joined = " ".join(said)
     if said[:1] == ("help",) or joined in ("commands", "menu", "options"):
         return True
-    if _explains(list(said)) or _compares(said) or (
-        said[:2] in (("how", "does"), ("how", "do")) and said[-1:] == ("work",)
+    if (
+        _explains(list(said))
+        or _compares(said)
+        or (said[:2] in (("how", "does"), ("how", "do")) and said[-1:] == ("work",))
     ):
         return True  # "how does approval work?"
     return any(joined.startswith(a) or f" {a}" in joined for a in _HELP)
@@ -312,6 +314,25 @@ def foreign(rest: list[str], known: frozenset[str], type_of: Callable[[str], str
         or w in rw.VAGUE or is_id(w) or type_of(w) is not None
         for w in content
     )  # fmt: skip
+
+
+def graces(rest: list[str], type_of: Callable[[str], str | None]) -> bool:
+    """Whether the object of a task type used as a verb is Grace's: nothing ("deploy now"),
+    a thing, task type, id, pronoun, state or recency ("build it again"), or a thing of
+    software ("deploy the backend"); "build a snowman with me" names none."""
+    content = [w for w in rest if w not in rw.ARTICLES and w != "inbackground"]
+    if not content:
+        return True
+    first = content[0]
+    return (
+        first in v.THING or first in v.PRONOUNS or first in v.ALL or first in v.STATE
+        or first in v.RECENT or first in v.SYSTEM or is_id(first) or type_of(first) is not None
+    )  # fmt: skip
+
+
+def everyday_approval(rest: list[str]) -> bool:
+    """ "approve my holiday request": an everyday thing, not one of Grace's approvals."""
+    return not any(is_id(w) for w in rest) and bool(v.ORDINARY.intersection(rest))
 
 
 def run_args(rest: list[str], type_of: Callable[[str], str | None]) -> dict[str, str]:

@@ -238,7 +238,7 @@ class _Reader:
             if concept:
                 after = rest[i + 1 :]
                 if concept in ("approve", "reject"):
-                    if after[:1] == ["of"] or self._everyday_approval(after):
+                    if after[:1] == ["of"] or forms.everyday_approval(after):
                         return Intent("unknown")  # "I don't approve of it", "… my holiday"
                 elif forms.foreign(after, self.known, self.type_of):
                     return Intent("unknown")  # "I can't stop thinking about lunch"
@@ -249,11 +249,6 @@ class _Reader:
         if self._thing(rest) == "learning":  # "don't touch the training": leave it running
             return Intent("declined", {"intent": "pause_learning"})
         return Intent("declined")  # "don't touch the backup"
-
-    @staticmethod
-    def _everyday_approval(rest: list[str]) -> bool:
-        """ "approve my holiday request": an everyday thing, not one of Grace's approvals."""
-        return not any(is_id(w) for w in rest) and bool(v.ORDINARY.intersection(rest))
 
     def possible(self, words: list[str]) -> Intent:
         """ "can I pause a task?" asks what Grace can do; "can I resume a task later?", with a
@@ -272,7 +267,7 @@ class _Reader:
             return None  # "do not …" that was not a refusal of anything Grace does
         verb = v.VERB.get(head)
         if verb is None:  # "deploy the backend", "<type> … in the background"
-            if "inbackground" not in words and not self._graces(rest):
+            if "inbackground" not in words and not forms.graces(rest, self.type_of):
                 return None  # "build a snowman", "sync my calendar": an everyday thing
             what = head
             extra = [w for w in rest if w not in rw.ARTICLES and w not in v.THING]
@@ -284,7 +279,7 @@ class _Reader:
             return Intent(verb) if verb in ("approve", "reject") else None
         thing = self._thing(rest)
         if verb == "run" and rest[0].endswith("ing") and self.verb_form(rest[0][:-3]):
-            if not self._graces(rest[1:]) and "inbackground" not in words:
+            if not forms.graces(rest[1:], self.type_of) and "inbackground" not in words:
                 return None  # "start building a snowman"
             rest = [rest[0][:-3], *rest[1:]]  # "start deploying the api": a deployment
         if verb in ("approve", "reject"):
@@ -297,7 +292,7 @@ class _Reader:
                 w for w in rest if w not in skip and v.THING.get(w) != "approval" and not is_id(w)
             ]
             if about:
-                if self._everyday_approval(rest):
+                if forms.everyday_approval(rest):
                     return None  # "approve my holiday request": nothing of Grace's
                 args["about"] = " ".join(about)
             name = verb
@@ -319,20 +314,6 @@ class _Reader:
         if head in self.text.corrected and name in ASK_WHEN_UNSURE:
             return Intent("clarify", {"intent": name, **args})
         return Intent(name, args)
-
-    def _graces(self, rest: list[str]) -> bool:
-        """Whether the object of a task type used as a verb is Grace's: nothing ("deploy now"),
-        a thing, task type, id, pronoun, state or recency ("build it again"), or a thing of
-        software ("deploy the backend"); "build a snowman with me" names none."""
-        content = [w for w in rest if w not in rw.ARTICLES and w != "inbackground"]
-        if not content:
-            return True
-        first = content[0]
-        return (
-            first in v.THING or first in v.PRONOUNS or first in v.ALL or first in v.STATE
-            or first in v.RECENT or first in v.SYSTEM or is_id(first)
-            or self.type_of(first) is not None
-        )  # fmt: skip
 
     def query(self, words: list[str], *, shown: bool = False) -> Intent | None:
         """A question or a noun phrase ("deployment logs", "status of build_789")."""

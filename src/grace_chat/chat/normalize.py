@@ -5,7 +5,8 @@
 whole (``deploy_456``, ``backup.nightly``), rewrites phrases of several words to the one word of
 their concept (``vocabulary.PHRASES``, ``vocabulary.SPLIT``), drops filler and politeness
 ("please", "could you", "right away", "for a bit", a leading "ok" or "Grace,") and corrects small
-typos against the known vocabulary (never a common word of English: ``english``). It remembers whether the sentence was asked as a question and
+typos against the known vocabulary (never a common word of English: ``english``). It
+remembers whether the sentence was asked as a question and
 which words it corrected: a corrected verb makes a command uncertain.
 """
 
@@ -178,7 +179,9 @@ def distance(a: str, b: str) -> int:
 def _vocabulary(task_types: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
     targets = v.known_words(task_types) | {"doing", "going", "happening", "happened"}
     talk = {w for phrase, _ in v.TALK for w in phrase}
-    return targets | v.COMMON | v.ORDINARY | v.SYSTEM | v.FEELINGS | ENGLISH | talk, tuple(sorted(w for w in targets if len(w) >= 4))
+    return targets | v.COMMON | v.ORDINARY | v.SYSTEM | v.FEELINGS | ENGLISH | talk, tuple(
+        sorted(w for w in targets if len(w) >= 4)
+    )
 
 
 def _correct(word: str, task_types: tuple[str, ...]) -> str | None:

@@ -123,7 +123,8 @@ SYSTEM = frozenset({"app", "apps", "application", "backend", "frontend", "api", 
                     "environment", "env", "dev", "changes", "version", "package", "packages",
                     "artifact", "artifacts", "bundle", "module", "modules", "stack", "system",
                     "config", "configuration", "schema", "docs", "binaries", "binary", "cache",
-                    "index", "storage", "disk", "volume", "bucket", "mirror", "replica"})  # fmt: skip
+                    "index", "storage", "disk", "volume", "bucket", "mirror",
+                    "replica"})  # fmt: skip
 PRONOUNS = frozenset({"it", "that", "this", "them", "those", "its", "one"})
 ALL = frozenset({"all", "everything", "every", "each"})
 QUESTION = frozenset({"what", "which", "how", "why", "when", "where", "who", "whose"})
@@ -210,22 +211,42 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
 
 #: Small talk of several words, rewritten like ``PHRASES``; their words are everyday English and
 #: never the target of a spelling correction ("touch" is not "tough").
-TALK: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
-    (tuple(a.split()), tuple(b.split()))
-    for a, b in (
-        ("no worries", "noworries"), ("no problem", "noworries"), ("no prob", "noworries"),
-        ("not a problem", "noworries"), ("fair enough", "noworries"), ("all good", "noworries"),
-        ("my bad", "sorry"), ("my mistake", "sorry"), ("my fault", "sorry"),
-        ("i am sorry", "sorry"), ("so sorry", "sorry"), ("that is fair", "noworries"),
-        ("fair point", "noworries"),
+TALK: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    tuple(
+        (tuple(a.split()), tuple(b.split()))
+        for a, b in (
+            ("no worries", "noworries"),
+            ("no problem", "noworries"),
+            ("no prob", "noworries"),
+            ("not a problem", "noworries"),
+            ("fair enough", "noworries"),
+            ("all good", "noworries"),
+            ("my bad", "sorry"),
+            ("my mistake", "sorry"),
+            ("my fault", "sorry"),
+            ("i am sorry", "sorry"),
+            ("so sorry", "sorry"),
+            ("that is fair", "noworries"),
+            ("fair point", "noworries"),
+        )
     )
-) + tuple(  # "how is your day going?", "what a week"
-    ((*lead.split()[:3], time, *lead.split()[3:]), (said,))
-    for time in ("day", "week", "morning", "afternoon", "evening", "weekend", "night")
-    for lead, said in (("how is your", "howareyou"), ("how was your", "howareyou"),
-                       ("how has your", "howareyou"), ("how is your going", "howareyou"),
-                       ("how has your been", "howareyou"), ("what a", "ugh"), ("long", "ugh"),
-                       ("rough", "ugh"), ("tough", "ugh"), ("hard", "ugh"), ("busy", "ugh"))
+    + tuple(  # "how is your day going?", "what a week"
+        ((*lead.split()[:3], time, *lead.split()[3:]), (said,))
+        for time in ("day", "week", "morning", "afternoon", "evening", "weekend", "night")
+        for lead, said in (
+            ("how is your", "howareyou"),
+            ("how was your", "howareyou"),
+            ("how has your", "howareyou"),
+            ("how is your going", "howareyou"),
+            ("how has your been", "howareyou"),
+            ("what a", "ugh"),
+            ("long", "ugh"),
+            ("rough", "ugh"),
+            ("tough", "ugh"),
+            ("hard", "ugh"),
+            ("busy", "ugh"),
+        )
+    )
 )
 
 #: Verbs whose object sits between them and their particle: "put the backup on hold".
