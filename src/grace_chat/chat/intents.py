@@ -232,7 +232,11 @@ class _Reader:
             name = command_for(wish, self._thing(rest))
             return Intent("declined", {"intent": name} if name else {})
         for i, word in enumerate(rest):
-            concept = v.VERB.get(word) or v.GERUND.get(word) or (self.verb_form(word) and "run")
+            used_as_verb = i == 0 or rest[i - 1] not in rw.ARTICLES  # not "don't touch the backup"
+            concept = (
+                v.VERB.get(word) or v.GERUND.get(word)
+                or (used_as_verb and self.verb_form(word) and "run")
+            )  # fmt: skip
             if concept == "show":
                 return None
             if concept:
