@@ -200,6 +200,8 @@ FORMS: list[tuple[str, Intent | None]] = [
     ("start building a snowman", None),
     ("deploy the api", Intent("run_task", {"what": "deploy", "rest": "api"})),
     ("start syncing it", Intent("run_task", {"what": "sync"})),
+    ("start a sync with my phone", None),
+    ("start a build of the app", Intent("run_task", {"what": "build", "rest": "app"})),
     # "approve of" is an opinion; feelings and apologies are small talk, a vented complaint
     # about something unnamed is not
     ("do you approve of this?", None),

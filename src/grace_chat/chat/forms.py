@@ -321,13 +321,19 @@ def graces(rest: list[str], type_of: Callable[[str], str | None]) -> bool:
     a thing, task type, id, pronoun, state or recency ("build it again"), or a thing of
     software ("deploy the backend"); "build a snowman with me" names none."""
     content = [w for w in rest if w not in rw.ARTICLES and w != "inbackground"]
-    if not content:
-        return True
+    if not content or v.SYSTEM.intersection(content):
+        return True  # "deploy", "build the docker image"
     first = content[0]
     return (
         first in v.THING or first in v.PRONOUNS or first in v.ALL or first in v.STATE
-        or first in v.RECENT or first in v.SYSTEM or is_id(first) or type_of(first) is not None
+        or first in v.RECENT or is_id(first) or type_of(first) is not None
     )  # fmt: skip
+
+
+def everyday(extra: list[str]) -> bool:
+    """Whether the words after a task type name an everyday thing and nothing of software: "a
+    backup of my photos", "a sync with my phone" (but "a build of the app")."""
+    return bool(v.ORDINARY.intersection(extra)) and not v.SYSTEM.intersection(extra)
 
 
 def everyday_approval(rest: list[str]) -> bool:

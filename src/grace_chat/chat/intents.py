@@ -312,6 +312,8 @@ class _Reader:
                 args = {"everyone": "yes"} if v.everyone(rest) else {}
             elif name == "run_task":
                 args = forms.run_args(rest, self.type_of)
+                if forms.everyday(rest) and "inbackground" not in words:
+                    return None  # "run a backup of my photos": of an everyday thing
             else:
                 args = self.target(rest)
                 args.pop("said", None)

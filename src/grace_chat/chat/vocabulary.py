@@ -124,7 +124,7 @@ SYSTEM = frozenset({"app", "apps", "application", "backend", "frontend", "api", 
                     "artifact", "artifacts", "bundle", "module", "modules", "stack", "system",
                     "config", "configuration", "schema", "docs", "binaries", "binary", "cache",
                     "index", "storage", "disk", "volume", "bucket", "mirror",
-                    "replica"})  # fmt: skip
+                    "replica", "docker", "kubernetes", "k8s"})  # fmt: skip
 PRONOUNS = frozenset({"it", "that", "this", "them", "those", "its", "one"})
 ALL = frozenset({"all", "everything", "every", "each"})
 QUESTION = frozenset({"what", "which", "how", "why", "when", "where", "who", "whose"})
@@ -334,6 +334,8 @@ ORDINARY = frozenset(
         life wife knife live love move movie movies film films book books game games play
         played player music musical art party car cars bus train plane trip travel
         house home room door floor window garden park parks street road city town country
+        photo photos picture pictures pics video videos songs playlist calendar contacts
+        notes thoughts kids snowman
         money price prices cost costs pay paid buy bought sell sold shop shopping store
         phone phones email emails message messages letter letters paper news
         dog dogs cat cats bird birds fish horse animal animals tree trees flower flowers
