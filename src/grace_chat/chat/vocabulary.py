@@ -335,7 +335,7 @@ ORDINARY = frozenset(
         played player music musical art party car cars bus train plane trip travel
         house home room door floor window garden park parks street road city town country
         photo photos picture pictures pics video videos songs playlist calendar contacts
-        notes thoughts kids snowman
+        notes thoughts kids
         money price prices cost costs pay paid buy bought sell sold shop shopping store
         phone phones email emails message messages letter letters paper news
         dog dogs cat cats bird birds fish horse animal animals tree trees flower flowers
