@@ -222,7 +222,7 @@ def acknowledged(text: Text) -> bool:
 _HESITATING = frozenset({"grace", "hmm", "um", "uh", "oh", "ah", "well", "so", "then"})
 
 
-#: Verbs of Grace's that, with "of", make an everyday idiom: "approve of", "think of".
+#: Words of approving that, with "of", make an everyday idiom: "approve of", "disapprove of".
 _IDIOMS = frozenset({"approve", "disapprove"})
 
 
