@@ -164,7 +164,8 @@ FORMS: list[tuple[str, Intent | None]] = [
     ("can u pause sync_301", Intent("pause_task", {"id": "sync_301"})),
     ("you stop backup_123", Intent("cancel_task", {"id": "backup_123"})),
     # refusals without one of Grace's verbs
-    ("don't touch the learning", Intent("declined")),
+    ("don't touch the learning", Intent("declined", {"intent": "pause_learning"})),
+    ("don't touch the backup", Intent("declined")),
     ("nope, don't", Intent("declined")),
     ("I do not know", None),
     # approving an everyday thing is nothing of Grace's
@@ -189,6 +190,32 @@ FORMS: list[tuple[str, Intent | None]] = [
     ("and now?", Intent("task_status")),
     ("do I need to approve anything?", Intent("approvals")),
     ("can we put the sync on hold?", Intent("pause_task", {"what": "sync"})),
+    # fifth round: a refusal says what it refuses, after "never mind" and of a wished participle
+    ("do not approve the restart", Intent("declined", {"intent": "approve"})),
+    ("don't approve my holiday request", None),
+    ("never mind, don't resume it", Intent("declined", {"intent": "resume_task"})),
+    ("we don't want the build paused", Intent("declined", {"intent": "pause_task"})),
+    # a task type as a verb acts only on Grace's things, also as "-ing" after a start verb
+    ("sync my photos", None),
+    ("start building a snowman", None),
+    ("deploy the api", Intent("run_task", {"what": "deploy", "rest": "api"})),
+    ("start syncing it", Intent("run_task", {"what": "sync"})),
+    ("start a sync with my phone", None),
+    ("start a build of the app", Intent("run_task", {"what": "build", "rest": "app"})),
+    # "approve of" is an opinion; feelings and apologies are small talk, a vented complaint
+    # about something unnamed is not
+    ("do you approve of this?", None),
+    ("ugh, long day", Intent("smalltalk")),
+    ("sorry, my bad", Intent("smalltalk")),
+    ("ugh, this is so frustrating", None),
+    # a common English word is never a typo of Grace's: "fair" is not "failed"
+    ("fair enough", Intent("smalltalk")),
+    ("the quiet ones", None),
+    # "ok cool" acknowledges like "ok"; "can I …" with a circumstance is a what-if
+    ("ok cool", Intent("confirm")),
+    ("can I pause a backup for an hour?", Intent("hypothetical", {"intent": "pause_task"})),
+    ("can I pause a backup?", Intent("help")),
+    ("pausing versus cancelling?", Intent("help")),
 ]
 
 

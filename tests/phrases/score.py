@@ -19,6 +19,7 @@ TABLES = (
     "fresh4.tsv",
     "fresh5.tsv",
     "fresh6.tsv",
+    "fresh7.tsv",
 )
 
 

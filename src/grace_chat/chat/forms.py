@@ -69,11 +69,24 @@ def is_help(said: tuple[str, ...]) -> bool:
     joined = " ".join(said)
     if said[:1] == ("help",) or joined in ("commands", "menu", "options"):
         return True
-    if _explains(list(said)) or (
-        said[:2] in (("how", "does"), ("how", "do")) and said[-1:] == ("work",)
+    if (
+        _explains(list(said))
+        or _compares(said)
+        or (said[:2] in (("how", "does"), ("how", "do")) and said[-1:] == ("work",))
     ):
         return True  # "how does approval work?"
     return any(joined.startswith(a) or f" {a}" in joined for a in _HELP)
+
+
+_COMPARING = frozenset({"difference", "differences", "different", "differ", "differs", "vs",
+                        "versus", "compare", "compared", "unlike"})  # fmt: skip
+
+
+def _compares(said: tuple[str, ...]) -> bool:
+    """ "what's the difference between pausing and cancelling a job?", "pausing vs cancelling":
+    how two of Grace's actions differ, which her help explains."""
+    actions = {v.GERUND.get(w) or v.VERB.get(w) for w in said} - {None, "show"}
+    return bool(_COMPARING.intersection(said)) and len(actions) >= 2
 
 
 def _explains(words: list[str]) -> bool:
@@ -187,6 +200,42 @@ def wanted(words: list[str], text: Text) -> list[str]:
     return [last, *rest[:-1]] if wished and len(rest) > 1 else words
 
 
+def wished_done(rest: list[str]) -> str | None:
+    """The action wished for as a participle after a word of wanting: "(I don't) want the
+    backup cancelled" → ``cancel``; None when the words are not such a wish."""
+    if not rest or rest[0] not in DESIRE | {"have"}:
+        return None
+    for word in rest[1:]:
+        done = v.PAST_VERB.get(word)
+        if done in ("cancel", "pause", "resume", "run", "approve", "reject"):
+            return done
+    return None
+
+
+def acknowledged(text: Text) -> bool:
+    """ "ok cool", "alright, great": a word of yes with words of being pleased, no more (an
+    acknowledgement like a bare "ok", not praise)."""
+    said = set(text.said) - _HESITATING
+    return bool(said & v.YES) and said <= v.YES | v.PLEASED
+
+
+_HESITATING = frozenset({"grace", "hmm", "um", "uh", "oh", "ah", "well", "so", "then"})
+
+
+#: Words of approving that, with "of", make an everyday idiom: "approve of", "disapprove of".
+_IDIOMS = frozenset({"approve", "disapprove"})
+
+
+def idiom(words: list[str]) -> bool:
+    """ "do you approve of my outfit?": to approve *of* something is an opinion, not a
+    decision on a request."""
+    return any(
+        (v.VERB.get(w) == "approve" or v.PAST_VERB.get(w) == "approve"
+         or v.GERUND.get(w) == "approve" or w in _IDIOMS) and words[i + 1 : i + 2] == ["of"]
+        for i, w in enumerate(words)
+    )  # fmt: skip
+
+
 #: A quoted span: "…", “…” or '…' standing alone (not an apostrophe inside a word).
 _QUOTED = re.compile(r"[\"“”]([^\"“”]+)[\"“”]|(?:^|(?<=\s))['‘]([^'‘’]+)['’](?=\s|$|[.,!?;:])")
 
@@ -205,7 +254,7 @@ def quotes_a_command(raw: str) -> bool:
 
 
 #: Words that make a sentence social ("thanks, that's everything", "see you tomorrow").
-_SOCIAL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
+_SOCIAL = v.GREETINGS | v.THANKS | v.PLEASED | v.FEELINGS | frozenset(
     {"bye", "goodbye", "howareyou", "whoareyou", "cya", "later", "star", "legend", "amazing",
      "love", "lovely", "sweet", "neat",
      "brilliant", "best", "wonderful", "fantastic", "helpful", "smart", "lol", "haha"}
@@ -215,8 +264,11 @@ _SOCIAL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
 def social(text: Text, grace_word: Callable[[str], bool]) -> bool:
     """Small talk with more words than greetings: a word of thanks, greeting or praise, and no
     word that names an action or anything Grace runs."""
-    if not (_SOCIAL & (set(text.said) | set(text.words))):
+    found = _SOCIAL & (set(text.said) | set(text.words))
+    if not found:
         return False
+    if found <= v.VENTS and {"this", "it", "that"} & set(text.said):
+        return False  # "ugh, this is so frustrating": a complaint about something unnamed
     return not any(grace_word(w) for w in (*text.words, *text.said) if w != "see")
 
 
@@ -262,6 +314,31 @@ def foreign(rest: list[str], known: frozenset[str], type_of: Callable[[str], str
         or w in rw.VAGUE or is_id(w) or type_of(w) is not None
         for w in content
     )  # fmt: skip
+
+
+def graces(rest: list[str], type_of: Callable[[str], str | None]) -> bool:
+    """Whether the object of a task type used as a verb is Grace's: nothing ("deploy now"),
+    a thing, task type, id, pronoun, state or recency ("build it again"), or a thing of
+    software ("deploy the backend"); "build a snowman with me" names none."""
+    content = [w for w in rest if w not in rw.ARTICLES and w != "inbackground"]
+    if not content or v.SYSTEM.intersection(content):
+        return True  # "deploy", "build the docker image"
+    first = content[0]
+    return (
+        first in v.THING or first in v.PRONOUNS or first in v.ALL or first in v.STATE
+        or first in v.RECENT or is_id(first) or type_of(first) is not None
+    )  # fmt: skip
+
+
+def everyday(extra: list[str]) -> bool:
+    """Whether the words after a task type name an everyday thing and nothing of software: "a
+    backup of my photos", "a sync with my phone" (but "a build of the app")."""
+    return bool(v.ORDINARY.intersection(extra)) and not v.SYSTEM.intersection(extra)
+
+
+def everyday_approval(rest: list[str]) -> bool:
+    """ "approve my holiday request": an everyday thing, not one of Grace's approvals."""
+    return not any(is_id(w) for w in rest) and bool(v.ORDINARY.intersection(rest))
 
 
 def run_args(rest: list[str], type_of: Callable[[str], str | None]) -> dict[str, str]:

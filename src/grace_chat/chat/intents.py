@@ -135,14 +135,17 @@ class _Reader:
         words = forms.allowed(words)
         if len(words) > 2 and words[0] == "you" and words[1] in v.VERB and not text.asked:
             words = words[1:]  # "please you stop the deploy_456"
-        if all(w in v.YES for w in words):
+        if all(w in v.YES for w in words) or forms.acknowledged(text):
             if set(text.said) & v.THANKS:
                 return Intent("smalltalk")
-            return Intent("confirm")
+            return Intent("confirm")  # "ok", "ok cool": only a question Grace asked acts on it
         if all(w in SMALL | v.YES for w in words):
             return Intent("smalltalk")
         if all(w in v.NO for w in words) or "nevermind" in words or v.RETRACT & set(text.said):
-            return Intent("declined")
+            refused = self.negated(words)  # "never mind, don't cancel it": what was refused
+            return refused if refused is not None and refused.args else Intent("declined")
+        if forms.idiom(words):
+            return None  # "can you approve of my outfit?": an opinion, nothing of Grace's
         if text.asked and set(words) <= rw.FOLLOW_UP and {"now", "still", "yet"} & set(text.said):
             return Intent("task_status")  # "and now?": the task just spoken of, again
         if forms.social(text, self._grace_word):
@@ -175,7 +178,7 @@ class _Reader:
             if len(words) > 2 and v.VERB.get(words[2]) == "show":
                 words = words[2:]
             else:
-                return Intent("help")
+                return self.possible(words[2:])
         if words[0] in v.AUX and len(words) > 1 and words[1] in ("i", "you", "we", "they"):
             return self.query(words)  # "do I have …", "did you …"
         if (
@@ -224,17 +227,43 @@ class _Reader:
         if neg is None:
             return None
         rest = words[neg + 1 :]
+        wish = forms.wished_done(rest)  # "I don't want the backup cancelled"
+        if wish is not None:
+            name = command_for(wish, self._thing(rest))
+            return Intent("declined", {"intent": name} if name else {})
         for i, word in enumerate(rest):
-            concept = v.VERB.get(word) or v.GERUND.get(word) or (self.verb_form(word) and "run")
+            used_as_verb = i == 0 or rest[i - 1] not in rw.ARTICLES  # not "don't touch the backup"
+            concept = (
+                v.VERB.get(word) or v.GERUND.get(word)
+                or (used_as_verb and self.verb_form(word) and "run")
+            )  # fmt: skip
             if concept == "show":
                 return None
             if concept:
-                if forms.foreign(rest[i + 1 :], self.known, self.type_of):
+                after = rest[i + 1 :]
+                if concept in ("approve", "reject"):
+                    if after[:1] == ["of"] or forms.everyday_approval(after):
+                        return Intent("unknown")  # "I don't approve of it", "… my holiday"
+                elif forms.foreign(after, self.known, self.type_of):
                     return Intent("unknown")  # "I can't stop thinking about lunch"
-                name = command_for(concept, self._thing(rest[i + 1 :]))
+                name = command_for(concept, self._thing(after))
                 return Intent("declined", {"intent": name} if name else {})
-        meddle = forms.meddling(words[:neg], rest, self._grace_word)
-        return Intent("declined") if meddle else None  # "don't touch the learning"
+        if not forms.meddling(words[:neg], rest, self._grace_word):
+            return None
+        if self._thing(rest) == "learning":  # "don't touch the training": leave it running
+            return Intent("declined", {"intent": "pause_learning"})
+        return Intent("declined")  # "don't touch the backup"
+
+    def possible(self, words: list[str]) -> Intent:
+        """ "can I pause a task?" asks what Grace can do; "can I resume a task later?", with a
+        circumstance after what it names, asks what would happen (a hypothetical)."""
+        found = self.action(words[:1])
+        if found is None:
+            return Intent("help")
+        name = command_for(found[1], self._thing(words))
+        plain = rw.ARTICLES | v.PRONOUNS | set(v.THING) | set(v.STATE) | set(v.RECENT)
+        extra = [w for w in words[1:] if w not in plain and not is_id(w) and not self.type_of(w)]
+        return Intent("hypothetical", {"intent": name}) if name and extra else Intent("help")
 
     def command(self, words: list[str]) -> Intent | None:
         head, rest = words[0], [w for w in words[1:] if w != "inbackground"]
@@ -242,10 +271,8 @@ class _Reader:
             return None  # "do not …" that was not a refusal of anything Grace does
         verb = v.VERB.get(head)
         if verb is None:  # "deploy the backend", "<type> … in the background"
-            if "inbackground" not in words and (
-                rest[:1] in (["me"], ["us"]) or v.ORDINARY & set(rest)
-            ):
-                return None  # "build me a house": an everyday thing, not a task
+            if "inbackground" not in words and not forms.graces(rest, self.type_of):
+                return None  # "build a snowman", "sync my calendar": an everyday thing
             what = head
             extra = [w for w in rest if w not in rw.ARTICLES and w not in v.THING]
             args = {"what": what, **({"rest": " ".join(extra)} if extra else {})}
@@ -255,6 +282,10 @@ class _Reader:
         if not rest:
             return Intent(verb) if verb in ("approve", "reject") else None
         thing = self._thing(rest)
+        if verb == "run" and rest[0].endswith("ing") and self.verb_form(rest[0][:-3]):
+            if not forms.graces(rest[1:], self.type_of) and "inbackground" not in words:
+                return None  # "start building a snowman"
+            rest = [rest[0][:-3], *rest[1:]]  # "start deploying the api": a deployment
         if verb in ("approve", "reject"):
             args = {}
             ids = [w for w in rest if is_id(w)]
@@ -265,7 +296,7 @@ class _Reader:
                 w for w in rest if w not in skip and v.THING.get(w) != "approval" and not is_id(w)
             ]
             if about:
-                if not ids and v.ORDINARY.intersection(about):
+                if forms.everyday_approval(rest):
                     return None  # "approve my holiday request": nothing of Grace's
                 args["about"] = " ".join(about)
             name = verb
@@ -281,6 +312,8 @@ class _Reader:
                 args = {"everyone": "yes"} if v.everyone(rest) else {}
             elif name == "run_task":
                 args = forms.run_args(rest, self.type_of)
+                if forms.everyday(rest) and "inbackground" not in words:
+                    return None  # "run a backup of my photos": of an everyday thing
             else:
                 args = self.target(rest)
                 args.pop("said", None)

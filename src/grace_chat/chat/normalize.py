@@ -5,7 +5,8 @@
 whole (``deploy_456``, ``backup.nightly``), rewrites phrases of several words to the one word of
 their concept (``vocabulary.PHRASES``, ``vocabulary.SPLIT``), drops filler and politeness
 ("please", "could you", "right away", "for a bit", a leading "ok" or "Grace,") and corrects small
-typos against the known vocabulary. It remembers whether the sentence was asked as a question and
+typos against the known vocabulary (never a common word of English: ``english``). It
+remembers whether the sentence was asked as a question and
 which words it corrected: a corrected verb makes a command uncertain.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from grace_chat.chat import vocabulary as v
+from grace_chat.chat.english import ENGLISH
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,7 @@ def _replace(words: list[str], table: list[tuple[tuple[str, ...], tuple[str, ...
     return out
 
 
-_PHRASES = sorted(v.PHRASES, key=lambda p: len(p[0]), reverse=True)
+_PHRASES = sorted(v.PHRASES + v.TALK, key=lambda p: len(p[0]), reverse=True)
 
 
 _NEW = (["a"], ["an"], ["another"], ["new"])
@@ -176,7 +178,10 @@ def distance(a: str, b: str) -> int:
 @lru_cache(maxsize=64)
 def _vocabulary(task_types: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
     targets = v.known_words(task_types) | {"doing", "going", "happening", "happened"}
-    return targets | v.COMMON | v.ORDINARY, tuple(sorted(w for w in targets if len(w) >= 4))
+    talk = {w for phrase, _ in v.TALK for w in phrase}
+    return targets | v.COMMON | v.ORDINARY | v.SYSTEM | v.FEELINGS | ENGLISH | talk, tuple(
+        sorted(w for w in targets if len(w) >= 4)
+    )
 
 
 def _correct(word: str, task_types: tuple[str, ...]) -> str | None:

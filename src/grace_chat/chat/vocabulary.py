@@ -107,6 +107,24 @@ GREETINGS = frozenset(
 )
 THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty", "ta", "tnx", "tks"})
 PLEASED = frozenset({"cool", "great", "nice", "awesome", "perfect", "good", "excellent", "wow"})
+#: Sighs and feelings vented: small talk ("ugh, what a day", "i'm so frustrated").
+VENTS = frozenset({"ugh", "argh", "sigh", "meh", "phew", "whew", "frustrated", "annoyed",
+                   "stressed", "overwhelmed"})  # fmt: skip
+#: Feelings, apologies and reassurance: small talk ("sorry, my mistake", "you're a lifesaver").
+FEELINGS = VENTS | frozenset({"sorry", "apologies", "oops", "noworries", "lifesaver", "hero",
+                              "champ", "genius", "rockstar", "gem"})  # fmt: skip
+#: The things of software that a task of Grace's works on: "deploy the backend", "back up the
+#: database" ask for a task; "build a snowman" does not.
+SYSTEM = frozenset({"app", "apps", "application", "backend", "frontend", "api", "service",
+                    "services", "server", "servers", "site", "website", "web", "database",
+                    "databases", "db", "repo", "repository", "code", "codebase", "branch", "main",
+                    "master", "release", "image", "images", "container", "containers", "cluster",
+                    "staging", "production", "prod", "project", "data", "files", "pipeline",
+                    "environment", "env", "dev", "changes", "version", "package", "packages",
+                    "artifact", "artifacts", "bundle", "module", "modules", "stack", "system",
+                    "config", "configuration", "schema", "docs", "binaries", "binary", "cache",
+                    "index", "storage", "disk", "volume", "bucket", "mirror",
+                    "replica", "docker", "kubernetes", "k8s"})  # fmt: skip
 PRONOUNS = frozenset({"it", "that", "this", "them", "those", "its", "one"})
 ALL = frozenset({"all", "everything", "every", "each"})
 QUESTION = frozenset({"what", "which", "how", "why", "when", "where", "who", "whose"})
@@ -189,6 +207,47 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
     for lead, verb in (("no more", "pause"), ("enough", "pause"), ("go back to", "resume"),
                        ("get back to", "resume"), ("back to", "resume"))
 )  # fmt: skip
+
+
+#: Small talk of several words, rewritten like ``PHRASES``; their words are everyday English and
+#: never the target of a spelling correction ("touch" is not "tough").
+TALK: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    tuple(
+        (tuple(a.split()), tuple(b.split()))
+        for a, b in (
+            ("no worries", "noworries"),
+            ("no problem", "noworries"),
+            ("no prob", "noworries"),
+            ("not a problem", "noworries"),
+            ("fair enough", "noworries"),
+            ("all good", "noworries"),
+            ("my bad", "sorry"),
+            ("my mistake", "sorry"),
+            ("my fault", "sorry"),
+            ("i am sorry", "sorry"),
+            ("so sorry", "sorry"),
+            ("that is fair", "noworries"),
+            ("fair point", "noworries"),
+        )
+    )
+    + tuple(  # "how is your day going?", "what a week"
+        ((*lead.split()[:3], time, *lead.split()[3:]), (said,))
+        for time in ("day", "week", "morning", "afternoon", "evening", "weekend", "night")
+        for lead, said in (
+            ("how is your", "howareyou"),
+            ("how was your", "howareyou"),
+            ("how has your", "howareyou"),
+            ("how is your going", "howareyou"),
+            ("how has your been", "howareyou"),
+            ("what a", "ugh"),
+            ("long", "ugh"),
+            ("rough", "ugh"),
+            ("tough", "ugh"),
+            ("hard", "ugh"),
+            ("busy", "ugh"),
+        )
+    )
+)
 
 #: Verbs whose object sits between them and their particle: "put the backup on hold".
 SPLIT: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -275,6 +334,8 @@ ORDINARY = frozenset(
         life wife knife live love move movie movies film films book books game games play
         played player music musical art party car cars bus train plane trip travel
         house home room door floor window garden park parks street road city town country
+        photo photos picture pictures pics video videos songs playlist calendar contacts
+        notes thoughts kids
         money price prices cost costs pay paid buy bought sell sold shop shopping store
         phone phones email emails message messages letter letters paper news
         dog dogs cat cats bird birds fish horse animal animals tree trees flower flowers
