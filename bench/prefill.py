@@ -20,7 +20,9 @@ result is what Grace would have left after publishing the same notifications:
 
 Users are ``u0 .. u{U-1}``, the benchmark's own names, so a benchmark's users already have a
 history in the log. ``--cache-dir DIR`` keeps each filled directory there by size and reuses it
-(``cached_fill``); the curves copy a cached directory per run since a run changes it.
+(``cached_fill``); the curves copy a cached directory per run since a run changes it. A fill
+made under an older schema version stays usable: Grace converts the copy when it opens it, as it
+would an older store.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class Fill:
 
     def key(self) -> str:
         return (
-            f"v{FILL_VERSION}-s{SCHEMA_VERSION}-e{self.entries}-u{self.users}-p{self.per_body}"
+            f"v{FILL_VERSION}-e{self.entries}-u{self.users}-p{self.per_body}"
             f"-r{self.unread}"
         )
 

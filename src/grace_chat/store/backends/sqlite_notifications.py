@@ -42,7 +42,7 @@ PRUNE_EVERY_SECONDS = 300.0
 #: Rows ``recent_entries`` holds before the writer moves the oldest to ``entries`` (see
 #: ``sqlite_schema``), and how many it moves at once: the larger the move, the more rows of each
 #: user share a page write; the smaller, the shorter the commit that carries it.
-RECENT_ROWS = 32_768
+RECENT_ROWS = 16_384
 MOVE_ROWS = 8_192
 
 _SELECT = (

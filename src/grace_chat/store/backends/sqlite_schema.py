@@ -7,7 +7,7 @@ together. Each user's last ``seq`` and unread count live in ``user_log``.
 
 A recipient's row lives in one of two tables (the view ``log_entries`` is both):
 
-* ``recent_entries``: the newest rows (a few tens of thousands), clustered by ``body``, so that
+* ``recent_entries``: the newest rows (some thousands), clustered by ``body``, so that
   a commit appends at the right edge of its B-tree, into a handful of pages, however many users
   it went to; its index by user and ``seq`` is small, so it stays in the page cache;
 * ``entries``: every older row, clustered by user and ``seq``, so that a user's replay is one
