@@ -241,11 +241,15 @@ def cached_fill(cache_dir: Path, fill: Fill, retention: int = RETENTION_COUNT) -
 
 
 def copy_fill(source: Path, dest: Path) -> Path:
-    """Copy a filled data directory to ``dest`` (a reflink where the file system has them)."""
+    """Copy a filled data directory to ``dest`` (a reflink where the file system has them),
+    flushed to disk, so that the kernel's write-back of the copy does not run during a
+    measurement."""
     dest.mkdir(parents=True, exist_ok=True)
     for item in source.iterdir():
         if item.name.startswith(DB_NAME):
             subprocess.run(["cp", "--reflink=auto", str(item), str(dest / item.name)], check=True)
+            with (dest / item.name).open("rb+") as f:
+                os.fsync(f.fileno())
     return dest
 
 
