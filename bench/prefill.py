@@ -64,10 +64,7 @@ class Fill:
         return math.ceil(self.users / self.per_body)
 
     def key(self) -> str:
-        return (
-            f"v{FILL_VERSION}-e{self.entries}-u{self.users}-p{self.per_body}"
-            f"-r{self.unread}"
-        )
+        return f"v{FILL_VERSION}-e{self.entries}-u{self.users}-p{self.per_body}-r{self.unread}"
 
 
 def _per_user(fill: Fill) -> list[int]:

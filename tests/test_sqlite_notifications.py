@@ -209,7 +209,7 @@ async def test_a_file_of_a_newer_schema_version_is_refused_in_one_line(db_path: 
     with pytest.raises(ConfigError) as refused:
         await store.open()
     message = str(refused.value)
-    assert "schema version 9, newer than this Grace understands (4)" in message
+    assert "schema version 9, newer than this Grace understands (3)" in message
     assert str(db_path) in message and "\n" not in message
     # the refusal left the file free and unchanged
     conn = sqlite3.connect(db_path)
@@ -217,110 +217,3 @@ async def test_a_file_of_a_newer_schema_version_is_refused_in_one_line(db_path: 
         assert conn.execute("SELECT value FROM meta").fetchall() == [("9",)]
     finally:
         conn.close()
-
-
-V3_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE user_log (
-    user_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, unread INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-CREATE TABLE bodies (
-    body INTEGER PRIMARY KEY, legacy_id TEXT, type TEXT NOT NULL, title TEXT NOT NULL,
-    message TEXT NOT NULL, badge TEXT NOT NULL, severity TEXT NOT NULL, timestamp TEXT NOT NULL,
-    created REAL NOT NULL, data BLOB NOT NULL, actions BLOB NOT NULL
-);
-CREATE INDEX bodies_created ON bodies (created);
-CREATE UNIQUE INDEX bodies_legacy_id ON bodies (legacy_id) WHERE legacy_id IS NOT NULL;
-CREATE TABLE entries (
-    user_id TEXT NOT NULL, seq INTEGER NOT NULL, body INTEGER NOT NULL,
-    read INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user_id, seq)
-) WITHOUT ROWID;
-CREATE INDEX entries_body ON entries (body);
-INSERT INTO meta VALUES ('epoch', 'epoch3'), ('schema_version', '3'), ('last_body', '2');
-INSERT INTO user_log VALUES ('ann', 2, 1), ('bob', 1, 1);
-"""
-
-
-async def test_a_schema_3_log_is_read_and_appended_to_where_it_stands(db_path: Path) -> None:
-    import sqlite3
-    import time
-
-    conn = sqlite3.connect(db_path)
-    conn.executescript(V3_SCHEMA)
-    for body in (1, 2):
-        conn.execute(
-            "INSERT INTO bodies VALUES (?, NULL, 'test', 'Grace Notification', ?, '🧪', 'info', "
-            "'2026-11-27T05:00:00.000Z', ?, ?, '[]')",
-            (body, f"old {body}", time.time(), b'{"k": 1}'),
-        )
-    conn.executemany(
-        "INSERT INTO entries VALUES (?, ?, ?, ?)",
-        [("ann", 1, 1, 1), ("ann", 2, 2, 0), ("bob", 1, 2, 0)],
-    )
-    conn.commit()
-    conn.close()
-    store = SQLiteNotificationLog(db_path)
-    await store.open()
-    try:
-        assert store.epoch == "epoch3"
-        ann = await store.read_since("ann", 0, 10)
-        assert [(n.id, n.seq, n.message, n.read) for n in ann] == [
-            ("n1", 1, "old 1", True),
-            ("n2", 2, "old 2", False),
-        ]
-        (new,) = await append(store, [draft("ann", "new")])
-        assert (new.id, new.seq) == ("n3", 3)
-        assert [n.seq for n in await store.read_since("ann", 1, 10)] == [2, 3]
-        assert [n.seq for n in await store.read_latest("ann", 10)] == [3, 2, 1]
-        head = await store.head("ann")
-        assert (head.first_seq, head.seq, head.unread) == (1, 3, 2)
-        assert (await store.mark_read("ann", everything=True)).marked == 2
-    finally:
-        await store.close()
-    conn = sqlite3.connect(db_path)
-    try:
-        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert version == ("4",)
-    finally:
-        conn.close()
-
-
-async def test_rows_moved_out_of_the_recent_table_read_as_before(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Older rows move from ``recent_entries`` to ``entries`` as the log grows; replay, the
-    newest page, the head, read marks and retention see one log across both."""
-    import sqlite3
-
-    from grace_chat.store.backends import sqlite_notifications
-
-    monkeypatch.setattr(sqlite_notifications, "RECENT_ROWS", 40)
-    monkeypatch.setattr(sqlite_notifications, "MOVE_ROWS", 16)
-    store = SQLiteNotificationLog(db_path, synchronous="NORMAL", retention_count=100)
-    await store.open()
-    try:
-        for i in range(60):
-            await append(store, [draft(("ann", "bob", "cat"), f"m{i}"), draft("ann", f"a{i}")])
-        conn = sqlite3.connect(db_path)
-        try:
-            moved = conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-            recent = conn.execute("SELECT COUNT(*) FROM recent_entries").fetchone()[0]
-        finally:
-            conn.close()
-        assert moved > 0 and 0 < recent <= 40 + 4 and moved + recent == 60 * 4
-        ann = await store.read_since("ann", 0, 1000)
-        assert [n.seq for n in ann] == list(range(1, 121))
-        assert [n.message for n in ann[:4]] == ["m0", "a0", "m1", "a1"]
-        bob = await store.read_since("bob", 30, 1000)
-        assert [n.message for n in bob] == [f"m{i}" for i in range(30, 60)]
-        assert [n.seq for n in await store.read_latest("cat", 3, before=59)] == [58, 57, 56]
-        assert (await store.mark_read("ann", up_to_seq=110)).marked == 110
-        assert (await store.head("ann")).unread == 10
-        assert (await store.mark_read("bob", ids=[bob[0].id, bob[-1].id])).marked == 2
-        # retention: ann keeps her newest 100, across both tables
-        assert await store.prune() == 20
-        head = await store.head("ann")
-        assert (head.first_seq, head.seq, head.unread) == (21, 120, 10)
-        assert [n.seq for n in await store.read_since("ann", 0, 5)] == [21, 22, 23, 24, 25]
-    finally:
-        await store.close()

@@ -36,18 +36,11 @@ T = TypeVar("T")
 #: SQLite's largest INTEGER. Positions beyond it (from library callers; the protocol and REST
 #: refuse them) are clamped to it: every ``seq`` is below it anyway.
 MAX_INTEGER = 2**63 - 1
-#: The two tables a recipient's row may be in (``log_entries`` reads both).
-_ENTRY_TABLES = ("entries", "recent_entries")
 PRUNE_EVERY_SECONDS = 300.0
-#: Rows ``recent_entries`` holds before the writer moves the oldest to ``entries`` (see
-#: ``sqlite_schema``), and how many it moves at once: the larger the move, the more rows of each
-#: user share a page write; the smaller, the shorter the commit that carries it.
-RECENT_ROWS = 16_384
-MOVE_ROWS = 8_192
 
 _SELECT = (
     "SELECT b.body, b.legacy_id, e.user_id, e.seq, b.type, b.message, b.badge, b.severity, "
-    "b.title, b.timestamp, b.data, b.actions, e.read FROM log_entries e JOIN bodies b USING (body)"
+    "b.title, b.timestamp, b.data, b.actions, e.read FROM entries e JOIN bodies b USING (body)"
 )
 
 
@@ -76,29 +69,12 @@ def _forget_unread(conn: sqlite3.Connection, counts: list[tuple[str, int]]) -> N
     )
 
 
-def _move_oldest(conn: sqlite3.Connection, rows: int) -> int:
-    """Move about ``rows`` of the oldest ``recent_entries`` (whole bodies, oldest first) to
-    ``entries``, in user order; returns how many moved."""
-    edge = conn.execute(
-        "SELECT body FROM recent_entries ORDER BY body LIMIT 1 OFFSET ?", (max(0, rows - 1),)
-    ).fetchone()
-    if edge is None:
-        return 0
-    conn.execute(
-        "INSERT INTO entries (user_id, seq, body, read) SELECT user_id, seq, body, read "
-        "FROM recent_entries WHERE body <= ? ORDER BY user_id, seq",
-        (edge[0],),
-    )
-    moved: int = conn.execute("DELETE FROM recent_entries WHERE body <= ?", (edge[0],)).rowcount
-    return moved
-
-
 def _drop_unused_bodies(conn: sqlite3.Connection, candidates: set[int]) -> None:
     """Of ``candidates`` (bodies some removed entries used), those no entry uses any more: the
     cost follows what retention removed, not the size of the log."""
     conn.executemany(
         "DELETE FROM bodies WHERE body = ? AND NOT EXISTS "
-        "(SELECT 1 FROM log_entries e WHERE e.body = ?)",
+        "(SELECT 1 FROM entries e WHERE e.body = ?)",
         [(b, b) for b in candidates],
     )
 
@@ -127,14 +103,13 @@ class SQLiteNotificationLog:
         # Owned by the writer thread only.
         self._seq: dict[str, int] = {}
         self._last_body = 0
-        self._recent = 0  # rows in ``recent_entries``
         self._dirty: set[str] | None = None  # None: every user needs pruning
 
     async def open(self) -> None:
         await self.db.open(BEFORE_SCHEMA)
         try:
             await self.db.write(partial(migrate, where=str(self.db.path)))
-            self.epoch, self._last_body, self._recent = await self.db.write(self._load_meta)
+            self.epoch, self._last_body = await self.db.write(self._load_meta)
             await self.prune()
         except BaseException:
             await self.db.close()
@@ -142,7 +117,7 @@ class SQLiteNotificationLog:
         self._pruner = asyncio.get_running_loop().create_task(self._prune_periodically())
 
     @staticmethod
-    def _load_meta(conn: sqlite3.Connection) -> tuple[str, int, int]:
+    def _load_meta(conn: sqlite3.Connection) -> tuple[str, int]:
         row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
         if row:
             epoch = str(row[0])
@@ -152,8 +127,7 @@ class SQLiteNotificationLog:
         # Body numbers (and so ids) are never reused, even once retention emptied the table.
         kept = conn.execute("SELECT value FROM meta WHERE key = 'last_body'").fetchone()
         top = conn.execute("SELECT MAX(body) FROM bodies").fetchone()[0]
-        recent = conn.execute("SELECT COUNT(*) FROM recent_entries").fetchone()[0]
-        return epoch, max(int(kept[0]) if kept else 0, top or 0), recent
+        return epoch, max(int(kept[0]) if kept else 0, top or 0)
 
     async def close(self) -> None:
         if self._pruner is not None:
@@ -179,7 +153,7 @@ class SQLiteNotificationLog:
         touched: dict[str, int] = {}
         added: dict[str, int] = {}
         bodies: list[tuple[Any, ...]] = []
-        entries: list[tuple[int, str, int]] = []
+        entries: list[tuple[str, int, int]] = []
         out: list[Posted] = []
         body = self._last_body
         try:
@@ -207,7 +181,7 @@ class SQLiteNotificationLog:
                     last = seqs[user] + 1
                     seqs[user] = touched[user] = last
                     added[user] = added.get(user, 0) + 1
-                    entries.append((body, user, last))
+                    entries.append((user, last, body))
                     got.append(last)
                 out.append(Posted(d, body_id(body), ts, tuple(got)))
             conn.executemany(
@@ -215,12 +189,7 @@ class SQLiteNotificationLog:
                 "created, data, actions) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 bodies,
             )
-            conn.executemany(
-                "INSERT INTO recent_entries (body, user_id, seq) VALUES (?,?,?)", entries
-            )
-            recent = self._recent + len(entries)
-            if recent > RECENT_ROWS:
-                recent -= _move_oldest(conn, recent - RECENT_ROWS + MOVE_ROWS)
+            conn.executemany("INSERT INTO entries (user_id, seq, body) VALUES (?,?,?)", entries)
             conn.executemany(
                 "INSERT INTO user_log (user_id, last_seq, unread) VALUES (?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq, "
@@ -238,7 +207,6 @@ class SQLiteNotificationLog:
                 seqs.pop(user_id, None)
             raise
         self._last_body = body
-        self._recent = recent
         if self._dirty is not None:
             self._dirty.update(touched)
         return out
@@ -287,11 +255,8 @@ class SQLiteNotificationLog:
                 "SELECT last_seq, unread FROM user_log WHERE user_id = ?", (user_id,)
             ).fetchone()
             last, unread = found if found else (0, 0)
-            # every ``seq`` in ``entries`` is below those of ``recent_entries``
             first = conn.execute(
-                "SELECT COALESCE((SELECT MIN(seq) FROM entries WHERE user_id = ?), "
-                "(SELECT MIN(seq) FROM recent_entries WHERE user_id = ?))",
-                (user_id, user_id),
+                "SELECT MIN(seq) FROM entries WHERE user_id = ?", (user_id,)
             ).fetchone()[0]
             return LogHead(
                 seq=last, first_seq=first if first is not None else last + 1, unread=unread
@@ -309,34 +274,31 @@ class SQLiteNotificationLog:
         up_to_seq: int | None = None,
         everything: bool = False,
     ) -> MarkReadResult:
-        unique = list(dict.fromkeys(ids or ()))
-        numbers = [n for n in map(parse_body_id, unique) if n is not None]
-        legacy = [i for i in unique if parse_body_id(i) is None]
-
-        def mark(conn: sqlite3.Connection, table: str) -> int:
+        def body(conn: sqlite3.Connection) -> MarkReadResult:
             marked = 0
-            base = f"UPDATE {table} SET read = 1 WHERE user_id = ? AND read = 0"
+            base = "UPDATE entries SET read = 1 WHERE user_id = ? AND read = 0"
             if everything:
                 marked += conn.execute(base, (user_id,)).rowcount
             if up_to_seq is not None:
                 marked += conn.execute(
                     f"{base} AND seq <= ?", (user_id, min(up_to_seq, MAX_INTEGER))
                 ).rowcount
-            if numbers:
-                marks = ",".join("?" * len(numbers))
-                marked += conn.execute(
-                    f"{base} AND body IN ({marks})", (user_id, *numbers)
-                ).rowcount
-            if legacy:
-                marks = ",".join("?" * len(legacy))
-                marked += conn.execute(
-                    f"{base} AND body IN (SELECT body FROM bodies WHERE legacy_id IN ({marks}))",
-                    (user_id, *legacy),
-                ).rowcount
-            return marked
-
-        def body(conn: sqlite3.Connection) -> MarkReadResult:
-            marked = mark(conn, "entries") + mark(conn, "recent_entries")
+            if ids:
+                unique = list(dict.fromkeys(ids))
+                numbers = [n for n in map(parse_body_id, unique) if n is not None]
+                legacy = [i for i in unique if parse_body_id(i) is None]
+                if numbers:
+                    marks = ",".join("?" * len(numbers))
+                    marked += conn.execute(
+                        f"{base} AND body IN ({marks})", (user_id, *numbers)
+                    ).rowcount
+                if legacy:
+                    marks = ",".join("?" * len(legacy))
+                    marked += conn.execute(
+                        f"{base} AND body IN (SELECT body FROM bodies WHERE legacy_id IN "
+                        f"({marks}))",
+                        (user_id, *legacy),
+                    ).rowcount
             conn.execute(
                 "UPDATE user_log SET unread = MAX(0, unread - ?) WHERE user_id = ?",
                 (marked, user_id),
@@ -356,19 +318,15 @@ class SQLiteNotificationLog:
             # Age: whatever was created before the cutoff, with its body.
             cutoff = time.time() - self._retention_seconds
             old = "SELECT body FROM bodies WHERE created < ?"
-            removed = 0
-            for table in _ENTRY_TABLES:  # each through its index by body (not the view)
-                _forget_unread(
-                    conn,
-                    conn.execute(
-                        f"SELECT user_id, COUNT(*) FROM {table} WHERE body IN ({old}) "
-                        "AND read = 0 GROUP BY user_id",
-                        (cutoff,),
-                    ).fetchall(),
-                )
-                removed += conn.execute(
-                    f"DELETE FROM {table} WHERE body IN ({old})", (cutoff,)
-                ).rowcount
+            _forget_unread(
+                conn,
+                conn.execute(
+                    f"SELECT user_id, COUNT(*) FROM entries WHERE body IN ({old}) AND read = 0 "
+                    "GROUP BY user_id",
+                    (cutoff,),
+                ).fetchall(),
+            )
+            removed = conn.execute(f"DELETE FROM entries WHERE body IN ({old})", (cutoff,)).rowcount
             conn.execute("DELETE FROM bodies WHERE created < ?", (cutoff,))
             unused: set[int] = set()  # bodies whose entries this pass removed
             # Count: each user keeps the newest ``retention_count``.
@@ -381,23 +339,21 @@ class SQLiteNotificationLog:
                 users = [(u, self._seq[u]) for u in self._dirty if self._seq.get(u, 0) > keep]
             for user_id, last in users:
                 gone = conn.execute(
-                    "SELECT body, read FROM log_entries WHERE user_id = ? AND seq <= ?",
+                    "SELECT body, read FROM entries WHERE user_id = ? AND seq <= ?",
                     (user_id, last - keep),
                 ).fetchall()
                 if not gone:
                     continue
                 _forget_unread(conn, [(user_id, sum(1 for _, read in gone if not read))])
-                for table in _ENTRY_TABLES:
-                    removed += conn.execute(
-                        f"DELETE FROM {table} WHERE user_id = ? AND seq <= ?",
-                        (user_id, last - keep),
-                    ).rowcount
+                removed += conn.execute(
+                    "DELETE FROM entries WHERE user_id = ? AND seq <= ?",
+                    (user_id, last - keep),
+                ).rowcount
                 unused.update(b for b, _ in gone)
             _drop_unused_bodies(conn, unused)
             return removed
 
         removed = transaction(conn, body)
-        self._recent = conn.execute("SELECT COUNT(*) FROM recent_entries").fetchone()[0]
         self._dirty = set()
         if removed:
             log.info("retention removed %d notifications", removed)

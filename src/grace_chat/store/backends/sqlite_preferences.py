@@ -6,7 +6,7 @@ database file) keeps them all in memory as well: the table holds only the choice
 the default, and every change is written before the memory copy changes.
 
 An archive mark is kept by the user and the ``seq`` of the notification in that user's log, which
-is how the log's ``log_entries`` names it, so "is it this user's?" is one lookup in the same
+is how the log's ``entries`` table names it, so "is it this user's?" is one lookup in the same
 database, and a mark whose notification retention removed is simply no longer found (such marks
 are swept when the user next archives something).
 """
@@ -37,9 +37,9 @@ CREATE TABLE IF NOT EXISTS archived_notifications (
 ) WITHOUT ROWID;
 """
 
-_BY_BODY = "SELECT seq FROM log_entries WHERE body = ? AND user_id = ?"
+_BY_BODY = "SELECT seq FROM entries WHERE body = ? AND user_id = ?"
 _BY_LEGACY_ID = (
-    "SELECT e.seq FROM bodies b JOIN log_entries e ON e.body = b.body "
+    "SELECT e.seq FROM bodies b JOIN entries e ON e.body = b.body "
     "WHERE b.legacy_id = ? AND e.user_id = ?"
 )
 
@@ -126,7 +126,7 @@ class SQLitePreferenceStore:
             # marks of notifications retention removed since
             conn.execute(
                 "DELETE FROM archived_notifications WHERE user_id = ? AND NOT EXISTS "
-                "(SELECT 1 FROM log_entries e WHERE e.user_id = archived_notifications.user_id "
+                "(SELECT 1 FROM entries e WHERE e.user_id = archived_notifications.user_id "
                 "AND e.seq = archived_notifications.seq)",
                 (user_id,),
             )
@@ -137,9 +137,9 @@ class SQLitePreferenceStore:
     async def archived(self, user_id: str, limit: int = ARCHIVED_LIMIT) -> list[str]:
         def run(conn: sqlite3.Connection) -> list[str]:
             rows = conn.execute(
-                "SELECT a.id FROM archived_notifications a WHERE a.user_id = ? AND EXISTS "
-                "(SELECT 1 FROM log_entries e WHERE e.user_id = a.user_id AND e.seq = a.seq) "
-                "ORDER BY a.seq DESC LIMIT ?",
+                "SELECT a.id FROM archived_notifications a JOIN entries e "
+                "ON e.user_id = a.user_id AND e.seq = a.seq "
+                "WHERE a.user_id = ? ORDER BY a.seq DESC LIMIT ?",
                 (user_id, limit),
             ).fetchall()
             return [r[0] for r in rows]

@@ -1,23 +1,10 @@
 """The embedded notification log's tables, and the one-way conversions from older versions.
 
-Schema 4 stores a notification's body once, however many users it went to (``bodies``), and one
-small row per recipient (the user, the ``seq`` in that user's log, the body, the read flag). Bodies
-are numbered by the writer in commit order, so within a user's log ``seq`` and ``body`` rise
+Schema 3 stores a notification's body once, however many users it went to (``bodies``), and one
+small row per recipient (``entries``: the user, the ``seq`` in that user's log, the body, the read
+flag), clustered by user and ``seq`` so that a user's replay is one range read. Bodies are
+numbered by the writer in commit order, so within a user's log ``seq`` and ``body`` rise
 together. Each user's last ``seq`` and unread count live in ``user_log``.
-
-A recipient's row lives in one of two tables (the view ``log_entries`` is both):
-
-* ``recent_entries``: the newest rows (some thousands), clustered by ``body``, so that
-  a commit appends at the right edge of its B-tree, into a handful of pages, however many users
-  it went to; its index by user and ``seq`` is small, so it stays in the page cache;
-* ``entries``: every older row, clustered by user and ``seq``, so that a user's replay is one
-  range read. Appending there directly would touch a page per user in every commit, a page
-  anywhere in a tree as large as the whole log: the writer moves the oldest recent rows there
-  instead, many at a time, in user order (``RECENT_ROWS``, ``MOVE_ROWS``), in the transaction of
-  an append, so each user's page is written once per move, not once per commit.
-
-Within a user's log every ``seq`` in ``entries`` is below every ``seq`` in ``recent_entries``:
-rows move oldest body first.
 
 A conversion runs in one transaction when the store opens a file of an older version, keeping
 every notification, its ``seq``, id, read flag, and the unread counts. The version is recorded
@@ -34,7 +21,7 @@ from grace_chat.errors import ConfigError
 
 log = logging.getLogger("grace_chat.store.sqlite")
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "3"
 
 #: Tables the open step needs before it can read the version.
 BEFORE_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -70,21 +57,7 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (user_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_body ON entries (body);
-CREATE TABLE IF NOT EXISTS recent_entries (
-    body INTEGER NOT NULL,
-    user_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    read INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (body, user_id, seq)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS recent_entries_user ON recent_entries (user_id, seq);
-CREATE VIEW IF NOT EXISTS log_entries AS
-    SELECT user_id, seq, body, read FROM entries
-    UNION ALL SELECT user_id, seq, body, read FROM recent_entries;
 """
-#: Schema 3 kept every recipient's row in ``entries``; schema 4 adds ``recent_entries`` and the
-#: ``log_entries`` view (``SCHEMA`` creates them): the rows already stored stay where they are.
-
 # ``legacy_id`` holds the id of a notification stored before schema 3 (ids were random then);
 # newer ids are derived from the body number (``body_id``), so they cost no index.
 
@@ -147,9 +120,9 @@ def migrate(conn: sqlite3.Connection, where: str = "") -> None:
             f"the database file {where} has schema version {version}, newer than this Grace "
             f"understands ({SCHEMA_VERSION}); run the newer Grace or use another data directory"
         )
-    if version in ("1", "2", "3"):
+    if version in ("1", "2"):
         log.info("converting the notification log from schema %s to %s", version, SCHEMA_VERSION)
-        steps = (_V1_TO_V2 if version == "1" else "") + (_V2_TO_V3 if version != "3" else SCHEMA)
+        steps = (_V1_TO_V2 if version == "1" else "") + _V2_TO_V3
         conn.executescript(f"BEGIN; {steps} COMMIT;")
     else:
         conn.executescript(SCHEMA)
