@@ -3,7 +3,9 @@
 ``python -m bench.grace_server --data-dir DIR`` prints ``LISTEN <port>``. With ``--database-url
 postgresql://…`` and ``--redis-url redis://…`` it is one process of several sharing a PostgreSQL
 log and a Redis backplane (the ``grace-cluster`` server kind), as ``grace serve`` would be with
-``GRACE_DATABASE_URL`` and ``GRACE_REDIS_URL``. The plans publish through
+``GRACE_DATABASE_URL`` and ``GRACE_REDIS_URL``. ``--data-dir`` may hold a log already (a copy
+of a pre-filled one, ``bench.prefill``): the server opens it as ``grace serve`` would. The plans
+publish through
 ``grace.notify_user`` (one notification) and ``grace.notifier.notify_users`` (one notification
 for many users): both append to the durable log first, then fan out.
 """
@@ -40,8 +42,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--redis-url", default=None)
     parser.add_argument("--redis-prefix", default="grace")
+    parser.add_argument(
+        "--retention-count", type=int, default=None, help="entries kept per user (a long replay)"
+    )
     args = parser.parse_args()
-    shared = {}
+    shared: dict[str, object] = {}
+    if args.retention_count is not None:
+        shared["retention_count"] = args.retention_count
     if args.database_url:
         shared["database_url"] = args.database_url
     if args.redis_url:

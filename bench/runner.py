@@ -136,7 +136,15 @@ class Server:
     #: The protocol the load generator speaks to it.
     client_kind = "grace"
 
-    def __init__(self, kind: str, extra: list[str] | None = None, tag: str = "") -> None:
+    def __init__(
+        self,
+        kind: str,
+        extra: list[str] | None = None,
+        tag: str = "",
+        data_dir: Path | None = None,
+    ) -> None:
+        """``data_dir``: a directory made for this server (a copy of a pre-filled log, see
+        ``bench.prefill``) that it opens instead of an empty one; removed with the server."""
         self.kind = kind
         self.client_kind = CLIENT_KINDS.get(kind, kind)
         if kind in nodejs.SCRIPTS:
@@ -147,7 +155,7 @@ class Server:
             raise_fd_limit()  # Node cannot raise its own: it inherits this process's
         else:
             cmd = [sys.executable, "-m", SERVERS[kind]]
-        self.data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}{tag}-"))
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix=f"bench-{kind}{tag}-"))
         if kind.startswith("grace"):
             cmd += ["--data-dir", str(self.data_dir), *(extra or [])]
         self.proc = subprocess.Popen(
@@ -451,15 +459,15 @@ class Workers:
 AnyServer = Server | Cluster
 
 
-def start(kind: str, processes: int = CLUSTER_PROCESSES) -> AnyServer:
-    return Cluster(kind, processes) if kind == "grace-cluster" else Server(kind)
+def start(kind: str, processes: int = CLUSTER_PROCESSES, data_dir: Path | None = None) -> AnyServer:
+    return Cluster(kind, processes) if kind == "grace-cluster" else Server(kind, data_dir=data_dir)
 
 
 @contextlib.contextmanager
 def session(
-    kind: str, workers: int, processes: int = CLUSTER_PROCESSES
+    kind: str, workers: int, processes: int = CLUSTER_PROCESSES, data_dir: Path | None = None
 ) -> Iterator[tuple[AnyServer, Workers]]:
-    server = start(kind, processes)
+    server = start(kind, processes, data_dir)
     pool = None
     try:
         pool = Workers(workers)
@@ -555,9 +563,10 @@ def delivery_run(
     expect: dict[str, Any],
     workers: int,
     timeout: float,
+    data_dir: Path | None = None,
 ) -> Result:
     res = Result(scenario, kind, connections, users)
-    with session(kind, workers) as (server, pool):
+    with session(kind, workers, data_dir=data_dir) as (server, pool):
         res.extra["connect_s"] = server.connect(pool, layout(connections, users), 300)
         pool.all(("arm", expect), 60)
         spy = server.profile_start(scenario)
@@ -579,7 +588,9 @@ def delivery_run(
     return res
 
 
-def fanout_burst(kind: str, size: dict[str, Any], workers: int) -> Result:
+def fanout_burst(
+    kind: str, size: dict[str, Any], workers: int, data_dir: Path | None = None
+) -> Result:
     conns, users, count = size["connections"], size["users"], size["count"]
     spec = {"scenario": "burst", "users": users, "count": count, "concurrency": size["lanes"]}
     return delivery_run(
@@ -591,10 +602,13 @@ def fanout_burst(kind: str, size: dict[str, Any], workers: int) -> Result:
         {"mode": "range", "lo": 0, "hi": count},
         workers,
         size["timeout"],
+        data_dir,
     )
 
 
-def user_storm(kind: str, size: dict[str, Any], workers: int) -> Result:
+def user_storm(
+    kind: str, size: dict[str, Any], workers: int, data_dir: Path | None = None
+) -> Result:
     users, count = size["users"], size["count"]
     spec = {
         "scenario": "storm",
@@ -605,7 +619,15 @@ def user_storm(kind: str, size: dict[str, Any], workers: int) -> Result:
     }
     expect = {"mode": "targets", "seed": 6, "count": count, "users": users}
     return delivery_run(
-        kind, "storm", users * size["per_user"], users, spec, expect, workers, size["timeout"]
+        kind,
+        "storm",
+        users * size["per_user"],
+        users,
+        spec,
+        expect,
+        workers,
+        size["timeout"],
+        data_dir,
     )
 
 

@@ -1,0 +1,70 @@
+"""Each cost curve at tiny sizes (``--quick``), end to end, so it cannot rot: real servers on
+loopback, real clients; its JSON and chart go to a temporary directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bench.curves import __main__ as curves
+from bench.curves import common
+
+
+@pytest.fixture
+def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(common, "CHARTS", tmp_path / "charts")
+    return tmp_path
+
+
+def _saved(out: Path, name: str) -> dict[str, object]:
+    assert (out / "charts" / f"{name}.png").stat().st_size > 1000
+    record: dict[str, object] = json.loads((out / "results" / f"{name}.json").read_text())
+    assert record["ok"] is True
+    return record
+
+
+def test_logsize_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = curves.main(["logsize", "--quick", "--cache-dir", str(out / "cache")])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "| entries in the log | Grace CPU µs/deliv |" in printed
+    points = _saved(out, "logsize")["points"]
+    assert isinstance(points, list)
+    seen = {(p["server"], p["scenario"], p["entries"]) for p in points}
+    assert seen == {
+        ("grace", "burst", 0),
+        ("grace", "storm", 0),
+        ("grace", "burst", 20_000),
+        ("grace", "storm", 20_000),
+        ("seed", "burst", 0),
+        ("seed", "storm", 0),
+    }
+    for p in points:
+        assert all(r["ok"] and r["deliveries"] > 0 for r in p["runs"])
+
+
+def test_startup_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = curves.main(["startup", "--quick", "--cache-dir", str(out / "cache")])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    points = _saved(out, "startup")["points"]
+    assert isinstance(points, list)
+    assert [p["entries"] for p in points] == [0, 20_000]
+    for p in points:
+        assert 0 < p["listening_s"] < p["served_s"] and p["rss_mib"] > 0
+    # the pre-filled log's client got exactly its 10 missed notifications
+    assert points[1]["runs"][0]["replayed"] == 10
+
+
+def test_replay_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = curves.main(["replay", "--quick", "--cache-dir", str(out / "cache")])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    points = _saved(out, "replay")["points"]
+    assert isinstance(points, list)
+    assert {(p["clients"], p["depth"]) for p in points} == {
+        (c, d) for c in (1, 10) for d in (10, 100, 1000)
+    }
+    assert all(r["ok"] for p in points for r in p["runs"])
