@@ -88,6 +88,7 @@ class SQLiteNotificationLog:
         *,
         synchronous: str = "FULL",
         cache_mib: int = 64,
+        commit_window: float = 0.0,
         retention_count: int = 10_000,
         retention_days: float = 30.0,
         metrics: Metrics | None = None,
@@ -97,7 +98,9 @@ class SQLiteNotificationLog:
         self._retention_count = retention_count
         self._retention_seconds = retention_days * 86400.0
         self._commits = GroupCommit(
-            lambda drafts: self.db.write(partial(self._write, drafts=drafts)), metrics
+            lambda drafts: self.db.write(partial(self._write, drafts=drafts)),
+            metrics,
+            window=commit_window,
         )
         self._pruner: asyncio.Task[None] | None = None
         # Owned by the writer thread only.
