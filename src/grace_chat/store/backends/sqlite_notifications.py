@@ -199,9 +199,6 @@ class SQLiteNotificationLog:
                 "unread = user_log.unread + excluded.unread",
                 [(user, last, added[user]) for user, last in touched.items()],
             )
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_body', ?)", (str(body),)
-            )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -318,6 +315,12 @@ class SQLiteNotificationLog:
 
     def _prune(self, conn: sqlite3.Connection) -> int:
         def body(conn: sqlite3.Connection) -> int:
+            # Body numbers (and so ids) are never reused: the highest one given so far is kept
+            # here, where bodies may be deleted, not by every append (``_load_meta``).
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_body', ?)",
+                (str(self._last_body),),
+            )
             # Age: whatever was created before the cutoff, with its body.
             cutoff = time.time() - self._retention_seconds
             old = "SELECT body FROM bodies WHERE created < ?"
