@@ -122,7 +122,9 @@ async def client_run(pipe: Connection, cfg: dict[str, Any]) -> None:
     for k, u in enumerate(plan):
         wanted.setdefault(user_name(u), set()).add(k)
     clients = [
-        Client(cfg["kind"], user_name(c % cfg["users"]), wanted.get(user_name(c % cfg["users"]), set()))
+        Client(
+            cfg["kind"], user_name(c % cfg["users"]), wanted.get(user_name(c % cfg["users"]), set())
+        )
         for c in range(cfg["connections"])
     ]
     compression = "deflate" if cfg["deflate"] else None
@@ -222,7 +224,13 @@ def point(kind: str, on: bool, args: argparse.Namespace) -> dict[str, Any]:
         before = server.sample()
         t0 = time.time_ns()
         server.publish(
-            {"scenario": "steady", "users": args.users, "count": count, "seed": 11, "rate": args.rate}
+            {
+                "scenario": "steady",
+                "users": args.users,
+                "count": count,
+                "seed": 11,
+                "rate": args.rate,
+            }
         )
         parent.send("go")
         if not parent.poll(cfg["timeout"] + 60):
@@ -325,8 +333,10 @@ def run(args: argparse.Namespace) -> int:
         "deflate",
         "permessage-deflate off (0) and on (1)",
         "permessage-deflate",
-        [("server CPU µs per delivery", series("cpu_us_per_delivery")),
-         ("bytes per delivery on the wire", series("bytes_per_delivery"))],
+        [
+            ("server CPU µs per delivery", series("cpu_us_per_delivery")),
+            ("bytes per delivery on the wire", series("bytes_per_delivery")),
+        ],
     )
     print(f"\nwrote {path} and {png}")
     if failures:

@@ -14,6 +14,7 @@ hundred ms a minute). Any notification lost, duplicated or (Grace) out of sequen
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -64,6 +65,43 @@ def _log_bytes(server: AnyServer) -> dict[str, int]:
     return sizes
 
 
+def _commit_buckets(server: AnyServer) -> dict[str, float]:
+    """Grace: the store's cumulative commit-time histogram (``le`` → commits), from /metrics."""
+    if not isinstance(server, Server) or not server.kind.startswith("grace"):
+        return {}
+    out: dict[str, float] = {}
+    with contextlib.suppress(Exception):
+        for line in server.http.get("/metrics").text.splitlines():
+            if line.startswith("grace_store_commit_seconds_bucket"):
+                le = line.split('le="', 1)[1].split('"', 1)[0]
+                out[le] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def _stalls(server: AnyServer) -> dict[str, Any]:
+    """Grace: GC pauses, event-loop lag and WAL checkpoints since the last call (bench.stalls)."""
+    if not isinstance(server, Server) or not server.kind.startswith("grace"):
+        return {}
+    with contextlib.suppress(Exception):
+        r = server.http.get("/bench/stalls")
+        if r.status_code == 200:
+            body: dict[str, Any] = r.json()
+            return body
+    return {}
+
+
+def _slow_commits(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Commits in the interval, and how many took longer than each bucket bound from 10 ms."""
+    if not after:
+        return {}
+    total = after.get("+Inf", 0.0) - before.get("+Inf", 0.0)
+    out = {"commits": total}
+    for le, n in after.items():
+        if le != "+Inf" and float(le) >= 0.01:
+            out[f"over_{float(le) * 1000:g}ms"] = total - (n - before.get(le, 0.0))
+    return out
+
+
 def soak(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     per = max(1, int(args.rate * args.interval))
     intervals = max(1, round(args.minutes * 60 / args.interval))
@@ -72,6 +110,8 @@ def soak(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     with session(kind, args.workers) as (server, pool):
         server.connect(pool, layout(args.connections, args.users), 300)
         rss0 = server.rss()
+        _stalls(server)  # starts its ticker
+        buckets = _commit_buckets(server)
         started = time.monotonic()
         for i in range(intervals):
             seed = 1000 + i
@@ -115,7 +155,11 @@ def soak(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 "errors": bad,
                 "load_avg": list(os.getloadavg()),
                 "log_bytes": _log_bytes(server),
+                "stalls": _stalls(server),
             }
+            after = _commit_buckets(server)
+            row["slow_commits"] = _slow_commits(buckets, after)
+            buckets = after
             rows.append(row)
             print(_line(kind, row), flush=True)
             if failures:
@@ -137,12 +181,24 @@ def waited(pool: Workers, interval: float) -> list[dict[str, Any]]:
 
 def _line(kind: str, row: dict[str, Any]) -> str:
     lat = row["latency_ms"]
+    st = row.get("stalls") or {}
+    inside = ""
+    if st:
+        slow = row.get("slow_commits") or {}
+        inside = (
+            f"\n      inside: loop lag max {st['loop_lag']['max_ms']:.1f} ms "
+            f"({st['loop_lag']['over_10ms']} over 10 ms); GC gen2 {st['gc']['2']['count']}x max "
+            f"{st['gc']['2']['max_ms']:.1f} ms, gen1 max {st['gc']['1']['max_ms']:.1f} ms; "
+            f"checkpoints {st['checkpoints']['count']}x max {st['checkpoints']['max_ms']:.1f} ms; "
+            f"commits {slow.get('commits', 0):.0f}, over 50 ms {slow.get('over_50ms', 0):.0f}, "
+            f"over 100 ms {slow.get('over_100ms', 0):.0f}"
+        )
     logs = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sorted(row["log_bytes"].items()))
     return (
         f"  {LABELS.get(kind, kind)} t={row['minute']:.1f} min: RSS {row['rss_mib']:.1f} MiB, "
         f"CPU {row['cpu_us_per_delivery']:.1f} µs/deliv, p50 {lat.get('p50', 0):.2f} "
         f"p99 {lat.get('p99', 0):.2f} p99.9 {lat.get('p99.9', 0):.2f} max {lat.get('max', 0):.1f} ms"
-        f", load {row['load_avg'][0]:.2f}" + (f"; {logs}" if logs else "")
+        f", load {row['load_avg'][0]:.2f}" + (f"; {logs}" if logs else "") + inside
     )
 
 
@@ -222,7 +278,9 @@ def run(args: argparse.Namespace) -> int:
     print(table(series))
     failures = [f for s in runs for f in s["failures"]]
     points = [
-        {"server": s["server"], **r, "latency_ms": r["latency_ms"]} for s in series for r in s["rows"]
+        {"server": s["server"], **r, "latency_ms": r["latency_ms"]}
+        for s in series
+        for r in s["rows"]
     ]
     path = common.save(
         "soak",
@@ -244,7 +302,10 @@ def run(args: argparse.Namespace) -> int:
 
     name = {s["server"]: LABELS.get(s["server"], s["server"]) for s in series}
     panels = [
-        ("server RSS MiB", {f"{s['server']} {name[s['server']]}": xy(s, lambda r: r["rss_mib"]) for s in series}),
+        (
+            "server RSS MiB",
+            {f"{s['server']} {name[s['server']]}": xy(s, lambda r: r["rss_mib"]) for s in series},
+        ),
         (
             "p99.9 latency ms",
             {
