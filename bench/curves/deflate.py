@@ -319,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
                 )
     print()
     print(table(points))
-    path = common.save("deflate", info, points, failures=failures)
+    path = common.save("deflate", info, points, failures=failures, ok=not failures)
 
     def series(metric: str) -> dict[str, list[tuple[float, float]]]:
         return {

@@ -58,10 +58,8 @@ def _log_bytes(server: AnyServer) -> dict[str, int]:
         if path.suffix in (".db", ".db-wal", ".db-shm", ".sqlite", ".sqlite-wal") or (
             path.name.endswith(("-wal", "-shm"))
         ):
-            try:
+            with contextlib.suppress(OSError):
                 sizes[path.name] = path.stat().st_size
-            except OSError:
-                pass
     return sizes
 
 
@@ -197,8 +195,10 @@ def _line(kind: str, row: dict[str, Any]) -> str:
     return (
         f"  {LABELS.get(kind, kind)} t={row['minute']:.1f} min: RSS {row['rss_mib']:.1f} MiB, "
         f"CPU {row['cpu_us_per_delivery']:.1f} µs/deliv, p50 {lat.get('p50', 0):.2f} "
-        f"p99 {lat.get('p99', 0):.2f} p99.9 {lat.get('p99.9', 0):.2f} max {lat.get('max', 0):.1f} ms"
-        f", load {row['load_avg'][0]:.2f}" + (f"; {logs}" if logs else "") + inside
+        f"p99 {lat.get('p99', 0):.2f} p99.9 {lat.get('p99.9', 0):.2f} "
+        f"max {lat.get('max', 0):.1f} ms, load {row['load_avg'][0]:.2f}"
+        + (f"; {logs}" if logs else "")
+        + inside
     )
 
 
@@ -295,6 +295,7 @@ def run(args: argparse.Namespace) -> int:
             "interval_s": args.interval,
         },
         failures=failures,
+        ok=not failures,
     )
 
     def xy(s: dict[str, Any], f: Any) -> list[tuple[float, float]]:

@@ -186,9 +186,9 @@ def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceS
 
     WebSockets run on ``GraceWebSocketProtocol`` (frames flushed once per loop turn; the stream
     served without ASGI when ``app`` is Grace's, see ``create_app``), with per-message
-    compression only when ``settings.ws_deflate`` asks for it: notification frames are small,
-    and a zlib context per connection costs more memory than the whole rest of the connection. When the installed uvicorn lacks what
-    that protocol needs (``fast_websockets``), uvicorn's own serves the ASGI route.
+    compression only when ``settings.ws_deflate`` asks for it (docs/performance.md has the
+    figures). When the installed uvicorn lacks what that protocol needs (``fast_websockets``),
+    uvicorn's own serves the ASGI route.
     """
     state = getattr(app, "state", None)
     grace = getattr(state, "grace", None)

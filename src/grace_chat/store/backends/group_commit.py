@@ -73,9 +73,9 @@ class GroupCommit:
         weight = sum(len(d.recipients) for d in drafts)
         self._pending.append((drafts, future, weight, loop.time()))
         self._weight += weight
-        if self._flusher is None or self._flusher.done():  # a running one takes it next
-            if self._timer is None or self._weight >= GATHER_DELIVERIES:
-                self._schedule(loop)
+        idle = self._flusher is None or self._flusher.done()  # a running one takes it next
+        if idle and (self._timer is None or self._weight >= GATHER_DELIVERIES):
+            self._schedule(loop)
         # a cancelled caller cancels only its wait: the drafts are queued and still written
         return await future
 
@@ -108,10 +108,10 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         first = True
         while self._pending:
-            if not first and self._window and self._weight < GATHER_DELIVERIES:
-                if loop.time() < self._pending[0][3] + self._window:
-                    self._schedule(loop)  # the window of what arrived meanwhile is still open
-                    return
+            gathering = not first and self._window and self._weight < GATHER_DELIVERIES
+            if gathering and loop.time() < self._pending[0][3] + self._window:
+                self._schedule(loop)  # the window of what arrived meanwhile is still open
+                return
             first = False
             batch = self._next_batch()
             drafts = [d for group, _, _, _ in batch for d in group]
