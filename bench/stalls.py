@@ -3,7 +3,8 @@
 Since the previous call: the garbage collector's pauses (``gc.callbacks``), the event loop's lag
 (a task asking to wake every ``TICK`` seconds, and how late it woke), and the SQLite WAL
 checkpoints (their time on the checkpoint thread). The soak curve reads and resets it each
-interval, beside the store's own commit-time histogram in ``/metrics``.
+interval, beside the store's own commit-time histogram in ``/metrics``. Also the CPU time the
+SQLite writer thread spends in its writes (``time.thread_time``), and how many it ran.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Stalls:
         self.gc = {0: Worst(), 1: Worst(), 2: Worst()}
         self.lag = Worst()
         self.checkpoints = Worst()
+        self.writes = Worst()  # CPU seconds of each write on the writer thread
         self._gc_started = 0.0
         self._ticker: asyncio.Task[None] | None = None
         gc.callbacks.append(self._on_gc)
@@ -63,7 +65,17 @@ class Stalls:
             finally:
                 stalls.checkpoints.add(time.perf_counter() - started)
 
-        SQLiteDatabase._run_checkpoint = timed  # type: ignore[method-assign]
+        SQLiteDatabase._run_checkpoint = timed  # type: ignore[method-assign,assignment]
+        write_now = SQLiteDatabase._write_now
+
+        def counted(db: SQLiteDatabase, fn: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return write_now(db, fn)
+            finally:
+                stalls.writes.add(time.thread_time() - started)
+
+        SQLiteDatabase._write_now = counted  # type: ignore[method-assign,assignment]
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
@@ -85,10 +97,12 @@ class Stalls:
             "gc": {str(g): w.as_dict() for g, w in self.gc.items()},
             "loop_lag": self.lag.as_dict(),
             "checkpoints": self.checkpoints.as_dict(),
+            "writer_cpu": self.writes.as_dict(),
         }
         self.gc = {0: Worst(), 1: Worst(), 2: Worst()}
         self.lag = Worst()
         self.checkpoints = Worst()
+        self.writes = Worst()
         return out
 
     def route(self) -> Any:

@@ -189,7 +189,9 @@ def _line(kind: str, row: dict[str, Any]) -> str:
             f"{st['gc']['2']['max_ms']:.1f} ms, gen1 max {st['gc']['1']['max_ms']:.1f} ms; "
             f"checkpoints {st['checkpoints']['count']}x max {st['checkpoints']['max_ms']:.1f} ms; "
             f"commits {slow.get('commits', 0):.0f}, over 50 ms {slow.get('over_50ms', 0):.0f}, "
-            f"over 100 ms {slow.get('over_100ms', 0):.0f}"
+            f"over 100 ms {slow.get('over_100ms', 0):.0f}; writer thread CPU "
+            f"{st.get('writer_cpu', {}).get('total_ms', 0) / max(1, row['deliveries']) * 1e3:.1f}"
+            " µs/deliv"
         )
     logs = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sorted(row["log_bytes"].items()))
     return (
