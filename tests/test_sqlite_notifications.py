@@ -64,8 +64,7 @@ async def test_a_second_process_on_the_same_file_is_refused(
         import asyncio, sys
         from pathlib import Path
         from grace_chat.errors import ConfigError
-        from grace_chat.store.backends.group_commit import GATHER_DELIVERIES
-from grace_chat.store.backends.sqlite_notifications import SQLiteNotificationLog
+        from grace_chat.store.backends.sqlite_notifications import SQLiteNotificationLog
         try:
             asyncio.run(SQLiteNotificationLog(Path({str(db_path)!r})).open())
         except ConfigError as exc:
