@@ -58,10 +58,10 @@ class Stalls:
         run = SQLiteDatabase._run_checkpoint
         stalls = self
 
-        def timed(db: SQLiteDatabase) -> None:
+        def timed(db: SQLiteDatabase) -> int:
             started = time.perf_counter()
             try:
-                run(db)
+                return run(db)
             finally:
                 stalls.checkpoints.add(time.perf_counter() - started)
 
