@@ -16,6 +16,7 @@ import pytest
 
 from grace_chat.errors import ConfigError
 from grace_chat.notifications.model import Draft, Notification, Severity
+from grace_chat.store.backends import sqlite_db
 from grace_chat.store.backends.group_commit import GATHER_DELIVERIES
 from grace_chat.store.backends.sqlite_notifications import SQLiteNotificationLog
 
@@ -285,3 +286,33 @@ async def test_closing_writes_what_waits_for_its_window(db_path: Path) -> None:
         assert [n.message for n in await again.read_since("ann", 0, 10)] == ["last words"]
     finally:
         await again.close()
+
+
+async def test_the_wal_starts_over_under_writes_that_never_pause(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background checkpoint never reaches the last frame of a WAL that is written all the
+    time: the writer finishes it, so the WAL starts over instead of holding every commit (its
+    header counts how many times it started over: bytes 12-15, big-endian)."""
+    monkeypatch.setattr(sqlite_db, "WAL_RESTART_FRAMES", 64)
+    log = await open_log(db_path, window=0.0)
+    deadline = asyncio.get_running_loop().time() + 1.5
+    appended = 0
+
+    async def writer(n: int) -> None:
+        nonlocal appended
+        while asyncio.get_running_loop().time() < deadline:
+            await log.append([draft(f"w{n}-{appended % 50}", "x" * 200)])
+            appended += 1
+
+    try:
+        await asyncio.gather(*(writer(n) for n in range(16)))
+        header = (await asyncio.to_thread(Path(f"{db_path}-wal").read_bytes))[:16]
+        assert int.from_bytes(header[12:16], "big") > 0, "the WAL never started over"
+        total = 0
+        for n in range(16):
+            for u in range(50):
+                total += len(await log.read_since(f"w{n}-{u}", 0, 10_000))
+        assert total == appended
+    finally:
+        await log.close()
