@@ -11,6 +11,7 @@ arrived exactly once.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import resource
 import socket
@@ -211,6 +212,8 @@ def serve_uvicorn(app: Any, make: Callable[[Any], Any] | None = None) -> None:
                 ws_max_size=1024 * 1024,
                 ws_ping_interval=20.0,
                 ws_ping_timeout=20.0,
+                # uvicorn's default (on); the deflate curve turns it off with BENCH_WS_DEFLATE=0
+                ws_per_message_deflate=os.environ.get("BENCH_WS_DEFLATE", "1") != "0",
                 timeout_graceful_shutdown=2,
                 access_log=False,
                 lifespan="on",

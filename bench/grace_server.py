@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.common import BADGE, MESSAGE, NOTIFICATION_TYPE, Publisher, control_routes, serve_uvicorn
 from bench.common import stamp as _stamp
+from bench.stalls import Stalls
 from grace_chat.api.app import create_app
 from grace_chat.api.server import make_server
 from grace_chat.app import Grace
@@ -69,6 +70,7 @@ def main() -> None:
     app = create_app(grace)
     for route in control_routes(Publisher(GraceSink(grace))):
         app.router.routes.append(route)
+    app.router.routes.append(Stalls().route())
     serve_uvicorn(app, lambda a: make_server(a, settings))
 
 

@@ -68,3 +68,39 @@ def test_replay_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> No
         (c, d) for c in (1, 10) for d in (10, 100, 1000)
     }
     assert all(r["ok"] for p in points for r in p["runs"])
+def test_soak_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Three 5-second intervals per server: RSS and latency each interval, nothing lost."""
+    code = curves.main(["soak", "--quick", "--minutes", "0.25", "--interval", "5"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "| server | minutes | deliveries | RSS first MiB |" in printed
+    assert "| Grace |" in printed and "| seed-style |" in printed
+    record = _saved(out, "soak")
+    series = {s["server"]: s["rows"] for s in record["series"]}  # type: ignore[attr-defined]
+    assert set(series) == {"grace", "seed"}
+    for rows in series.values():
+        assert len(rows) == 3
+        for row in rows:
+            assert row["deliveries"] == 100 * 5 * 2  # 100/s x 5 s, two connections per user
+            assert row["lost"] == row["dups"] == row["errors"] == 0
+            assert row["rss_mib"] > 10 and row["latency_ms"]["p99"] > 0
+    assert all(r["stalls"]["loop_lag"]["count"] > 0 for r in series["grace"])
+    assert all(r["log_bytes"] for r in series["grace"])
+
+
+def test_deflate_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each server with permessage-deflate off and on, negotiated only when on; compressed
+    frames are fewer bytes on the wire."""
+    code = curves.main(["deflate", "--quick"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "| server | deflate | negotiated |" in printed
+    points = _saved(out, "deflate")["points"]
+    assert isinstance(points, list)
+    got = {(p["server"], p["deflate"]): p for p in points}
+    assert set(got) == {("grace", False), ("grace", True), ("seed", False), ("seed", True)}
+    for (server, on), p in got.items():
+        assert p["deliveries"] == 200 * 2 and p["lost"] == p["dups"] == p["errors"] == 0
+        assert p["negotiated"] == (20 if on else 0)
+        if on:
+            assert p["bytes_per_delivery"] < got[(server, False)]["bytes_per_delivery"]

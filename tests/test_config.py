@@ -41,6 +41,13 @@ def test_a_postgresql_url_and_its_pool_size_come_from_the_environment() -> None:
     assert Settings().postgres_pool_size == 10
 
 
+def test_the_commit_window_and_websocket_compression_come_from_the_environment() -> None:
+    s = Settings.from_env({"GRACE_SQLITE_COMMIT_WINDOW_MS": "0.5", "GRACE_WS_DEFLATE": "on"})
+    assert s.sqlite_commit_window_ms == 0.5 and s.ws_deflate
+    off = Settings.from_env({"GRACE_WS_DEFLATE": "0"})
+    assert not off.ws_deflate and off.sqlite_commit_window_ms == Settings().sqlite_commit_window_ms
+
+
 def test_a_number_that_is_not_one_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="GRACE_PORT must be a number, got 'eighty'"):
         Settings.from_env({"GRACE_PORT": "eighty"})
@@ -56,6 +63,8 @@ def test_a_number_that_is_not_one_names_the_variable() -> None:
         ({"task_concurrency": 0}, "task_concurrency"),
         ({"queue_max_frames": 0}, "queue_max_frames"),
         ({"away_digest_threshold": -1}, "away_digest_threshold"),
+        ({"sqlite_commit_window_ms": -1}, "sqlite_commit_window_ms"),
+        ({"sqlite_commit_window_ms": 5000}, "sqlite_commit_window_ms"),
     ],
 )
 def test_impossible_values_are_refused_at_start(changes: dict[str, object], says: str) -> None:

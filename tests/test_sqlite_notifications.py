@@ -16,6 +16,8 @@ import pytest
 
 from grace_chat.errors import ConfigError
 from grace_chat.notifications.model import Draft, Notification, Severity
+from grace_chat.store.backends import sqlite_db
+from grace_chat.store.backends.group_commit import GATHER_DELIVERIES
 from grace_chat.store.backends.sqlite_notifications import SQLiteNotificationLog
 
 
@@ -217,3 +219,100 @@ async def test_a_file_of_a_newer_schema_version_is_refused_in_one_line(db_path: 
         assert conn.execute("SELECT value FROM meta").fetchall() == [("9",)]
     finally:
         conn.close()
+
+
+# -- the group commit window ------------------------------------------------------------------
+
+
+async def open_log(db_path: Path, window: float) -> SQLiteNotificationLog:
+    log = SQLiteNotificationLog(db_path, synchronous="NORMAL", commit_window=window)
+    await log.open()
+    return log
+
+
+async def test_appends_arriving_within_the_window_share_one_commit(db_path: Path) -> None:
+    """At a low rate, notifications a few ms apart go into one transaction: one commit (one
+    fsync) for several, each caller answered once it is stored."""
+    log = await open_log(db_path, window=0.5)
+    commits: list[int] = []
+    log.add_commit_listener(lambda posted: commits.append(len(posted)))
+    try:
+        calls = []
+        for i in range(5):
+            calls.append(asyncio.create_task(log.append([draft(f"u{i}", f"m{i}")])))
+            await asyncio.sleep(0.01)  # a publisher's pace, not a wait for a result
+        posted = await asyncio.wait_for(asyncio.gather(*calls), 10)
+        assert commits == [5]
+        assert [p[0].seqs for p in posted] == [(1,)] * 5
+        for i in range(5):
+            (stored,) = await log.read_since(f"u{i}", 0, 10)
+            assert stored.message == f"m{i}"
+    finally:
+        await log.close()
+
+
+async def test_a_lone_append_waits_at_most_the_window(db_path: Path) -> None:
+    log = await open_log(db_path, window=0.2)
+    try:
+        started = asyncio.get_running_loop().time()
+        (posted,) = await asyncio.wait_for(log.append([draft("ann")]), 10)
+        waited = asyncio.get_running_loop().time() - started
+        assert posted.seqs == (1,)
+        assert waited >= 0.19, "the window was not applied"
+    finally:
+        await log.close()
+
+
+async def test_a_burst_does_not_wait_for_the_window(db_path: Path) -> None:
+    """Enough deliveries at once commit at once, however long the window."""
+    log = await open_log(db_path, window=60.0)
+    try:
+        users = tuple(f"u{i}" for i in range(GATHER_DELIVERIES))
+        (posted,) = await asyncio.wait_for(log.append([draft(users)]), 10)
+        assert posted.seqs == (1,) * GATHER_DELIVERIES
+    finally:
+        await log.close()
+
+
+async def test_closing_writes_what_waits_for_its_window(db_path: Path) -> None:
+    log = await open_log(db_path, window=60.0)
+    waiting = asyncio.create_task(log.append([draft("ann", "last words")]))
+    await asyncio.sleep(0)  # let the append queue itself
+    await asyncio.wait_for(log.close(), 10)
+    (posted,) = await asyncio.wait_for(waiting, 1)
+    assert posted.seqs == (1,)
+    again = await open_log(db_path, window=0.0)
+    try:
+        assert [n.message for n in await again.read_since("ann", 0, 10)] == ["last words"]
+    finally:
+        await again.close()
+
+
+async def test_the_wal_starts_over_under_writes_that_never_pause(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background checkpoint never reaches the last frame of a WAL that is written all the
+    time: the writer finishes it, so the WAL starts over instead of holding every commit (its
+    header counts how many times it started over: bytes 12-15, big-endian)."""
+    monkeypatch.setattr(sqlite_db, "WAL_RESTART_FRAMES", 64)
+    log = await open_log(db_path, window=0.0)
+    deadline = asyncio.get_running_loop().time() + 1.5
+    appended = 0
+
+    async def writer(n: int) -> None:
+        nonlocal appended
+        while asyncio.get_running_loop().time() < deadline:
+            await log.append([draft(f"w{n}-{appended % 50}", "x" * 200)])
+            appended += 1
+
+    try:
+        await asyncio.gather(*(writer(n) for n in range(16)))
+        header = (await asyncio.to_thread(Path(f"{db_path}-wal").read_bytes))[:16]
+        assert int.from_bytes(header[12:16], "big") > 0, "the WAL never started over"
+        total = 0
+        for n in range(16):
+            for u in range(50):
+                total += len(await log.read_since(f"w{n}-{u}", 0, 10_000))
+        assert total == appended
+    finally:
+        await log.close()

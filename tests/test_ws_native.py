@@ -52,3 +52,19 @@ async def test_a_flood_of_commands_is_answered_in_order_one_reply_each(
             assert {r["type"] for r in replies} == {"pong"}
             reply = await client.command({"type": "ping"})  # and the connection reads on
             assert reply["type"] == "pong"
+
+
+async def test_permessage_deflate_is_offered_only_when_turned_on(settings: Settings) -> None:
+    """A browser asks for permessage-deflate: with ``ws_deflate`` the server agrees and the
+    notifications arrive compressed and intact; without it the handshake leaves it out."""
+    for on in (True, False):
+        async with serve(settings.with_(ws_deflate=on)) as srv:
+            async with Client.connect(srv, "ann", compression="deflate") as client:
+                assert client.ws.response is not None
+                offered = client.ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+                assert ("permessage-deflate" in offered) is on
+                await client.welcome()
+                for i in range(3):
+                    await srv.grace.notify_user("ann", "test", f"n{i}", data={"i": i})
+                got = await client.notifications(3)
+            assert [f["message"] for f in got] == ["n0", "n1", "n2"]

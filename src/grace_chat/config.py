@@ -56,6 +56,10 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     #: Page cache of the SQLite writer connection, in MiB: the logs' hot pages stay in memory.
     sqlite_cache_mib: int = 64
+    #: Group commit window of the SQLite log, in milliseconds: a notification appended while
+    #: the log is idle waits up to this long for others to share its commit (one fsync for
+    #: several); 64 or more waiting deliveries commit at once. 0: every commit starts at once.
+    sqlite_commit_window_ms: float = 2.0
     #: Most connections one process opens to PostgreSQL for its stores (plus one of its own).
     postgres_pool_size: int = 10
     #: ``redis://…``: relay live frames between processes through Redis (unset: one process).
@@ -123,6 +127,9 @@ class Settings:
     log_format: str = "text"
     #: Log every HTTP request (uvicorn's access log); off by default.
     access_log: bool = False
+    #: Offer permessage-deflate to WebSocket clients (browsers ask for it): fewer bytes on the
+    #: wire for more CPU and a compression context per connection (docs/performance.md).
+    ws_deflate: bool = False
     #: ``grace.toml`` as parsed: ``[tasks.NAME]`` and ``[approvals]`` tables.
     file: Mapping[str, Any] = field(default_factory=dict)
 
@@ -136,6 +143,8 @@ class Settings:
             )
         if self.sqlite_cache_mib < 1:
             raise ConfigError("sqlite_cache_mib must be at least 1")
+        if not 0 <= self.sqlite_commit_window_ms <= 1000:
+            raise ConfigError("sqlite_commit_window_ms must be between 0 and 1000")
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError("sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
         if self.postgres_pool_size < 1:
@@ -270,6 +279,7 @@ class Settings:
         number("GRACE_RETENTION_DAYS", "retention_days", float)
         text("GRACE_SQLITE_SYNCHRONOUS", "sqlite_synchronous")
         number("GRACE_SQLITE_CACHE_MIB", "sqlite_cache_mib", int)
+        number("GRACE_SQLITE_COMMIT_WINDOW_MS", "sqlite_commit_window_ms", float)
         number("GRACE_POSTGRES_POOL_SIZE", "postgres_pool_size", int)
         text("GRACE_REDIS_URL", "redis_url")
         text("GRACE_REDIS_PREFIX", "redis_prefix")
@@ -303,6 +313,8 @@ class Settings:
             values["log_format"] = raw.strip().lower()
         if (raw := env.get("GRACE_ACCESS_LOG")) not in (None, ""):
             values["access_log"] = raw.strip().lower() in TRUE
+        if (raw := env.get("GRACE_WS_DEFLATE")) not in (None, ""):
+            values["ws_deflate"] = raw.strip().lower() in TRUE
         config_file = overrides.pop("config_file", None) or env.get("GRACE_CONFIG") or None
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["file"] = load_config_file(

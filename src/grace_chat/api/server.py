@@ -185,10 +185,10 @@ def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceS
     """``lifespan="off"`` when the caller starts and stops Grace itself.
 
     WebSockets run on ``GraceWebSocketProtocol`` (frames flushed once per loop turn; the stream
-    served without ASGI when ``app`` is Grace's, see ``create_app``), without per-message
-    compression: notification frames are small, and a zlib context per connection would cost
-    more memory than the whole rest of the connection. When the installed uvicorn lacks what
-    that protocol needs (``fast_websockets``), uvicorn's own serves the ASGI route.
+    served without ASGI when ``app`` is Grace's, see ``create_app``), with per-message
+    compression only when ``settings.ws_deflate`` asks for it (docs/performance.md has the
+    figures). When the installed uvicorn lacks what that protocol needs (``fast_websockets``),
+    uvicorn's own serves the ASGI route.
     """
     state = getattr(app, "state", None)
     grace = getattr(state, "grace", None)
@@ -204,7 +204,7 @@ def make_server(app: object, settings: Settings, lifespan: str = "on") -> GraceS
         app,  # type: ignore[arg-type]
         http=GraceHttpProtocol.configured(settings),  # header timeout, connections per address
         ws=protocol,
-        ws_per_message_deflate=False,
+        ws_per_message_deflate=settings.ws_deflate,
         log_level=settings.log_level,
         ws_max_size=settings.max_message_bytes,
         ws_ping_interval=20.0,

@@ -80,6 +80,7 @@ def open_stores(settings: Settings, metrics: Metrics | None = None) -> Stores:
             Path(rest[1:] if rest.startswith("/") else rest),
             synchronous=settings.sqlite_synchronous,
             cache_mib=settings.sqlite_cache_mib,
+            commit_window=settings.sqlite_commit_window_ms / 1000,
             retention_count=settings.retention_count,
             retention_days=settings.retention_days,
             metrics=metrics,

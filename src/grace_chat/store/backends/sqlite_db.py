@@ -5,7 +5,11 @@ may keep state (``seq`` counters) without locks; reads run concurrently on read-
 (WAL) and see only committed data; a lock file next to the database keeps a second process out.
 WAL checkpoints run on a thread of their own (at most one every ``CHECKPOINT_SECONDS`` while
 there are writes), never inside a commit, so copying the log back into the database file does
-not stall the writes waiting behind it.
+not stall the writes waiting behind it. Under writes that never pause, such a checkpoint never
+reaches the WAL's last frame, and the WAL could only grow (a gigabyte a minute at 2,000
+notifications a second): once it holds ``WAL_RESTART_FRAMES`` frames, the writer thread itself
+checkpoints the few frames left after a background checkpoint, between two transactions, so
+that the next transaction starts the WAL over; ``journal_size_limit`` then cuts the file back.
 
 When the storage fails (the disk is full, the file system is read-only, the disk reports an
 I/O error, the database file was removed or replaced under the running server), ``write`` and
@@ -43,6 +47,10 @@ T = TypeVar("T")
 log = logging.getLogger("grace_chat.store.sqlite")
 
 CHECKPOINT_SECONDS = 0.25
+#: WAL frames (pages) past which the writer finishes a checkpoint itself, so the WAL starts over.
+WAL_RESTART_FRAMES = 8192
+#: What the WAL file is cut back to when it starts over (bytes).
+WAL_KEEP_BYTES = 64 << 20
 #: After the disk was found full, writing resumes once this much is free on its file system.
 RESUME_FREE_BYTES = 1 << 20
 
@@ -155,7 +163,7 @@ class SQLiteDatabase:
         self.write_conn: sqlite3.Connection | None = None
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpoint_conn: sqlite3.Connection | None = None
-        self._checkpoint: asyncio.Future[None] | None = None
+        self._checkpoint: asyncio.Future[int] | None = None
         self._last_checkpoint = 0.0
         #: ``(st_dev, st_ino)`` of the database file as opened.
         self._file: tuple[int, int] | None = None
@@ -200,6 +208,7 @@ class SQLiteDatabase:
         if self.write_conn is None:
             self.write_conn = self._connect()
             self.write_conn.execute("PRAGMA wal_autocheckpoint=0")  # see _run_checkpoint
+            self.write_conn.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
             # Appends touch a page per user: with the default 2 MiB cache they re-read pages.
             self.write_conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
         return self.write_conn
@@ -218,22 +227,49 @@ class SQLiteDatabase:
         )
         self._checkpoint.add_done_callback(self._checkpoint_done)
 
-    def _run_checkpoint(self) -> None:
+    def _run_checkpoint(self) -> int:
+        """A background checkpoint; returns the frames in the WAL when it started."""
         if self._checkpoint_conn is None:
             self._checkpoint_conn = self._connect()
         # PASSIVE: copies what no reader still needs, without waiting for or blocking anyone.
-        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        row = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(row[1]) if row else 0
 
-    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+    def _finish_checkpoint(self) -> int:
+        """On the writer thread, between transactions: copy what the background checkpoint left,
+        so that the next transaction starts the WAL over."""
+        row = self._writer_conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(row[1]) if row else 0
+
+    def _checkpoint_done(self, future: asyncio.Future[int]) -> None:
         self._checkpoint = None
         exc = None if future.cancelled() else future.exception()
         if exc is None:
+            if (
+                not future.cancelled()
+                and future.result() >= WAL_RESTART_FRAMES
+                and self._writer is not None
+            ):
+                self._checkpoint = asyncio.get_running_loop().run_in_executor(
+                    self._writer, self._finish_checkpoint
+                )
+                self._checkpoint.add_done_callback(self._after_finish)
             return
         reason = storage_trouble(exc)
         if reason is not None:
             self._troubled(reason, exc)
         else:
             log.error("WAL checkpoint failed: %s", exc)
+
+    def _after_finish(self, future: asyncio.Future[int]) -> None:
+        self._checkpoint = None
+        exc = None if future.cancelled() else future.exception()
+        if exc is not None:
+            reason = storage_trouble(exc)
+            if reason is not None:
+                self._troubled(reason, exc)
+            else:
+                log.error("WAL checkpoint failed: %s", exc)
 
     def _close_writer(self) -> None:
         if self.write_conn is not None:

@@ -88,6 +88,7 @@ class SQLiteNotificationLog:
         *,
         synchronous: str = "FULL",
         cache_mib: int = 64,
+        commit_window: float = 0.0,
         retention_count: int = 10_000,
         retention_days: float = 30.0,
         metrics: Metrics | None = None,
@@ -97,7 +98,9 @@ class SQLiteNotificationLog:
         self._retention_count = retention_count
         self._retention_seconds = retention_days * 86400.0
         self._commits = GroupCommit(
-            lambda drafts: self.db.write(partial(self._write, drafts=drafts)), metrics
+            lambda drafts: self.db.write(partial(self._write, drafts=drafts)),
+            metrics,
+            window=commit_window,
         )
         self._pruner: asyncio.Task[None] | None = None
         # Owned by the writer thread only.
@@ -195,9 +198,6 @@ class SQLiteNotificationLog:
                 "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq, "
                 "unread = user_log.unread + excluded.unread",
                 [(user, last, added[user]) for user, last in touched.items()],
-            )
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_body', ?)", (str(body),)
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -315,6 +315,12 @@ class SQLiteNotificationLog:
 
     def _prune(self, conn: sqlite3.Connection) -> int:
         def body(conn: sqlite3.Connection) -> int:
+            # Body numbers (and so ids) are never reused: the highest one given so far is kept
+            # here, where bodies may be deleted, not by every append (``_load_meta``).
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_body', ?)",
+                (str(self._last_body),),
+            )
             # Age: whatever was created before the cutoff, with its body.
             cutoff = time.time() - self._retention_seconds
             old = "SELECT body FROM bodies WHERE created < ?"
