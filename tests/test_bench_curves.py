@@ -68,6 +68,8 @@ def test_replay_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> No
         (c, d) for c in (1, 10) for d in (10, 100, 1000)
     }
     assert all(r["ok"] for p in points for r in p["runs"])
+
+
 def test_soak_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Three 5-second intervals per server: RSS and latency each interval, nothing lost."""
     code = curves.main(["soak", "--quick", "--minutes", "0.25", "--interval", "5"])
