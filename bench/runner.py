@@ -171,7 +171,13 @@ class Server:
             self.stop()
             raise BenchError(f"{kind} server did not start: {self.log_tail()}")
         self.port = int(line.split()[1])
-        self.http = httpx.Client(base_url=f"http://{HOST}:{self.port}", timeout=600)
+        # An idle kept-alive connection is dropped after 1 s, before the server's own keep-alive
+        # timeout (5 s) can close it under a request sent at that moment (a reset).
+        self.http = httpx.Client(
+            base_url=f"http://{HOST}:{self.port}",
+            timeout=600,
+            limits=httpx.Limits(keepalive_expiry=1.0),
+        )
         deadline = time.monotonic() + 30
         while True:
             try:

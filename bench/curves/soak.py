@@ -24,7 +24,16 @@ from typing import Any
 import psutil
 
 from bench.curves import common
-from bench.runner import AnyServer, Server, Workers, cpu_delta, layout, percentiles, session
+from bench.runner import (
+    AnyServer,
+    BenchError,
+    Server,
+    Workers,
+    cpu_delta,
+    layout,
+    percentiles,
+    session,
+)
 
 #: Grace and every baseline this curve applies to (one list; the Node kinds join it when merged).
 DEFAULT_SERVERS = ["grace", "seed"]
@@ -80,12 +89,11 @@ def _stalls(server: AnyServer) -> dict[str, Any]:
     """Grace: GC pauses, event-loop lag and WAL checkpoints since the last call (bench.stalls)."""
     if not isinstance(server, Server) or not server.kind.startswith("grace"):
         return {}
-    with contextlib.suppress(Exception):
-        r = server.http.get("/bench/stalls")
-        if r.status_code == 200:
-            body: dict[str, Any] = r.json()
-            return body
-    return {}
+    r = server.http.get("/bench/stalls")
+    if r.status_code != 200:
+        raise BenchError(f"{server.kind}: /bench/stalls answered {r.status_code}: {r.text[:200]}")
+    body: dict[str, Any] = r.json()
+    return body
 
 
 def _slow_commits(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
