@@ -3,7 +3,8 @@
 A worker obeys commands from the orchestrator over a pipe and answers each:
 
 * ``("connect", kind, port, conns)`` opens the connections ``[(cid, user), ...]`` (or
-  ``(cid, user, port)``: that one to another server process) and answers once each one is
+  ``(cid, user, port)``: that one to another server process), each from the loopback address
+  ``source_address(cid)`` (beyond 25,000 connections, several), and answers once each one is
   registered by the server (Grace: ``synced``; seed: ``welcome``; socket.io: the namespace
   ``CONNECT`` ack);
 * ``("failover", ports)``: from now on a Grace connection that the server ends reconnects at
@@ -29,7 +30,7 @@ from typing import Any
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from bench.common import HOST, STREAM_PATH, raise_fd_limit, targets, user_name
+from bench.common import HOST, STREAM_PATH, raise_fd_limit, source_address, targets, user_name
 
 CONNECT_CONCURRENCY = 256
 
@@ -121,8 +122,11 @@ class Worker:
     async def open(self, st: State, since: int | None) -> None:
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         listener = Listener(self, st, ready)
+        source = source_address(st.cid)
+        # Past the first address's share of ports, from another loopback address.
+        where = {} if source == HOST else {"local_addr": (source, 0)}
         transport, _ = await ws_connect(
-            lambda: listener, self.url(st, since), websocket_handshake_timeout=60
+            lambda: listener, self.url(st, since), websocket_handshake_timeout=60, **where
         )
         st.transport = transport
         await asyncio.wait_for(ready, 60)

@@ -41,6 +41,17 @@ def home(user_index: int, parts: int) -> int:
     return user_index % parts
 
 
+#: Connections opened from one loopback source address: one address reaches one server port
+#: from at most the ephemeral ports (32768-60999 by default, about 28,000), so connection ``cid``
+#: comes from ``127.0.0.{1 + cid // PER_SOURCE_ADDRESS}`` (all of 127.0.0.0/8 is loopback).
+PER_SOURCE_ADDRESS = 25_000
+
+
+def source_address(cid: int) -> str:
+    """The loopback address connection ``cid`` of the load generator connects from."""
+    return f"127.0.0.{1 + cid // PER_SOURCE_ADDRESS}"
+
+
 def stamp(k: int) -> dict[str, int]:
     return {"t": time.time_ns(), "k": k}
 

@@ -1,10 +1,14 @@
 """Each cost curve at tiny sizes (``--quick``), end to end, so it cannot rot: real servers on
-loopback, real clients; its JSON and chart go to a temporary directory."""
+loopback, real clients; each prints its table, writes its JSON and its chart (to a temporary
+directory) and finds nothing lost or duplicated."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.curves import __main__ as curves
@@ -106,3 +110,54 @@ def test_deflate_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> N
         assert p["negotiated"] == (20 if on else 0)
         if on:
             assert p["bytes_per_delivery"] < got[(server, False)]["bytes_per_delivery"]
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_curve(name: str, out: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.curves", name, "--quick", "--out", str(out), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Machine:" in proc.stdout and "CURVE FAILED" not in proc.stdout
+    assert (out / f"{name}.png").stat().st_size > 1000
+    return proc.stdout, json.loads((out / f"{name}.json").read_text())
+
+
+def test_connections_curve_measures_memory_and_latency_per_point(tmp_path: Path) -> None:
+    out, data = run_curve("connections", tmp_path, "--servers", "grace,seed")
+    assert "| Grace " in out and "| seed-style " in out and "KiB/conn" in out
+    points = data["points"]
+    assert {(p["server"], p["x"]) for p in points} == {
+        (kind, n) for kind in ("grace", "seed") for n in (20, 60)
+    }
+    for p in points:
+        assert p["reached"] and p["ok"] and p["lost"] == 0 and p["dups"] == 0
+        # 200/s for 1 s, each to a user with two connections
+        assert p["notifications"] == 200 and p["deliveries"] == 400
+        assert p["rss_mib"] > p["rss_base_mib"] > 0 and p["latency_ms"]["p99"] > 0
+        assert p["open_files_limit"] > 60
+
+
+def test_users_curve_publishes_to_every_user_and_checks_the_connected(tmp_path: Path) -> None:
+    out, data = run_curve("users", tmp_path, "--servers", "grace,seed")
+    assert "| Grace " in out and "| seed-style " in out and "CPU µs/notif" in out
+    for p in data["points"]:
+        assert p["ok"] and p["connected"] == p["users"] == p["x"]
+        assert p["deliveries"] == p["notifications"] == 200
+        assert p["cpu_us_per_notification"] >= 0 and p["latency_ms"]["p99"] > 0
+
+
+def test_reconnect_curve_replays_every_missed_notification_once(tmp_path: Path) -> None:
+    out, data = run_curve("reconnect", tmp_path, "--servers", "grace,seed")
+    assert "n/a: no resume" in out and "exactly once, in order" in out
+    assert data["no_resume"] == ["seed"]
+    assert [p["x"] for p in data["points"]] == [20, 60]
+    for p in data["points"]:
+        assert p["server"] == "grace" and p["ok"]
+        assert p["replayed"] == p["clients"] * 10 and p["complete_s"] > 0

@@ -232,6 +232,12 @@ class GraceHttpProtocol(HttpToolsProtocol):
     def handle_websocket_upgrade(self) -> None:
         held, self._held = self._held, None
         super().handle_websocket_upgrade()
+        # The WebSocket protocol owns the connection now. Its parser and this protocol refer to
+        # each other: cut that loop so the HTTP side (parser, request scope, headers) is freed
+        # now rather than by a later collection of the cycle collector.
+        self.parser = None  # type: ignore[assignment]
+        self.scope = None  # type: ignore[assignment]
+        self.headers = None  # type: ignore[assignment]
         if held is None:
             return
         protocol = self.transport.get_protocol()

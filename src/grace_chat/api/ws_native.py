@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
@@ -104,10 +103,12 @@ class NativeStream:
         self.proto = proto
         self.sink = sink
         self.outbox = grace.hub.outbox(s.queue_max_frames, self._overflowed)
-        self.bucket = TokenBucket(s.command_rate, s.command_burst)
+        #: The connection's command budget, made with its first command (a bucket starts full).
+        self.bucket: TokenBucket | None = None
         self.user_bucket: TokenBucket | None = None
         self.ctx: CommandContext | None = None
-        self.pending: deque[str | bytes] = deque()
+        #: Messages waiting their turn (a list: an idle connection holds no deque block).
+        self.pending: list[str | bytes] = []
         self.read_paused = False
         self.state = StreamState.AUTH
         self.task: asyncio.Task[None] | None = None
@@ -155,7 +156,7 @@ class NativeStream:
             if identity is None:
                 self._wait_for_hello()
                 if self.pending:  # the hello came while the host was asked
-                    self.received(self.pending.popleft())
+                    self.received(self.pending.pop(0))
                 return
             since = parse_since(conn.query_params.get("since"))
         except GraceError as exc:
@@ -289,9 +290,12 @@ class NativeStream:
 
     async def _serve_commands(self) -> None:
         assert self.ctx is not None and self.user_bucket is not None
+        if self.bucket is None:
+            s = self.grace.settings
+            self.bucket = TokenBucket(s.command_rate, s.command_burst)
         try:
             while self.pending and self.state is StreamState.LIVE:
-                raw = self.pending.popleft()
+                raw = self.pending.pop(0)
                 if self.read_paused and len(self.pending) < MAX_PENDING_COMMANDS // 2:
                     self.read_paused = False
                     self.proto.resume_reading()

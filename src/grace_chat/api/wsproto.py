@@ -13,12 +13,18 @@ uvicorn and a socket write per message. Under any other ASGI server, the ASGI ro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
+from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+from websockets.protocol import Protocol
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 from grace_chat.api.identity import Gate
 from grace_chat.api.ws_native import NativeStream
@@ -40,6 +46,64 @@ class _NoQueue:
 
 
 _NO_QUEUE = _NoQueue()
+
+
+class _Writable:
+    """The socket's flow-control flag, as ``asyncio.Event`` (``is_set``, ``set``, ``clear``,
+    ``wait``), holding no queue of waiters while nobody waits: one per connection, and almost
+    always set."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if self._set:
+            return
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+
+def _forget_handshake(conn: ServerProtocol) -> None:
+    """Let the opening handshake's request go once the connection is open.
+
+    ``websockets``' server parser is a generator that parses the request, then goes on parsing
+    frames from inside the same frame, so the request and its headers stay alive as long as the
+    connection does. When it waits at a frame boundary with nothing buffered (always, right after
+    the handshake: the client has not had the 101 yet), a fresh frame parser takes its place.
+    """
+    waiting: Any = getattr(getattr(conn.parser, "gi_yieldfrom", None), "gi_yieldfrom", None)
+    if waiting is None or waiting.gi_code is not StreamReader.at_eof.__code__ or conn.reader.buffer:
+        return
+    parser = Protocol.parse(conn)
+    next(parser)
+    conn.parser = parser
+
 
 #: Seconds the client has to answer a close frame the server sent; then its connection is
 #: dropped, with whatever is still buffered for it (a client that stopped reading never will).
@@ -71,7 +135,30 @@ class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
 
     grace: ClassVar[Grace | None] = None
     gate: ClassVar[Gate | None] = None
-    stream: NativeStream | None = None
+
+    # The attributes uvicorn's protocol sets, as slots: with more of them than an instance
+    # dictionary shares its keys for (30), each connection would carry a dictionary of its own
+    # (about 1.5 KiB). Any attribute not named here still goes to the instance dictionary.
+    __slots__ = (
+        *("app", "app_state", "asgi_version", "client", "close_sent", "close_timeout"),
+        *("close_timer", "config", "conn", "connections", "curr_msg_data_type"),
+        *("default_headers", "disconnected", "frames", "handshake_complete"),
+        *("handshake_initiated", "initial_response", "last_ping_rtt", "logger", "loop"),
+        *("pending_ping_payload", "ping_interval", "ping_sent_at", "ping_timeout", "ping_timer"),
+        *("pong_timer", "queue", "read_paused", "request", "root_path", "scheme", "scope"),
+        *("server", "stream", "tasks", "transport", "writable"),
+    )
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.stream: NativeStream | None = None
+        super().__init__(config, server_state, app_state, _loop)
+        self.writable = _Writable()  # type: ignore[assignment]
 
     @classmethod
     def bound_to(cls, grace: Grace, gate: Gate | None = None) -> type[GraceWebSocketProtocol]:
@@ -94,6 +181,7 @@ class GraceWebSocketProtocol(WebSocketsSansIOProtocol):
             self.close_sent = True
             self.transport.close()
             return
+        _forget_handshake(self.conn)
         self.start_keepalive()
         assert self.gate is not None
         self.stream = NativeStream(grace, self.gate, self, _Sink(self))
