@@ -25,7 +25,7 @@ from bench.report import NAMES
 from bench.runner import Result, collect, cpu_delta, machine_busy_pct, session
 
 #: The servers compared, Grace first.
-DEFAULT_SERVERS = ["grace", "seed", "socketio"]
+DEFAULT_SERVERS = ["grace", "seed", "socketio", "node-socketio", "node-ws"]
 LEVELS = [1000, 10_000, 19_500, 50_000]
 QUICK_LEVELS = [20, 60]
 

@@ -25,7 +25,7 @@ from bench.report import NAMES
 from bench.runner import RESUMABLE, reconnect_storm
 
 #: The servers compared, Grace first (those without resume are listed, not run).
-DEFAULT_SERVERS = ["grace", "seed", "socketio"]
+DEFAULT_SERVERS = ["grace", "seed", "socketio", "node-socketio", "node-ws"]
 LEVELS = [1000, 5000, 10_000]
 QUICK_LEVELS = [20, 60]
 #: The issue's target for 10,000 clients x 100 missed.
