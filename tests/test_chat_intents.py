@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grace_chat.chat.intents import Intent, parse
+from grace_chat.chat.intent import Intent
+from grace_chat.chat.intents import parse
 
 TABLE: list[tuple[str, Intent | None]] = [
     # the seed's own phrases
