@@ -178,7 +178,7 @@ FORMS: list[tuple[str, Intent | None]] = [
     # several sentences: the one that reads, with the task an earlier one named
     ("the deployment is stuck. cancel it", Intent("cancel_task", {"what": "deployment"})),
     ("Stop the backup. Just kidding.", Intent("declined")),
-    ("My boss is annoying. Anyway.", None),
+    ("My boss is late. Anyway.", None),  # venting ("… is annoying") is small talk
     # Grace addressed at the end; "get a … going" starts one; "wanna"
     ("how's it going grace", Intent("status")),
     ("let's get a backup going", Intent("run_task", {"what": "backup"})),
@@ -208,7 +208,7 @@ FORMS: list[tuple[str, Intent | None]] = [
     ("do you approve of this?", None),
     ("ugh, long day", Intent("smalltalk")),
     ("sorry, my bad", Intent("smalltalk")),
-    ("ugh, this is so frustrating", None),
+    ("ugh, this is so frustrating", Intent("smalltalk")),  # venting with no request
     # a common English word is never a typo of Grace's: "fair" is not "failed"
     ("fair enough", Intent("smalltalk")),
     ("the quiet ones", None),
