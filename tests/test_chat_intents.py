@@ -209,6 +209,20 @@ FORMS: list[tuple[str, Intent | None]] = [
     ("ugh, long day", Intent("smalltalk")),
     ("sorry, my bad", Intent("smalltalk")),
     ("ugh, this is so frustrating", Intent("smalltalk")),  # venting with no request
+    # sixth round: plurals of a type list, help in any wording, things to be made, out of scope
+    ("any report jobs?", Intent("list_tasks", {"what": "report"})),
+    ("what sorts of things can you do", Intent("help")),
+    (
+        "what happens to the logs if I pause the build",
+        Intent("hypothetical", {"intent": "pause_task"}),
+    ),
+    ("works for me", Intent("confirm")),
+    ("are you a bot?", Intent("smalltalk")),
+    ("tell me a good joke", None),
+    ("will it snow this weekend?", None),
+    ("we should stop my magazine subscription", None),
+    ("build us a website", None),
+    ("build a new page", Intent("clarify", {"intent": "run_task", "what": "build"})),
     # a common English word is never a typo of Grace's: "fair" is not "failed"
     ("fair enough", Intent("smalltalk")),
     ("the quiet ones", None),
