@@ -85,7 +85,7 @@ def is_help(said: tuple[str, ...]) -> bool:
 _ABILITY = re.compile(
     r"^(?:so |and |ok |hey |grace )*(?:what|which)(?: (?:kind|kinds|sort|sorts|type|types|of|"
     r"things|thing|stuff|else|questions|requests|jobs|other))* (?:can|could|should|do|may) "
-    r"(?:i|you|we) (?:ask|say|do|help|type|tell|request|handle|use|get you)\b"
+    r"(?:i|you|we) (?:ask|say|do|help|type|tell|request|make|give|handle|use|get you)\b"
     r"|\b(?:capable of|your capabilities|your abilities|your features|you good for|you good at"
     r"|what are you for|what is your purpose|how can you help|how do i use you)\b"
 )
