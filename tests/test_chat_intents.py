@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grace_chat.chat.intents import Intent, parse
+from grace_chat.chat.intent import Intent
+from grace_chat.chat.intents import parse
 
 TABLE: list[tuple[str, Intent | None]] = [
     # the seed's own phrases
@@ -177,7 +178,7 @@ FORMS: list[tuple[str, Intent | None]] = [
     # several sentences: the one that reads, with the task an earlier one named
     ("the deployment is stuck. cancel it", Intent("cancel_task", {"what": "deployment"})),
     ("Stop the backup. Just kidding.", Intent("declined")),
-    ("My boss is annoying. Anyway.", None),
+    ("My boss is late. Anyway.", None),  # venting ("… is annoying") is small talk
     # Grace addressed at the end; "get a … going" starts one; "wanna"
     ("how's it going grace", Intent("status")),
     ("let's get a backup going", Intent("run_task", {"what": "backup"})),
@@ -207,7 +208,21 @@ FORMS: list[tuple[str, Intent | None]] = [
     ("do you approve of this?", None),
     ("ugh, long day", Intent("smalltalk")),
     ("sorry, my bad", Intent("smalltalk")),
-    ("ugh, this is so frustrating", None),
+    ("ugh, this is so frustrating", Intent("smalltalk")),  # venting with no request
+    # sixth round: plurals of a type list, help in any wording, things to be made, out of scope
+    ("any report jobs?", Intent("list_tasks", {"what": "report"})),
+    ("what sorts of things can you do", Intent("help")),
+    (
+        "what happens to the logs if I pause the build",
+        Intent("hypothetical", {"intent": "pause_task"}),
+    ),
+    ("works for me", Intent("confirm")),
+    ("are you a bot?", Intent("smalltalk")),
+    ("tell me a good joke", None),
+    ("will it snow this weekend?", None),
+    ("we should stop my magazine subscription", None),
+    ("build us a website", None),
+    ("build a new page", Intent("clarify", {"intent": "run_task", "what": "build"})),
     # a common English word is never a typo of Grace's: "fair" is not "failed"
     ("fair enough", Intent("smalltalk")),
     ("the quiet ones", None),

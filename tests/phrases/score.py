@@ -20,6 +20,7 @@ TABLES = (
     "fresh5.tsv",
     "fresh6.tsv",
     "fresh7.tsv",
+    "fresh8.tsv",
 )
 
 

@@ -24,7 +24,8 @@ from grace_chat.auth import Identity
 from grace_chat.chat import conversation, replies
 from grace_chat.chat.conversation import LOOKBACK, Conversation
 from grace_chat.chat.history import ChatHistory, ChatMessage, thread
-from grace_chat.chat.intents import Intent, parse
+from grace_chat.chat.intent import Intent
+from grace_chat.chat.intents import parse
 from grace_chat.chat.resolve import (
     Found,
     about_words,

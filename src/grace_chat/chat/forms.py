@@ -75,7 +75,20 @@ def is_help(said: tuple[str, ...]) -> bool:
         or (said[:2] in (("how", "does"), ("how", "do")) and said[-1:] == ("work",))
     ):
         return True  # "how does approval work?"
-    return any(joined.startswith(a) or f" {a}" in joined for a in _HELP)
+    return bool(_ABILITY.search(joined)) or any(
+        joined.startswith(a) or f" {a}" in joined for a in _HELP
+    )
+
+
+#: Questions about what Grace can do, in any wording: "what kinds of things can I ask you",
+#: "what sort of stuff can you do?", "what are you capable of", "what are your abilities".
+_ABILITY = re.compile(
+    r"^(?:so |and |ok |hey |grace )*(?:what|which)(?: (?:kind|kinds|sort|sorts|type|types|of|"
+    r"things|thing|stuff|else|questions|requests|jobs|other))* (?:can|could|should|do|may) "
+    r"(?:i|you|we) (?:ask|say|do|help|type|tell|request|make|give|handle|use|get you)\b"
+    r"|\b(?:capable of|your capabilities|your abilities|your features|you good for|you good at"
+    r"|what are you for|what is your purpose|how can you help|how do i use you)\b"
+)
 
 
 _COMPARING = frozenset({"difference", "differences", "different", "differ", "differs", "vs",
@@ -253,25 +266,6 @@ def quotes_a_command(raw: str) -> bool:
     )
 
 
-#: Words that make a sentence social ("thanks, that's everything", "see you tomorrow").
-_SOCIAL = v.GREETINGS | v.THANKS | v.PLEASED | v.FEELINGS | frozenset(
-    {"bye", "goodbye", "howareyou", "whoareyou", "cya", "later", "star", "legend", "amazing",
-     "love", "lovely", "sweet", "neat",
-     "brilliant", "best", "wonderful", "fantastic", "helpful", "smart", "lol", "haha"}
-)  # fmt: skip
-
-
-def social(text: Text, grace_word: Callable[[str], bool]) -> bool:
-    """Small talk with more words than greetings: a word of thanks, greeting or praise, and no
-    word that names an action or anything Grace runs."""
-    found = _SOCIAL & (set(text.said) | set(text.words))
-    if not found:
-        return False
-    if found <= v.VENTS and {"this", "it", "that"} & set(text.said):
-        return False  # "ugh, this is so frustrating": a complaint about something unnamed
-    return not any(grace_word(w) for w in (*text.words, *text.said) if w != "see")
-
-
 def new_of_type(words: list[str], type_of: Callable[[str], str | None]) -> str | None:
     """ "new sync task", "another backup": a request for a new task named by its type alone."""
     if len(words) < 2 or words[0] not in ("new", "another", "fresh"):
@@ -321,13 +315,27 @@ def graces(rest: list[str], type_of: Callable[[str], str | None]) -> bool:
     a thing, task type, id, pronoun, state or recency ("build it again"), or a thing of
     software ("deploy the backend"); "build a snowman with me" names none."""
     content = [w for w in rest if w not in rw.ARTICLES and w != "inbackground"]
-    if not content or v.SYSTEM.intersection(content):
-        return True  # "deploy", "build the docker image"
-    first = content[0]
-    return (
+    first = content[0] if content else ""
+    ours = (
         first in v.THING or first in v.PRONOUNS or first in v.ALL or first in v.STATE
         or first in v.RECENT or is_id(first) or type_of(first) is not None
     )  # fmt: skip
+    if rest[:1] in (["me"], ["us"]) and content:
+        return ours  # "build me a website": a thing to be made, not a job ("build me one" is)
+    if not content or ours:
+        return True  # "deploy", "build it again"
+    if made(rest):
+        return False  # "build an app": a new thing to make (the reader asks)
+    return bool(v.SYSTEM.intersection(content))  # "build the docker image"
+
+
+def made(rest: list[str]) -> bool:
+    """ "a website", "an app", "a new page": a thing of software still to be made (a task works
+    on one that exists: "deploy the website")."""
+    for i, word in enumerate(rest):
+        if word in v.MADE:
+            return not any(w in ("the", "our", "my", "your", "this", "that") for w in rest[:i])
+    return False
 
 
 def everyday(extra: list[str]) -> bool:

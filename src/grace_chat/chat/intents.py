@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from grace_chat.chat import forms
+from grace_chat.chat import forms, stances, talk
 from grace_chat.chat import vocabulary as v
 from grace_chat.chat import words as rw
 from grace_chat.chat.forms import SMALL, SUBJECTS, command_for
+from grace_chat.chat.intent import Intent
 from grace_chat.chat.normalize import Text, is_id, normalize
 
 DESTRUCTIVE = frozenset(
@@ -35,12 +35,6 @@ DESTRUCTIVE = frozenset(
 ASK_WHEN_UNSURE = DESTRUCTIVE
 #: Intents about one task, which a pronoun may point at.
 _POINTABLE = frozenset({"cancel_task", "pause_task", "resume_task", "task_status", "task_logs"})
-
-
-@dataclass(frozen=True, slots=True)
-class Intent:
-    name: str
-    args: dict[str, str] = field(default_factory=dict)
 
 
 class _Reader:
@@ -148,7 +142,7 @@ class _Reader:
             return None  # "can you approve of my outfit?": an opinion, nothing of Grace's
         if text.asked and set(words) <= rw.FOLLOW_UP and {"now", "still", "yet"} & set(text.said):
             return Intent("task_status")  # "and now?": the task just spoken of, again
-        if forms.social(text, self._grace_word):
+        if talk.social(text, self.grace_word):
             return Intent("smalltalk")  # "you're great, you know that", "see you tomorrow"
         wished = forms.wished_type(text.said, self.type_of) or (
             None if text.asked else forms.new_of_type(words, self.type_of)
@@ -162,9 +156,16 @@ class _Reader:
         start = forms.hypothetical(words)
         if start is not None:
             found = self.action(words[start:])
-            if found is None:
-                return None
-            name = command_for(found[1], self._thing(words))
+            after = words[start + found[0] + 1 :] if found else []
+            if found is None or (
+                found[1] not in ("approve", "reject")
+                and forms.foreign(after, self.known, self.type_of)
+                and not self.thing(after)
+            ):
+                return None  # "I should cancel my netflix subscription": nothing of Grace's
+            thing = self.thing(words[start:]) or ("learning" if self.thing(words) == "learning"
+                                                   else None)  # fmt: skip
+            name = command_for(found[1], thing)  # "what happens to the logs if I cancel a task"
             return Intent("hypothetical", {"intent": name}) if name else None
         negated = self.negated(words)
         if negated is not None:
@@ -201,7 +202,7 @@ class _Reader:
         about one task, or nothing Grace can answer ("why is the sky blue?")."""
         target = self.target(words)
         if "id" in target or self._singular(target) or self._pointed(words):
-            if keep_state:
+            if keep_state and "which" not in target:  # "why did the deployment fail?"
                 return Intent("task_status", {k: x for k, x in target.items()
                                               if k not in ("all", "said")})  # fmt: skip
             return Intent("task_status", self._asked_about(target))
@@ -213,57 +214,20 @@ class _Reader:
             or self.type_of(word) is not None
         )  # fmt: skip
 
-    def _grace_word(self, word: str) -> bool:
+    def grace_word(self, word: str) -> bool:
         """Names an action or something Grace runs."""
         tables = (v.VERB, v.PAST_VERB, v.GERUND, v.THING, v.STATE)
         return any(word in t for t in tables) or is_id(word) or self.type_of(word) is not None
 
-    def _thing(self, words: list[str]) -> str | None:
+    def thing(self, words: list[str]) -> str | None:
         found = [t for t in self.things(words) if t != "task"]
         return found[0] if found else None
 
     def negated(self, words: list[str]) -> Intent | None:
-        neg = next((i for i, w in enumerate(words) if w in ("not", "never")), None)
-        if neg is None:
-            return None
-        rest = words[neg + 1 :]
-        wish = forms.wished_done(rest)  # "I don't want the backup cancelled"
-        if wish is not None:
-            name = command_for(wish, self._thing(rest))
-            return Intent("declined", {"intent": name} if name else {})
-        for i, word in enumerate(rest):
-            used_as_verb = i == 0 or rest[i - 1] not in rw.ARTICLES  # not "don't touch the backup"
-            concept = (
-                v.VERB.get(word) or v.GERUND.get(word)
-                or (used_as_verb and self.verb_form(word) and "run")
-            )  # fmt: skip
-            if concept == "show":
-                return None
-            if concept:
-                after = rest[i + 1 :]
-                if concept in ("approve", "reject"):
-                    if after[:1] == ["of"] or forms.everyday_approval(after):
-                        return Intent("unknown")  # "I don't approve of it", "… my holiday"
-                elif forms.foreign(after, self.known, self.type_of):
-                    return Intent("unknown")  # "I can't stop thinking about lunch"
-                name = command_for(concept, self._thing(after))
-                return Intent("declined", {"intent": name} if name else {})
-        if not forms.meddling(words[:neg], rest, self._grace_word):
-            return None
-        if self._thing(rest) == "learning":  # "don't touch the training": leave it running
-            return Intent("declined", {"intent": "pause_learning"})
-        return Intent("declined")  # "don't touch the backup"
+        return stances.negated(words, self)
 
     def possible(self, words: list[str]) -> Intent:
-        """ "can I pause a task?" asks what Grace can do; "can I resume a task later?", with a
-        circumstance after what it names, asks what would happen (a hypothetical)."""
-        found = self.action(words[:1])
-        if found is None:
-            return Intent("help")
-        name = command_for(found[1], self._thing(words))
-        plain = rw.ARTICLES | v.PRONOUNS | set(v.THING) | set(v.STATE) | set(v.RECENT)
-        extra = [w for w in words[1:] if w not in plain and not is_id(w) and not self.type_of(w)]
-        return Intent("hypothetical", {"intent": name}) if name and extra else Intent("help")
+        return stances.possible(words, self)
 
     def command(self, words: list[str]) -> Intent | None:
         head, rest = words[0], [w for w in words[1:] if w != "inbackground"]
@@ -272,6 +236,8 @@ class _Reader:
         verb = v.VERB.get(head)
         if verb is None:  # "deploy the backend", "<type> … in the background"
             if "inbackground" not in words and not forms.graces(rest, self.type_of):
+                if forms.made(rest) and rest[:1] not in (["me"], ["us"]):
+                    return Intent("clarify", {"intent": "run_task", "what": head})  # "build an app"
                 return None  # "build a snowman", "sync my calendar": an everyday thing
             what = head
             extra = [w for w in rest if w not in rw.ARTICLES and w not in v.THING]
@@ -281,7 +247,7 @@ class _Reader:
             return self.query(rest, shown=True)
         if not rest:
             return Intent(verb) if verb in ("approve", "reject") else None
-        thing = self._thing(rest)
+        thing = self.thing(rest)
         if verb == "run" and rest[0].endswith("ing") and self.verb_form(rest[0][:-3]):
             if not forms.graces(rest[1:], self.type_of) and "inbackground" not in words:
                 return None  # "start building a snowman"
@@ -348,7 +314,12 @@ class _Reader:
         if personal and ({"doing", "busy"} & set(words)) and not things:
             return Intent("status")
         target = self.target(words, structural="logs" in things)
-        specific = "id" in target or self._singular(target) or self._pointed(words)
+        plural = bool(rw.PLURAL_TASKS & set(words))  # "any sync jobs?": every one of the type
+        specific = "id" in target or (self._singular(target) and not plural) or self._pointed(words)
+        if question and words[0] in v.AUX and words[1:2] == ["it"] and "id" not in target:
+            verb = [w for w in words[2:] if w not in rw.NOT_IDS | {"be", "been", "ever"}][:1]
+            if verb and not self._askable(verb[0]) and not self.grace_word(verb[0]):
+                return None  # "will it rain tomorrow?": no verb of Grace's, so "it" is no task
         for thing in rw.QUERY_THINGS:
             if thing not in things:
                 continue

@@ -109,14 +109,18 @@ THANKS = frozenset({"thanks", "thank", "thx", "cheers", "ty", "ta", "tnx", "tks"
 PLEASED = frozenset({"cool", "great", "nice", "awesome", "perfect", "good", "excellent", "wow"})
 #: Sighs and feelings vented: small talk ("ugh, what a day", "i'm so frustrated").
 VENTS = frozenset({"ugh", "argh", "sigh", "meh", "phew", "whew", "frustrated", "annoyed",
-                   "stressed", "overwhelmed"})  # fmt: skip
+                   "stressed", "overwhelmed", "annoying", "frustrating", "tired", "exhausted",
+                   "bored", "boring", "hate", "grr", "sad", "upset", "fedup"})  # fmt: skip
 #: Feelings, apologies and reassurance: small talk ("sorry, my mistake", "you're a lifesaver").
 FEELINGS = VENTS | frozenset({"sorry", "apologies", "oops", "noworries", "lifesaver", "hero",
                               "champ", "genius", "rockstar", "gem"})  # fmt: skip
+#: Things of software that are also things to be made ("build me a website", "build an app"): a
+#: task works on the one that exists ("deploy the website"), never makes a new one.
+MADE = frozenset({"app", "apps", "application", "site", "website", "web", "page", "webpage"})
 #: The things of software that a task of Grace's works on: "deploy the backend", "back up the
 #: database" ask for a task; "build a snowman" does not.
-SYSTEM = frozenset({"app", "apps", "application", "backend", "frontend", "api", "service",
-                    "services", "server", "servers", "site", "website", "web", "database",
+SYSTEM = MADE | frozenset({"backend", "frontend", "api", "service",
+                    "services", "server", "servers", "database",
                     "databases", "db", "repo", "repository", "code", "codebase", "branch", "main",
                     "master", "release", "image", "images", "container", "containers", "cluster",
                     "staging", "production", "prod", "project", "data", "files", "pipeline",
@@ -228,6 +232,28 @@ TALK: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
             ("so sorry", "sorry"),
             ("that is fair", "noworries"),
             ("fair point", "noworries"),
+            ("fed up", "fedup"),
+            # acknowledgements: like a bare "ok" ("sure thing", "sounds good", "fine by me")
+            ("sure thing", "ok"),
+            ("sounds great", "ok"),
+            ("sounds fine", "ok"),
+            ("sounds right", "ok"),
+            ("fine by me", "ok"),
+            ("fine with me", "ok"),
+            ("works for me", "ok"),
+            ("that works", "ok"),
+            ("of course", "ok"),
+            ("okey dokey", "ok"),
+            ("all right", "ok"),
+            # farewells: "talk to you tomorrow", "catch you later", "speak soon"
+            ("talk to you", "bye"),
+            ("speak to you", "bye"),
+            ("catch you", "bye"),
+            ("talk soon", "bye"),
+            ("speak soon", "bye"),
+            ("see ya", "bye"),
+            ("until next time", "bye"),
+            ("have a good one", "bye"),
         )
     )
     + tuple(  # "how is your day going?", "what a week"

@@ -27,3 +27,5 @@ WANTS = frozenset({"want", "wants", "asking", "asks", "waiting", "requesting"})
 ASKING = frozenset({"happened", "happens", "went", "about", "far", "long", "many", "much",
                     "else", "going", "state", "progress", "kind", "type", "sort", "needs",
                     "need", "left", "pending"})  # fmt: skip
+#: Plural nouns of a task: "any sync jobs?" asks for every task of the type, not one.
+PLURAL_TASKS = frozenset({"jobs", "tasks", "runs", "processes"})
