@@ -59,7 +59,7 @@ class Settings:
     #: Group commit window of the SQLite log, in milliseconds: a notification appended while
     #: the log is idle waits up to this long for others to share its commit (one fsync for
     #: several); 64 or more waiting deliveries commit at once. 0: every commit starts at once.
-    sqlite_commit_window_ms: float = 2.0
+    sqlite_commit_window_ms: float = 0.0
     #: Most connections one process opens to PostgreSQL for its stores (plus one of its own).
     postgres_pool_size: int = 10
     #: ``redis://…``: relay live frames between processes through Redis (unset: one process).
