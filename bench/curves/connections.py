@@ -118,12 +118,7 @@ def chart(points: list[dict[str, Any]]) -> Path:
     reached = [p for p in points if p["reached"]]
 
     def series(key: str) -> dict[str, list[tuple[float, float]]]:
-        out: dict[str, list[tuple[float, float]]] = {}
-        for p in reached:
-            value = p[key] if key in p else p["latency_ms"].get(key)
-            if value is not None:
-                out.setdefault(p["server"], []).append((p["x"], value))
-        return out
+        return scale.series(reached, key)
 
     return common.line_chart(
         "connections",

@@ -73,6 +73,17 @@ def redirect_output(directory: Path) -> None:
     common.CHARTS = directory
 
 
+def series(points: list[dict[str, Any]], key: str) -> dict[str, list[tuple[float, float]]]:
+    """A chart's series per server: each point's ``key`` (or its latency percentile ``key``)
+    against its ``x``; points without that figure are left out."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for p in points:
+        value = p[key] if key in p else p["latency_ms"].get(key)
+        if value is not None:
+            out.setdefault(p["server"], []).append((p["x"], value))
+    return out
+
+
 def fmt(x: float | None, digits: int = 1) -> str:
     if x is None:
         return "-"

@@ -116,12 +116,7 @@ def print_table(points: list[dict[str, Any]]) -> None:
 
 def chart(points: list[dict[str, Any]]) -> Path:
     def series(key: str) -> dict[str, list[tuple[float, float]]]:
-        out: dict[str, list[tuple[float, float]]] = {}
-        for p in points:
-            value = p[key] if key in p else p["latency_ms"].get(key)
-            if value is not None:
-                out.setdefault(p["server"], []).append((p["x"], value))
-        return out
+        return scale.series(points, key)
 
     return common.line_chart(
         "users",
