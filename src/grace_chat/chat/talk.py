@@ -111,13 +111,17 @@ _OTHER_HELP = (("help", "me"), ("help", "us"), ("how", "do", "i"), ("how", "can"
                ("how", "to"), ("how", "do", "you"), ("how", "should", "i"))  # fmt: skip
 
 
+#: Words after "help me" that keep it Grace's help ("help me out here", "help me with …").
+_GRACES_HELP = frozenset({"use", "with", "to", "out", "understand", "get"})
+
+
 def other_help(said: tuple[str, ...], grace_word: Callable[[str], bool]) -> bool:
     """ "help me write my resume", "how do I fix a leaky tap": help with something that is not
     Grace's (her own help is "help", "how do I cancel a task")."""
     for start in _OTHER_HELP:
         if said[: len(start)] == start:
             rest = said[len(start) :]
-            if len(rest) < 2 or rest[0] in v.VERB or rest[0] in ("use", "with", "to"):
+            if len(rest) < 2 or rest[0] in v.VERB or rest[0] in _GRACES_HELP:
                 return False
             return rest[0] in _ASKING_FOR or not any(grace_word(w) for w in rest[1:])
     return False
