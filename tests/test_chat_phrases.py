@@ -2,9 +2,10 @@
 approvals behind every row (tests/phrases/README.md).
 
 Strict: no sentence marked must-not-act may act, in any table. Accuracy is held to floors a little
-under what was measured when each table was last scored (tuned 601/601, held-back 258/261, fresh
+under what was measured when each table was last scored (tuned 627/627, held-back 258/261, fresh
 111/111, fresh2 120/121, fresh3 194/194, fresh4 82/82, fresh5 194/197, fresh6 143/143, fresh7
-177/177, fresh8 173/173), so a change that makes the chat understand less fails here.
+177/177, fresh8 173/173, fresh9 167/170), so a change that makes the chat understand less fails
+here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ FLOORS = {
     "fresh6.tsv": 0.98,
     "fresh7.tsv": 0.98,
     "fresh8.tsv": 0.98,
+    "fresh9.tsv": 0.98,
 }
 
 

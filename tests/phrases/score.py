@@ -21,6 +21,7 @@ TABLES = (
     "fresh6.tsv",
     "fresh7.tsv",
     "fresh8.tsv",
+    "fresh9.tsv",
 )
 
 

@@ -213,6 +213,26 @@ def wanted(words: list[str], text: Text) -> list[str]:
     return [last, *rest[:-1]] if wished and len(rest) > 1 else words
 
 
+def no_need_then(words: list[str]) -> list[str]:
+    """ "we don't need build_789 any more, cancel it": a statement of no need followed by a
+    command is the command, given to the thing not needed ("cancel build_789")."""
+    for i in range(len(words) - 3):
+        if words[i : i + 3] != ["do", "not", "need"] or (i and words[i - 1] not in SUBJECTS):
+            continue
+        for k in range(i + 4, len(words) - 1):
+            if (
+                v.VERB.get(words[k]) in ("cancel", "pause")
+                and words[k + 1] in v.PRONOUNS
+                and words[k - 1] not in ("to", "not")
+            ):
+                thing = [w for w in words[i + 3 : k] if w not in ("any", "more", "anymore",
+                         "longer", "now", "no")]  # fmt: skip
+                if thing and thing[0] not in ("to", "you"):
+                    return [words[k], *thing, *words[k + 2 :]]
+        return words
+    return words
+
+
 def wished_done(rest: list[str]) -> str | None:
     """The action wished for as a participle after a word of wanting: "(I don't) want the
     backup cancelled" → ``cancel``; None when the words are not such a wish."""

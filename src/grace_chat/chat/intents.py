@@ -117,12 +117,23 @@ class _Reader:
         words = list(text.words)
         if not text.said:
             return None
+        if talk.other_help(text.said, self.grace_word):
+            return None  # "help me write my resume", "how do I fix a leaky tap": not Grace's
         if forms.is_help(text.said):
             return Intent("help")
         if not words:
             return Intent("smalltalk") if set(text.said) & SMALL | v.YES else None
         while len(words) > 1 and words[0] in v.YES | v.NO and words[1] not in ("need",):
             words = words[1:]
+        if (
+            text.said[0] in v.YES
+            and words[:2] in (["let", "it"], ["let", "them"])
+            and len(words) > 2
+            and words[2] not in v.VERB
+            and not v.NEGATIONS & set(words)
+        ):
+            words = ["approve", *words[2:]]  # "yes, let it modify config.yaml": the approval
+        words = forms.no_need_then(words)
         if words == ["do"]:  # "please do"
             words = ["goahead"]
         words = forms.polite(forms.wanted(words, text), text.said)
@@ -142,7 +153,7 @@ class _Reader:
             return None  # "can you approve of my outfit?": an opinion, nothing of Grace's
         if text.asked and set(words) <= rw.FOLLOW_UP and {"now", "still", "yet"} & set(text.said):
             return Intent("task_status")  # "and now?": the task just spoken of, again
-        if talk.social(text, self.grace_word):
+        if talk.social(text, self.grace_word) or talk.vents(text):
             return Intent("smalltalk")  # "you're great, you know that", "see you tomorrow"
         wished = forms.wished_type(text.said, self.type_of) or (
             None if text.asked else forms.new_of_type(words, self.type_of)

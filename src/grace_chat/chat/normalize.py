@@ -95,8 +95,16 @@ _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?(?:[_.:\-][a-z0-9]+)*")
 
 def is_id(word: str) -> bool:
     """Looks like an id (``deploy_456``, ``appr_7f3a9c``, ``backup.nightly``): has a digit, an
-    underscore, or a dot / colon between letters."""
+    underscore, or a dot / colon between letters; never a time ("2:30", "8pm"), a number or a
+    version ("2.1.0", "v3")."""
+    if _NOT_ID.fullmatch(word):
+        return False
     return bool(re.search(r"\d|_|[a-z][.:][a-z]", word))
+
+
+_NOT_ID = re.compile(
+    r"\d{1,2}(?::\d{2}){1,2}(?:am|pm)?|\d{1,2}(?:am|pm)|v?\d+(?:[.,]\d+)*(?:%|s|st|nd|rd|th)?"
+)
 
 
 #: Emoji that stand for a word.
@@ -143,6 +151,22 @@ _PHRASES = sorted(v.PHRASES + v.TALK, key=lambda p: len(p[0]), reverse=True)
 
 
 _NEW = (["a"], ["an"], ["another"], ["new"])
+
+
+#: "hold off on cancelling the sync": an action put off is an action not to be done.
+_PUT_OFF = (("hold", "off", "on"), ("hold", "off"), ("put", "off"), ("hold", "back", "from"),
+            ("hold", "back", "on"), ("holding", "off", "on"), ("holding", "off"))  # fmt: skip
+_GERUND = {g: verb for verb, forms in v.GERUNDS.items() for g in forms}
+
+
+def _put_off(words: list[str]) -> list[str]:
+    """ "hold off on cancelling the sync" → "do not cancel the sync"."""
+    for i in range(len(words)):
+        for phrase in _PUT_OFF:
+            j = i + len(phrase)
+            if tuple(words[i:j]) == phrase and j < len(words) and words[j] in _GERUND:
+                return [*words[:i], "do", "not", _GERUND[words[j]], *words[j + 1 :]]
+    return words
 
 
 def _split_verbs(words: list[str]) -> list[str]:
@@ -233,7 +257,7 @@ def normalize(text: str, task_types: tuple[str, ...] = ()) -> Text:
         if better is not None:
             corrected.add(better)
         fixed.append(better or word)
-    words = _replace(_split_verbs(fixed), _PHRASES)
+    words = _replace(_split_verbs(_put_off(fixed)), _PHRASES)
     for _ in range(2):  # twice: "i really need you to" is filler once "really" is gone
         words = _replace(words, [(phrase, ()) for phrase in _FILLER])
     while len(words) > 1 and words[0] in _LEAD:

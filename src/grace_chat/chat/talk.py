@@ -16,7 +16,8 @@ from grace_chat.chat.normalize import Text
 _SOCIAL = v.GREETINGS | v.THANKS | v.PLEASED | v.FEELINGS | frozenset(
     {"bye", "goodbye", "howareyou", "whoareyou", "cya", "later", "star", "legend", "amazing",
      "love", "lovely", "sweet", "neat",
-     "brilliant", "best", "wonderful", "fantastic", "helpful", "smart", "lol", "haha"}
+     "brilliant", "best", "wonderful", "fantastic", "helpful", "smart", "lol", "haha",
+     "appreciate", "appreciated"}
 )  # fmt: skip
 
 
@@ -28,7 +29,8 @@ def social(text: Text, grace_word: Callable[[str], bool]) -> bool:
         return False
     if requests_other(text.said):
         return False  # "recommend me a good movie": a request for something not Grace's
-    return not any(grace_word(w) for w in (*text.words, *text.said) if w != "see")
+    aux = v.AUX if about_grace(text.said) else frozenset()  # "do you ever sleep?"
+    return not any(grace_word(w) for w in (*text.words, *text.said) if w != "see" and w not in aux)
 
 
 #: Words asking what Grace is: "are you a robot?", "are you human", "what's your name?".
@@ -57,6 +59,16 @@ _SELF = frozenset(
         "woman",
         "man",
         "people",
+        "sleep",
+        "dream",
+        "eat",
+        "rest",
+        "chatgpt",
+        "gpt",
+        "openai",
+        "siri",
+        "alexa",
+        "claude",
     }
 )
 #: Verbs that ask for something to be done or given ("recommend me a movie", "tell me a joke").
@@ -69,8 +81,50 @@ _ASKING_FOR = frozenset({"recommend", "suggest", "find", "tell", "give", "get", 
 def about_grace(said: tuple[str, ...]) -> bool:
     """ "are you a robot?", "are you human", "what is your name": a question about Grace
     herself (her work is asked about otherwise)."""
+    if said[:1] == ("who",) and said[-1:] == ("you",) and set(said) & _MAKERS:
+        return True  # "who made you?"
     asks = said[:2] in (("are", "you"), ("were", "you"), ("do", "you")) or "your" in said[:4]
     return asks and bool(_SELF.intersection(said))
+
+
+_MAKERS = frozenset({"made", "created", "built", "wrote", "programmed", "designed", "trained",
+                     "coded", "develops", "developed", "make", "create", "build"})  # fmt: skip
+#: Venting with no request: "I'm so tired of these failed deployments".
+_WEARY = frozenset({"tired", "sick", "fed", "exhausted", "weary"})
+
+
+def vents(text: Text) -> bool:
+    """ "I'm so tired of these failed deployments": weariness said of something, no request
+    (no verb of Grace's, not a question)."""
+    said = text.said
+    return (
+        not text.asked
+        and said[:2] in (("i", "am"), ("we", "are"), ("i", "get"))
+        and bool(_WEARY & set(said))
+        and ("of" in said or "up" in said)
+        and not any(w in v.VERB or w in ("but", "can", "could", "please") for w in said[2:])
+    )
+
+
+#: Where a request for help with something else begins: "help me …", "how do I …".
+_OTHER_HELP = (("help", "me"), ("help", "us"), ("how", "do", "i"), ("how", "can", "i"),
+               ("how", "to"), ("how", "do", "you"), ("how", "should", "i"))  # fmt: skip
+
+
+#: Words after "help me" that keep it Grace's help ("help me out here", "help me with …").
+_GRACES_HELP = frozenset({"use", "with", "to", "out", "understand", "get"})
+
+
+def other_help(said: tuple[str, ...], grace_word: Callable[[str], bool]) -> bool:
+    """ "help me write my resume", "how do I fix a leaky tap": help with something that is not
+    Grace's (her own help is "help", "how do I cancel a task")."""
+    for start in _OTHER_HELP:
+        if said[: len(start)] == start:
+            rest = said[len(start) :]
+            if len(rest) < 2 or rest[0] in v.VERB or rest[0] in _GRACES_HELP:
+                return False
+            return rest[0] in _ASKING_FOR or not any(grace_word(w) for w in rest[1:])
+    return False
 
 
 def requests_other(said: tuple[str, ...]) -> bool:
@@ -79,6 +133,8 @@ def requests_other(said: tuple[str, ...]) -> bool:
     words = [w for w in said if w not in ("please", "pls", "grace", "can", "could", "you")]
     if words[:1] and words[0] in _ASKING_FOR:
         return True
+    if said[:2] == ("what", "is") and {"good", "best", "nice", "great"} & set(said[2:5]):
+        return True  # "what's a good pasta recipe": a recommendation asked for
     return any(
         w in ("me", "us") and said[i + 1 : i + 2] in (("a",), ("an",), ("some",))
         for i, w in enumerate(said)
