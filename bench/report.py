@@ -87,7 +87,7 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if a and b else "-"
 
 
-def _table(rows: list[list[str]]) -> str:
+def markdown_table(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
@@ -143,7 +143,7 @@ def delivery_table(results: list[Result]) -> str:
                 else _ratio(grace.deliveries_per_s, r.deliveries_per_s),
             ]
         )
-    return _table(rows)
+    return markdown_table(rows)
 
 
 def idle_table(results: list[Result]) -> str:
@@ -165,7 +165,7 @@ def idle_table(results: list[Result]) -> str:
             ratio = _ratio(grace.extra["kib_per_connection"].get(top, 0.0), per.get(top, 0.0))
         row += [f"{r.extra.get('connected', 0):,}", ratio]
         rows.append(row)
-    return _table(rows)
+    return markdown_table(rows)
 
 
 def reconnect_table(results: list[Result], kinds: list[str]) -> str:
@@ -197,7 +197,7 @@ def reconnect_table(results: list[Result], kinds: list[str]) -> str:
     for kind in kinds:
         if kind not in RESUMABLE:
             rows.append([NAMES.get(kind, kind), "n/a: no resume", "-", "-", "-", "-", "-", "-"])
-    return _table(rows)
+    return markdown_table(rows)
 
 
 def failover_table(results: list[Result]) -> str:
@@ -232,7 +232,7 @@ def failover_table(results: list[Result]) -> str:
         )
     if len(rows) == 1:
         rows.append(["n/a: the cluster kind only", *["-"] * 9])
-    return _table(rows)
+    return markdown_table(rows)
 
 
 TITLES = {

@@ -18,6 +18,8 @@ from typing import Any
 
 import psutil
 
+from bench.report import markdown_table
+
 #: File descriptors a server process keeps for other than its connections.
 RESERVE = 500
 #: Connections one load-generator worker holds at most (it has the same limit as the server).
@@ -92,12 +94,5 @@ def fmt(x: float | None, digits: int = 1) -> str:
     return f"{x:.{digits}f}"
 
 
-def table(rows: list[list[str]]) -> str:
-    """A Markdown table (the first row is the header)."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
-        if n == 0:
-            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+#: A Markdown table (the first row is the header), as the benchmark prints its own.
+table = markdown_table
