@@ -1,16 +1,14 @@
 """The forms of a sentence that decide whether it may act, read from its words alone.
 
 ``intents`` asks these before it looks for a command: is the sentence small talk, a request for
-help, a hypothetical ("would it be bad to reject this?", "do you think I should stop the sync?"),
-a polite request made with a gerund ("would you mind cancelling the sync?") or in the passive
-("could the deployment be paused?"), a wish with the action as a participle ("I want the sync
-cancelled"), or a wish for a new task of a type ("we need a report")? Does it quote a command
-rather than give one, is it social talk, a refusal without one of Grace's verbs, or a verb whose
-object is nothing Grace runs ("stop the music")? ``command_for`` says which command a verb makes
-of a thing; ``run_args`` what a request to start a task names.
+help, a hypothetical ("would it be bad to reject this?", "do you think I should stop the sync?",
+"my boss wants to know if we can cancel it"), or a wish for a new task of a type ("another
+backup")? Does it quote a command rather than give one, is it social talk, a refusal without one
+of Grace's verbs, or a verb whose object is nothing Grace runs ("stop the music")?
+``command_for`` says which command a verb makes of a thing; ``run_args`` what a request to start
+a task names. (Requests said in other shapes are rewritten by ``rewrites``.)
 Each function takes the words ``normalize`` kept (``words``) or every word said (``said``) and
-never acts on anything; the ones that find a request return it as the plain command words the
-reader already understands ("cancel the sync").
+never acts on anything.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ SMALL = v.GREETINGS | v.THANKS | v.PLEASED | frozenset(
 )  # fmt: skip
 _HELP = ("what can you do", "what can i say", "what can i ask", "what do you understand",
          "what commands", "which commands", "what can i do", "how do i", "how can i", "how to ",
-         "is it possible to", "what do you do", "what are you able to", "what can you help",
+         "what do you do", "what are you able to", "what can you help",
          "what do you help", "what else can you")  # fmt: skip
 #: Openings of a sentence that speaks of an action without asking for it.
 _HYPOTHETICAL = tuple(
@@ -50,6 +48,10 @@ _HYPOTHETICAL = tuple(
     )
 )  # fmt: skip
 _THINKING = frozenset({"think", "reckon", "suggest", "recommend", "advise", "wonder"})
+#: Words that report a question: "… wants to know if …", "she asked me whether …".
+_ASKING = frozenset({"know", "asked", "asks", "asking", "wonder", "wondering", "wonders",
+                     "wondered", "curious", "unsure", "check", "checking", "find",
+                     "me"})  # fmt: skip
 
 
 def command_for(verb: str, thing: str | None) -> str | None:
@@ -102,13 +104,16 @@ def _compares(said: tuple[str, ...]) -> bool:
     return bool(_COMPARING.intersection(said)) and len(actions) >= 2
 
 
+_HERE = frozenset({"here", "exactly", "again", "precisely", "in", "grace"})
+
+
 def _explains(words: list[str]) -> bool:
     """ "what does pausing do?", "what does cancelling a task mean?": what an action does."""
     return (
         len(words) > 3
         and words[0] == "what"
         and words[1] in ("does", "do")
-        and words[-1] in ("do", "mean", "mean?")
+        and (words[-1] in ("do", "mean") or (words[-2] == "mean" and words[-1] in _HERE))
         and any(w in v.GERUND or w in v.VERB for w in words[2:-1])
     )
 
@@ -118,6 +123,11 @@ def hypothetical(words: list[str]) -> int | None:
     for marker in _HYPOTHETICAL:
         if words[: len(marker)] == marker:
             return len(marker)
+    if words[0] == "if" and len(words) > 2:
+        return 1  # "if the deployment fails again, should I cancel the backup?"
+    for i, word in enumerate(words[1:-1], 1):  # "my boss wants to know if we can cancel it"
+        if word in ("if", "whether") and _ASKING & set(words[max(0, i - 3) : i]):
+            return i + 1
     if len(words) > 1 and words[0] in v.AUX and words[1] in v.GERUND:
         return 1  # "can cancelling the backup corrupt it?"
     if words[0] in v.AUX | v.QUESTION and "if" in words[1:]:
@@ -133,104 +143,6 @@ def hypothetical(words: list[str]) -> int | None:
         if word in _THINKING and i > 0 and words[i - 1] in ("you", "i", "we"):
             return i + 1
     return None
-
-
-def polite(words: list[str], said: tuple[str, ...]) -> list[str]:
-    """A request made politely with a gerund or a passive, as plain command words:
-    "would you mind cancelling the sync" → "cancel the sync"; "could the deployment be paused"
-    → "pause the deployment"."""
-    if words and words[0] in v.GERUND and "mind" in said:
-        return [v.GERUND[words[0]], *words[1:]]
-    if (
-        len(words) > 3
-        and words[0] in ("could", "would", "will")
-        and words[-2] == "be"
-        and v.PAST_VERB.get(words[-1]) in ("cancel", "pause", "resume")
-        and words[1] not in ("it", "this", "that", "i", "we", "you", "they")
-    ):
-        return [v.PAST_VERB[words[-1]], *words[1:-2]]
-    return words
-
-
-def allowed(words: list[str]) -> list[str]:
-    """ "learning can resume now", "the build may continue": a thing allowed to go on, said with
-    the thing first, as the plain command ("resume learning")."""
-    for i, word in enumerate(words[1:-1], 1):
-        if word in ("can", "may") and v.VERB.get(words[i + 1]) in (
-            "resume",
-            "cancel",
-            "pause",
-            "run",
-        ):
-            if words[0] in v.AUX | v.QUESTION | SUBJECTS | {"you", "it", "that", "this"}:
-                return words  # "can you …", "how can I …", "it can stop": not a thing's leave
-            return [words[i + 1], *words[:i], *words[i + 2 :]]
-    return words
-
-
-#: Words that may follow a wished-for task: "we need a report, can you make one?".
-_ASKED_TO_MAKE = frozenset({"please", "now", "can", "could", "would", "will", "you", "it",
-                            "for", "me", "us", "asap", "soon", "today", "thanks", "started",
-                            "job", "task", "run", "going", "made", "done", "quickly", "that",
-                            "this"})  # fmt: skip
-
-
-def wished_type(said: tuple[str, ...], type_of: Callable[[str], str | None]) -> str | None:
-    """ "we need a report", "I'd like a new backup": a wish for a new task of a type (the word
-    that names it), or None."""
-    rest = list(said)
-    if not rest or rest[0] not in SUBJECTS:
-        return None
-    rest = rest[1:]
-    if rest[:1] == ["would"]:
-        rest = rest[1:]
-    if not rest or rest[0] not in DESIRE - {"get"}:
-        return None
-    rest = rest[1:]
-    if not rest or rest[0] not in ("a", "an", "another", "new", "one"):
-        return None
-    rest = [w for w in rest if w not in ("a", "an", "another", "new", "one", "fresh")]
-    if rest and type_of(rest[0]) and all(w in _ASKED_TO_MAKE or w in v.VERB for w in rest[1:]):
-        return rest[0]
-    return None  # "I need a backup of my photos" is not a request
-
-
-def wanted(words: list[str], text: Text) -> list[str]:
-    """ "I want the deployment cancelled" → "cancel the deployment": a wish whose object ends
-    in the participle of an action is a command."""
-    last = v.PAST_VERB.get(words[-1])
-    if text.asked or last not in ("cancel", "pause", "resume", "run"):
-        return words
-    rest = list(words)
-    while rest and (rest[0] in SUBJECTS or rest[0] == "would"):
-        rest = rest[1:]
-    wished = bool(rest) and rest[0] in DESIRE
-    while rest and rest[0] in DESIRE:
-        rest = rest[1:]
-    if not wished and rest:  # the wish was dropped as filler: "I want …"
-        said = text.said
-        wished = bool(DESIRE & set(said[: said.index(rest[0])] if rest[0] in said else ()))
-    return [last, *rest[:-1]] if wished and len(rest) > 1 else words
-
-
-def no_need_then(words: list[str]) -> list[str]:
-    """ "we don't need build_789 any more, cancel it": a statement of no need followed by a
-    command is the command, given to the thing not needed ("cancel build_789")."""
-    for i in range(len(words) - 3):
-        if words[i : i + 3] != ["do", "not", "need"] or (i and words[i - 1] not in SUBJECTS):
-            continue
-        for k in range(i + 4, len(words) - 1):
-            if (
-                v.VERB.get(words[k]) in ("cancel", "pause")
-                and words[k + 1] in v.PRONOUNS
-                and words[k - 1] not in ("to", "not")
-            ):
-                thing = [w for w in words[i + 3 : k] if w not in ("any", "more", "anymore",
-                         "longer", "now", "no")]  # fmt: skip
-                if thing and thing[0] not in ("to", "you"):
-                    return [words[k], *thing, *words[k + 2 :]]
-        return words
-    return words
 
 
 def wished_done(rest: list[str]) -> str | None:

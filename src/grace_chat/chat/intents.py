@@ -1,6 +1,7 @@
 """Sentence → intent and slots, deterministically: the reading layer.
 
-``parse`` reads the words ``normalize`` kept and decides (with the sentence forms of ``forms``),
+``parse`` reads the words ``normalize`` kept and decides (with the sentence forms of ``forms``,
+the request shapes of ``rewrites`` and the questions of ``questions``),
 before anything can act, what kind of sentence it is: small talk or a bare "ok" (``confirm``:
 only a question Grace asked can make it act), a question (never acts: "did you cancel the
 backup?" asks about the backup), a hypothetical ("what would happen if I cancelled …", "should I
@@ -10,8 +11,9 @@ command). Slots name the target as it was said — ``id``, ``what`` (the task ty
 (latest / previous / first), ``state``, ``all`` — and the chat resolves them against live state
 and the conversation. A destructive command whose verb was a spelling correction becomes
 ``clarify``. A sentence it cannot read gives ``None``, unless it is several sentences of which
-exactly one reads (or one command before a comma): that one is taken, with the task an earlier
-sentence named when it points back ("the deployment is stuck. cancel it").
+exactly one reads (or one part of a sentence split at its commas, a command only when no part
+before it reports what someone said): that one is taken, with the task an earlier sentence named
+when it points back ("the deployment is stuck. cancel it"; "I'm off to lunch, pause the backup").
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from grace_chat.chat import forms, stances, talk
+from grace_chat.chat import forms, questions, rewrites, stances, talk
 from grace_chat.chat import vocabulary as v
 from grace_chat.chat import words as rw
 from grace_chat.chat.forms import SMALL, SUBJECTS, command_for
@@ -33,6 +35,13 @@ DESTRUCTIVE = frozenset(
 #: Commands that ask rather than act whenever the reading is uncertain: every one that changes
 #: something ("pase the backup" pauses nothing until the person says which).
 ASK_WHEN_UNSURE = DESTRUCTIVE
+#: What a wish for "an update", "a summary", "the logs" may ask for.
+_REPORTS = frozenset({"status", "missions", "healing", "approvals", "task_logs"})
+#: Words that report what someone else said: a command after them is theirs, not given.
+_REPORTING = frozenset({"says", "said", "say", "told", "tells", "tell", "asked", "asks", "wrote",
+                        "writes", "typed", "types", "texted", "messaged", "suggested"})  # fmt: skip
+#: What a sentence that quotes a command may still be: a question about the command.
+_ABOUT_A_QUOTE = frozenset({"help", "hypothetical", "declined", "smalltalk"})
 #: Intents about one task, which a pronoun may point at.
 _POINTABLE = frozenset({"cancel_task", "pause_task", "resume_task", "task_status", "task_logs"})
 
@@ -83,6 +92,8 @@ class _Reader:
                 args["id"] = word
             elif "what" not in args and self.type_of(word):
                 args["what"] = word
+            elif word.isdigit() and "id" not in args and i and self.type_of(words[i - 1]):
+                args["id"] = word  # "deploy 456": a number of one of the type's tasks
             elif word in v.RECENT and "which" not in args:
                 args["which"] = v.RECENT[word]
             elif word in v.STATE and "state" not in args:
@@ -123,8 +134,11 @@ class _Reader:
             return Intent("help")
         if not words:
             return Intent("smalltalk") if set(text.said) & SMALL | v.YES else None
-        while len(words) > 1 and words[0] in v.YES | v.NO and words[1] not in ("need",):
-            words = words[1:]
+        while len(words) > 1 and (
+            (words[0] in v.YES | v.NO and words[1] not in ("need",))
+            or (words[0] in ("like", "just", "basically") and words[1] in v.VERB)
+        ):
+            words = words[1:]  # "yeah like terminate the backup"
         if (
             text.said[0] in v.YES
             and words[:2] in (["let", "it"], ["let", "them"])
@@ -133,13 +147,29 @@ class _Reader:
             and not v.NEGATIONS & set(words)
         ):
             words = ["approve", *words[2:]]  # "yes, let it modify config.yaml": the approval
-        words = forms.no_need_then(words)
+        words = rewrites.no_need_then(words)
         if words == ["do"]:  # "please do"
             words = ["goahead"]
-        words = forms.polite(forms.wanted(words, text), text.said)
-        words = forms.allowed(words)
+        words = rewrites.polite(rewrites.wanted(words, text), text.said)
+        words = rewrites.allowed(words)
         if len(words) > 2 and words[0] == "you" and words[1] in v.VERB and not text.asked:
             words = words[1:]  # "please you stop the deploy_456"
+        words = rewrites.plain_verb(words)
+        if len(words) > 1 and words[0] == "to" and words[1] in v.VERB:
+            words = words[1:]  # "please to cancel the backup task"
+        if words[0] == "know" and len(words) > 1:  # "I want to know the state of the deployment"
+            rest = words[2:] if words[1] in ("if", "whether") else words[1:]
+            if rest and self.action(rest) is None:
+                return self.query(rest, shown=True)
+        if len(words) > 1 and words[0] in ("a", "an", "some") and forms.DESIRE & set(text.said):
+            shown = self.query(words, shown=True)  # "I'd like an update on the release mission"
+            if shown is not None and (
+                shown.name in _REPORTS
+                or (shown.name == "task_status" and "status" in self.things(words))
+            ):
+                return shown
+        if words == ["learning", "off"] or (words == ["learning", "on"] and not text.asked):
+            return Intent("pause_learning" if words[1] == "off" else "resume_learning")
         if all(w in v.YES for w in words) or forms.acknowledged(text):
             if set(text.said) & v.THANKS:
                 return Intent("smalltalk")
@@ -155,7 +185,7 @@ class _Reader:
             return Intent("task_status")  # "and now?": the task just spoken of, again
         if talk.social(text, self.grace_word) or talk.vents(text):
             return Intent("smalltalk")  # "you're great, you know that", "see you tomorrow"
-        wished = forms.wished_type(text.said, self.type_of) or (
+        wished = rewrites.wished_type(text.said, self.type_of) or (
             None if text.asked else forms.new_of_type(words, self.type_of)
         )
         if wished is not None:
@@ -164,6 +194,8 @@ class _Reader:
             return self.why(words[1:], keep_state=words[0] == "why")
         if words[0] in ("who", "whose"):
             return None
+        if words[:4] == ["is", "it", "possible", "to"]:
+            words = ["can", "i", *words[4:]]  # "is it possible to pause a sync and carry on later?"
         start = forms.hypothetical(words)
         if start is not None:
             found = self.action(words[start:])
@@ -182,7 +214,7 @@ class _Reader:
         if negated is not None:
             return None if negated.name == "unknown" else negated
         if words[0] in ("leave", "keep") and (
-            set(words) & (set(v.STATE) | {"alone", "be", "is"})
+            set(words) & (set(v.STATE) | {"alone", "be", "is", "going", "on"})
             or (len(words) > 1 and all(w in v.PRONOUNS or w in rw.ARTICLES for w in words[1:]))
         ):
             return Intent("declined")  # "leave the backup alone", "leave it"
@@ -196,30 +228,31 @@ class _Reader:
         if (
             words[0] in v.VERB
             or "inbackground" in words[1:]
-            or (self.verb_form(words[0]) and not {"logs", "status"} & set(self.things(words)))
+            or (
+                self.verb_form(words[0])
+                and not {"logs", "status"} & set(self.things(words))
+                and not (text.asked and self._reported(words[1:]))  # "backup done?" asks
+            )
         ):
             return self.command(words)
         if words[0] in SUBJECTS or words[0] in v.GERUND:
             return None
-        if words[0] in ("what", "which", "how") and len(words) > 1 and not self._askable(words[1]):
+        if words[0] in ("what", "which", "how") and len(words) > 1 and not self.askable(words[1]):
             return None  # "what time is it?"
         first = words[0]
         if not (first in self.known or first in rw.ARTICLES or is_id(first) or self.type_of(first)):
             return None  # starts with a word Grace does not know: "nuke it all"
         return self.query(words)
 
-    def why(self, words: list[str], *, keep_state: bool) -> Intent | None:
-        """ "why did the deployment fail?" (the failed one), "when will the backup be done?":
-        about one task, or nothing Grace can answer ("why is the sky blue?")."""
-        target = self.target(words)
-        if "id" in target or self._singular(target) or self._pointed(words):
-            if keep_state and "which" not in target:  # "why did the deployment fail?"
-                return Intent("task_status", {k: x for k, x in target.items()
-                                              if k not in ("all", "said")})  # fmt: skip
-            return Intent("task_status", self._asked_about(target))
-        return None
+    @staticmethod
+    def _reported(words: list[str]) -> bool:
+        """Words that say how something is or went ("done", "still running", "failed")."""
+        return any(w in v.STATE or w in v.PAST_VERB or w in ("still", "yet") for w in words)
 
-    def _askable(self, word: str) -> bool:
+    def why(self, words: list[str], *, keep_state: bool) -> Intent | None:
+        return questions.why(self, words, keep_state=keep_state)
+
+    def askable(self, word: str) -> bool:
         return (
             word in self.known or word in rw.ARTICLES or word in rw.ASKING or is_id(word)
             or self.type_of(word) is not None
@@ -241,7 +274,7 @@ class _Reader:
         return stances.possible(words, self)
 
     def command(self, words: list[str]) -> Intent | None:
-        head, rest = words[0], [w for w in words[1:] if w != "inbackground"]
+        head, rest = words[0], rewrites.before_reason([w for w in words[1:] if w != "inbackground"])
         if rest[:1] and rest[0] in v.NEGATIONS:
             return None  # "do not …" that was not a refusal of anything Grace does
         verb = v.VERB.get(head)
@@ -299,106 +332,19 @@ class _Reader:
         return Intent(name, args)
 
     def query(self, words: list[str], *, shown: bool = False) -> Intent | None:
-        """A question or a noun phrase ("deployment logs", "status of build_789")."""
-        question = not shown and (
-            self.text.asked or words[0] in v.QUESTION | v.AUX | v.ANY or words[0] == "about"
-        )
-        if not (shown or question) and any(
-            w in rw.FINITE or (w in v.PAST_VERB and words[i] not in rw.ARTICLES)
-            for i, w in enumerate(words[1:])
-        ):
-            return None  # a statement: "the backup is important"
-        if not (shown or question) and not all(self._askable(w) for w in words):
-            return None  # "my backup drive died": more than a name of something Grace runs
-        things = [t for t in self.things(words) if t != "task"]
-        acts = {v.VERB.get(w) or v.GERUND.get(w) or v.PAST_VERB.get(w) for w in words}
-        if question and (
-            acts & {"approve", "reject"} or (words[0] == "what" and rw.WANTS & set(words))
-        ):
-            things.insert(0, "approval")  # "what needs approving?", "what does it want?"
-        if (
-            (words[:2] == ["what", "happened"] or (v.ANY & set(words) and rw.EVENTFUL & set(words)))
-            and not things and not self.target(words[2:])
-        ):  # fmt: skip
-            return Intent("status")  # "what happened overnight?", "has anything changed?"
-        personal = {"you", "grace", "your"} & set(words)
-        if personal and ({"doing", "busy"} & set(words)) and not things:
-            return Intent("status")
-        target = self.target(words, structural="logs" in things)
-        plural = bool(rw.PLURAL_TASKS & set(words))  # "any sync jobs?": every one of the type
-        specific = "id" in target or (self._singular(target) and not plural) or self._pointed(words)
-        if question and words[0] in v.AUX and words[1:2] == ["it"] and "id" not in target:
-            verb = [w for w in words[2:] if w not in rw.NOT_IDS | {"be", "been", "ever"}][:1]
-            if verb and not self._askable(verb[0]) and not self.grace_word(verb[0]):
-                return None  # "will it rain tomorrow?": no verb of Grace's, so "it" is no task
-        for thing in rw.QUERY_THINGS:
-            if thing not in things:
-                continue
-            if thing == "logs":
-                return Intent("task_logs", self._logs_target(words, target))
-            if thing == "status" and specific:
-                return Intent("task_status", self._asked_about(target))
-            name = {"mission": "missions", "approval": "approvals", "learning": "status"}
-            return Intent(name.get(thing, thing))
-        if specific:
-            args = self._asked_about(target)
-            if question or shown:
-                return Intent("task_status", args)
-            return Intent("target", args) if {"id", "what"} & set(args) else None
-        state = target.get("state")
-        listed = "task" in self.things(words) or state or "what" in target
-        listed = listed or (shown and bool(v.ALL & set(words)))  # "show everything"
-        if not listed and not (question and set(words) & v.ANY):
-            return None
-        listing: dict[str, str] = {}
-        if state and state != "active":  # the active tasks are the list itself
-            listing["state"] = state
-        if "what" in target:
-            listing["what"] = target["what"]
-        return Intent("list_tasks", listing)
-
-    @staticmethod
-    def _asked_about(target: dict[str, str]) -> dict[str, str]:
-        """The task a question is about: a state said after it is asked, not a filter."""
-        args = {k: x for k, x in target.items() if k not in ("all", "said")}
-        if target.get("said") == "after":
-            args.pop("state", None)
-        return args
-
-    def _singular(self, target: dict[str, str]) -> bool:
-        what = target.get("what")
-        if what is None or "all" in target:
-            return False
-        name = self.type_of(what)
-        return name is not None and not (what != name and what.endswith("s"))
-
-    @staticmethod
-    def _pointed(words: list[str]) -> bool:
-        """Points at something said before; "everything that is paused" does not."""
-        return any(
-            w in ("it", "its", "this") or (w == "that" and not forms.relative(words[i + 1 : i + 2]))
-            for i, w in enumerate(words)
-        )
-
-    def _logs_target(self, words: list[str], target: dict[str, str]) -> dict[str, str]:
-        target = {k: x for k, x in target.items() if k in ("id", "what", "which", "state")}
-        if "what" in target and not self.types and "logs" in words:
-            i = words.index("logs") if "logs" in words else -1
-            before = words[i - 1] if i > 0 else None
-            if before and before not in rw.ARTICLES and before not in v.THING:
-                target["what"] = before
-        return target
+        return questions.query(self, words, shown=shown)
 
 
 def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
     """The intent of one sentence; ``task_types`` are the names the runner knows."""
     types = tuple(sorted(task_types))
-    if forms.quotes_a_command(text):
-        return None  # '"cancel the backup" is what he typed': mentioned, not given
     whole = _Reader(normalize(text, types), types).read()
+    if forms.quotes_a_command(text):  # '"cancel the backup" is what he typed': mentioned, not
+        # given; 'what does "resume" mean here?' still asks for help
+        return whole if whole is not None and whole.name in _ABOUT_A_QUOTE else None
     if whole is not None:
         return whole
-    parts = [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if p.strip(" .!?")]
+    parts = [p for p in re.split(r"(?<=[.!?:])\s+", text.strip()) if p.strip(" .!?:")]
     first = len(parts) < 2  # one sentence: a command before a comma ("continue it, it's fixed")
     parts = [p for p in text.split(",") if p.strip()] if first else parts
     if len(parts) < 2:
@@ -408,8 +354,12 @@ def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
     readers = [_Reader(normalize(p, types), types) for p in parts]
     read = [(i, r.read()) for i, r in enumerate(readers)]
     found = [(i, x) for i, x in read if x is not None and x.name != "smalltalk"]
-    if len(found) != 1 or (first and found[0][0] != 0):
+    if len(found) != 1:
         return None
+    if first and found[0][0] != 0 and found[0][1].name in DESTRUCTIVE:
+        said_before = {w for r in readers[: found[0][0]] for w in r.text.said}
+        if said_before & _REPORTING:
+            return None  # "my colleague says, stop the sync": reported, not given
     i, intent = found[0]
     if intent.name in _POINTABLE and not {"id", "what"} & set(intent.args):
         named = [r.target(list(r.text.words)) for r in readers[:i]]

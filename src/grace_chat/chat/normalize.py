@@ -51,7 +51,8 @@ _CONTRACTIONS = {
     "wanna": "want to", "gonna": "going to", "gotta": "got to", "lemme": "let me",
     "teh": "the", "wat": "what", "wht": "what", "plese": "please", "pleas": "please",
     "pleasee": "please", "pleaseee": "please", "thnx": "thanks", "thnks": "thanks",
-    "u": "you", "ur": "your", "ya": "you",
+    "u": "you", "ur": "your", "ya": "you", "wats": "what is", "wat's": "what is",
+    "bkp": "backup", "bkup": "backup", "nvm": "never mind", "gimme": "give me",
     "that'll": "that will", "it'll": "it will", "we'll": "we will", "you'll": "you will",
     "there'll": "there will", "that'd": "that would", "it'd": "it would",
 }  # fmt: skip
@@ -76,7 +77,15 @@ _FILLER = sorted(
             "be a dear and", "mind", "currently", "already", "actually", "so much", "letus",
             "possibly", "perhaps", "maybe", "kindly", "simply", "rn", "when you get a chance",
             "if you would", "if you could", "at once", "while you are at it", "go and",
-            "let us",
+            "let us", "by the way", "quick one", "quick question", "would it be possible to",
+            "would it be possible for you to", "is it possible for you to",
+            "i would be grateful if you could", "i would appreciate it if you could",
+            "i would appreciate it if you would", "i would appreciate if you could",
+            "it would be great if you could", "it would be nice if you could",
+            "you know what", "until further notice", "when you get a sec",
+            "when you get a second", "when you have a sec", "when you have a second",
+            "when you have a moment", "when you have a minute", "whenever you can",
+            "when you get a moment", "when you get a minute",
         )
     ),
     key=len,
@@ -85,7 +94,9 @@ _FILLER = sorted(
 #: Dropped from the start of a sentence when something follows them.
 _LEAD = frozenset({"grace", "hey", "hi", "hello", "ok", "okay", "so", "well", "alright", "um",
                    "uh", "oh", "and", "also", "right", "yo", "wait", "hmm", "ah", "oops", "er",
-                   "erm", "howareyou", "hiya", "heya", "cool", "great", "nice"})  # fmt: skip
+                   "erm", "howareyou", "hiya", "heya", "cool", "great", "nice", "anyway",
+                   "anyways", "btw", "honestly", "seriously", "basically", "literally",
+                   "omg"})  # fmt: skip
 
 #: Words written with a hyphen as often as without.
 _JOINED = v.known_words()

@@ -90,9 +90,15 @@ def find_task(
     task_id = args.get("id")
     if task_id:
         exact = [t for t in tasks if t.task_id == task_id]
+        if not exact and task_id.isdigit() and args.get("what"):
+            kind = task_type(args["what"], types)  # "deploy 456": deploy_456, said by type
+            exact = [t for t in tasks if t.task_type == kind and _alike(t.task_id, task_id)]
+            exact = exact if len(exact) == 1 else []
         if exact:
             return Found(exact[0])
         close = [t for t in tasks if distance(t.task_id, task_id) <= 2]
+        if not close and acting:
+            close = [t for t in tasks if _alike(t.task_id, task_id) and suits(name, t)]
         return Found(candidates=close[:5]) if close else Found(other_id=task_id)
     pool = tasks
     what, state, which = args.get("what"), args.get("state"), args.get("which")
@@ -132,6 +138,19 @@ def find_task(
 
 
 _WORD = re.compile(r"[a-z0-9]+")
+_PARTS = re.compile(r"([a-z]*)[_\-.]?(\d*)$")
+
+
+def _alike(task_id: str, said: str) -> bool:
+    """An id said for a command that names none of the person's tasks but shares a part with
+    ``task_id``: its number ("task 301": ``sync_301``) or its prefix ("deploy_999":
+    ``deploy_456``). Such a task is a suggestion, never the target."""
+    mine, theirs = _PARTS.match(task_id.lower()), _PARTS.match(said.lower())
+    if mine is None or theirs is None:
+        return False
+    if theirs[2] and theirs[2] == mine[2]:
+        return True
+    return bool(theirs[1]) and theirs[1] == mine[1] and bool(theirs[2])
 
 
 def find_approval(
@@ -164,7 +183,7 @@ def find_approval(
 #: Words a person uses for what an approval's action does.
 _ALSO = {"modify": ("change", "edit", "update", "write"), "delete": ("remove", "erase"),
          "restart": ("reboot", "bounce"), "deploy": ("release", "ship"),
-         "file": ("config",)}  # fmt: skip
+         "file": ("config",), "config": ("configuration", "settings")}  # fmt: skip
 
 
 def _words(approval: Approval) -> set[str]:
