@@ -116,7 +116,7 @@ async def test_an_llm_hook_maps_free_sentences_to_the_same_commands(settings: Se
     async def interpreter(text: str, caller: Identity) -> dict[str, Any] | None:
         if "what's cooking" in text.lower():
             return {"type": "status"}
-        if "nuke" in text.lower():
+        if "obliterate" in text.lower():
             return {"type": "cancel_task", "task_id": "someone_elses"}
         return None
 
@@ -129,7 +129,7 @@ async def test_an_llm_hook_maps_free_sentences_to_the_same_commands(settings: Se
         cooking = await say(srv, "so, what's cooking?")
         assert cooking["intent"] == "status"
         assert cooking["text"].startswith("No background tasks are running.")
-        nuke = await say(srv, "nuke it all")
+        nuke = await say(srv, "obliterate it all")
         assert "belongs to another user" in nuke["text"]
         assert (await srv.grace.tasks.get("someone_elses", Identity("bob"))).state.active
 

@@ -54,3 +54,13 @@ def test_a_question_about_an_unknown_id_says_there_is_none() -> None:
 
 def test_nothing_alike_is_reported_as_missing() -> None:
     assert find("cancel_task", id="report_77") == (None, [], "report_77")
+
+
+def test_a_suggestion_is_picked_by_its_place() -> None:
+    from grace_chat.chat.resolve import ordinal
+
+    assert ordinal("the second one") == 1
+    assert ordinal("option 3 please") == 2
+    assert ordinal("the last one") == -1
+    assert ordinal("the first deployment") is None  # names something: not a pick by place
+    assert ordinal("cancel the first one and the second") is None

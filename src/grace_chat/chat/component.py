@@ -34,6 +34,7 @@ from grace_chat.chat.resolve import (
     find_approval,
     find_task,
     learning_suggestion,
+    ordinal,
     run_suggestion,
     state_names,
     task_suggestion,
@@ -131,6 +132,11 @@ class UnifiedChat:
         if intent is None or intent.name not in ("smalltalk", "help", "declined", "status"):
             tasks = await self.runner.list_tasks(caller)
             convo = conversation.read(earlier, {t.task_id for t in tasks})
+        picked = ordinal(text) if convo.pending and convo.suggestions else None
+        if picked is not None and -len(convo.suggestions) <= picked < len(convo.suggestions):
+            read = command_intent(convo.suggestions[picked].get("command") or {})
+            if read is not None:  # "the second one": that suggestion, as if its button was pressed
+                return await self._run(caller, Intent(*read), Conversation(), "")
         if convo.pending in ("approve", "reject") and (intent is None or intent.name == "target"):
             intent = Intent(convo.pending, {"about": about_words(text)})  # "the config one"
         if intent is None:

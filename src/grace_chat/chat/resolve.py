@@ -194,6 +194,39 @@ def _words(approval: Approval) -> set[str]:
     return words | {also for w in list(words) for also in _ALSO.get(w, ())}
 
 
+_ORDINALS = {
+    "first": 0,
+    "1st": 0,
+    "1": 0,
+    "second": 1,
+    "2nd": 1,
+    "2": 1,
+    "third": 2,
+    "3rd": 2,
+    "3": 2,
+    "fourth": 3,
+    "4th": 3,
+    "4": 3,
+    "fifth": 4,
+    "5th": 4,
+    "5": 4,
+    "last": -1,
+}
+_AROUND_ORDINAL = frozenset({"the", "one", "option", "number", "no", "please", "pls", "that",
+                             "ok", "okay", "yes", "yeah", "i", "mean", "meant",
+                             "choice"})  # fmt: skip
+
+
+def ordinal(text: str) -> int | None:
+    """Which of the suggestions just offered a reply picks by position ("the second one",
+    "option 2", "the last one"): its index (``-1``: the last), or None."""
+    words = _WORD.findall(text.lower())
+    picks = [_ORDINALS[w] for w in words if w in _ORDINALS]
+    if len(picks) != 1 or any(w not in _ORDINALS and w not in _AROUND_ORDINAL for w in words):
+        return None
+    return picks[0]
+
+
 def about_words(text: str) -> str:
     """The words of a reply to "which one?" ("the config one")."""
     return " ".join(w for w in _WORD.findall(text.lower()) if w not in ("the", "one", "a", "that"))
