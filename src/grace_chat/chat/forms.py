@@ -44,7 +44,7 @@ _HYPOTHETICAL = tuple(
         "would it be ok to", "should i", "should we", "shall i", "shall we", "if i", "if we",
         "if you", "would it hurt to", "what would", "what happens when",
         "what will happen when", "what happens after", "i wonder if", "i wonder whether",
-        "do you think", "do you reckon", "ought i", "ought we",
+        "do you think", "do you reckon", "ought i", "ought we", "in theory", "theoretically",
     )
 )  # fmt: skip
 _THINKING = frozenset({"think", "reckon", "suggest", "recommend", "advise", "wonder"})

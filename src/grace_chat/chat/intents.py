@@ -190,6 +190,10 @@ class _Reader:
         )
         if wished is not None:
             return Intent("run_task", {"what": wished})
+        if words[0] in ("explain", "tell") and len(words) > 2:  # "can you explain why it failed"
+            rest = words[2:] if words[1] in ("me", "us") else words[1:]
+            if rest[0] in ("why", "when", "how"):
+                words = rest
         if words[0] in ("why", "when"):
             return self.why(words[1:], keep_state=words[0] == "why")
         if words[0] in ("who", "whose"):
@@ -289,6 +293,15 @@ class _Reader:
             return Intent("run_task", args)
         if verb == "show":
             return self.query(rest, shown=True)
+        if (
+            verb in ("cancel", "pause")
+            and rest
+            and rest[0].endswith("ing")
+            and rest[0] not in v.GERUND
+            and rest[0] not in {*v.THING, *v.ALL, *v.ANY, *v.NEGATIONS}
+            and not self.verb_form(rest[0][:-3])
+        ):
+            return None  # "stop telling me about backups": an everyday doing, not a task
         if not rest:
             return Intent(verb) if verb in ("approve", "reject") else None
         thing = self.thing(rest)

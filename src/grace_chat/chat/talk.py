@@ -15,7 +15,7 @@ from grace_chat.chat.normalize import Text
 #: Words that make a sentence social ("thanks, that's everything", "see you tomorrow").
 _SOCIAL = v.GREETINGS | v.THANKS | v.PLEASED | v.FEELINGS | frozenset(
     {"bye", "goodbye", "howareyou", "whoareyou", "cya", "later", "star", "legend", "amazing",
-     "love", "lovely", "sweet", "neat",
+     "love", "lovely", "sweet", "neat", "useless", "stupid", "dumb", "rubbish", "hopeless",
      "brilliant", "best", "wonderful", "fantastic", "helpful", "smart", "lol", "haha",
      "appreciate", "appreciated"}
 )  # fmt: skip
@@ -83,7 +83,11 @@ def about_grace(said: tuple[str, ...]) -> bool:
     herself (her work is asked about otherwise)."""
     if said[:1] == ("who",) and said[-1:] == ("you",) and set(said) & _MAKERS:
         return True  # "who made you?"
-    asks = said[:2] in (("are", "you"), ("were", "you"), ("do", "you")) or "your" in said[:4]
+    asks = (
+        said[:2] in (("are", "you"), ("were", "you"), ("do", "you"))
+        or "your" in said[:4]
+        or said[:3] in (("how", "old", "are"), ("where", "are", "you"))  # "how old are you"
+    )
     return asks and bool(_SELF.intersection(said))
 
 

@@ -201,7 +201,9 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("how are we looking", "status"), ("how is it looking", "status"),
         ("what is the latest", "status"), ("any news", "status"), ("what is the news", "status"),
         ("anything i should know", "status"), ("anything i need to know", "status"),
-        ("what did i miss", "status"),
+        ("what did i miss", "status"), ("anything i missed", "status"),
+        ("did i miss anything", "status"), ("catch me up", "status"), ("fill me in", "status"),
+        ("bring me up to speed", "status"), ("on your plate", "you doing"), ("to sign", "to approve"),
         ("what has been happening", "status"), ("what has been going on", "status"),
         ("what is been happening", "status"), ("what is been going on", "status"),
         ("anything i should worry about", "status"), ("anything to worry about", "status"),
@@ -269,6 +271,10 @@ TALK: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
             ("speak soon", "bye"),
             ("see ya", "bye"),
             ("until next time", "bye"),
+            ("got to go", "bye"),
+            ("have to go", "bye"),
+            ("brb", "bye"),
+            ("be right back", "bye"),
             ("have a good one", "bye"),
         )
     )
