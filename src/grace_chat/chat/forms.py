@@ -48,6 +48,8 @@ _HYPOTHETICAL = tuple(
     )
 )  # fmt: skip
 _THINKING = frozenset({"think", "reckon", "suggest", "recommend", "advise", "wonder"})
+#: Verbs after "I should" that ask about something rather than weigh doing it.
+_AWARE = frozenset({"know", "be", "care", "worry", "see", "look", "check", "hear"})
 #: Words that report a question: "… wants to know if …", "she asked me whether …".
 _ASKING = frozenset({"know", "asked", "asks", "asking", "wonder", "wondering", "wonders",
                      "wondered", "curious", "unsure", "check", "checking", "find",
@@ -136,6 +138,8 @@ def hypothetical(words: list[str]) -> int | None:
         return words.index("to") + 1  # "would it be bad to reject this?"
     for i, word in enumerate(words[:-1]):  # "do you think I should stop the sync?"
         if word in ("should", "shall", "ought") and i > 0 and words[i - 1] in SUBJECTS:
+            if words[i + 1] in _AWARE:
+                continue  # "any failed tasks I should know about?": asks about them
             if words[i + 1] in v.NEGATIONS:
                 return None  # "we should not stop learning" declines
 
@@ -185,11 +189,16 @@ def idiom(words: list[str]) -> bool:
 _QUOTED = re.compile(r"[\"“”]([^\"“”]+)[\"“”]|(?:^|(?<=\s))['‘]([^'‘’]+)['’](?=\s|$|[.,!?;:])")
 
 
+def quoted(raw: str) -> list[str]:
+    """The spans of ``raw`` in quotes."""
+    return [m.group(1) or m.group(2) or "" for m in _QUOTED.finditer(raw)]
+
+
 def quotes_a_command(raw: str) -> bool:
     """'"cancel the backup" is what he typed': a command quoted inside a sentence about it is
     mentioned, not given. True when a quoted span starts with a verb Grace obeys and words stand
     outside it."""
-    spans = [m.group(1) or m.group(2) or "" for m in _QUOTED.finditer(raw)]
+    spans = quoted(raw)
     outside = _QUOTED.sub(" ", raw)
     if not spans or not re.search(r"[a-zA-Z]{2,}", outside):
         return False

@@ -141,12 +141,13 @@ class _Reader:
             words = words[1:]  # "yeah like terminate the backup"
         if (
             text.said[0] in v.YES
-            and words[:2] in (["let", "it"], ["let", "them"])
+            and words[:1] == ["let"]
             and len(words) > 2
-            and words[2] not in v.VERB
+            and words[1] not in v.VERB
+            and not any(w in v.VERB for w in words[1:3])
             and not v.NEGATIONS & set(words)
-        ):
-            words = ["approve", *words[2:]]  # "yes, let it modify config.yaml": the approval
+        ):  # "yes, let it modify config.yaml", "yes, let the supervisor change it": approved
+            words = ["approve", *(words[2:] if words[1] in ("it", "them") else words[1:])]
         words = rewrites.no_need_then(words)
         if words == ["do"]:  # "please do"
             words = ["goahead"]
@@ -354,10 +355,15 @@ def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
     whole = _Reader(normalize(text, types), types).read()
     if forms.quotes_a_command(text):  # '"cancel the backup" is what he typed': mentioned, not
         # given; 'what does "resume" mean here?' still asks for help
-        return whole if whole is not None and whole.name in _ABOUT_A_QUOTE else None
+        if whole is not None and whole.name in _ABOUT_A_QUOTE:
+            return whole
+        return _asked_about_quote(text, types)  # "the docs say 'pause learning' … is that true?"
     if whole is not None:
         return whole
-    parts = [p for p in re.split(r"(?<=[.!?:])\s+", text.strip()) if p.strip(" .!?:")]
+    turned = _but(text, types)
+    if turned is not None:
+        return turned
+    parts = [p for p in _SENTENCES.split(text.strip()) if p and p.strip(" .!?:")]
     first = len(parts) < 2  # one sentence: a command before a comma ("continue it, it's fixed")
     parts = [p for p in text.split(",") if p.strip()] if first else parts
     if len(parts) < 2:
@@ -381,3 +387,35 @@ def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
         if len(earlier) == 1:
             return Intent(intent.name, {**intent.args, **earlier[0]})
     return intent
+
+
+#: Where one sentence ends and the next begins: after . ! ? or :, at an emoji, at a dash.
+_SENTENCES = re.compile(r"(?<=[.!?:])\s+|\s*[\u2600-\u27bf\U0001f300-\U0001faff]+\s*|\s+[—–-]+\s+")
+
+
+def _but(text: str, types: tuple[str, ...]) -> Intent | None:
+    """ "cancel the backup, but not now", "he keeps telling me to cancel the sync but I'd rather
+    keep it running": a refusal after "but" declines the action named before it."""
+    before, _, after = text.lower().rpartition(" but ")
+    if not before:
+        return None
+    tail = _Reader(normalize(after, types), types).read()
+    if tail is None or tail.name != "declined":
+        return None
+    head = _Reader(normalize(before.rstrip(" ,"), types), types)
+    words = list(head.text.words)
+    found = head.action(words)
+    name = command_for(found[1], head.thing(words)) if found else None
+    return Intent("declined", {"intent": name}) if name else tail
+
+
+def _asked_about_quote(text: str, types: tuple[str, ...]) -> Intent | None:
+    """A question about a quoted command ("the docs say 'pause learning' stops all updates — is
+    that true?"): what the command would do, a hypothetical."""
+    if not text.rstrip().endswith("?"):
+        return None
+    for span in forms.quoted(text):
+        said = _Reader(normalize(span, types), types).read()
+        if said is not None and said.name in DESTRUCTIVE:
+            return Intent("hypothetical", {"intent": said.name})
+    return None

@@ -82,7 +82,8 @@ _FILLER = sorted(
             "i would be grateful if you could", "i would appreciate it if you could",
             "i would appreciate it if you would", "i would appreciate if you could",
             "it would be great if you could", "it would be nice if you could",
-            "you know what", "until further notice", "when you get a sec",
+            "you know what", "until further notice", "i would rather", "i would prefer to",
+            "i would prefer", "i prefer to", "when you get a sec",
             "when you get a second", "when you have a sec", "when you have a second",
             "when you have a moment", "when you have a minute", "whenever you can",
             "when you get a moment", "when you get a minute",
@@ -96,7 +97,7 @@ _LEAD = frozenset({"grace", "hey", "hi", "hello", "ok", "okay", "so", "well", "a
                    "uh", "oh", "and", "also", "right", "yo", "wait", "hmm", "ah", "oops", "er",
                    "erm", "howareyou", "hiya", "heya", "cool", "great", "nice", "anyway",
                    "anyways", "btw", "honestly", "seriously", "basically", "literally",
-                   "omg"})  # fmt: skip
+                   "omg", "ugh", "argh", "urgh", "sigh", "ffs"})  # fmt: skip
 
 #: Words written with a hyphen as often as without.
 _JOINED = v.known_words()

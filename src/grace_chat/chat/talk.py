@@ -93,17 +93,26 @@ def about_grace(said: tuple[str, ...]) -> bool:
 
 _MAKERS = frozenset({"made", "created", "built", "wrote", "programmed", "designed", "trained",
                      "coded", "develops", "developed", "make", "create", "build"})  # fmt: skip
+#: A sigh that opens a sentence, and words of complaint: venting when nothing is asked for.
+_SIGHS = frozenset({"ugh", "argh", "sigh", "grr", "meh", "urgh", "ffs", "omg"})
+_COMPLAINTS = frozenset({"nightmare", "frustrating", "frustrated", "annoying", "annoyed",
+                         "painful", "infuriating"})  # fmt: skip
+#: Verbs that make a sigh's words a statement ("ugh, the builds have been awful").
+_STATING = frozenset({"is", "are", "was", "were", "has", "have", "been", "keeps", "keep"})
 #: Venting with no request: "I'm so tired of these failed deployments".
 _WEARY = frozenset({"tired", "sick", "fed", "exhausted", "weary"})
 
 
 def vents(text: Text) -> bool:
-    """ "I'm so tired of these failed deployments": weariness said of something, no request
-    (no verb of Grace's, not a question)."""
+    """ "I'm so tired of these failed deployments", "ugh, deployments are always a nightmare":
+    weariness or a complaint said of something, no request (no verb of Grace's, not a question)."""
     said = text.said
+    if text.asked or any(w in v.VERB or w in v.GERUND for w in said):
+        return False
+    if (said[:1] and said[0] in _SIGHS and _STATING & set(said)) or _COMPLAINTS & set(said):
+        return True  # "ugh, deployments here are always a nightmare"; not "ugh the deployment"
     return (
-        not text.asked
-        and said[:2] in (("i", "am"), ("we", "are"), ("i", "get"))
+        said[:2] in (("i", "am"), ("we", "are"), ("i", "get"))
         and bool(_WEARY & set(said))
         and ("of" in said or "up" in said)
         and not any(w in v.VERB or w in ("but", "can", "could", "please") for w in said[2:])
