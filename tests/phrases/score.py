@@ -22,6 +22,9 @@ TABLES = (
     "fresh7.tsv",
     "fresh8.tsv",
     "fresh9.tsv",
+    "fresh10.tsv",
+    "fresh11.tsv",
+    "fresh12.tsv",
 )
 
 

@@ -329,6 +329,8 @@ class UnifiedChat:
         label = " ".join(
             x.replace("_", " ") for x in (slots.get("state"), slots.get("task_type")) if x
         )
+        if len(tasks) == 1:  # "show me the paused job": the one it found is "it" from now on
+            data["slots"] = {**slots, "task_id": tasks[0]["task_id"]}
         return _reply(replies.filtered_tasks(tasks, label), "list_tasks", {**data, "tasks": tasks})
 
     async def _learning(self, caller: Identity, name: str, args: dict[str, str]) -> Reply:

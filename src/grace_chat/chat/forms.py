@@ -88,8 +88,10 @@ def is_help(said: tuple[str, ...]) -> bool:
 #: "what sort of stuff can you do?", "what are you capable of", "what are your abilities".
 _ABILITY = re.compile(
     r"^(?:so |and |ok |hey |grace )*(?:what|which)(?: (?:kind|kinds|sort|sorts|type|types|of|"
-    r"things|thing|stuff|else|questions|requests|jobs|other))* (?:can|could|should|do|may) "
-    r"(?:i|you|we) (?:ask|say|do|help|type|tell|request|make|give|handle|use|get you)\b"
+    r"things|thing|stuff|else|questions|requests|jobs|other|commands|command|phrases|words))* "
+    r"(?:can|could|should|do|may) "
+    r"(?:i|you|we) (?:ask|say|do|help|type|tell|request|make|give|handle|use|get you|"
+    r"understand|know)\b"
     r"|\b(?:capable of|your capabilities|your abilities|your features|you good for|you good at"
     r"|what are you for|what is your purpose|how can you help|how do i use you)\b"
 )
@@ -120,6 +122,15 @@ def _explains(words: list[str]) -> bool:
     )
 
 
+def reported_question(words: list[str]) -> int | None:
+    """Where the question reported after "if" / "whether" starts ("Priya is asking if the backup
+    is still running"), or None."""
+    for i, word in enumerate(words[1:-1], 1):
+        if word in ("if", "whether") and _ASKING & set(words[max(0, i - 3) : i]):
+            return i + 1
+    return None
+
+
 def hypothetical(words: list[str]) -> int | None:
     """Where the action of a hypothetical starts, or None when the sentence is not one."""
     for marker in _HYPOTHETICAL:
@@ -127,9 +138,9 @@ def hypothetical(words: list[str]) -> int | None:
             return len(marker)
     if words[0] == "if" and len(words) > 2:
         return 1  # "if the deployment fails again, should I cancel the backup?"
-    for i, word in enumerate(words[1:-1], 1):  # "my boss wants to know if we can cancel it"
-        if word in ("if", "whether") and _ASKING & set(words[max(0, i - 3) : i]):
-            return i + 1
+    reported = reported_question(words)  # "my boss wants to know if we can cancel it"
+    if reported is not None:
+        return reported
     if len(words) > 1 and words[0] in v.AUX and words[1] in v.GERUND:
         return 1  # "can cancelling the backup corrupt it?"
     if words[0] in v.AUX | v.QUESTION and "if" in words[1:]:
@@ -194,6 +205,11 @@ def quoted(raw: str) -> list[str]:
     return [m.group(1) or m.group(2) or "" for m in _QUOTED.finditer(raw)]
 
 
+def unquoted(raw: str) -> str:
+    """``raw`` without its quoted spans."""
+    return _QUOTED.sub(" ", raw)
+
+
 def quotes_a_command(raw: str) -> bool:
     """'"cancel the backup" is what he typed': a command quoted inside a sentence about it is
     mentioned, not given. True when a quoted span starts with a verb Grace obeys and words stand
@@ -203,8 +219,14 @@ def quotes_a_command(raw: str) -> bool:
     if not spans or not re.search(r"[a-zA-Z]{2,}", outside):
         return False
     return any(
-        (first := re.findall(r"[a-z]+", span.lower())[:1]) and first[0] in v.VERB for span in spans
+        (first := [w for w in re.findall(r"[a-z]+", span.lower()) if w not in _SOFTENERS][:1])
+        and first[0] in v.VERB
+        for span in spans
     )
+
+
+#: Words before a quoted command that leave it a command ('"just kill the sync"').
+_SOFTENERS = frozenset({"just", "please", "pls", "plz", "ok", "okay", "now", "simply", "go"})
 
 
 def new_of_type(words: list[str], type_of: Callable[[str], str | None]) -> str | None:

@@ -35,6 +35,9 @@ DESTRUCTIVE = frozenset(
 #: Commands that ask rather than act whenever the reading is uncertain: every one that changes
 #: something ("pase the backup" pauses nothing until the person says which).
 ASK_WHEN_UNSURE = DESTRUCTIVE
+#: What an agent asks leave to do: "let the supervisor modify the config" approves it.
+_ASKED_TO_DO = frozenset({"modify", "change", "edit", "update", "write", "delete", "remove",
+                          "install", "apply", "rewrite", "touch", "reboot"})  # fmt: skip
 #: What a wish for "an update", "a summary", "the logs" may ask for.
 _REPORTS = frozenset({"status", "missions", "healing", "approvals", "task_logs"})
 #: Words that report what someone else said: a command after them is theirs, not given.
@@ -140,7 +143,7 @@ class _Reader:
         ):
             words = words[1:]  # "yeah like terminate the backup"
         if (
-            text.said[0] in v.YES
+            (text.said[0] in v.YES or _ASKED_TO_DO & set(words[2:5]))
             and words[:1] == ["let"]
             and len(words) > 2
             and words[1] not in v.VERB
@@ -201,6 +204,9 @@ class _Reader:
             return None
         if words[:4] == ["is", "it", "possible", "to"]:
             words = ["can", "i", *words[4:]]  # "is it possible to pause a sync and carry on later?"
+        reported = forms.reported_question(words)
+        if reported is not None and not any(w in v.VERB or w in v.GERUND for w in words[reported:]):
+            return self.query(words[reported:], shown=True)  # "Priya is asking if it's running"
         start = forms.hypothetical(words)
         if start is not None:
             found = self.action(words[start:])
@@ -211,8 +217,8 @@ class _Reader:
                 and not self.thing(after)
             ):
                 return None  # "I should cancel my netflix subscription": nothing of Grace's
-            thing = self.thing(words[start:]) or ("learning" if self.thing(words) == "learning"
-                                                   else None)  # fmt: skip
+            # only learning makes the command another one ("would pausing learning …")
+            thing = "learning" if "learning" in self.things(words) else None
             name = command_for(found[1], thing)  # "what happens to the logs if I cancel a task"
             return Intent("hypothetical", {"intent": name}) if name else None
         negated = self.negated(words)
@@ -411,11 +417,15 @@ def _but(text: str, types: tuple[str, ...]) -> Intent | None:
 
 def _asked_about_quote(text: str, types: tuple[str, ...]) -> Intent | None:
     """A question about a quoted command ("the docs say 'pause learning' stops all updates — is
-    that true?"): what the command would do, a hypothetical."""
-    if not text.rstrip().endswith("?"):
+    that true?"): what the command would do, a hypothetical; a quoted command refused around
+    it ('he said "just kill the sync", I'm not doing that'): declined."""
+    asked = text.rstrip().endswith("?")
+    outside = set(normalize(forms.unquoted(text), types).said)
+    refused = bool(outside & v.NEGATIONS)
+    if not (asked or refused):
         return None
     for span in forms.quoted(text):
         said = _Reader(normalize(span, types), types).read()
         if said is not None and said.name in DESTRUCTIVE:
-            return Intent("hypothetical", {"intent": said.name})
+            return Intent("hypothetical" if asked else "declined", {"intent": said.name})
     return None

@@ -52,7 +52,9 @@ _CONTRACTIONS = {
     "teh": "the", "wat": "what", "wht": "what", "plese": "please", "pleas": "please",
     "pleasee": "please", "pleaseee": "please", "thnx": "thanks", "thnks": "thanks",
     "u": "you", "ur": "your", "ya": "you", "wats": "what is", "wat's": "what is",
-    "bkp": "backup", "bkup": "backup", "nvm": "never mind", "gimme": "give me",
+    "bkp": "backup", "bkup": "backup", "cna": "can", "yuo": "you", "hte": "the",
+    "waht": "what", "jsut": "just", "pelase": "please", "plase": "please",
+    "nvm": "never mind", "gimme": "give me",
     "that'll": "that will", "it'll": "it will", "we'll": "we will", "you'll": "you will",
     "there'll": "there will", "that'd": "that would", "it'd": "it would",
 }  # fmt: skip

@@ -12,7 +12,10 @@ from grace_chat.chat import forms
 from grace_chat.chat import vocabulary as v
 from grace_chat.chat import words as rw
 from grace_chat.chat.intent import Intent
-from grace_chat.chat.normalize import Text
+from grace_chat.chat.normalize import Text, is_id
+
+#: Nouns of Grace's repairs, at the end of a question about one.
+_REPAIRS = frozenset({"restart", "restarts", "rollback", "rollbacks", "repair", "repairs"})
 
 
 class Reader(Protocol):
@@ -76,6 +79,13 @@ def query(r: Reader, words: list[str], *, shown: bool = False) -> Intent | None:
         verb = [w for w in words[2:] if w not in rw.NOT_IDS | {"be", "been", "ever"}][:1]
         if verb and not r.askable(verb[0]) and not r.grace_word(verb[0]):
             return None  # "will it rain tomorrow?": no verb of Grace's, so "it" is no task
+    repairs = [i for i, w in enumerate(words) if w in _REPAIRS and i]
+    if (
+        question
+        and "healing" not in things
+        and any(words[i - 1] in rw.ARTICLES or is_id(words[i - 1]) for i in repairs)
+    ):
+        things.insert(0, "healing")  # "what happened with the api_health restart?"
     for thing in rw.QUERY_THINGS:
         if thing not in things:
             continue

@@ -60,6 +60,10 @@ _ASKED_TO_MAKE = frozenset({"please", "now", "can", "could", "would", "will", "y
                             "this"})  # fmt: skip
 
 
+#: Words that open a clause of time or reason after a wish: it names nothing more to make.
+_WHEN_CLAUSE = frozenset({"before", "after", "so", "because", "since", "while", "until", "as"})
+
+
 def wished_type(said: tuple[str, ...], type_of: Callable[[str], str | None]) -> str | None:
     """ "we need a report", "I'd like a new backup": a wish for a new task of a type (the word
     that names it), or None."""
@@ -77,6 +81,10 @@ def wished_type(said: tuple[str, ...], type_of: Callable[[str], str | None]) -> 
     if not rest or rest[0] not in ("a", "an", "another", "new", "one"):
         return None
     rest = [w for w in rest if w not in ("a", "an", "another", "new", "one", "fresh")]
+    for i, word in enumerate(rest):  # "I need a fresh backup before I touch the database"
+        if word in _WHEN_CLAUSE and i:
+            rest = rest[:i]
+            break
     if rest and type_of(rest[0]) and all(w in _ASKED_TO_MAKE or w in v.VERB for w in rest[1:]):
         return rest[0]
     return None  # "I need a backup of my photos" is not a request

@@ -71,4 +71,12 @@ def possible(words: list[str], r: Reader) -> Intent:
     name = command_for(found[1], r.thing(words))
     plain = rw.ARTICLES | v.PRONOUNS | set(v.THING) | set(v.STATE) | set(v.RECENT)
     extra = [w for w in words[1:] if w not in plain and not is_id(w) and not r.type_of(w)]
-    return Intent("hypothetical", {"intent": name}) if name and extra else Intent("help")
+    odd = {v.STATE[w] for w in words[1:] if w in v.STATE} - _SUITED.get(found[1], set())
+    if name and (extra or odd):  # "can I resume a task later?", "… a cancelled task?"
+        return Intent("hypothetical", {"intent": name})
+    return Intent("help")
+
+
+#: The state a verb acts on: "can I resume a cancelled task?" asks what would happen.
+_SUITED = {"resume": {"paused"}, "pause": {"running", "active"},
+           "cancel": {"running", "active", "paused", "queued"}}  # fmt: skip

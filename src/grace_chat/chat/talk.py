@@ -98,7 +98,8 @@ _SIGHS = frozenset({"ugh", "argh", "sigh", "grr", "meh", "urgh", "ffs", "omg"})
 _COMPLAINTS = frozenset({"nightmare", "frustrating", "frustrated", "annoying", "annoyed",
                          "painful", "infuriating"})  # fmt: skip
 #: Verbs that make a sigh's words a statement ("ugh, the builds have been awful").
-_STATING = frozenset({"is", "are", "was", "were", "has", "have", "been", "keeps", "keep"})
+_STATING = frozenset({"is", "are", "was", "were", "has", "have", "been", "keeps", "keep",
+                      "always", "seem", "seems", "never"})  # fmt: skip
 #: Venting with no request: "I'm so tired of these failed deployments".
 _WEARY = frozenset({"tired", "sick", "fed", "exhausted", "weary"})
 
@@ -107,6 +108,8 @@ def vents(text: Text) -> bool:
     """ "I'm so tired of these failed deployments", "ugh, deployments are always a nightmare":
     weariness or a complaint said of something, no request (no verb of Grace's, not a question)."""
     said = text.said
+    if not text.asked and said[:2] in (("i", "wish"), ("i", "hope")) and "you" not in said[2:4]:
+        return True  # "I wish backups didn't take so long"; not "I wish you would stop it"
     if text.asked or any(w in v.VERB or w in v.GERUND for w in said):
         return False
     if (said[:1] and said[0] in _SIGHS and _STATING & set(said)) or _COMPLAINTS & set(said):

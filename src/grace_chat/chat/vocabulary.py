@@ -150,7 +150,9 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("hold off on", "pause"), ("hold off", "pause"),
         ("kick off", "run"), ("kick-off", "run"), ("kicked off", "started"),
         ("fired off", "started"), ("spun up", "started"), ("still going", "running"),
-        ("make sure", "ensure"), ("look at", "see"), ("have a look at", "see"),
+        ("make sure", "ensure"), ("whatever happened", "what happened"),
+        ("kicking off", "starting"), ("forget about", "do not"), ("look at", "see"),
+        ("have a look at", "see"),
         ("take a look at", "see"), ("rolled back", "healed"), ("roll back", "rollback"),
         ("been rolled back", "been healed"), ("do me a favour and", ""), ("do me a favor and", ""),
         ("proceed with the approval of", "approve"), ("proceed with the approval", "approve"),
@@ -303,6 +305,9 @@ TALK: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 #: Verbs whose object sits between them and their particle: "put the backup on hold".
 SPLIT: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("put", ("on", "hold"), "pause"),
+    ("pop", ("on", "hold"), "pause"),
+    ("stick", ("on", "hold"), "pause"),
+    ("throw", ("on", "hold"), "pause"),
     ("get", ("moving", "again"), "resume"),
     ("get", ("going", "again"), "resume"),
     ("place", ("on", "hold"), "pause"),
