@@ -45,6 +45,8 @@ _HYPOTHETICAL = tuple(
         "if you", "would it hurt to", "what would", "what happens when",
         "what will happen when", "what happens after", "i wonder if", "i wonder whether",
         "do you think", "do you reckon", "ought i", "ought we", "in theory", "theoretically",
+        "how risky is it to", "how safe is it to", "is it risky to", "is it dangerous to",
+        "what are the risks of", "what is the risk of", "how bad would it be to",
     )
 )  # fmt: skip
 _THINKING = frozenset({"think", "reckon", "suggest", "recommend", "advise", "wonder"})
@@ -141,6 +143,13 @@ def hypothetical(words: list[str]) -> int | None:
     reported = reported_question(words)  # "my boss wants to know if we can cancel it"
     if reported is not None:
         return reported
+    if (
+        words[0] in ("can", "could")
+        and words[1:2] in (["a"], ["an"], ["any"])
+        and words[-2:-1] == ["be"]
+        and words[-1] in v.PAST_VERB
+    ):
+        return len(words) - 1  # "can a paused task be cancelled?": whether one can, no request
     if len(words) > 1 and words[0] in v.AUX and words[1] in v.GERUND:
         return 1  # "can cancelling the backup corrupt it?"
     if words[0] in v.AUX | v.QUESTION and "if" in words[1:]:

@@ -180,6 +180,19 @@ class _Reader:
             return Intent("confirm")  # "ok", "ok cool": only a question Grace asked acts on it
         if all(w in SMALL | v.YES for w in words):
             return Intent("smalltalk")
+        if (
+            not text.asked
+            and text.said[0] not in v.NO  # "no thanks" declines
+            and (
+                set(text.said) & v.THANKS
+                or (  # "great, the backup finished"; not "great, the backup failed again"
+                    text.said[0] in v.PLEASED
+                    and not any(v.STATE.get(w) == "failed" for w in text.said)
+                )
+            )
+            and not any(w in v.VERB for w in words)
+        ):
+            return Intent("smalltalk")  # "thanks for pausing that", "great, the backup finished"
         if all(w in v.NO for w in words) or "nevermind" in words or v.RETRACT & set(text.said):
             refused = self.negated(words)  # "never mind, don't cancel it": what was refused
             return refused if refused is not None and refused.args else Intent("declined")
@@ -200,10 +213,11 @@ class _Reader:
                 words = rest
         if words[0] in ("why", "when"):
             return self.why(words[1:], keep_state=words[0] == "why")
-        if words[0] in ("who", "whose"):
-            return None
-        if words[:4] == ["is", "it", "possible", "to"]:
-            words = ["can", "i", *words[4:]]  # "is it possible to pause a sync and carry on later?"
+        if words[0] in ("who", "whose"):  # "who asked for the config approval?": the approvals
+            return Intent("approvals") if "approval" in self.things(words) else None
+        if words[:4] in (["is", "it", "possible", "to"], ["is", "there", "a", "way"]):
+            # "is it possible to pause a sync and carry on later?", "is there a way to …"
+            words = ["can", "i", *words[5 if words[4:5] == ["to"] else 4 :]]
         reported = forms.reported_question(words)
         if reported is not None and not any(w in v.VERB or w in v.GERUND for w in words[reported:]):
             return self.query(words[reported:], shown=True)  # "Priya is asking if it's running"

@@ -34,7 +34,10 @@ class Reader(Protocol):
 
 def why(r: Reader, words: list[str], *, keep_state: bool) -> Intent | None:
     """ "why did the deployment fail?" (the failed one), "when will the backup be done?":
-    about one task, or nothing Grace can answer ("why is the sky blue?")."""
+    about one task, or nothing Grace can answer ("why is the sky blue?"); about an approval
+    ("when does the approval expire?"), the approvals."""
+    if "approval" in r.things(words):
+        return Intent("approvals")
     target = r.target(words)
     if "id" in target or _singular(r, target) or _pointed(words):
         if keep_state and "which" not in target:  # "why did the deployment fail?"
@@ -73,6 +76,8 @@ def query(r: Reader, words: list[str], *, shown: bool = False) -> Intent | None:
     if personal and ({"doing", "busy"} & set(words)) and not things:
         return Intent("status")
     target = r.target(words, structural="logs" in things)
+    if target.get("id", "").startswith("appr_"):
+        things.insert(0, "approval")  # "what is appr_7f3a9c about?": one of Grace's approvals
     plural = bool(rw.PLURAL_TASKS & set(words))  # "any sync jobs?": every one of the type
     specific = "id" in target or (_singular(r, target) and not plural) or _pointed(words)
     if question and words[0] in v.AUX and words[1:2] == ["it"] and "id" not in target:

@@ -133,7 +133,7 @@ SYSTEM = MADE | frozenset({"backend", "frontend", "api", "service",
                     "index", "storage", "disk", "volume", "bucket", "mirror",
                     "replica", "docker", "kubernetes", "k8s"})  # fmt: skip
 PRONOUNS = frozenset({"it", "that", "this", "them", "those", "its", "one"})
-ALL = frozenset({"all", "everything", "every", "each"})
+ALL = frozenset({"all", "everything", "every", "each", "both"})
 QUESTION = frozenset({"what", "which", "how", "why", "when", "where", "who", "whose"})
 AUX = frozenset({"is", "are", "was", "were", "did", "does", "do", "has", "have", "had", "will",
                  "can", "could", "would", "should", "shall", "may", "might"})  # fmt: skip
@@ -150,7 +150,8 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
         ("hold off on", "pause"), ("hold off", "pause"),
         ("kick off", "run"), ("kick-off", "run"), ("kicked off", "started"),
         ("fired off", "started"), ("spun up", "started"), ("still going", "running"),
-        ("make sure", "ensure"), ("whatever happened", "what happened"),
+        ("make sure", "ensure"), ("config change", "config approval"),
+        ("configuration change", "config approval"), ("whatever happened", "what happened"),
         ("kicking off", "starting"), ("forget about", "do not"), ("look at", "see"),
         ("have a look at", "see"),
         ("take a look at", "see"), ("rolled back", "healed"), ("roll back", "rollback"),
