@@ -2,10 +2,10 @@
 approvals behind every row (tests/phrases/README.md).
 
 Strict: no sentence marked must-not-act may act, in any table. Accuracy is held to floors a little
-under what was measured when each table was last scored (tuned 728/728, held-back 258/261, fresh
+under what was measured when each table was last scored (tuned 743/743, held-back 258/261, fresh
 111/111, fresh2 120/121, fresh3 194/194, fresh4 82/82, fresh5 193/197, fresh6 143/143, fresh7
-177/177, fresh8 173/173, fresh9 169/170, fresh10 185/188, fresh11 190/190, fresh12 186/187), so a
-change that makes the chat understand less fails here.
+177/177, fresh8 173/173, fresh9 169/170, fresh10 185/188, fresh11 190/190, fresh12 186/187,
+fresh13 181/184), so a change that makes the chat understand less fails here.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ FLOORS = {
     "fresh10.tsv": 0.98,
     "fresh11.tsv": 0.99,
     "fresh12.tsv": 0.99,
+    "fresh13.tsv": 0.98,
 }
 
 

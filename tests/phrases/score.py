@@ -25,6 +25,7 @@ TABLES = (
     "fresh10.tsv",
     "fresh11.tsv",
     "fresh12.tsv",
+    "fresh13.tsv",
 )
 
 

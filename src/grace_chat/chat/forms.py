@@ -143,13 +143,9 @@ def hypothetical(words: list[str]) -> int | None:
     reported = reported_question(words)  # "my boss wants to know if we can cancel it"
     if reported is not None:
         return reported
-    if (
-        words[0] in ("can", "could")
-        and words[1:2] in (["a"], ["an"], ["any"])
-        and words[-2:-1] == ["be"]
-        and words[-1] in v.PAST_VERB
-    ):
-        return len(words) - 1  # "can a paused task be cancelled?": whether one can, no request
+    passive = [i for i, w in enumerate(words[2:-1], 2) if w == "be" and words[i + 1] in v.PAST_VERB]
+    if words[0] in ("can", "could") and words[1:2] in (["a"], ["an"], ["any"]) and passive:
+        return passive[0] + 1  # "can a paused task be cancelled?": whether one can, no request
     if len(words) > 1 and words[0] in v.AUX and words[1] in v.GERUND:
         return 1  # "can cancelling the backup corrupt it?"
     if words[0] in v.AUX | v.QUESTION and "if" in words[1:]:

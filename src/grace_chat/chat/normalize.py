@@ -84,7 +84,8 @@ _FILLER = sorted(
             "i would be grateful if you could", "i would appreciate it if you could",
             "i would appreciate it if you would", "i would appreciate if you could",
             "it would be great if you could", "it would be nice if you could",
-            "you know what", "until further notice", "i would rather", "i would prefer to",
+            "you know what", "until further notice", "do the needful and", "i would rather",
+            "i would prefer to",
             "i would prefer", "i prefer to", "when you get a sec",
             "when you get a second", "when you have a sec", "when you have a second",
             "when you have a moment", "when you have a minute", "whenever you can",
@@ -256,9 +257,19 @@ def _nearest(word: str, task_types: tuple[str, ...]) -> str | None:
     if not best:
         return None
     best.sort()
-    if len(best) > 1 and best[1][0] == best[0][0]:
-        return None
+    tied = [c for d, c in best if d == best[0][0]]
+    if len(tied) > 1 and len({_concept(c) for c in tied}) > 1:
+        return None  # two words of different meaning are as near: no guess
     return best[0][1]
+
+
+def _concept(word: str) -> str:
+    """What a known word stands for ("failure", "failures": the failed state)."""
+    for kind, table in (("verb", v.VERB), ("past", v.PAST_VERB), ("gerund", v.GERUND),
+                        ("thing", v.THING), ("state", v.STATE), ("recent", v.RECENT)):  # fmt: skip
+        if word in table:
+            return f"{kind}:{table[word]}"
+    return word
 
 
 def normalize(text: str, task_types: tuple[str, ...] = ()) -> Text:

@@ -96,7 +96,7 @@ _MAKERS = frozenset({"made", "created", "built", "wrote", "programmed", "designe
 #: A sigh that opens a sentence, and words of complaint: venting when nothing is asked for.
 _SIGHS = frozenset({"ugh", "argh", "sigh", "grr", "meh", "urgh", "ffs", "omg"})
 _COMPLAINTS = frozenset({"nightmare", "frustrating", "frustrated", "annoying", "annoyed",
-                         "painful", "infuriating"})  # fmt: skip
+                         "painful", "infuriating", "hate", "exhausted", "exhausting"})  # fmt: skip
 #: Verbs that make a sigh's words a statement ("ugh, the builds have been awful").
 _STATING = frozenset({"is", "are", "was", "were", "has", "have", "been", "keeps", "keep",
                       "always", "seem", "seems", "never"})  # fmt: skip
