@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grace_chat.chat.intent import Intent
-from grace_chat.chat.intents import parse
+from grace_chat.chat.sentences import parse
 
 TABLE: list[tuple[str, Intent | None]] = [
     # the seed's own phrases

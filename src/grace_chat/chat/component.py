@@ -25,7 +25,6 @@ from grace_chat.chat import conversation, replies
 from grace_chat.chat.conversation import LOOKBACK, Conversation
 from grace_chat.chat.history import ChatHistory, ChatMessage, thread
 from grace_chat.chat.intent import Intent
-from grace_chat.chat.intents import parse
 from grace_chat.chat.resolve import (
     Found,
     about_words,
@@ -40,6 +39,7 @@ from grace_chat.chat.resolve import (
     task_suggestion,
 )
 from grace_chat.chat.resolve import task_type as resolve_type
+from grace_chat.chat.sentences import parse
 from grace_chat.commands import CommandContext, CommandRouter
 from grace_chat.errors import BadRequest, GraceError, Unavailable
 from grace_chat.missions.component import MissionControl

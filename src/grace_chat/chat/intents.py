@@ -1,8 +1,8 @@
 """Sentence → intent and slots, deterministically: the reading layer.
 
-``parse`` reads the words ``normalize`` kept and decides (with the sentence forms of ``forms``,
-the request shapes of ``rewrites`` and the questions of ``questions``),
-before anything can act, what kind of sentence it is: small talk or a bare "ok" (``confirm``:
+``Reader.read`` takes the words ``normalize`` kept and decides (with the sentence forms of
+``forms``, the request shapes of ``rewrites`` and the questions of ``questions``), before
+anything can act, what kind of sentence it is: small talk or a bare "ok" (``confirm``:
 only a question Grace asked can make it act), a question (never acts: "did you cancel the
 backup?" asks about the backup), a hypothetical ("what would happen if I cancelled …", "should I
 approve it?"), a negation ("don't cancel …"), or a command. Only a command acts, and only when its
@@ -10,15 +10,12 @@ verb leads the sentence and its object is something Grace runs ("stop the music"
 command). Slots name the target as it was said — ``id``, ``what`` (the task type word), ``which``
 (latest / previous / first), ``state``, ``all`` — and the chat resolves them against live state
 and the conversation. A destructive command whose verb was a spelling correction becomes
-``clarify``. A sentence it cannot read gives ``None``, unless it is several sentences of which
-exactly one reads (or one part of a sentence split at its commas, a command only when no part
-before it reports what someone said): that one is taken, with the task an earlier sentence named
-when it points back ("the deployment is stuck. cancel it"; "I'm off to lunch, pause the backup").
+``clarify``. A sentence it cannot read gives ``None``; ``sentences.parse``, the entry, then
+tries its parts.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from grace_chat.chat import forms, questions, rewrites, stances, talk
@@ -26,7 +23,7 @@ from grace_chat.chat import vocabulary as v
 from grace_chat.chat import words as rw
 from grace_chat.chat.forms import SMALL, SUBJECTS, command_for
 from grace_chat.chat.intent import Intent
-from grace_chat.chat.normalize import Text, is_id, normalize
+from grace_chat.chat.normalize import Text, is_id
 
 DESTRUCTIVE = frozenset(
     {"cancel_task", "pause_task", "resume_task", "approve", "reject", "run_task",
@@ -40,16 +37,9 @@ _ASKED_TO_DO = frozenset({"modify", "change", "edit", "update", "write", "delete
                           "install", "apply", "rewrite", "touch", "reboot"})  # fmt: skip
 #: What a wish for "an update", "a summary", "the logs" may ask for.
 _REPORTS = frozenset({"status", "missions", "healing", "approvals", "task_logs"})
-#: Words that report what someone else said: a command after them is theirs, not given.
-_REPORTING = frozenset({"says", "said", "say", "told", "tells", "tell", "asked", "asks", "wrote",
-                        "writes", "typed", "types", "texted", "messaged", "suggested"})  # fmt: skip
-#: What a sentence that quotes a command may still be: a question about the command.
-_ABOUT_A_QUOTE = frozenset({"help", "hypothetical", "declined", "smalltalk"})
-#: Intents about one task, which a pronoun may point at.
-_POINTABLE = frozenset({"cancel_task", "pause_task", "resume_task", "task_status", "task_logs"})
 
 
-class _Reader:
+class Reader:
     def __init__(self, text: Text, types: tuple[str, ...]) -> None:
         self.text = text
         self.types = types
@@ -367,79 +357,3 @@ class _Reader:
 
     def query(self, words: list[str], *, shown: bool = False) -> Intent | None:
         return questions.query(self, words, shown=shown)
-
-
-def parse(text: str, task_types: Iterable[str] = ()) -> Intent | None:
-    """The intent of one sentence; ``task_types`` are the names the runner knows."""
-    types = tuple(sorted(task_types))
-    whole = _Reader(normalize(text, types), types).read()
-    if forms.quotes_a_command(text):  # '"cancel the backup" is what he typed': mentioned, not
-        # given; 'what does "resume" mean here?' still asks for help
-        if whole is not None and whole.name in _ABOUT_A_QUOTE:
-            return whole
-        return _asked_about_quote(text, types)  # "the docs say 'pause learning' … is that true?"
-    if whole is not None:
-        return whole
-    turned = _but(text, types)
-    if turned is not None:
-        return turned
-    parts = [p for p in _SENTENCES.split(text.strip()) if p and p.strip(" .!?:")]
-    first = len(parts) < 2  # one sentence: a command before a comma ("continue it, it's fixed")
-    parts = [p for p in text.split(",") if p.strip()] if first else parts
-    if len(parts) < 2:
-        return None
-    # "the deployment is stuck. cancel it": the one sentence that reads, with the task an
-    # earlier one named when it points back at one
-    readers = [_Reader(normalize(p, types), types) for p in parts]
-    read = [(i, r.read()) for i, r in enumerate(readers)]
-    found = [(i, x) for i, x in read if x is not None and x.name != "smalltalk"]
-    if len(found) != 1:
-        return None
-    if first and found[0][0] != 0 and found[0][1].name in DESTRUCTIVE:
-        said_before = {w for r in readers[: found[0][0]] for w in r.text.said}
-        if said_before & _REPORTING:
-            return None  # "my colleague says, stop the sync": reported, not given
-    i, intent = found[0]
-    if intent.name in _POINTABLE and not {"id", "what"} & set(intent.args):
-        named = [r.target(list(r.text.words)) for r in readers[:i]]
-        earlier = [{k: x for k, x in t.items() if k in ("id", "what")} for t in named]
-        earlier = [t for t in earlier if t]
-        if len(earlier) == 1:
-            return Intent(intent.name, {**intent.args, **earlier[0]})
-    return intent
-
-
-#: Where one sentence ends and the next begins: after . ! ? or :, at an emoji, at a dash.
-_SENTENCES = re.compile(r"(?<=[.!?:])\s+|\s*[\u2600-\u27bf\U0001f300-\U0001faff]+\s*|\s+[—–-]+\s+")
-
-
-def _but(text: str, types: tuple[str, ...]) -> Intent | None:
-    """ "cancel the backup, but not now", "he keeps telling me to cancel the sync but I'd rather
-    keep it running": a refusal after "but" declines the action named before it."""
-    before, _, after = text.lower().rpartition(" but ")
-    if not before:
-        return None
-    tail = _Reader(normalize(after, types), types).read()
-    if tail is None or tail.name != "declined":
-        return None
-    head = _Reader(normalize(before.rstrip(" ,"), types), types)
-    words = list(head.text.words)
-    found = head.action(words)
-    name = command_for(found[1], head.thing(words)) if found else None
-    return Intent("declined", {"intent": name}) if name else tail
-
-
-def _asked_about_quote(text: str, types: tuple[str, ...]) -> Intent | None:
-    """A question about a quoted command ("the docs say 'pause learning' stops all updates — is
-    that true?"): what the command would do, a hypothetical; a quoted command refused around
-    it ('he said "just kill the sync", I'm not doing that'): declined."""
-    asked = text.rstrip().endswith("?")
-    outside = set(normalize(forms.unquoted(text), types).said)
-    refused = bool(outside & v.NEGATIONS)
-    if not (asked or refused):
-        return None
-    for span in forms.quoted(text):
-        said = _Reader(normalize(span, types), types).read()
-        if said is not None and said.name in DESTRUCTIVE:
-            return Intent("hypothetical" if asked else "declined", {"intent": said.name})
-    return None
