@@ -214,6 +214,24 @@ async def snapshot(grace: Grace) -> dict[str, Any]:
     }
 
 
+async def settled(grace: Grace) -> dict[str, Any]:
+    """The world's snapshot once nothing in it is still moving: no task between states (queued,
+    a cancel or a pause asked for and not yet done; the world's tasks reach a checkpoint every few
+    milliseconds) and two snapshots in a row the same."""
+    last: dict[str, Any] = {}
+    between = {TaskState.CANCELLING.value, TaskState.QUEUED.value}
+
+    async def still() -> bool:
+        nonlocal last
+        now = await snapshot(grace)
+        moving = any(state in between or asked for _, state, asked in now["tasks"])
+        same, last = now == last, now
+        return same and not moving
+
+    await _until(still, "the world to settle")
+    return last
+
+
 def chat_app(grace: Grace) -> FastAPI:
     """The unified chat's routes as ``grace serve`` mounts them (the rest of the API is not
     needed here, and building it for every row would be most of the run's time)."""
@@ -292,8 +310,7 @@ class Bench:
         ):
             for sentence in row.before:
                 await self.say(http, grace, key, sentence)
-            await asyncio.sleep(0.01)
-            before = await snapshot(grace)
+            before = await settled(grace)  # what the earlier sentences did has taken effect
             actions.clear()
             reply = await self.say(http, grace, key, row.sentence)
             await asyncio.sleep(0.01)
