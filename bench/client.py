@@ -230,6 +230,24 @@ class Worker:
         }
 
 
+_DATA = (WSMsgType.TEXT, WSMsgType.CONTINUATION, WSMsgType.BINARY)
+
+
+def whole_message(parts: list[bytes], frame: WSFrame) -> bytes | None:
+    """The message a data frame completes, its earlier fragments kept in ``parts`` (emptied
+    then); None for a fragment that is not the last, or a frame that carries no data."""
+    if frame.msg_type not in _DATA:
+        return None
+    payload = frame.get_payload_as_bytes()
+    if not frame.fin:
+        parts.append(payload)
+        return None
+    if parts:
+        payload = b"".join([*parts, payload])
+        parts.clear()
+    return payload
+
+
 class Listener(WSListener):  # type: ignore[misc]
     def __init__(self, worker: Worker, st: State, ready: asyncio.Future[None]) -> None:
         super().__init__()
@@ -245,15 +263,9 @@ class Listener(WSListener):  # type: ignore[misc]
                 transport.send_close(frame.get_close_code())
             transport.disconnect()
             return
-        if kind not in (WSMsgType.TEXT, WSMsgType.CONTINUATION, WSMsgType.BINARY):
+        payload = whole_message(self.parts, frame)
+        if payload is None:
             return
-        if not frame.fin:
-            self.parts.append(frame.get_payload_as_bytes())
-            return
-        payload = frame.get_payload_as_bytes()
-        if self.parts:
-            payload = b"".join([*self.parts, payload])
-            self.parts = []
         now = time.time_ns()
         try:
             self.handle(transport, payload, now)

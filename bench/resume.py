@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from bench.client import whole_message
 from bench.common import HOST, STREAM_PATH
 
 
@@ -44,14 +45,9 @@ class _Listener(WSListener):  # type: ignore[misc]
         if kind == WSMsgType.CLOSE:
             transport.disconnect()
             return
-        if kind not in (WSMsgType.TEXT, WSMsgType.CONTINUATION, WSMsgType.BINARY):
+        payload = whole_message(self.parts, frame)
+        if payload is None:
             return
-        if not frame.fin:
-            self.parts.append(frame.get_payload_as_bytes())
-            return
-        payload = frame.get_payload_as_bytes()
-        if self.parts:
-            payload, self.parts = b"".join([*self.parts, payload]), []
         for line in payload.split(b"\n"):
             self.frame(orjson.loads(line))
 

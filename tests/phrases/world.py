@@ -313,8 +313,7 @@ class Bench:
             before = await settled(grace)  # what the earlier sentences did has taken effect
             actions.clear()
             reply = await self.say(http, grace, key, row.sentence)
-            await asyncio.sleep(0.01)
-            after = await snapshot(grace)
+            after = await settled(grace)  # and what this one did, if anything
         outcome = RowResult(row, reply, list(actions))
         if before != after and not actions:
             outcome.actions.append("changed the world")
