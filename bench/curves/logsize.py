@@ -147,9 +147,11 @@ def _table(points: list[dict[str, Any]], sizes: list[int]) -> None:
         for p in points:
             if p["server"] != "grace" or p["scenario"] != scenario:
                 continue
-            ratio = p["cpu_us_per_delivery"] / base["cpu_us_per_delivery"] if base else 0.0
+            # a tiny run's CPU can be under the clock's 10 ms tick: no ratio to a zero
+            empty = base["cpu_us_per_delivery"] if base else 0.0
+            ratio = f"{p['cpu_us_per_delivery'] / empty:.2f}x" if empty else "-"
             print(
-                f"| {p['entries']:,} | {p['cpu_us_per_delivery']:.2f} | {ratio:.2f}x | "
+                f"| {p['entries']:,} | {p['cpu_us_per_delivery']:.2f} | {ratio} | "
                 f"{p['p99_ms']:.1f} | {s['cpu_us_per_delivery'] if s else 0:.2f} | "
                 f"{s['p99_ms'] if s else 0:.1f} |"
             )
