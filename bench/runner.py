@@ -694,11 +694,13 @@ def reconnect_storm(kind: str, size: dict[str, Any], workers: int) -> Result:
         }
         server.publish(away)
         pool.all(("arm", {"mode": "range", "lo": warm, "hi": warm + count}), 60)
+        spy = server.profile_start("reconnect")
         before = server.sample()
         t0 = time.time_ns()
         reconnected = pool.all(("reconnect",), 300)
         answers = pool.all(("wait", size["timeout"]), size["timeout"] + 60)
         res.cpu_s = cpu_delta(before, server.sample())[0]
+        server.profile_stop(spy)
         failed = sum(a["failures"] for a in reconnected)
         if failed:
             raise BenchError(f"{kind}: {failed} reconnections failed")

@@ -165,6 +165,8 @@ async def test_a_schema_2_log_is_converted_keeping_ids_seq_read_state_and_unread
     import sqlite3
     import time
 
+    import orjson
+
     conn = sqlite3.connect(db_path)
     conn.executescript(V2_SCHEMA)
     for user, seq, nid, read in (
@@ -189,10 +191,50 @@ async def test_a_schema_2_log_is_converted_keeping_ids_seq_read_state_and_unread
             ("aaaa2", 2, "ann 2", {"k": 1}, False),
         ]
         assert [(n.id, n.read) for n in await store.read_since("bob", 0, 10)] == [("bbbb1", True)]
+        replayed = await store.replay("ann", 0, 10)
+        assert [orjson.loads(r.frame) for r in replayed] == [n.frame() for n in ann]
         assert (await store.mark_read("ann", ids=["aaaa2", "bbbb1"])).marked == 1
         assert (await store.head("ann")).unread == 1
         (new,) = await append(store, [draft("ann", "new")])
         assert new.seq == 3 and new.id not in {"aaaa1", "aaaa2", "bbbb1"}
+    finally:
+        await store.close()
+
+
+async def test_a_schema_3_log_gains_stored_frames_and_replays_its_old_bodies_from_columns(
+    db_path: Path,
+) -> None:
+    import sqlite3
+
+    import orjson
+
+    store = SQLiteNotificationLog(db_path)
+    await store.open()
+    await append(store, [draft("ann", "old 1"), draft(("ann", "bob"), "old 2")])
+    await store.mark_read("ann", up_to_seq=1)
+    await store.close()
+    conn = sqlite3.connect(db_path)  # as schema 3 left it: bodies without a frame
+    conn.execute("ALTER TABLE bodies DROP COLUMN frame")
+    conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+
+    store = SQLiteNotificationLog(db_path)
+    await store.open()
+    try:
+        await append(store, [draft("ann", "new")])
+        stored = await store.read_since("ann", 0, 10)
+        replayed = await store.replay("ann", 0, 10)  # a page of old and new bodies
+        assert [orjson.loads(r.frame) for r in replayed] == [n.frame() for n in stored]
+        assert [(n.message, n.read) for n in stored] == [("old 1", True), ("old 2", False),
+                                                         ("new", False)]  # fmt: skip
+        (new,) = await store.replay("ann", 2, 10)  # a page of new bodies: their stored frames
+        assert orjson.loads(new.frame) == stored[2].frame()
+        conn = sqlite3.connect(db_path)
+        frames = conn.execute("SELECT frame IS NOT NULL FROM bodies ORDER BY body").fetchall()
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        conn.close()
+        assert frames == [(0,), (0,), (1,)] and version == ("4",)
     finally:
         await store.close()
 
@@ -211,7 +253,7 @@ async def test_a_file_of_a_newer_schema_version_is_refused_in_one_line(db_path: 
     with pytest.raises(ConfigError) as refused:
         await store.open()
     message = str(refused.value)
-    assert "schema version 9, newer than this Grace understands (3)" in message
+    assert "schema version 9, newer than this Grace understands (4)" in message
     assert str(db_path) in message and "\n" not in message
     # the refusal left the file free and unchanged
     conn = sqlite3.connect(db_path)

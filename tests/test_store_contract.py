@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from grace_chat.config import Settings
@@ -284,6 +285,32 @@ async def test_a_stored_notification_reads_back_as_it_was_posted(store: Notifica
     assert stored.timestamp.endswith("Z") and stored.id == posted.id
 
 
+async def test_a_replay_sends_each_notification_s_frame_as_read_since_reads_it(
+    store: NotificationStore,
+) -> None:
+    from grace_chat.notifications.model import Action
+
+    marked = Draft(
+        ("ann",), "approval_required", "Deploy \"prod\"?", "🔐", Severity.WARNING, "Approval",
+        data={"nested": {"k": [1, 2.5, None, "é"]}, "approval_id": "a1"},
+        actions=(Action("approve", "Approve"), Action("reject", "Reject")),
+    )  # fmt: skip
+    await append(store, [draft("ann", "first"), marked, draft("bob", "not ann's"), draft("ann")])
+    await store.mark_read("ann", up_to_seq=1)
+    stored = await store.read_since("ann", 0, 10)
+    replayed = await store.replay("ann", 0, 10)
+    assert [r.seq for r in replayed] == [n.seq for n in stored] == [1, 2, 3]
+    for r, n in zip(replayed, stored, strict=True):
+        assert orjson.loads(r.frame) == n.frame()
+        assert (r.type, r.severity, r.message, r.timestamp) == (
+            n.type, n.severity, n.message, n.timestamp,
+        )  # fmt: skip
+        assert r.data == n.data
+    assert orjson.loads(replayed[0].frame)["read"] is True
+    assert [r.seq for r in await store.replay("ann", 2, 1)] == [3]
+    assert await store.replay("nobody", 0, 10) == []
+
+
 async def test_a_notification_for_many_users_is_stored_once_with_a_seq_in_each_log(
     store: NotificationStore,
 ) -> None:
@@ -396,4 +423,4 @@ async def test_the_schema_version_is_recorded(settings: Settings, engine: str) -
             ).fetchone()
         finally:
             conn.close()
-        assert version == "3"
+        assert version == "4"

@@ -16,8 +16,7 @@ from grace_chat.approvals.gateway import ActionGateway
 from grace_chat.auth import Identity
 from grace_chat.errors import GraceError
 from grace_chat.frames import AwaySummary
-from grace_chat.notifications.digest import MAX_LISTED, ApprovalStatus, Digest
-from grace_chat.notifications.model import Notification
+from grace_chat.notifications.digest import MAX_LISTED, ApprovalStatus, Digest, Entry
 from grace_chat.notifications.preferences import PreferenceStore, muted
 from grace_chat.notifications.store import NotificationStore
 
@@ -74,7 +73,7 @@ class AwayDigest:
         self._threshold = threshold
         self._digest = Digest(since or 0) if since is not None and threshold > 0 else None
 
-    def add(self, page: Sequence[Notification]) -> None:
+    def add(self, page: Sequence[Entry]) -> None:
         if self._digest is not None:
             self._digest.add(page)
 

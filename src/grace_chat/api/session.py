@@ -9,6 +9,7 @@ live; queued frames at or below the replayed ``seq`` are dropped by the outbox's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,8 @@ async def handle_command(
 async def greet(
     grace: Grace, identity: Identity, outbox: Outbox, since: int | None
 ) -> AsyncIterator[list[tuple[int, bytes]]]:
-    """Yield batches: welcome, the replay after ``since``, then synced.
+    """Yield batches: welcome, the replay after ``since``, then synced (a batch per page of the
+    replay; a replay shorter than a page comes in one batch with the welcome and synced).
 
     The caller has attached ``outbox`` (``admit``) before: frames committed meanwhile queue
     there. It sends each batch, then runs its writer on the outbox; the caller detaches.
@@ -155,7 +157,7 @@ async def greet(
         "unread": head.unread,
         "protocol": PROTOCOL_VERSION,
     }
-    yield [(0, dumps(welcome))]
+    batch = [(0, dumps(welcome))]
     gap = False
     cursor = head.seq
     away = away_digest(grace, identity, since)
@@ -167,15 +169,18 @@ async def greet(
             gap = since + 1 < head.first_seq
             cursor = since
             while True:
-                page = await grace.store.read_since(user, cursor, REPLAY_PAGE)
-                if not page:
-                    break
-                yield [(n.seq, dumps(n.frame())) for n in page]
+                page = await grace.store.replay(user, cursor, REPLAY_PAGE)
+                batch += [(n.seq, n.frame) for n in page]
                 replayed += len(page)
                 away.add(page)
-                cursor = page[-1].seq
                 if len(page) < REPLAY_PAGE:
                     break
+                cursor = page[-1].seq
+                yield batch
+                batch = []
+                await asyncio.sleep(0)  # an engine may read on the loop: others' turn between pages
+            if page:
+                cursor = page[-1].seq
     outbox.floor = cursor
     if since is not None:
         grace.metrics.replayed(replayed)
@@ -184,4 +189,5 @@ async def greet(
         synced["gap"] = True
     if summary := await away.summary():
         synced["summary"] = summary
-    yield [(0, dumps(synced))]
+    batch.append((0, dumps(synced)))
+    yield batch  # the welcome, a short replay and synced in one write

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from grace_chat.notifications.model import Notification, Severity
+from grace_chat.notifications.model import Severity
 
 #: Most approvals and tasks a summary lists (the counts cover all of them).
 MAX_LISTED = 20
@@ -36,6 +36,26 @@ APPROVAL_NEEDED = "approval_needed"
 #: The types of the notifications about approvals (the summary looks into those, and into the
 #: ends of tasks; the others it only counts).
 _APPROVALS = frozenset({APPROVAL_NEEDED, *DECISIONS})
+
+
+class Entry(Protocol):
+    """What the summary reads of a notification: a ``Notification``, or a ``Replayed`` (its
+    ``data`` decoded only when the summary looks into it)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def timestamp(self) -> str: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+
+
 _STATE_ORDER = {"pending": 0, "expired": 1, "rejected": 2, "approved": 3}
 _TASK_ORDER = {"failed": 0, "interrupted": 1, "cancelled": 2, "succeeded": 3}
 
@@ -89,9 +109,9 @@ class Digest:
 
     def __init__(self, since: int) -> None:
         self.since = since
-        self._counts: dict[tuple[str, Severity], int] = {}
-        self._first: dict[str, Notification] = {}  # by type: the first, and the last one added
-        self._last: dict[str, Notification] = {}
+        self._counts: dict[tuple[str, str], int] = {}
+        self._first: dict[str, Entry] = {}  # by type: the first, and the last one added
+        self._last: dict[str, Entry] = {}
         self._asked: dict[str, _Asked] = {}
         self._ended: dict[str, _Ended] = {}
 
@@ -107,7 +127,7 @@ class Digest:
         """The approvals the added notifications mention, in the order they came."""
         return list(self._asked)
 
-    def add(self, notifications: Iterable[Notification]) -> None:
+    def add(self, notifications: Iterable[Entry]) -> None:
         counts, first, last = self._counts, self._first, self._last
         for n in notifications:
             kind = n.type
@@ -121,8 +141,9 @@ class Digest:
             elif kind in _APPROVALS:
                 self._note_approval(n)
 
-    def _note_approval(self, n: Notification) -> None:
-        approval_id = _text(n.data.get("approval_id"))
+    def _note_approval(self, n: Entry) -> None:
+        data = n.data  # a replayed notification decodes it here
+        approval_id = _text(data.get("approval_id"))
         if approval_id is None:
             return
         asked = self._asked.get(approval_id)
@@ -131,17 +152,18 @@ class Digest:
                 type=n.type,
                 seq=n.seq if n.type == APPROVAL_NEEDED else None,
                 message=n.message,
-                action_type=_text(n.data.get("action_type")),
-                expires_at=_text(n.data.get("expires_at")),
+                action_type=_text(data.get("action_type")),
+                expires_at=_text(data.get("expires_at")),
             )
         elif n.type == APPROVAL_NEEDED:  # the request, seen after its decision: it words it
             asked.type, asked.seq, asked.message = n.type, n.seq, n.message
         if n.type in DECISIONS:
-            asked.decided = _text(n.data.get("state")) or DECISIONS[n.type]
+            asked.decided = _text(data.get("state")) or DECISIONS[n.type]
 
-    def _note_task(self, n: Notification) -> None:
+    def _note_task(self, n: Entry) -> None:
         state = TASK_ENDS.get(n.type)
-        task_id = _text(n.data.get("task_id"))
+        data = n.data
+        task_id = _text(data.get("task_id"))
         if state is None or task_id is None:
             return
         self._ended.pop(task_id, None)  # the latest end counts, in the order it came
@@ -151,9 +173,9 @@ class Digest:
             seq=n.seq,
             state=state,
             message=n.message,
-            task_type=_text(n.data.get("task_type")),
-            title=_text(n.data.get("title")),
-            error=_text(n.data.get("error")),
+            task_type=_text(data.get("task_type")),
+            title=_text(data.get("title")),
+            error=_text(data.get("error")),
         )
 
     def summary(
@@ -168,7 +190,7 @@ class Digest:
         for (kind, severity), n in self._counts.items():
             if kind not in muted:
                 by_type[kind] = by_type.get(kind, 0) + n
-                severities[severity.value] += n
+                severities[str(severity)] += n
         count = sum(by_type.values())
         first = min((self._first[k] for k in by_type), key=lambda n: n.seq, default=None)
         last = max((self._last[k] for k in by_type), key=lambda n: n.seq, default=None)
@@ -222,7 +244,7 @@ class Digest:
 
 
 def summarize(
-    notifications: Iterable[Notification],
+    notifications: Iterable[Entry],
     since: int,
     approvals: Mapping[str, ApprovalStatus],
     muted: Collection[str] = (),

@@ -78,6 +78,40 @@ class Notification:
         return frame
 
 
+@dataclass(slots=True)
+class Replayed:
+    """A stored notification as a replay sends it: its frame already encoded (the JSON of
+    ``Notification.frame``) and the fields the away summary counts by (``grace_chat.
+    notifications.digest``); ``message`` and ``data``, which the summary reads of a few types
+    only, are decoded from the frame when asked for."""
+
+    seq: int
+    type: str
+    severity: str
+    timestamp: str
+    frame: bytes
+    _decoded: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def _body(self) -> dict[str, Any]:
+        if self._decoded is None:
+            self._decoded = orjson.loads(self.frame)
+        return self._decoded
+
+    @property
+    def message(self) -> str:
+        return str(self._body()["message"])
+
+    @property
+    def data(self) -> dict[str, Any]:
+        found = self._body()["data"]
+        return found if isinstance(found, dict) else {}
+
+    @classmethod
+    def of(cls, n: Notification) -> Replayed:
+        """``n`` as a replay sends it (for engines that read whole notifications)."""
+        return cls(n.seq, n.type, n.severity.value, n.timestamp, orjson.dumps(n.frame()))
+
+
 @dataclass(frozen=True, slots=True)
 class Posted:
     """A draft once committed: its ``id`` and ``timestamp``, and the ``seq`` it got in each
@@ -87,6 +121,8 @@ class Posted:
     id: str
     timestamp: str
     seqs: tuple[int, ...]
+    #: ``frame_tail``, when the engine encoded it already (to store it).
+    tail: bytes | None = None
 
     def notification(self, index: int = 0) -> Notification:
         """Recipient ``index``'s copy, as its log holds it."""
@@ -111,14 +147,20 @@ class Posted:
     def frame_tail(self) -> bytes:
         """The notification frame without its ``seq``, as JSON after the opening brace: the
         part every recipient's frame shares (see ``frame_bytes``)."""
-        d = self.draft
-        # the notifier already encoded ``data`` once: embed those bytes, do not encode again
-        data = orjson.Fragment(d.data_json) if d.data_json is not None else d.data
-        body = notification_body(
-            d.type, self.id, d.title, d.message, d.badge, d.severity, self.timestamp, data,
-            d.actions, False,
-        )  # fmt: skip
-        return orjson.dumps(body)[1:]
+        if self.tail is not None:
+            return self.tail
+        return encode_tail(self.draft, self.id, self.timestamp)
+
+
+def encode_tail(d: Draft, id: str, timestamp: str, data_json: bytes | None = None) -> bytes:
+    """The frame ``tail`` of draft ``d`` stored as ``id`` at ``timestamp`` (``frame_bytes``);
+    ``data`` is embedded as ``data_json`` (or ``d.data_json``) when it was encoded already."""
+    data_json = data_json if data_json is not None else d.data_json
+    data = orjson.Fragment(data_json) if data_json is not None else d.data
+    body = notification_body(
+        d.type, id, d.title, d.message, d.badge, d.severity, timestamp, data, d.actions, False
+    )
+    return orjson.dumps(body)[1:]
 
 
 def notification_body(
@@ -127,29 +169,38 @@ def notification_body(
     title: str,
     message: str,
     badge: str,
-    severity: Severity,
+    severity: str,
     timestamp: str,
     data: dict[str, Any] | orjson.Fragment,
-    actions: tuple[Action, ...],
+    actions: tuple[Action, ...] | orjson.Fragment,
     read: bool,
 ) -> dict[str, Any]:
-    """The notification frame, all but its ``seq``: the one place its fields are named."""
+    """The notification frame, all but its ``seq``: the one place its fields are named
+    (``read`` last, which ``frame_bytes`` relies on).
+
+    ``data`` and ``actions`` may be JSON already encoded (``orjson.Fragment``), as the log stores
+    them; ``severity`` is a ``Severity`` or its value."""
+    listed = actions if isinstance(actions, orjson.Fragment) else [a.as_dict() for a in actions]
     return {
         "type": type,
         "id": id,
         "title": title,
         "message": message,
         "badge": badge,
-        "severity": severity.value,
+        "severity": str(severity),
         "timestamp": timestamp,
         "data": data,
-        "actions": [a.as_dict() for a in actions],
+        "actions": listed,
         "read": read,
     }
 
 
-def frame_bytes(seq: int, tail: bytes) -> bytes:
-    """One recipient's notification frame: its ``seq`` put before the shared ``tail``."""
+def frame_bytes(seq: int, tail: bytes, read: bool = False) -> bytes:
+    """One recipient's notification frame: its ``seq`` put before the shared ``tail``, and its
+    read flag at the end (``tail`` ends with ``"read":false}``: ``notification_body`` names it
+    last)."""
+    if read:
+        tail = tail[: -len(b"false}")] + b"true}"
     return b'{"seq":%d,%b' % (seq, tail)
 
 

@@ -25,8 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from grace_chat.notifications.model import Draft, Notification, Posted
-from grace_chat.protocol import dumps
+from grace_chat.notifications.model import Draft, Notification, Posted, Replayed
 
 CommitListener = Callable[[Sequence[Posted]], None]
 
@@ -63,6 +62,12 @@ class NotificationStore(Protocol):
         """Notifications with ``seq > since``, oldest first, at most ``limit``."""
         ...
 
+    async def replay(self, user_id: str, since: int, limit: int) -> list[Replayed]:
+        """The page ``read_since`` reads, as a replay sends it: each frame the JSON of
+        ``Notification.frame`` (``Replayed``). On the path of every reconnect: an engine reads
+        and encodes it in one go, without building the notifications."""
+        ...
+
     async def read_latest(
         self, user_id: str, limit: int, before: int | None = None
     ) -> list[Notification]:
@@ -95,5 +100,5 @@ class LogFrames:
         self._store = store
 
     async def frames_since(self, user_id: str, after: int, limit: int) -> list[tuple[int, bytes]]:
-        page = await self._store.read_since(user_id, after, limit)
-        return [(n.seq, dumps(n.frame())) for n in page]
+        page = await self._store.replay(user_id, after, limit)
+        return [(n.seq, n.frame) for n in page]

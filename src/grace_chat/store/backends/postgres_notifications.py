@@ -28,7 +28,15 @@ import orjson
 
 from grace_chat.errors import StoreUnavailable
 from grace_chat.metrics import Metrics
-from grace_chat.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
+from grace_chat.notifications.model import (
+    Action,
+    Draft,
+    Notification,
+    Posted,
+    Replayed,
+    Severity,
+    iso_utc_ts,
+)
 from grace_chat.notifications.store import CommitListener, LogHead, MarkReadResult
 from grace_chat.store.backends.group_commit import GroupCommit
 from grace_chat.store.backends.postgres_db import (
@@ -209,6 +217,9 @@ class PostgresNotificationLog:
             limit,
         )
         return [_row(r) for r in rows]
+
+    async def replay(self, user_id: str, since: int, limit: int) -> list[Replayed]:
+        return [Replayed.of(n) for n in await self.read_since(user_id, since, limit)]
 
     async def read_latest(
         self, user_id: str, limit: int, before: int | None = None

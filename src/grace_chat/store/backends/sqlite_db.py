@@ -2,7 +2,9 @@
 
 Guarantees: every ``write`` runs on the one writer thread, in the order submitted, so the writer
 may keep state (``seq`` counters) without locks; reads run concurrently on read-only connections
-(WAL) and see only committed data; a lock file next to the database keeps a second process out.
+(WAL) and see only committed data; ``read_here`` runs a short read on the event loop's own
+read-only connection, for the reads that cost less than the hop to a reader thread (a handful
+of rows found by the primary key); a lock file next to the database keeps a second process out.
 WAL checkpoints run on a thread of their own (at most one every ``CHECKPOINT_SECONDS`` while
 there are writes), never inside a commit, so copying the log back into the database file does
 not stall the writes waiting behind it. Under writes that never pause, such a checkpoint never
@@ -158,6 +160,7 @@ class SQLiteDatabase:
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
+        self._loop_conn: sqlite3.Connection | None = None
         self._conns_lock = threading.Lock()
         self._lock_file: IO[str] | None = None
         self.write_conn: sqlite3.Connection | None = None
@@ -338,6 +341,31 @@ class SQLiteDatabase:
             self._troubled(reason, exc)
             raise unavailable(reason) from exc
 
+    def read_here(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` now, on the calling (event loop) thread, on a read-only connection of its
+        own; raises ``StoreUnavailable`` as ``read`` does.
+
+        For reads of a few rows by the primary key (a user's head, a page of a replay): their
+        pages are in SQLite's or the system's cache, and the read takes microseconds, less than
+        the hop to a reader thread and back. Under a reconnect storm the hop also cost the
+        threads' fight for the interpreter lock at every row the reader stepped through: serving
+        the greetings here halved the server's CPU per reconnect (``docs/performance.md``).
+        Anything that may scan belongs on ``read``.
+        """
+        assert self._readers is not None, "database is not open"
+        try:
+            conn = self._loop_conn
+            if conn is None:
+                conn = self._loop_conn = self._connect()
+                conn.execute("PRAGMA query_only=1")
+            return fn(conn)
+        except Exception as exc:
+            reason = storage_trouble(exc)
+            if reason is None:
+                raise
+            self._troubled(reason, exc)
+            raise unavailable(reason) from exc
+
     async def probe(self) -> None:
         """Write a little (in ``meta``) to learn whether writing works now; raises
         ``StoreUnavailable`` saying why not."""
@@ -390,6 +418,9 @@ class SQLiteDatabase:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+        if self._loop_conn is not None:
+            self._loop_conn.close()
+            self._loop_conn = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None

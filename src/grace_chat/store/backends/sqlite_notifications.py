@@ -23,7 +23,18 @@ import orjson
 
 from grace_chat.errors import StoreUnavailable
 from grace_chat.metrics import Metrics
-from grace_chat.notifications.model import Action, Draft, Notification, Posted, Severity, iso_utc_ts
+from grace_chat.notifications.model import (
+    Action,
+    Draft,
+    Notification,
+    Posted,
+    Replayed,
+    Severity,
+    encode_tail,
+    frame_bytes,
+    iso_utc_ts,
+    notification_body,
+)
 from grace_chat.notifications.store import CommitListener, LogHead, MarkReadResult
 from grace_chat.store.backends.group_commit import GroupCommit
 from grace_chat.store.backends.sqlite_db import SQLiteDatabase, transaction
@@ -59,6 +70,32 @@ def _row(row: tuple[Any, ...]) -> Notification:
         actions=tuple(Action(a["id"], a["label"]) for a in orjson.loads(row[11])),
         read=bool(row[12]),
     )
+
+
+#: A page of a user's log as a replay sends it: stored frames (schema 4) ...
+_REPLAY = (
+    "SELECT e.seq, e.read, b.frame, b.type, b.severity, b.timestamp "
+    "FROM entries e JOIN bodies b USING (body) WHERE e.user_id = ? AND e.seq > ? "
+    "ORDER BY e.seq LIMIT ?"
+)
+#: ... or, for a page that holds bodies stored before (no frame), the columns to build them from.
+_REPLAY_COLUMNS = (
+    "SELECT e.seq, b.body, b.legacy_id, b.type, b.message, b.badge, b.severity, b.title, "
+    "b.timestamp, b.data, b.actions, e.read FROM entries e JOIN bodies b USING (body) "
+    "WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?"
+)
+
+
+def _built(row: tuple[Any, ...]) -> Replayed:
+    """A row of ``_REPLAY_COLUMNS`` as a replay sends it: ``data`` and ``actions`` go into the
+    frame as the log stored them (JSON), never decoded and encoded again."""
+    seq, body, legacy, kind, message, badge, severity, title, stamp, data, actions, read = row
+    frame = notification_body(
+        kind, legacy or body_id(body), title, message, badge, severity, stamp,
+        orjson.Fragment(data), orjson.Fragment(actions), bool(read),
+    )  # fmt: skip
+    frame["seq"] = seq
+    return Replayed(seq, kind, severity, stamp, orjson.dumps(frame))
 
 
 def _forget_unread(conn: sqlite3.Connection, counts: list[tuple[str, int]]) -> None:
@@ -165,6 +202,9 @@ class SQLiteNotificationLog:
             for d in drafts:
                 body += 1
                 ts = iso_utc_ts(d.created)
+                nid = body_id(body)
+                data = d.data_json if d.data_json is not None else orjson.dumps(d.data)
+                tail = encode_tail(d, nid, ts, data)
                 bodies.append(
                     (
                         body,
@@ -175,8 +215,9 @@ class SQLiteNotificationLog:
                         d.severity.value,
                         ts,
                         d.created,
-                        d.data_json if d.data_json is not None else orjson.dumps(d.data),
+                        data,
                         orjson.dumps([a.as_dict() for a in d.actions]),
+                        tail,
                     )
                 )
                 got: list[int] = []
@@ -186,10 +227,10 @@ class SQLiteNotificationLog:
                     added[user] = added.get(user, 0) + 1
                     entries.append((user, last, body))
                     got.append(last)
-                out.append(Posted(d, body_id(body), ts, tuple(got)))
+                out.append(Posted(d, nid, ts, tuple(got), tail))
             conn.executemany(
                 "INSERT INTO bodies (body, type, title, message, badge, severity, timestamp, "
-                "created, data, actions) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "created, data, actions, frame) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 bodies,
             )
             conn.executemany("INSERT INTO entries (user_id, seq, body) VALUES (?,?,?)", entries)
@@ -237,6 +278,21 @@ class SQLiteNotificationLog:
 
         return await self.db.read(run)
 
+    async def replay(self, user_id: str, since: int, limit: int) -> list[Replayed]:
+        # on the loop's own connection: a page of one user's entries by the primary key
+        # (``SQLiteDatabase.read_here``)
+        def run(conn: sqlite3.Connection) -> list[Replayed]:
+            where = (user_id, min(since, MAX_INTEGER), limit)
+            rows = conn.execute(_REPLAY, where).fetchall()
+            if all(r[2] is not None for r in rows):
+                return [
+                    Replayed(seq, kind, severity, stamp, frame_bytes(seq, tail, read))
+                    for seq, read, tail, kind, severity, stamp in rows
+                ]
+            return [_built(r) for r in conn.execute(_REPLAY_COLUMNS, where).fetchall()]
+
+        return self.db.read_here(run)
+
     async def read_latest(
         self, user_id: str, limit: int, before: int | None = None
     ) -> list[Notification]:
@@ -250,19 +306,21 @@ class SQLiteNotificationLog:
         return await self.db.read(run)
 
     async def head(self, user_id: str) -> LogHead:
+        # one statement, so one snapshot: the counter and the oldest entry agree; on the loop's
+        # own connection (two lookups by key, ``SQLiteDatabase.read_here``)
         def run(conn: sqlite3.Connection) -> LogHead:
-            found = conn.execute(
-                "SELECT last_seq, unread FROM user_log WHERE user_id = ?", (user_id,)
+            last, unread, first = conn.execute(
+                "SELECT (SELECT last_seq FROM user_log WHERE user_id = ?1), "
+                "(SELECT unread FROM user_log WHERE user_id = ?1), "
+                "(SELECT MIN(seq) FROM entries WHERE user_id = ?1)",
+                (user_id,),
             ).fetchone()
-            last, unread = found if found else (0, 0)
-            first = conn.execute(
-                "SELECT MIN(seq) FROM entries WHERE user_id = ?", (user_id,)
-            ).fetchone()[0]
+            last, unread = last or 0, unread or 0
             return LogHead(
                 seq=last, first_seq=first if first is not None else last + 1, unread=unread
             )
 
-        return await self.db.read(run)
+        return self.db.read_here(run)
 
     # -- read state and retention -------------------------------------------------------------
 

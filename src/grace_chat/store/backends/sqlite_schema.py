@@ -4,7 +4,11 @@ Schema 3 stores a notification's body once, however many users it went to (``bod
 small row per recipient (``entries``: the user, the ``seq`` in that user's log, the body, the read
 flag), clustered by user and ``seq`` so that a user's replay is one range read. Bodies are
 numbered by the writer in commit order, so within a user's log ``seq`` and ``body`` rise
-together. Each user's last ``seq`` and unread count live in ``user_log``.
+together. Each user's last ``seq`` and unread count live in ``user_log``. Schema 4 adds to each
+body its notification frame as the live stream sent it (``frame``, all but the ``seq``: see
+``grace_chat.notifications.model.frame_bytes``), so that a replay sends stored bytes instead of
+rebuilding and encoding each notification; bodies stored before have none, and are replayed
+from their columns.
 
 A conversion runs in one transaction when the store opens a file of an older version, keeping
 every notification, its ``seq``, id, read flag, and the unread counts. The version is recorded
@@ -21,7 +25,7 @@ from grace_chat.errors import ConfigError
 
 log = logging.getLogger("grace_chat.store.sqlite")
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 #: Tables the open step needs before it can read the version.
 BEFORE_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -44,7 +48,8 @@ CREATE TABLE IF NOT EXISTS bodies (
     timestamp TEXT NOT NULL,
     created REAL NOT NULL,
     data BLOB NOT NULL,
-    actions BLOB NOT NULL
+    actions BLOB NOT NULL,
+    frame BLOB
 );
 CREATE INDEX IF NOT EXISTS bodies_created ON bodies (created);
 CREATE UNIQUE INDEX IF NOT EXISTS bodies_legacy_id ON bodies (legacy_id)
@@ -60,6 +65,9 @@ CREATE INDEX IF NOT EXISTS entries_body ON entries (body);
 """
 # ``legacy_id`` holds the id of a notification stored before schema 3 (ids were random then);
 # newer ids are derived from the body number (``body_id``), so they cost no index.
+
+#: Schema 3 had no stored frames (its bodies keep none: they are replayed from their columns).
+_V3_TO_V4 = "ALTER TABLE bodies ADD COLUMN frame BLOB;"
 
 #: Schema 1 kept rows in a (user_id, seq) B-tree with three more indexes.
 _V1_TO_V2 = """
@@ -120,9 +128,9 @@ def migrate(conn: sqlite3.Connection, where: str = "") -> None:
             f"the database file {where} has schema version {version}, newer than this Grace "
             f"understands ({SCHEMA_VERSION}); run the newer Grace or use another data directory"
         )
-    if version in ("1", "2"):
+    if version in ("1", "2", "3"):
         log.info("converting the notification log from schema %s to %s", version, SCHEMA_VERSION)
-        steps = (_V1_TO_V2 if version == "1" else "") + _V2_TO_V3
+        steps = {"1": _V1_TO_V2 + _V2_TO_V3, "2": _V2_TO_V3, "3": _V3_TO_V4}[version]
         conn.executescript(f"BEGIN; {steps} COMMIT;")
     else:
         conn.executescript(SCHEMA)
