@@ -272,19 +272,27 @@ async def open_log(db_path: Path, window: float) -> SQLiteNotificationLog:
     return log
 
 
-async def test_appends_arriving_within_the_window_share_one_commit(db_path: Path) -> None:
-    """At a low rate, notifications a few ms apart go into one transaction: one commit (one
-    fsync) for several, each caller answered once it is stored."""
+async def overlap(log: SQLiteNotificationLog) -> None:
+    """Two appends at once: from now on appends overlap, and the window applies."""
+    await asyncio.wait_for(asyncio.gather(*(log.append([draft(u, "at once")]) for u in "xy")), 10)
+
+
+async def test_overlapping_appends_arriving_within_the_window_share_one_commit(
+    db_path: Path,
+) -> None:
+    """While appends overlap, notifications a few ms apart go into one transaction: one commit
+    (one fsync) for several, each caller answered once it is stored."""
     log = await open_log(db_path, window=0.5)
     commits: list[int] = []
     log.add_commit_listener(lambda posted: commits.append(len(posted)))
     try:
+        await overlap(log)
         calls = []
         for i in range(5):
             calls.append(asyncio.create_task(log.append([draft(f"u{i}", f"m{i}")])))
             await asyncio.sleep(0.01)  # a publisher's pace, not a wait for a result
         posted = await asyncio.wait_for(asyncio.gather(*calls), 10)
-        assert commits == [5]
+        assert commits == [2, 5]
         assert [p[0].seqs for p in posted] == [(1,)] * 5
         for i in range(5):
             (stored,) = await log.read_since(f"u{i}", 0, 10)
@@ -293,14 +301,38 @@ async def test_appends_arriving_within_the_window_share_one_commit(db_path: Path
         await log.close()
 
 
-async def test_a_lone_append_waits_at_most_the_window(db_path: Path) -> None:
-    log = await open_log(db_path, window=0.2)
+async def test_a_publisher_awaiting_each_append_in_turn_never_waits_for_the_window(
+    db_path: Path,
+) -> None:
+    """A lone caller that awaits each notification before the next is not held to one
+    notification per window: its appends never overlap, so each commits at once."""
+    log = await open_log(db_path, window=60.0)
+    commits: list[int] = []
+    log.add_commit_listener(lambda posted: commits.append(len(posted)))
     try:
+        for i in range(5):
+            (posted,) = await asyncio.wait_for(log.append([draft("ann", f"m{i}")]), 10)
+            assert posted.seqs == (i + 1,)
+        assert commits == [1] * 5
+    finally:
+        await log.close()
+
+
+async def test_a_lone_append_waits_at_most_the_window_while_appends_overlap(
+    db_path: Path,
+) -> None:
+    log = await open_log(db_path, window=1.0)
+    try:
+        await overlap(log)
         started = asyncio.get_running_loop().time()
         (posted,) = await asyncio.wait_for(log.append([draft("ann")]), 10)
         waited = asyncio.get_running_loop().time() - started
         assert posted.seqs == (1,)
-        assert waited >= 0.19, "the window was not applied"
+        assert waited >= 0.99, "the window was not applied"
+        # that transaction had one caller and none behind it: the next append commits at once
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(log.append([draft("ann")]), 10)
+        assert asyncio.get_running_loop().time() - started < 0.99
     finally:
         await log.close()
 
@@ -309,6 +341,7 @@ async def test_a_burst_does_not_wait_for_the_window(db_path: Path) -> None:
     """Enough deliveries at once commit at once, however long the window."""
     log = await open_log(db_path, window=60.0)
     try:
+        await overlap(log)
         users = tuple(f"u{i}" for i in range(GATHER_DELIVERIES))
         (posted,) = await asyncio.wait_for(log.append([draft(users)]), 10)
         assert posted.seqs == (1,) * GATHER_DELIVERIES
@@ -318,6 +351,7 @@ async def test_a_burst_does_not_wait_for_the_window(db_path: Path) -> None:
 
 async def test_closing_writes_what_waits_for_its_window(db_path: Path) -> None:
     log = await open_log(db_path, window=60.0)
+    await overlap(log)
     waiting = asyncio.create_task(log.append([draft("ann", "last words")]))
     await asyncio.sleep(0)  # let the append queue itself
     await asyncio.wait_for(log.close(), 10)

@@ -16,7 +16,12 @@ from grace_chat.approvals.gateway import ActionGateway
 from grace_chat.auth import Identity
 from grace_chat.errors import GraceError
 from grace_chat.frames import AwaySummary
-from grace_chat.notifications.digest import MAX_LISTED, ApprovalStatus, Digest, Entry
+from grace_chat.notifications.digest import (
+    MAX_LISTED,
+    ApprovalStatus,
+    Digest,
+    Entry,
+)
 from grace_chat.notifications.preferences import PreferenceStore, muted
 from grace_chat.notifications.store import NotificationStore
 

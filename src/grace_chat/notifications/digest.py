@@ -90,9 +90,7 @@ class _Ended:
     seq: int
     state: str
     message: str
-    task_type: str | None
-    title: str | None
-    error: str | None
+    data: Mapping[str, Any]  # read for the tasks listed only
 
 
 def _text(value: object) -> str | None:
@@ -167,16 +165,7 @@ class Digest:
         if state is None or task_id is None:
             return
         self._ended.pop(task_id, None)  # the latest end counts, in the order it came
-        self._ended[task_id] = _Ended(
-            task_id=task_id,
-            type=n.type,
-            seq=n.seq,
-            state=state,
-            message=n.message,
-            task_type=_text(data.get("task_type")),
-            title=_text(data.get("title")),
-            error=_text(data.get("error")),
-        )
+        self._ended[task_id] = _Ended(task_id, n.type, n.seq, state, n.message, data)
 
     def summary(
         self, approvals: Mapping[str, ApprovalStatus], muted: Collection[str] = ()
@@ -265,9 +254,9 @@ def _task_info(e: _Ended) -> dict[str, Any]:
         "task_id": e.task_id,
         "state": e.state,
         "message": e.message,
-        "task_type": e.task_type,
-        "title": e.title,
-        "error": e.error,
+        "task_type": _text(e.data.get("task_type")),
+        "title": _text(e.data.get("title")),
+        "error": _text(e.data.get("error")),
         "seq": e.seq,
     }
 

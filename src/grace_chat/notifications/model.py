@@ -78,38 +78,32 @@ class Notification:
         return frame
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Replayed:
     """A stored notification as a replay sends it: its frame already encoded (the JSON of
-    ``Notification.frame``) and the fields the away summary counts by (``grace_chat.
-    notifications.digest``); ``message`` and ``data``, which the summary reads of a few types
-    only, are decoded from the frame when asked for."""
+    ``Notification.frame``), and the fields the away summary reads (``grace_chat.notifications.
+    digest``), with ``data`` still as stored: the summary decodes it of a few types only."""
 
     seq: int
     type: str
     severity: str
     timestamp: str
     frame: bytes
-    _decoded: dict[str, Any] | None = field(default=None, repr=False, compare=False)
-
-    def _body(self) -> dict[str, Any]:
-        if self._decoded is None:
-            self._decoded = orjson.loads(self.frame)
-        return self._decoded
-
-    @property
-    def message(self) -> str:
-        return str(self._body()["message"])
+    message: str
+    data_json: bytes | str
 
     @property
     def data(self) -> dict[str, Any]:
-        found = self._body()["data"]
+        found = orjson.loads(self.data_json)
         return found if isinstance(found, dict) else {}
 
     @classmethod
     def of(cls, n: Notification) -> Replayed:
         """``n`` as a replay sends it (for engines that read whole notifications)."""
-        return cls(n.seq, n.type, n.severity.value, n.timestamp, orjson.dumps(n.frame()))
+        frame = orjson.dumps(n.frame())
+        return cls(
+            n.seq, n.type, n.severity.value, n.timestamp, frame, n.message, orjson.dumps(n.data)
+        )
 
 
 @dataclass(frozen=True, slots=True)

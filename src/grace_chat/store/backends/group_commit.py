@@ -14,10 +14,13 @@ a burst of a thousand notifications costs a few commits, not a thousand. Guarant
 * Given ``metrics``, each transaction is counted once (entries appended, batch size, time to
   write, time its listeners took to fan it out), and each failed one once.
 * Given a ``window`` (seconds), a transaction starts once its oldest append has waited that long,
-  or at once when ``GATHER_DELIVERIES`` deliveries wait: at a low rate several appends share one
-  commit (one fsync) instead of one commit each, for at most ``window`` of added latency; a
-  burst, which brings many at once, does not wait. No append waits longer than ``window`` plus
-  the transactions ahead of it.
+  or at once when ``GATHER_DELIVERIES`` deliveries wait: at a steady rate several appends share
+  one commit (one fsync) instead of one commit each, for at most ``window`` of added latency; a
+  burst, which brings many at once, does not wait. The window applies only while appends
+  overlap (the last transaction had several callers, or appends arrived while it was written):
+  a caller that awaits each append in turn, alone, never waits for it, so the window does not
+  throttle a sequential publisher to one notification per window. No append waits longer than
+  ``window`` plus the transactions ahead of it.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ class GroupCommit:
         self._weight = 0  # deliveries in ``_pending``
         self._flusher: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        #: Whether appends overlapped lately: the window applies only then (see the module).
+        self._overlapping = False
 
     def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
@@ -91,7 +96,7 @@ class GroupCommit:
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the next transaction now, or when the oldest append's window ends."""
-        if self._weight >= GATHER_DELIVERIES or not self._window:
+        if self._weight >= GATHER_DELIVERIES or not self._window or not self._overlapping:
             self._start()
             return
         if self._timer is None:
@@ -114,6 +119,8 @@ class GroupCommit:
                 return
             first = False
             batch = self._next_batch()
+            # several callers in one transaction, or more waiting behind it: appends overlap
+            self._overlapping = len(batch) > 1 or bool(self._pending)
             drafts = [d for group, _, _, _ in batch for d in group]
             started = time.perf_counter()
             try:
@@ -141,6 +148,7 @@ class GroupCommit:
                 if not future.done():
                     future.set_result(stored[start : start + len(group)])
                 start += len(group)
+            self._overlapping = self._overlapping or bool(self._pending)
 
     def _next_batch(self) -> list[Waiting]:
         batch: list[Waiting] = []

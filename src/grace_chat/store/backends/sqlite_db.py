@@ -358,6 +358,8 @@ class SQLiteDatabase:
             if conn is None:
                 conn = self._loop_conn = self._connect()
                 conn.execute("PRAGMA query_only=1")
+                # the pages of the logs clients come back to stay in memory, as the writer's do
+                conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
             return fn(conn)
         except Exception as exc:
             reason = storage_trouble(exc)

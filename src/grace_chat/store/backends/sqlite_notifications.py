@@ -74,7 +74,7 @@ def _row(row: tuple[Any, ...]) -> Notification:
 
 #: A page of a user's log as a replay sends it: stored frames (schema 4) ...
 _REPLAY = (
-    "SELECT e.seq, e.read, b.frame, b.type, b.severity, b.timestamp "
+    "SELECT e.seq, e.read, b.frame, b.type, b.severity, b.timestamp, b.message, b.data "
     "FROM entries e JOIN bodies b USING (body) WHERE e.user_id = ? AND e.seq > ? "
     "ORDER BY e.seq LIMIT ?"
 )
@@ -95,7 +95,7 @@ def _built(row: tuple[Any, ...]) -> Replayed:
         orjson.Fragment(data), orjson.Fragment(actions), bool(read),
     )  # fmt: skip
     frame["seq"] = seq
-    return Replayed(seq, kind, severity, stamp, orjson.dumps(frame))
+    return Replayed(seq, kind, severity, stamp, orjson.dumps(frame), message, data)
 
 
 def _forget_unread(conn: sqlite3.Connection, counts: list[tuple[str, int]]) -> None:
@@ -286,8 +286,8 @@ class SQLiteNotificationLog:
             rows = conn.execute(_REPLAY, where).fetchall()
             if all(r[2] is not None for r in rows):
                 return [
-                    Replayed(seq, kind, severity, stamp, frame_bytes(seq, tail, read))
-                    for seq, read, tail, kind, severity, stamp in rows
+                    Replayed(seq, kind, severity, stamp, frame_bytes(seq, tail, read), text, data)
+                    for seq, read, tail, kind, severity, stamp, text, data in rows
                 ]
             return [_built(r) for r in conn.execute(_REPLAY_COLUMNS, where).fetchall()]
 
