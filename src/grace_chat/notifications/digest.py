@@ -12,8 +12,10 @@ left out of every part of it. The shape is ``grace_chat.frames.AwaySummary``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Protocol
 
 from grace_chat.notifications.model import Severity
@@ -36,6 +38,9 @@ APPROVAL_NEEDED = "approval_needed"
 #: The types of the notifications about approvals (the summary looks into those, and into the
 #: ends of tasks; the others it only counts).
 _APPROVALS = frozenset({APPROVAL_NEEDED, *DECISIONS})
+_LOOKED_INTO = frozenset({*TASK_ENDS, *_APPROVALS})
+_KIND = attrgetter("type")
+_KIND_AND_SEVERITY = attrgetter("type", "severity")
 
 
 class Entry(Protocol):
@@ -100,14 +105,14 @@ def _text(value: object) -> str | None:
 class Digest:
     """The summary of a replay, fed page by page with ``add``.
 
-    ``add`` is on the path of every reconnecting client's replay: per notification it does one
-    count and two dictionary stores; only the notifications about approvals and the ends of tasks
-    are looked into.
+    ``add`` is on the path of every reconnecting client's replay: it counts a page by type and
+    severity and notes the first and last of each type in C loops (``Counter``, ``dict.update``),
+    and looks into the notifications about approvals and the ends of tasks only.
     """
 
     def __init__(self, since: int) -> None:
         self.since = since
-        self._counts: dict[tuple[str, str], int] = {}
+        self._counts: Counter[tuple[str, str]] = Counter()
         self._first: dict[str, Entry] = {}  # by type: the first, and the last one added
         self._last: dict[str, Entry] = {}
         self._asked: dict[str, _Asked] = {}
@@ -126,17 +131,17 @@ class Digest:
         return list(self._asked)
 
     def add(self, notifications: Iterable[Entry]) -> None:
-        counts, first, last = self._counts, self._first, self._last
-        for n in notifications:
-            kind = n.type
-            key = (kind, n.severity)
-            counts[key] = counts.get(key, 0) + 1
-            if kind not in first:
-                first[kind] = n
-            last[kind] = n
-            if kind in TASK_ENDS:
+        page = list(notifications)
+        kinds = list(map(_KIND, page))
+        self._counts.update(map(_KIND_AND_SEVERITY, page))
+        self._last.update(zip(kinds, page, strict=True))
+        earliest = dict(zip(reversed(kinds), reversed(page), strict=True))  # each type's first
+        for kind, n in earliest.items():
+            self._first.setdefault(kind, n)
+        for n in [n for kind, n in zip(kinds, page, strict=True) if kind in _LOOKED_INTO]:
+            if n.type in TASK_ENDS:
                 self._note_task(n)
-            elif kind in _APPROVALS:
+            else:
                 self._note_approval(n)
 
     def _note_approval(self, n: Entry) -> None:
