@@ -141,14 +141,23 @@ def prefill(
         (max(most, 1),),
     )
     # Body b (1-based) goes to group (b - 1) % G; the i-th body of group g is g + (i-1)*G + 1.
+    # Each body with its frame as the store encodes it (schema 4: all but the seq, after the
+    # opening brace; ``grace_chat.notifications.model.frame_bytes``).
     conn.execute(
         "INSERT INTO bodies (body, legacy_id, type, title, message, badge, severity, timestamp, "
-        "created, data, actions) "
+        "created, data, actions, frame) "
+        "SELECT body, NULL, type, title, message, badge, severity, timestamp, created, data, "
+        'actions, CAST(\'"type":\' || json_quote(type) || \',"id":"n\' || body || '
+        '\'","title":\' || json_quote(title) || \',"message":\' || json_quote(message) || '
+        "',\"badge\":' || json_quote(badge) || ',\"severity\":' || json_quote(severity) || "
+        "',\"timestamp\":' || json_quote(timestamp) || ',\"data\":' || CAST(data AS TEXT) || "
+        "',\"actions\":' || CAST(actions AS TEXT) || ',\"read\":false}' AS BLOB) FROM ("
         "WITH RECURSIVE c(b) AS (SELECT 1 UNION ALL SELECT b + 1 FROM c WHERE b < ?) "
-        "SELECT b, NULL, ?, ?, ?, ?, 'info', "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', ? + b * ?, 'unixepoch'), ? + b * ?, "
-        'CAST(printf(\'{"t":%d,"k":%d}\', CAST((? + b * ?) * 1e9 AS INTEGER), b) AS BLOB), '
-        "CAST('[]' AS BLOB) FROM c WHERE ? > 0",
+        "SELECT b AS body, ? AS type, ? AS title, ? AS message, ? AS badge, 'info' AS severity, "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', ? + b * ?, 'unixepoch') AS timestamp, "
+        "? + b * ? AS created, "
+        'CAST(printf(\'{"t":%d,"k":%d}\', CAST((? + b * ?) * 1e9 AS INTEGER), b) AS BLOB) '
+        "AS data, CAST('[]' AS BLOB) AS actions FROM c WHERE ? > 0)",
         (
             total_bodies,
             NOTIFICATION_TYPE,

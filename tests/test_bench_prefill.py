@@ -7,10 +7,13 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 from bench.prefill import DB_NAME, Fill, copy_fill, prefill
 from bench.resume import resume
 from bench.runner import Server
+
+from grace_chat.store.backends.sqlite_notifications import SQLiteNotificationLog
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -39,6 +42,9 @@ def test_prefilled_log_is_grace_own(tmp_path: Path) -> None:
         assert conn.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == len(sharing)
         last_body = conn.execute("SELECT value FROM meta WHERE key = 'last_body'").fetchone()[0]
         assert int(last_body) == max(sharing)
+        assert not conn.execute("SELECT 1 FROM bodies WHERE frame IS NULL LIMIT 1").fetchone()
+    # each body's stored frame is the one its columns make, as a replay sends it
+    asyncio.run(_frames_match(copy_fill(tmp_path / "fill", tmp_path / "check") / DB_NAME))
 
     server = Server("grace", data_dir=copy_fill(tmp_path / "fill", tmp_path / "run"))
     try:
@@ -54,6 +60,20 @@ def test_prefilled_log_is_grace_own(tmp_path: Path) -> None:
         assert everything.ok and everything.replayed == everything.head > 1
     finally:
         server.stop()
+
+
+async def _frames_match(path: Path) -> None:
+    log = SQLiteNotificationLog(path)
+    await log.open()
+    try:
+        for user in ("u0", "u3", "u29"):
+            stored = await log.read_since(user, 0, 1000)
+            replayed = await log.replay(user, 0, 1000)
+            assert stored and [orjson.loads(r.frame) for r in replayed] == [
+                n.frame() for n in stored
+            ]
+    finally:
+        await log.close()
 
 
 def test_prefill_refuses_a_log_retention_would_prune(tmp_path: Path) -> None:
