@@ -31,13 +31,12 @@ from grace_chat.notifications.model import (
     Replayed,
     Severity,
     encode_tail,
-    frame_bytes,
     iso_utc_ts,
-    notification_body,
 )
 from grace_chat.notifications.store import CommitListener, LogHead, MarkReadResult
 from grace_chat.store.backends.group_commit import GroupCommit
 from grace_chat.store.backends.sqlite_db import SQLiteDatabase, transaction
+from grace_chat.store.backends.sqlite_replay import replay_page
 from grace_chat.store.backends.sqlite_schema import BEFORE_SCHEMA, body_id, migrate, parse_body_id
 
 log = logging.getLogger("grace_chat.store.sqlite")
@@ -70,32 +69,6 @@ def _row(row: tuple[Any, ...]) -> Notification:
         actions=tuple(Action(a["id"], a["label"]) for a in orjson.loads(row[11])),
         read=bool(row[12]),
     )
-
-
-#: A page of a user's log as a replay sends it: stored frames (schema 4) ...
-_REPLAY = (
-    "SELECT e.seq, e.read, b.frame, b.type, b.severity, b.timestamp, b.message, b.data "
-    "FROM entries e JOIN bodies b USING (body) WHERE e.user_id = ? AND e.seq > ? "
-    "ORDER BY e.seq LIMIT ?"
-)
-#: ... or, for a page that holds bodies stored before (no frame), the columns to build them from.
-_REPLAY_COLUMNS = (
-    "SELECT e.seq, b.body, b.legacy_id, b.type, b.message, b.badge, b.severity, b.title, "
-    "b.timestamp, b.data, b.actions, e.read FROM entries e JOIN bodies b USING (body) "
-    "WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?"
-)
-
-
-def _built(row: tuple[Any, ...]) -> Replayed:
-    """A row of ``_REPLAY_COLUMNS`` as a replay sends it: ``data`` and ``actions`` go into the
-    frame as the log stored them (JSON), never decoded and encoded again."""
-    seq, body, legacy, kind, message, badge, severity, title, stamp, data, actions, read = row
-    frame = notification_body(
-        kind, legacy or body_id(body), title, message, badge, severity, stamp,
-        orjson.Fragment(data), orjson.Fragment(actions), bool(read),
-    )  # fmt: skip
-    frame["seq"] = seq
-    return Replayed(seq, kind, severity, stamp, orjson.dumps(frame), message, data)
 
 
 def _forget_unread(conn: sqlite3.Connection, counts: list[tuple[str, int]]) -> None:
@@ -281,17 +254,8 @@ class SQLiteNotificationLog:
     async def replay(self, user_id: str, since: int, limit: int) -> list[Replayed]:
         # on the loop's own connection: a page of one user's entries by the primary key
         # (``SQLiteDatabase.read_here``)
-        def run(conn: sqlite3.Connection) -> list[Replayed]:
-            where = (user_id, min(since, MAX_INTEGER), limit)
-            rows = conn.execute(_REPLAY, where).fetchall()
-            if all(r[2] is not None for r in rows):
-                return [
-                    Replayed(seq, kind, severity, stamp, frame_bytes(seq, tail, read), text, data)
-                    for seq, read, tail, kind, severity, stamp, text, data in rows
-                ]
-            return [_built(r) for r in conn.execute(_REPLAY_COLUMNS, where).fetchall()]
-
-        return self.db.read_here(run)
+        page = partial(replay_page, user_id=user_id, since=min(since, MAX_INTEGER), limit=limit)
+        return self.db.read_here(page)
 
     async def read_latest(
         self, user_id: str, limit: int, before: int | None = None
