@@ -38,7 +38,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TypeVar
@@ -314,15 +314,10 @@ class SQLiteDatabase:
         Raises ``StoreUnavailable`` when the storage fails (see the module's docstring)."""
         assert self._writer is not None, "database is not open"
         try:
-            result = await asyncio.get_running_loop().run_in_executor(
-                self._writer, self._write_now, fn
-            )
-        except Exception as exc:
-            reason = storage_trouble(exc)
-            if reason is None:
-                raise
-            self._troubled(reason, exc)
-            raise unavailable(reason) from exc
+            with self._storage_errors():
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self._writer, self._write_now, fn
+                )
         finally:
             self._maybe_checkpoint()
         self._fine()
@@ -330,16 +325,10 @@ class SQLiteDatabase:
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         assert self._readers is not None, "database is not open"
-        try:
+        with self._storage_errors():
             return await asyncio.get_running_loop().run_in_executor(
                 self._readers, lambda: fn(self._reader_conn())
             )
-        except Exception as exc:
-            reason = storage_trouble(exc)
-            if reason is None:
-                raise
-            self._troubled(reason, exc)
-            raise unavailable(reason) from exc
 
     def read_here(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` now, on the calling (event loop) thread, on a read-only connection of its
@@ -353,7 +342,7 @@ class SQLiteDatabase:
         Anything that may scan belongs on ``read``.
         """
         assert self._readers is not None, "database is not open"
-        try:
+        with self._storage_errors():
             conn = self._loop_conn
             if conn is None:
                 conn = self._loop_conn = self._connect()
@@ -361,6 +350,13 @@ class SQLiteDatabase:
                 # the pages of the logs clients come back to stay in memory, as the writer's do
                 conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
             return fn(conn)
+
+    @contextlib.contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        """A failure of the storage inside becomes ``StoreUnavailable`` saying why (and starts
+        or continues an episode); any other error passes as it is."""
+        try:
+            yield
         except Exception as exc:
             reason = storage_trouble(exc)
             if reason is None:
