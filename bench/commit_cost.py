@@ -11,10 +11,9 @@ notification and per commit for each batch size and ``--sync`` mode. Two shapes:
 
 The last two batch sizes split the cost in two: what a commit costs whatever it holds, and what
 each notification (entry) adds to it (CPU per notification = per commit / batch + each). Beside
-them the
-cost of the hop a commit makes to the writer thread and back (``run_in_executor`` of nothing),
-once as the scheduler places the threads and once with the process on one CPU: on a virtual
-machine, waking a thread on the other CPU costs far more than the work handed to it.
+them, the cost of the hop a commit makes to the writer thread and back (``run_in_executor`` of
+nothing), once as the scheduler places the threads and once with the process on one CPU: on a
+virtual machine, waking a thread on the other CPU costs far more than the work handed to it.
 
 Nothing here is a target; it says where a commit's cost is, for ``docs/performance.md``.
 """
