@@ -4,7 +4,9 @@ Since the previous call: the garbage collector's pauses (``gc.callbacks``), the 
 (a task asking to wake every ``TICK`` seconds, and how late it woke), and the SQLite WAL
 checkpoints (their time on the checkpoint thread). The soak curve reads and resets it each
 interval, beside the store's own commit-time histogram in ``/metrics``. Also the CPU time the
-SQLite writer thread spends in its writes (``time.thread_time``), and how many it ran.
+SQLite writer thread spends in its writes (``time.thread_time``), how many it ran and their wall
+time (a write's wall time without its wait for the thread), and the writer's own checkpoints
+that start the WAL over (their time: the commits behind one wait that long).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Stalls:
         self.lag = Worst()
         self.checkpoints = Worst()
         self.writes = Worst()  # CPU seconds of each write on the writer thread
+        self.write_wall = Worst()  # wall seconds of each write on the writer thread
+        self.restarts = Worst()  # the writer's own checkpoints, which start the WAL over
         self._gc_started = 0.0
         self._ticker: asyncio.Task[None] | None = None
         gc.callbacks.append(self._on_gc)
@@ -69,13 +73,24 @@ class Stalls:
         write_now = SQLiteDatabase._write_now
 
         def counted(db: SQLiteDatabase, fn: Any) -> Any:
-            started = time.thread_time()
+            started, wall = time.thread_time(), time.perf_counter()
             try:
                 return write_now(db, fn)
             finally:
                 stalls.writes.add(time.thread_time() - started)
+                stalls.write_wall.add(time.perf_counter() - wall)
 
         SQLiteDatabase._write_now = counted  # type: ignore[method-assign,assignment]
+        finish = SQLiteDatabase._finish_checkpoint
+
+        def restart(db: SQLiteDatabase) -> int:
+            started = time.perf_counter()
+            try:
+                return finish(db)
+            finally:
+                stalls.restarts.add(time.perf_counter() - started)
+
+        SQLiteDatabase._finish_checkpoint = restart  # type: ignore[method-assign]
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
@@ -98,11 +113,15 @@ class Stalls:
             "loop_lag": self.lag.as_dict(),
             "checkpoints": self.checkpoints.as_dict(),
             "writer_cpu": self.writes.as_dict(),
+            "writer_wall": self.write_wall.as_dict(),
+            "wal_restarts": self.restarts.as_dict(),
         }
         self.gc = {0: Worst(), 1: Worst(), 2: Worst()}
         self.lag = Worst()
         self.checkpoints = Worst()
         self.writes = Worst()
+        self.write_wall = Worst()
+        self.restarts = Worst()
         return out
 
     def route(self) -> Any:

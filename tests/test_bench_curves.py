@@ -91,6 +91,10 @@ def test_soak_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None
             assert row["lost"] == row["dups"] == row["errors"] == 0
             assert row["rss_mib"] > 10 and row["latency_ms"]["p99"] > 0
     assert all(r["stalls"]["loop_lag"]["count"] > 0 for r in series["grace"])
+    assert all(r["stalls"]["writer_wall"]["count"] > 0 for r in series["grace"])
+    for rows in series.values():  # the machine beside each interval: the canary ticked
+        assert all(r["machine"]["canary"]["count"] > 100 for r in rows)
+    assert "machine: canary max" in printed and "writes: max" in printed
     assert all(r["log_bytes"] for r in series["grace"])
 
 

@@ -9,6 +9,11 @@ them the interval's figures are taken (the server's RSS and CPU, the latency per
 the load generator received in that interval; Grace: the size of the SQLite log's files). The
 next interval starts right after, so the load pauses only for the hand-over (a few ms to a few
 hundred ms a minute). Any notification lost, duplicated or (Grace) out of sequence fails the run.
+
+Beside each interval: what the machine did meanwhile (``bench.machine_watch``: a canary
+process's wake-up lag, steal and iowait, pressure stalls, the disk's writes and flushes), so a
+slow minute can be told the server's or the machine's; and for Grace its stalls
+(``bench.stalls``: loop lag, GC, checkpoints, the writer thread's CPU and wall time per write).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 import psutil
 
 from bench.curves import common
+from bench.machine_watch import MachineWatch, describe
 from bench.runner import (
     AnyServer,
     BenchError,
@@ -113,12 +119,13 @@ def soak(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     intervals = max(1, round(args.minutes * 60 / args.interval))
     rows: list[dict[str, Any]] = []
     failures: list[str] = []
-    with session(kind, args.workers) as (server, pool):
+    with session(kind, args.workers) as (server, pool), MachineWatch() as machine:
         server.connect(pool, layout(args.connections, args.users), 300)
         rss0 = server.rss()
         _stalls(server)  # starts its ticker
         buckets = _commit_buckets(server)
         started = time.monotonic()
+        machine.take()
         for i in range(intervals):
             seed = 1000 + i
             expect = {"mode": "targets", "seed": seed, "count": per, "users": args.users}
@@ -162,6 +169,7 @@ def soak(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 "load_avg": list(os.getloadavg()),
                 "log_bytes": _log_bytes(server),
                 "stalls": _stalls(server),
+                "machine": machine.take(),
             }
             after = _commit_buckets(server)
             row["slow_commits"] = _slow_commits(buckets, after)
@@ -201,6 +209,15 @@ def _line(kind: str, row: dict[str, Any]) -> str:
             f"{st.get('writer_cpu', {}).get('total_ms', 0) / max(1, row['deliveries']) * 1e3:.1f}"
             " µs/deliv"
         )
+        wall, restarts = st.get("writer_wall"), st.get("wal_restarts")
+        if wall and restarts:
+            inside += (
+                f"\n      writes: max {wall['max_ms']:.1f} ms ({wall['over_50ms']} over 50 ms); "
+                f"WAL restarts {restarts['count']}x max {restarts['max_ms']:.1f} ms "
+                f"({restarts['over_50ms']} over 50 ms)"
+            )
+    if row.get("machine"):
+        inside += f"\n      machine: {describe(row['machine'])}"
     logs = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sorted(row["log_bytes"].items()))
     return (
         f"  {LABELS.get(kind, kind)} t={row['minute']:.1f} min: RSS {row['rss_mib']:.1f} MiB, "
