@@ -74,8 +74,12 @@ def test_replay_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert all(r["ok"] for p in points for r in p["runs"])
 
 
-def test_soak_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_soak_curve_quick(
+    out: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Three 5-second intervals per server: RSS and latency each interval, nothing lost."""
+    monkeypatch.setenv("GRACE_SQLITE_COMMIT_WINDOW_MS", "4")  # the default, said out loud
+    monkeypatch.setenv("GRACE_SECRET", "not-for-the-record-" * 3)
     code = curves.main(["soak", "--quick", "--minutes", "0.25", "--interval", "5"])
     printed = capsys.readouterr().out
     assert code == 0, printed
@@ -96,6 +100,9 @@ def test_soak_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None
         assert all(r["machine"]["canary"]["count"] > 100 for r in rows)
     assert "machine: canary max" in printed and "writes: max" in printed
     assert all(r["log_bytes"] for r in series["grace"])
+    environment = record["settings"]["environment"]  # type: ignore[index]
+    assert environment["GRACE_SQLITE_COMMIT_WINDOW_MS"] == "4"
+    assert environment["GRACE_SECRET"] == "(set)"  # recorded by name only
 
 
 def test_deflate_curve_quick(out: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -78,6 +78,17 @@ def _log_bytes(server: AnyServer) -> dict[str, int]:
     return sizes
 
 
+def _grace_environment() -> dict[str, str]:
+    """The ``GRACE_`` settings the servers inherit (``GRACE_SQLITE_SYNCHRONOUS``, say), for the
+    record; secrets, keys and URLs (which may hold a password) only by name."""
+    hidden = ("SECRET", "TOKEN", "PASSWORD", "KEY", "URL")
+    return {
+        k: ("(set)" if any(h in k for h in hidden) else v)
+        for k, v in sorted(os.environ.items())
+        if k.startswith("GRACE_")
+    }
+
+
 def _commit_buckets(server: AnyServer) -> dict[str, float]:
     """Grace: the store's cumulative commit-time histogram (``le`` → commits), from /metrics."""
     if not isinstance(server, Server) or not server.kind.startswith("grace"):
@@ -320,6 +331,7 @@ def run(args: argparse.Namespace) -> int:
             "connections": args.connections,
             "users": args.users,
             "interval_s": args.interval,
+            "environment": _grace_environment(),
         },
         failures=failures,
         ok=not failures,
