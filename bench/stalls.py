@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import Callable
 from typing import Any
 
 from grace_chat.store.backends.sqlite_db import SQLiteDatabase
@@ -48,6 +49,20 @@ class Worst:
         }
 
 
+def _wall_timed(name: str, record: Callable[[float], None]) -> None:
+    """Wrap ``SQLiteDatabase.<name>`` so that each call's wall time goes to ``record``."""
+    original = getattr(SQLiteDatabase, name)
+
+    def timed(db: SQLiteDatabase, *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(db, *args)
+        finally:
+            record(time.perf_counter() - started)
+
+    setattr(SQLiteDatabase, name, timed)
+
+
 class Stalls:
     def __init__(self) -> None:
         self.gc = {0: Worst(), 1: Worst(), 2: Worst()}
@@ -59,17 +74,9 @@ class Stalls:
         self._gc_started = 0.0
         self._ticker: asyncio.Task[None] | None = None
         gc.callbacks.append(self._on_gc)
-        run = SQLiteDatabase._run_checkpoint
         stalls = self
-
-        def timed(db: SQLiteDatabase) -> int:
-            started = time.perf_counter()
-            try:
-                return run(db)
-            finally:
-                stalls.checkpoints.add(time.perf_counter() - started)
-
-        SQLiteDatabase._run_checkpoint = timed  # type: ignore[method-assign,assignment]
+        _wall_timed("_run_checkpoint", lambda s: stalls.checkpoints.add(s))
+        _wall_timed("_finish_checkpoint", lambda s: stalls.restarts.add(s))
         write_now = SQLiteDatabase._write_now
 
         def counted(db: SQLiteDatabase, fn: Any) -> Any:
@@ -81,16 +88,6 @@ class Stalls:
                 stalls.write_wall.add(time.perf_counter() - wall)
 
         SQLiteDatabase._write_now = counted  # type: ignore[method-assign,assignment]
-        finish = SQLiteDatabase._finish_checkpoint
-
-        def restart(db: SQLiteDatabase) -> int:
-            started = time.perf_counter()
-            try:
-                return finish(db)
-            finally:
-                stalls.restarts.add(time.perf_counter() - started)
-
-        SQLiteDatabase._finish_checkpoint = restart  # type: ignore[method-assign]
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":

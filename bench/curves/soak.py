@@ -14,6 +14,8 @@ Beside each interval: what the machine did meanwhile (``bench.machine_watch``: a
 process's wake-up lag, steal and iowait, pressure stalls, the disk's writes and flushes), so a
 slow minute can be told the server's or the machine's; and for Grace its stalls
 (``bench.stalls``: loop lag, GC, checkpoints, the writer thread's CPU and wall time per write).
+``--pause S`` stops the server's process for S seconds in the middle of every interval but the
+first, as a hypervisor that takes the CPU away does: the backlog, its memory, the recovery.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import argparse
 import contextlib
 import json
 import os
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +58,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--users", type=int, default=500)
     p.add_argument("--interval", type=float, default=60.0, help="seconds per sample")
     p.add_argument("--workers", type=int, default=2, help="load-generator processes")
+    p.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="stop the server's process (SIGSTOP) for this many seconds in the middle of every "
+        "interval but the first: a stall of the machine on demand, to see the backlog, the "
+        "memory it takes and the recovery",
+    )
     p.add_argument(
         "--merge",
         action="store_true",
@@ -152,7 +164,12 @@ def soak(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             before = server.sample()
             t0 = time.time_ns()
             server.publish(spec)
+            stall = None
+            if i and args.pause:
+                stall = _pause_later(server, args.interval / 2, args.pause)
             answers = waited(pool, args.interval)
+            if stall is not None:
+                stall.join()
             cpu_s = cpu_delta(before, server.sample())[0]
             lat: list[int] = []
             got = lost = dups = bad = 0
@@ -181,6 +198,7 @@ def soak(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 "log_bytes": _log_bytes(server),
                 "stalls": _stalls(server),
                 "machine": machine.take(),
+                "paused_s": args.pause if stall is not None else 0.0,
             }
             after = _commit_buckets(server)
             row["slow_commits"] = _slow_commits(buckets, after)
@@ -190,6 +208,25 @@ def soak(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             if failures:
                 break
     return {"server": kind, "rss0_mib": rss0 / 2**20, "rows": rows, "failures": failures}
+
+
+def _pause_later(server: AnyServer, after: float, seconds: float) -> threading.Thread:
+    """In ``after`` seconds, stop the server's process for ``seconds``, then let it go on."""
+    proc = getattr(server, "ps", None)
+    if proc is None:
+        raise BenchError(f"{server.kind}: --pause needs a server of one process")
+
+    def pause() -> None:
+        time.sleep(after)  # the interval's middle
+        proc.suspend()
+        try:
+            time.sleep(seconds)  # the stall under test: the server must not run meanwhile
+        finally:
+            proc.resume()
+
+    thread = threading.Thread(target=pause, name="soak-pause", daemon=True)
+    thread.start()
+    return thread
 
 
 def idle(server: AnyServer) -> None:
@@ -227,6 +264,8 @@ def _line(kind: str, row: dict[str, Any]) -> str:
                 f"WAL restarts {restarts['count']}x max {restarts['max_ms']:.1f} ms "
                 f"({restarts['over_50ms']} over 50 ms)"
             )
+    if row.get("paused_s"):
+        inside += f"\n      paused: the server was stopped for {row['paused_s']:g} s"
     if row.get("machine"):
         inside += f"\n      machine: {describe(row['machine'])}"
     logs = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sorted(row["log_bytes"].items()))
@@ -285,10 +324,70 @@ def table(all_series: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def chart(series: list[dict[str, Any]]) -> Path:
+    """The soak's chart from its series (a run's, or a saved JSON's ``series``): RSS, p99.9, max
+    latency and CPU per minute, and where the rows have them, the stalls beside: the canary's
+    worst wake-up (the machine) and, for Grace, the writer's slowest write (the disk)."""
+
+    def xy(s: dict[str, Any], f: Any) -> list[tuple[float, float]]:
+        return [(r["minute"], f(r)) for r in s["rows"]]
+
+    name = {s["server"]: LABELS.get(s["server"], s["server"]) for s in series}
+    panels = [
+        (
+            "server RSS MiB",
+            {f"{s['server']} {name[s['server']]}": xy(s, lambda r: r["rss_mib"]) for s in series},
+        ),
+        (
+            "p99.9 latency ms",
+            {
+                f"{s['server']} {name[s['server']]} p99.9": xy(
+                    s, lambda r: r["latency_ms"].get("p99.9", 0.0)
+                )
+                for s in series
+            },
+        ),
+        (
+            "max latency ms",
+            {
+                f"{s['server']} {name[s['server']]}": xy(
+                    s, lambda r: r["latency_ms"].get("max", 0.0)
+                )
+                for s in series
+            },
+        ),
+        (
+            "CPU µs per delivery",
+            {
+                f"{s['server']} {name[s['server']]}": xy(s, lambda r: r["cpu_us_per_delivery"])
+                for s in series
+            },
+        ),
+    ]
+    stalls = {
+        f"canary beside {name[s['server']]}": xy(s, lambda r: r["machine"]["canary"]["max_ms"])
+        for s in series
+        if all("machine" in r for r in s["rows"])
+    }
+    stalls |= {
+        f"{s['server']} {name[s['server']]} slowest write": xy(
+            s, lambda r: r["stalls"]["writer_wall"]["max_ms"]
+        )
+        for s in series
+        if all("writer_wall" in r.get("stalls", {}) for r in s["rows"])
+    }
+    if stalls:
+        panels.append(("stalls ms: canary (machine), write (disk)", stalls))
+    return common.line_chart("soak", "Soak: steady rate, sampled each interval", "minutes", panels)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.quick:
         args.minutes = min(args.minutes, 1.0)
         args.rate, args.connections, args.users = 100.0, 20, 10
+    if not 0 <= args.pause < args.interval / 2:
+        print("soak: --pause must be at least 0 and shorter than half an interval", file=sys.stderr)
+        return 2
     if args.out is not None:
         common.RESULTS = args.out
         common.CHARTS = args.out
@@ -337,42 +436,7 @@ def run(args: argparse.Namespace) -> int:
         ok=not failures,
     )
 
-    def xy(s: dict[str, Any], f: Any) -> list[tuple[float, float]]:
-        return [(r["minute"], f(r)) for r in s["rows"]]
-
-    name = {s["server"]: LABELS.get(s["server"], s["server"]) for s in series}
-    panels = [
-        (
-            "server RSS MiB",
-            {f"{s['server']} {name[s['server']]}": xy(s, lambda r: r["rss_mib"]) for s in series},
-        ),
-        (
-            "p99.9 latency ms",
-            {
-                f"{s['server']} {name[s['server']]} p99.9": xy(
-                    s, lambda r: r["latency_ms"].get("p99.9", 0.0)
-                )
-                for s in series
-            },
-        ),
-        (
-            "max latency ms",
-            {
-                f"{s['server']} {name[s['server']]}": xy(
-                    s, lambda r: r["latency_ms"].get("max", 0.0)
-                )
-                for s in series
-            },
-        ),
-        (
-            "CPU µs per delivery",
-            {
-                f"{s['server']} {name[s['server']]}": xy(s, lambda r: r["cpu_us_per_delivery"])
-                for s in series
-            },
-        ),
-    ]
-    png = common.line_chart("soak", "Soak: steady rate, sampled each interval", "minutes", panels)
+    png = chart(series)
     print(f"\nwrote {path} and {png}")
     if failures:
         print("SOAK FAILED: " + "; ".join(failures))
