@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.rate <= 0 or args.seconds <= 0 or args.interval <= 0 or args.size <= 0:
         p.error("--rate, --seconds, --interval and --size must be positive")
+    if not args.dir.is_dir():
+        p.error(f"--dir {args.dir} is not a directory")
     if args.size > FILE_BYTES // 2:
         p.error(f"--size must be at most {FILE_BYTES // 2} bytes")
     print(

@@ -41,8 +41,19 @@ def test_a_short_run_times_every_flush_and_prints_its_table(
     assert list(tmp_path.glob("disk-flush-*")) == []  # its file is gone
 
 
-def test_bad_arguments_are_refused_with_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--rate", "0"], "must be positive"),
+        (["--size", "-1"], "must be positive"),
+        (["--dir", "/nonexistent/disk-flush"], "is not a directory"),
+        (["--size", str(disk_flush.FILE_BYTES)], "--size must be at most"),
+    ],
+)
+def test_bad_arguments_are_refused_with_a_reason(
+    argv: list[str], reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_:
-        disk_flush.main(["--rate", "0"])
+        disk_flush.main(argv)
     assert exit_.value.code == 2
-    assert "must be positive" in capsys.readouterr().err
+    assert reason in capsys.readouterr().err
